@@ -1,0 +1,53 @@
+# sagshub: `make run` serves the hub on the embedded SQLite default; `make test` runs
+# the suite against SQLite and PostgreSQL. Both set up everything on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROTOS := $(wildcard protos/hub/v1/*.proto)
+GEN    := hub/v1/.generated
+HUB_DATABASE_URL ?= sqlite:///var/hub.db
+HUB_CLIENTS_FILE ?= etc/clients.demo.toml
+HUB_LISTEN ?= 127.0.0.1:50051
+
+.PHONY: all install proto run migrate test test-sqlite test-postgres bench clean
+
+all: proto
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+# The generated stubs live in hub/v1 (package hub.v1, as the contract says).
+$(GEN): $(PROTOS) $(STAMP)
+	mkdir -p hub/v1
+	$(PY) -m grpc_tools.protoc -I protos \
+	  -I $$($(PY) -c 'import os, google.type; print(os.path.dirname(os.path.dirname(list(google.type.__path__)[0])))') \
+	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	touch hub/v1/__init__.py $@
+
+proto: $(GEN)
+
+migrate: $(GEN)
+	mkdir -p var
+	HUB_DATABASE_URL=$(HUB_DATABASE_URL) $(VENV)/bin/hub migrate
+
+run: migrate
+	HUB_DATABASE_URL=$(HUB_DATABASE_URL) HUB_CLIENTS_FILE=$(HUB_CLIENTS_FILE) \
+	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
+
+# The suite runs twice: on SQLite, then on PostgreSQL (HUB_TEST_POSTGRES_URL).
+HUB_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+test: $(GEN)
+	HUB_TEST_DATABASE=sqlite $(PY) -m pytest -q
+	HUB_TEST_DATABASE=postgres HUB_TEST_POSTGRES_URL=$(HUB_TEST_POSTGRES_URL) $(PY) -m pytest -q
+
+bench: $(GEN)
+	$(PY) -m bench.create_case
+
+clean:
+	rm -rf hub/v1 var .pytest_cache

@@ -1,0 +1,211 @@
+"""proto <-> domain. Field mapping only: no rules here."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.type import date_pb2
+
+from hub.domain import commands as cmd
+from hub.domain import model as m
+from hub.domain.errors import FieldViolation, InvalidArgument
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+
+UTC = dt.timezone.utc
+
+
+# ---- enums: domain value "X" <-> proto "PREFIX_X" --------------------------------------
+
+def enum_out(wrapper, prefix: str, value: Any) -> int:
+    return 0 if value is None else wrapper.Value(f"{prefix}_{value.value}")
+
+
+def enum_in(wrapper, prefix: str, number: int, domain_cls, field: str):
+    if number == 0:
+        return None
+    try:
+        name = wrapper.Name(number)
+    except ValueError:
+        raise InvalidArgument([FieldViolation(field, "is not a known value")])
+    return domain_cls(name[len(prefix) + 1:])
+
+
+# ---- scalars -------------------------------------------------------------------------
+
+def ts_out(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    t = timestamp_pb2.Timestamp()
+    t.FromDatetime(value.astimezone(UTC))
+    return t
+
+
+def ts_in(msg, field: str) -> dt.datetime | None:
+    if not msg.HasField(field):
+        return None
+    return getattr(msg, field).ToDatetime(tzinfo=UTC)
+
+
+def date_out(d: dt.date) -> date_pb2.Date:
+    return date_pb2.Date(year=d.year, month=d.month, day=d.day)
+
+
+def date_parts(msg, field: str) -> cmd.DateParts | None:
+    if not msg.HasField(field):
+        return None
+    d = getattr(msg, field)
+    return (d.year, d.month, d.day)
+
+
+def struct_in(s: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(s)
+
+
+def struct_out(d: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(d)
+    return s
+
+
+def value_out(v: Any) -> struct_pb2.Value:
+    return json_format.ParseDict(v, struct_pb2.Value())
+
+
+# ---- authority & catalogue -------------------------------------------------------------
+
+def authority_out(a: m.Authority) -> common_pb2.Authority:
+    return common_pb2.Authority(kind=enum_out(common_pb2.AuthorityKind, "AUTHORITY_KIND", a.kind),
+                                municipality_code=a.municipality_code,
+                                central_authority_code=a.central_authority_code, name=a.name)
+
+
+def benefit_out(b: m.Benefit) -> benefits_pb2.Benefit:
+    authority = m.Authority(b.authority_kind, central_authority_code=b.central_authority_code,
+                            name=b.central_authority_name)
+    return benefits_pb2.Benefit(
+        code=b.code, name_da=b.name_da, name_en=b.name_en, kle_number=b.kle_number,
+        processing_deadline_days=b.processing_deadline_days, discretion_possible=b.discretion_possible,
+        recurrence=enum_out(benefits_pb2.Recurrence, "RECURRENCE", b.recurrence), retention_years=b.retention_years,
+        ledger_account=b.ledger_account, deciding_authority=authority_out(authority))
+
+
+# ---- cases -------------------------------------------------------------------------------
+
+def status_out(s: m.CaseStatus | None) -> int:
+    return enum_out(common_pb2.CaseStatus, "CASE_STATUS", s)
+
+
+def case_out(c: m.Case) -> cases_pb2.Case:
+    return cases_pb2.Case(
+        case_id=c.case_id, municipality_code=c.municipality_code, cpr=c.cpr, benefit_code=c.benefit_code,
+        channel=enum_out(common_pb2.Channel, "CHANNEL", c.channel),
+        origin=enum_out(common_pb2.Origin, "ORIGIN", c.origin), status=status_out(c.status),
+        received_time=ts_out(c.received_at), created_time=ts_out(c.created_at),
+        processing_deadline=ts_out(c.processing_deadline), applicant_statement=struct_out(c.applicant_statement),
+        external_reference=c.external_reference, authority=authority_out(m.authority_from_key(c.authority_key)),
+        created_by_client=c.created_by, updated_time=ts_out(c.updated_at))
+
+
+def information_out(i: m.InformationItem) -> cases_pb2.InformationItem:
+    return cases_pb2.InformationItem(
+        item_id=i.item_id, source=enum_out(cases_pb2.InformationSource, "INFORMATION_SOURCE", i.source),
+        source_reference=i.source_reference, kind=i.kind, value=value_out(i.value), discretionary=i.discretionary,
+        supplied_by_client=i.supplied_by, added_time=ts_out(i.added_at))
+
+
+def history_out(h: m.StatusChange) -> cases_pb2.StatusChange:
+    return cases_pb2.StatusChange(from_status=status_out(h.from_status), to_status=status_out(h.to_status),
+                                  time=ts_out(h.at), by_client=h.by_client, reason=h.reason)
+
+
+def case_view_out(v: m.CaseView) -> cases_pb2.Case:
+    out = case_out(v.case)
+    out.information.extend(information_out(i) for i in v.information)
+    out.decisions.extend(decision_out(d) for d in v.decisions)
+    out.status_history.extend(history_out(h) for h in v.history)
+    return out
+
+
+def create_case_in(r: cases_pb2.CreateCaseRequest) -> cmd.CreateCase:
+    return cmd.CreateCase(r.request_id, r.municipality_code, r.cpr, r.benefit_code,
+                          enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
+                          ts_in(r, "received_time"), struct_in(r.applicant_statement), r.external_reference)
+
+
+def add_information_in(r: cases_pb2.AddInformationRequest) -> cmd.AddInformation:
+    has_value = r.HasField("value") and r.value.WhichOneof("kind") is not None
+    return cmd.AddInformation(
+        r.request_id, r.case_id,
+        enum_in(cases_pb2.InformationSource, "INFORMATION_SOURCE", r.source, m.InformationSource, "source"),
+        r.source_reference, r.kind, json_format.MessageToDict(r.value) if has_value else None, has_value,
+        r.discretionary)
+
+
+def withdraw_in(r: cases_pb2.WithdrawCaseRequest) -> cmd.WithdrawCase:
+    return cmd.WithdrawCase(r.request_id, r.case_id, r.reason)
+
+
+def case_filter_in(r: cases_pb2.ListCasesRequest) -> cmd.CaseFilter:
+    status = enum_in(common_pb2.CaseStatus, "CASE_STATUS", r.status, m.CaseStatus, "status")
+    return cmd.CaseFilter(r.municipality_code, r.benefit_code, status.value if status else "", r.cpr,
+                          ts_in(r, "received_after"), ts_in(r, "received_before"))
+
+
+# ---- decisions ---------------------------------------------------------------------------
+
+def amounts_out(items) -> list[common_pb2.PeriodAmount]:
+    return [common_pb2.PeriodAmount(amount_oere=a.amount_oere, period_start=date_out(a.period_start),
+                                    period_end=date_out(a.period_end)) for a in items]
+
+
+def points_out(items) -> list[decisions_pb2.DiscretionaryPoint]:
+    return [decisions_pb2.DiscretionaryPoint(topic=p.topic, assessment=p.assessment) for p in items]
+
+
+def decision_out(d: m.Decision) -> decisions_pb2.Decision:
+    out = decisions_pb2.Decision(
+        decision_id=d.decision_id, case_id=d.case_id,
+        status=enum_out(decisions_pb2.DecisionStatus, "DECISION_STATUS", d.status),
+        outcome=enum_out(decisions_pb2.Outcome, "OUTCOME", d.outcome), amounts=amounts_out(d.amounts),
+        reasoning=d.reasoning, legal_basis=d.legal_basis, discretionary_points=points_out(d.discretionary_points),
+        submitted_by_client=d.submitted_by, submitted_time=ts_out(d.submitted_at))
+    if d.approval:
+        a = d.approval
+        out.approval.CopyFrom(decisions_pb2.Approval(
+            mode=enum_out(decisions_pb2.ApprovalMode, "APPROVAL_MODE", a.mode), by_client=a.by_client,
+            authority=authority_out(m.authority_from_key(a.authority_key)), time=ts_out(a.at), note=a.note,
+            amended=a.amended, original_amounts=amounts_out(a.original_amounts),
+            original_discretionary_points=points_out(a.original_points)))
+    if d.returned:
+        out.returned.CopyFrom(decisions_pb2.Return(by_client=d.returned.by_client, time=ts_out(d.returned.at),
+                                                   reason=d.returned.reason))
+    return out
+
+
+def amounts_in(items) -> list[cmd.PeriodAmountInput]:
+    return [cmd.PeriodAmountInput(a.amount_oere, date_parts(a, "period_start"), date_parts(a, "period_end"))
+            for a in items]
+
+
+def points_in(items) -> list[m.DiscretionaryPoint]:
+    return [m.DiscretionaryPoint(p.topic, p.assessment) for p in items]
+
+
+def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDraft:
+    return cmd.SubmitDraft(r.request_id, r.case_id,
+                           enum_in(decisions_pb2.Outcome, "OUTCOME", r.outcome, m.Outcome, "outcome"),
+                           amounts_in(r.amounts), r.reasoning, r.legal_basis, points_in(r.discretionary_points))
+
+
+def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:
+    amendment = None
+    if r.HasField("amendment"):
+        a = r.amendment
+        amendment = cmd.Amendment(amounts_in(a.amounts), points_in(a.discretionary_points),
+                                  a.replace_discretionary_points)
+    return cmd.ApproveDecision(r.request_id, r.decision_id, amendment, r.note)
+
+
+def return_in(r: decisions_pb2.ReturnDraftRequest) -> cmd.ReturnDraft:
+    return cmd.ReturnDraft(r.request_id, r.decision_id, r.reason)

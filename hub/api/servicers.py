@@ -1,0 +1,146 @@
+"""Thin servicers: authenticate, convert, call the service in a worker thread, map
+errors. One decorator does the common part for every RPC."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+
+import grpc
+import structlog
+
+from hub.api import convert
+from hub.api.auth import ClientRegistry
+from hub.api.errors import to_status
+from hub.domain.errors import HubError
+from hub.service.hub import HubService
+from hub.v1 import benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+
+log = structlog.get_logger("hub.api")
+PURPOSE_HEADER = "x-purpose"
+
+
+def fingerprint(request) -> str:
+    """What makes two requests 'the same' for idempotency: every field but request_id."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("request_id")
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
+
+
+def rpc(action: str):
+    """Wrap a synchronous handler `fn(self, request, identity, purpose) -> response`."""
+    def deco(fn):
+        @functools.wraps(fn)
+        async def handler(self, request, context: grpc.aio.ServicerContext):
+            metadata = context.invocation_metadata() or ()
+            purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+            request_id = getattr(request, "request_id", "") or None
+            with structlog.contextvars.bound_contextvars(rpc=action, request_id=request_id):
+                try:
+                    identity = self.registry.identify(metadata)
+                    with structlog.contextvars.bound_contextvars(client_id=identity.client_id):
+                        response = await asyncio.to_thread(fn, self, request, identity, purpose)
+                        log.info("rpc", code="OK")
+                        return response
+                except HubError as err:
+                    status = to_status(err)
+                    log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
+                except Exception:
+                    log.exception("rpc", code="INTERNAL")
+                    status = grpc.StatusCode.INTERNAL
+            if isinstance(status, grpc.StatusCode):
+                await context.abort(status, "internal error; the hub has logged it")
+            await context.abort_with_status(status)
+        return handler
+    return deco
+
+
+class _Base:
+    def __init__(self, service: HubService, registry: ClientRegistry):
+        self.service = service
+        self.registry = registry
+
+
+class BenefitCatalogueServicer(_Base, benefits_pb2_grpc.BenefitCatalogueServiceServicer):
+    @rpc("ListBenefits")
+    def ListBenefits(self, request, identity, purpose):
+        return benefits_pb2.ListBenefitsResponse(
+            benefits=[convert.benefit_out(b) for b in self.service.list_benefits(identity)])
+
+    @rpc("GetBenefit")
+    def GetBenefit(self, request, identity, purpose):
+        return convert.benefit_out(self.service.get_benefit(identity, request.code))
+
+
+def _serialize_case_view(view) -> bytes:
+    return convert.case_view_out(view).SerializeToString()
+
+
+class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
+    @rpc("CreateCase")
+    def CreateCase(self, request, identity, purpose):
+        raw = self.service.create_case(identity, convert.create_case_in(request), fingerprint(request),
+                                       _serialize_case_view)
+        return cases_pb2.Case.FromString(raw)
+
+    @rpc("GetCase")
+    def GetCase(self, request, identity, purpose):
+        return convert.case_view_out(self.service.get_case(identity, request.case_id, purpose))
+
+    @rpc("ListCases")
+    def ListCases(self, request, identity, purpose):
+        cases, token = self.service.list_cases(identity, convert.case_filter_in(request), request.page_size,
+                                               request.page_token, purpose)
+        return cases_pb2.ListCasesResponse(cases=[convert.case_out(c) for c in cases], next_page_token=token)
+
+    @rpc("AddInformation")
+    def AddInformation(self, request, identity, purpose):
+        raw = self.service.add_information(
+            identity, convert.add_information_in(request), fingerprint(request),
+            lambda r: cases_pb2.AddInformationResponse(item=convert.information_out(r[0]),
+                                                       case_status=convert.status_out(r[1])).SerializeToString())
+        return cases_pb2.AddInformationResponse.FromString(raw)
+
+    @rpc("WithdrawCase")
+    def WithdrawCase(self, request, identity, purpose):
+        raw = self.service.withdraw_case(identity, convert.withdraw_in(request), fingerprint(request),
+                                         _serialize_case_view)
+        return cases_pb2.Case.FromString(raw)
+
+
+def _serialize_decision(d) -> bytes:
+    return convert.decision_out(d).SerializeToString()
+
+
+class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
+    @rpc("SubmitDraftDecision")
+    def SubmitDraftDecision(self, request, identity, purpose):
+        raw = self.service.submit_draft(
+            identity, convert.submit_draft_in(request), fingerprint(request),
+            lambda r: decisions_pb2.SubmitDraftDecisionResponse(
+                decision=convert.decision_out(r[0]), case_status=convert.status_out(r[1]),
+                approved_automatically=r[2]).SerializeToString())
+        return decisions_pb2.SubmitDraftDecisionResponse.FromString(raw)
+
+    @rpc("ApproveDecision")
+    def ApproveDecision(self, request, identity, purpose):
+        raw = self.service.approve_decision(identity, convert.approve_in(request), fingerprint(request),
+                                            _serialize_decision)
+        return decisions_pb2.Decision.FromString(raw)
+
+    @rpc("ReturnDraft")
+    def ReturnDraft(self, request, identity, purpose):
+        raw = self.service.return_draft(identity, convert.return_in(request), fingerprint(request),
+                                        _serialize_decision)
+        return decisions_pb2.Decision.FromString(raw)
+
+    @rpc("ListPendingApprovals")
+    def ListPendingApprovals(self, request, identity, purpose):
+        rows, token = self.service.list_pending_approvals(identity, request.municipality_code, request.benefit_code,
+                                                          request.page_size, request.page_token)
+        return decisions_pb2.ListPendingApprovalsResponse(items=[
+            decisions_pb2.PendingApproval(decision=convert.decision_out(d), case_id=c.case_id,
+                                          municipality_code=c.municipality_code, benefit_code=c.benefit_code,
+                                          processing_deadline=convert.ts_out(c.processing_deadline))
+            for d, c in rows], next_page_token=token)

@@ -1,0 +1,62 @@
+"""`hub`: the server's own command (serve, migrate)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from hub import logs
+
+
+def _serve(args) -> int:
+    from hub.api.auth import ClientRegistry
+    from hub.api.server import start
+    from hub.store.db import create_engine
+
+    clients_file = args.clients or os.environ.get("HUB_CLIENTS_FILE")
+    if not clients_file:
+        print("hub serve: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
+        return 2
+    registry = ClientRegistry.from_file(clients_file)
+    engine = create_engine(args.database)
+
+    async def main() -> None:
+        server, _ = await start(engine, registry, args.listen)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop(grace=5)
+
+    asyncio.run(main())
+    engine.dispose()
+    return 0
+
+
+def _migrate(args) -> int:
+    from hub.store.migrate import upgrade
+    upgrade(args.database)
+    print("database is at the newest schema")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logs.configure()
+    p = argparse.ArgumentParser(prog="hub", description="sagshub server")
+    p.add_argument("--database", default=None, help="SQLAlchemy URL (default: $HUB_DATABASE_URL or sqlite:///var/hub.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the gRPC API")
+    s.add_argument("--listen", default=os.environ.get("HUB_LISTEN", "127.0.0.1:50051"))
+    s.add_argument("--clients", default=None, help="clients file (TOML)")
+    s.set_defaults(fn=_serve)
+    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m.set_defaults(fn=_migrate)
+    args = p.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The pure model: no gRPC, no SQL, no adapters."""

@@ -1,0 +1,284 @@
+"""What callers ask for, and the checks on each field. Field names are the request's
+(proto) field names, so that a violation points the caller at the right field."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.domain import cpr as cpr_rules
+from hub.domain import municipalities
+from hub.domain.errors import Violations
+from hub.domain.model import (Channel, DiscretionaryPoint, InformationSource, Outcome, PeriodAmount)
+
+MAX_REQUEST_ID = 128
+MAX_TEXT = 20_000
+MAX_SHORT = 200
+MAX_JSON_BYTES = 64 * 1024
+# Accepted clock skew for a received time "now" stated by a caller.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+_KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+_BENEFIT_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+
+DateParts = tuple[int, int, int]
+
+
+def check_request_id(v: Violations, request_id: str) -> None:
+    if v.require(bool(request_id), "request_id", "is required (an idempotency key, e.g. a UUID)"):
+        v.require(len(request_id) <= MAX_REQUEST_ID, "request_id", f"must be at most {MAX_REQUEST_ID} characters")
+
+
+def check_text(v: Violations, name: str, value: str, *, required: bool = False, limit: int = MAX_TEXT) -> None:
+    if required and not value.strip():
+        v.add(name, "is required")
+    elif len(value) > limit:
+        v.add(name, f"must be at most {limit} characters")
+
+
+def check_json_size(v: Violations, name: str, value: Any) -> None:
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+        v.add(name, f"must be at most {MAX_JSON_BYTES} bytes as JSON")
+
+
+def check_municipality(v: Violations, name: str, code: str, *, required: bool = True) -> None:
+    if not code:
+        if required:
+            v.add(name, "is required")
+    elif municipalities.get(code) is None:
+        v.add(name, "is not an official municipality code")
+
+
+def check_benefit_code(v: Violations, name: str, code: str, *, required: bool = True) -> None:
+    if not code:
+        if required:
+            v.add(name, "is required")
+    elif not _BENEFIT_CODE.match(code):
+        v.add(name, "is not a benefit code")
+
+
+def to_date(v: Violations, name: str, parts: DateParts | None) -> dt.date | None:
+    if parts is None or parts == (0, 0, 0):
+        v.add(name, "is required")
+        return None
+    try:
+        return dt.date(*parts)
+    except ValueError:
+        v.add(name, "is not a real calendar date")
+        return None
+
+
+@dataclass(frozen=True)
+class PeriodAmountInput:
+    amount_oere: int
+    period_start: DateParts | None
+    period_end: DateParts | None
+
+
+def check_amounts(v: Violations, name: str, items: list[PeriodAmountInput]) -> tuple[PeriodAmount, ...]:
+    out: list[PeriodAmount] = []
+    for i, item in enumerate(items):
+        f = f"{name}[{i}]"
+        ok = v.require(item.amount_oere >= 0, f"{f}.amount_oere", "must not be negative (øre)")
+        start = to_date(v, f"{f}.period_start", item.period_start)
+        end = to_date(v, f"{f}.period_end", item.period_end)
+        if start and end:
+            ok = v.require(start <= end, f"{f}.period_end", "must not be before period_start") and ok
+            if ok:
+                out.append(PeriodAmount(item.amount_oere, start, end))
+    ordered = sorted(out, key=lambda p: p.period_start)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.period_start <= a.period_end:
+            v.add(name, "periods must not overlap")
+            break
+    return tuple(out)
+
+
+def check_points(v: Violations, name: str, points: list[DiscretionaryPoint]) -> tuple[DiscretionaryPoint, ...]:
+    for i, p in enumerate(points):
+        check_text(v, f"{name}[{i}].topic", p.topic, required=True, limit=MAX_SHORT)
+        check_text(v, f"{name}[{i}].assessment", p.assessment, required=True)
+    return tuple(points)
+
+
+@dataclass(frozen=True)
+class CreateCase:
+    request_id: str
+    municipality_code: str
+    cpr: str
+    benefit_code: str
+    channel: Channel | None
+    received_at: dt.datetime | None
+    applicant_statement: dict[str, Any] = field(default_factory=dict)
+    external_reference: str = ""
+
+    def validated(self, now: dt.datetime) -> "CreateCase":
+        v = Violations()
+        check_request_id(v, self.request_id)
+        check_municipality(v, "municipality_code", self.municipality_code)
+        problem = cpr_rules.problem(self.cpr, now.date())
+        if problem:
+            v.add("cpr", problem)
+        check_benefit_code(v, "benefit_code", self.benefit_code)
+        v.require(self.channel is not None, "channel", "is required")
+        if self.received_at is not None:
+            v.require(self.received_at <= now + CLOCK_SKEW, "received_time", "must not be in the future")
+        check_json_size(v, "applicant_statement", self.applicant_statement)
+        check_text(v, "external_reference", self.external_reference, limit=MAX_SHORT)
+        v.raise_if_any()
+        return CreateCase(self.request_id, self.municipality_code, cpr_rules.normalise(self.cpr) or "",
+                          self.benefit_code, self.channel, self.received_at or now,
+                          self.applicant_statement, self.external_reference)
+
+
+@dataclass(frozen=True)
+class AddInformation:
+    request_id: str
+    case_id: str
+    source: InformationSource | None
+    source_reference: str
+    kind: str
+    value: Any
+    has_value: bool
+    discretionary: bool
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.case_id), "case_id", "is required")
+        v.require(self.source is not None, "source", "is required")
+        check_text(v, "source_reference", self.source_reference, limit=MAX_SHORT)
+        if v.require(bool(self.kind), "kind", "is required"):
+            v.require(len(self.kind) <= MAX_SHORT and bool(_KIND.match(self.kind)), "kind",
+                      "must be lower-case words separated by dots, e.g. income.monthly")
+        if v.require(self.has_value, "value", "is required"):
+            check_json_size(v, "value", self.value)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class WithdrawCase:
+    request_id: str
+    case_id: str
+    reason: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.case_id), "case_id", "is required")
+        check_text(v, "reason", self.reason)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class SubmitDraft:
+    request_id: str
+    case_id: str
+    outcome: Outcome | None
+    amounts: list[PeriodAmountInput]
+    reasoning: str
+    legal_basis: str
+    discretionary_points: list[DiscretionaryPoint]
+
+    def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...]]:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.case_id), "case_id", "is required")
+        v.require(self.outcome is not None, "outcome", "is required")
+        amounts = check_amounts(v, "amounts", self.amounts)
+        if self.outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
+            v.require(bool(self.amounts), "amounts", "a grant needs at least one period amount")
+        elif self.outcome is Outcome.REFUSED:
+            v.require(all(a.amount_oere == 0 for a in self.amounts), "amounts",
+                      "a refusal grants no amount")
+        check_text(v, "reasoning", self.reasoning)
+        check_text(v, "legal_basis", self.legal_basis, limit=MAX_SHORT * 5)
+        points = check_points(v, "discretionary_points", self.discretionary_points)
+        v.raise_if_any()
+        return amounts, points
+
+
+@dataclass(frozen=True)
+class Amendment:
+    amounts: list[PeriodAmountInput]
+    discretionary_points: list[DiscretionaryPoint]
+    replace_discretionary_points: bool
+
+
+@dataclass(frozen=True)
+class ApproveDecision:
+    request_id: str
+    decision_id: str
+    amendment: Amendment | None
+    note: str
+
+    def validated(self) -> tuple[tuple[PeriodAmount, ...] | None, tuple[DiscretionaryPoint, ...] | None]:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.decision_id), "decision_id", "is required")
+        check_text(v, "note", self.note)
+        amounts = points = None
+        if self.amendment is not None:
+            a = self.amendment
+            v.require(bool(a.amounts) or a.replace_discretionary_points, "amendment",
+                      "names nothing to change: give amounts or replace_discretionary_points")
+            v.require(bool(self.note.strip()), "note", "is required when the decision is amended")
+            if a.amounts:
+                amounts = check_amounts(v, "amendment.amounts", a.amounts)
+            if a.replace_discretionary_points:
+                points = check_points(v, "amendment.discretionary_points", a.discretionary_points)
+        v.raise_if_any()
+        return amounts, points
+
+
+@dataclass(frozen=True)
+class ReturnDraft:
+    request_id: str
+    decision_id: str
+    reason: str
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.decision_id), "decision_id", "is required")
+        check_text(v, "reason", self.reason, required=True)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    municipality_code: str = ""
+    benefit_code: str = ""
+    status: str = ""
+    cpr: str = ""
+    received_after: dt.datetime | None = None
+    received_before: dt.datetime | None = None
+
+    def validated(self, today: dt.date) -> "CaseFilter":
+        v = Violations()
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        check_benefit_code(v, "benefit_code", self.benefit_code, required=False)
+        cpr = ""
+        if self.cpr:
+            problem = cpr_rules.problem(self.cpr, today)
+            if problem:
+                v.add("cpr", problem)
+            else:
+                cpr = cpr_rules.normalise(self.cpr) or ""
+        if self.received_after and self.received_before:
+            v.require(self.received_after < self.received_before, "received_before", "must be after received_after")
+        v.raise_if_any()
+        return CaseFilter(self.municipality_code, self.benefit_code, self.status, cpr,
+                          self.received_after, self.received_before)
+
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+def page_size(v: Violations, requested: int) -> int:
+    if requested < 0:
+        v.add("page_size", "must not be negative")
+        return DEFAULT_PAGE_SIZE
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)

@@ -1,0 +1,73 @@
+"""Errors the domain and service raise; the API maps each to one gRPC status code.
+
+Messages never contain a CPR number: they name fields, not values."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class HubError(Exception):
+    """Base class. `reason` is a stable UPPER_SNAKE code for google.rpc.ErrorInfo."""
+
+    reason = "HUB_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None, metadata: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        if reason:
+            self.reason = reason
+        self.metadata = dict(metadata or {})
+
+
+class InvalidArgument(HubError):
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation], message: str | None = None):
+        self.violations = list(violations)
+        fields = ", ".join(v.field for v in self.violations)
+        super().__init__(message or f"invalid request: {fields}")
+
+
+class FailedPrecondition(HubError):
+    reason = "FAILED_PRECONDITION"
+
+
+class NotFound(HubError):
+    reason = "NOT_FOUND"
+
+
+class PermissionDenied(HubError):
+    reason = "PERMISSION_DENIED"
+
+
+class Unauthenticated(HubError):
+    reason = "UNAUTHENTICATED"
+
+
+class AlreadyExists(HubError):
+    reason = "ALREADY_EXISTS"
+
+
+@dataclass
+class Violations:
+    """Collects field violations so that a request reports all its problems at once."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_name: str, description: str) -> None:
+        self.items.append(FieldViolation(field_name, description))
+
+    def require(self, condition: bool, field_name: str, description: str) -> bool:
+        if not condition:
+            self.add(field_name, description)
+        return condition
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(self.items)

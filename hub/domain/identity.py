@@ -1,0 +1,62 @@
+"""Who is calling, what their role may do, and which data they may see.
+
+The permission table is data: one entry per action (an RPC's short name), naming the
+roles that may perform it. Data limits (municipalities, central authorities) are
+applied to every read and every list by the service layer."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Role(str, enum.Enum):
+    BORGERSERVICE = "borgerservice"
+    CASEWORKER = "caseworker"  # caseworker of the authority
+    BACK_OFFICE = "back_office"
+    ECONOMY_SYSTEM = "economy_system"
+    PAYMENT_PROVIDER = "payment_provider"
+    VENDOR_SYSTEM = "vendor_system"
+    OPERATOR = "operator"
+
+
+ALL_ROLES = frozenset(Role)
+_R = Role
+
+# action -> roles that may perform it.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "ListBenefits": ALL_ROLES,
+    "GetBenefit": ALL_ROLES,
+    "CreateCase": frozenset({_R.BORGERSERVICE, _R.BACK_OFFICE, _R.VENDOR_SYSTEM}),
+    "GetCase": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.VENDOR_SYSTEM, _R.OPERATOR}),
+    "ListCases": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.VENDOR_SYSTEM, _R.OPERATOR}),
+    "AddInformation": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.VENDOR_SYSTEM}),
+    "WithdrawCase": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE}),
+    "SubmitDraftDecision": frozenset({_R.BACK_OFFICE}),
+    "ApproveDecision": frozenset({_R.CASEWORKER}),
+    "ReturnDraft": frozenset({_R.CASEWORKER}),
+    "ListPendingApprovals": frozenset({_R.CASEWORKER, _R.OPERATOR}),
+}
+
+# Only the authority's own people add discretionary assessments ("skøn").
+DISCRETION_ROLES = frozenset({_R.CASEWORKER, _R.BORGERSERVICE})
+
+
+@dataclass(frozen=True)
+class Identity:
+    client_id: str
+    role: Role
+    municipalities: frozenset[str] = field(default_factory=frozenset)
+    # Codes of central authorities this client acts for (e.g. UDBETALING_DANMARK).
+    central_authorities: frozenset[str] = field(default_factory=frozenset)
+
+    def may(self, action: str) -> bool:
+        return self.role in PERMISSIONS.get(action, frozenset())
+
+    def covers_municipality(self, code: str) -> bool:
+        return code in self.municipalities
+
+    def covers_authority(self, authority_key: str) -> bool:
+        kind, _, code = authority_key.partition(":")
+        if kind == "municipality":
+            return code in self.municipalities
+        return code in self.central_authorities

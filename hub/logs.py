@@ -1,0 +1,48 @@
+"""Structured logs: one JSON object a line in production, readable lines in a
+terminal. Anything shaped like a CPR number is redacted from every line, including
+exception texts and the logs of libraries (SQLAlchemy errors carry parameters)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TextIO
+
+import structlog
+
+from hub.domain.cpr import redact
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure(stream: TextIO | None = None, *, json: bool | None = None, level: str | None = None) -> None:
+    stream = stream or sys.stderr
+    path = os.environ.get("HUB_LOG_FILE")
+    if path:
+        stream = open(path, "a", buffering=1, encoding="utf-8")
+    if json is None:
+        fmt = os.environ.get("HUB_LOG_FORMAT", "")
+        json = fmt == "json" or (fmt != "console" and not stream.isatty())
+    lvl = getattr(logging, (level or os.environ.get("HUB_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+            lambda _logger, _name, line: redact(line),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(lvl, logging.INFO))

@@ -1,0 +1,355 @@
+"""Use cases. Each public method is one transaction (unit of work) and receives the
+caller's identity as an argument. Mutations are idempotent on (client, request_id):
+the first response is stored in the same transaction as the change and replayed."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from hub.domain import commands as cmd
+from hub.domain import paging
+from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound,
+                               PermissionDenied, Violations)
+from hub.domain.identity import DISCRETION_ROLES, Identity
+from hub.domain.model import (
+    AUTOMATIC_APPROVER, Approval, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
+    DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, StatusChange, authority_from_key,
+    may_approve_automatically, origin_of,
+)
+from hub.service.clock import Clock, SystemClock
+from hub.store.uow import AuditEntry, UnitOfWork
+
+T = TypeVar("T")
+Encode = Callable[[T], bytes]
+
+
+class HubService:
+    def __init__(self, engine: sa.Engine, clock: Clock | None = None):
+        self.engine = engine
+        self.clock = clock or SystemClock()
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    @staticmethod
+    def _authorize(identity: Identity, action: str) -> None:
+        if not identity.may(action):
+            raise PermissionDenied(f"role {identity.role.value} may not call {action}",
+                                   reason="ROLE_NOT_PERMITTED", metadata={"action": action})
+
+    @staticmethod
+    def _visible(identity: Identity, case: Case) -> bool:
+        return identity.covers_municipality(case.municipality_code) or identity.covers_authority(case.authority_key)
+
+    def _case_in_scope(self, uow: UnitOfWork, identity: Identity, case_id: str, *, for_update: bool = False) -> Case:
+        case = uow.case(case_id, for_update=for_update) if case_id else None
+        if case is None or not self._visible(identity, case):
+            # Out of scope looks exactly like absent: existence is not revealed.
+            raise NotFound("case not found", reason="CASE_NOT_FOUND", metadata={"case_id": case_id})
+        return case
+
+    def _mutate(self, identity: Identity, action: str, request_id: str, fingerprint: str,
+                encode: Encode, work: Callable[[UnitOfWork, dt.datetime], tuple[T, Case | None]]) -> bytes:
+        """Run `work` once per (client, request_id). Returns the encoded response: the
+        stored one on a retry with the same content."""
+        self._authorize(identity, action)
+        for attempt in Retrying(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3),
+                                reraise=True):
+            with attempt, self._uow() as uow:
+                stored = uow.stored_response(identity.client_id, request_id)
+                if stored is not None:
+                    if stored.rpc != action or stored.fingerprint != fingerprint:
+                        raise AlreadyExists(
+                            "request_id was already used by this client for a different request",
+                            reason="REQUEST_ID_REUSED", metadata={"request_id": request_id, "first_rpc": stored.rpc})
+                    return stored.response
+                now = self.clock.now()
+                result, case = work(uow, now)
+                encoded = encode(result)
+                uow.remember_response(identity.client_id, request_id, action, fingerprint, encoded, now)
+                uow.audit(AuditEntry(now, identity.client_id, identity.role.value, action,
+                                     case.case_id if case else None, case.cpr if case else None, "OK", request_id))
+                uow.commit()
+                return encoded
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _event(case: Case, type_: str, now: dt.datetime, identity: Identity, **payload: Any) -> Event:
+        return Event(type_, case.case_id, case.municipality_code, case.benefit_code, now, identity.client_id, payload)
+
+    def _move(self, uow: UnitOfWork, case: Case, target: CaseStatus, *, action: str, now: dt.datetime,
+              by: str, identity: Identity, reason: str = "") -> StatusChange:
+        change = case.move(target, action=action, at=now, by=by, reason=reason)
+        uow.update_case_status(case)
+        uow.add_status_change(case.case_id, change)
+        uow.record_event(self._event(case, "case.status_changed", now, identity, from_status=change.from_status.value,
+                                     to_status=change.to_status.value, reason=reason))
+        return change
+
+    # ---- catalogue ---------------------------------------------------------------------
+
+    def list_benefits(self, identity: Identity) -> list[Benefit]:
+        self._authorize(identity, "ListBenefits")
+        with self._uow() as uow:
+            return uow.benefits()
+
+    def get_benefit(self, identity: Identity, code: str) -> Benefit:
+        self._authorize(identity, "GetBenefit")
+        v = Violations()
+        cmd.check_benefit_code(v, "code", code)
+        v.raise_if_any()
+        with self._uow() as uow:
+            b = uow.benefit(code)
+        if b is None:
+            raise NotFound("no benefit with that code", reason="BENEFIT_NOT_FOUND", metadata={"code": code})
+        return b
+
+    # ---- cases -------------------------------------------------------------------------
+
+    def create_case(self, identity: Identity, c: cmd.CreateCase, fingerprint: str, encode: Encode[CaseView]) -> bytes:
+        self._authorize(identity, "CreateCase")
+        c = c.validated(self.clock.now())
+        if not identity.covers_municipality(c.municipality_code):
+            raise PermissionDenied("this client does not act for that municipality",
+                                   reason="MUNICIPALITY_OUT_OF_SCOPE",
+                                   metadata={"municipality_code": c.municipality_code})
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            benefit = uow.benefit(c.benefit_code)
+            if benefit is None:
+                raise InvalidArgument([FieldViolation("benefit_code", "is not in the benefit catalogue")])
+            authority = benefit.authority_for(c.municipality_code)
+            case = Case(str(uuid.uuid4()), c.municipality_code, c.cpr, c.benefit_code, c.channel, origin_of(c.channel),
+                        CaseStatus.CREATED, c.received_at, now,
+                        c.received_at + dt.timedelta(days=benefit.processing_deadline_days),
+                        c.applicant_statement, c.external_reference, authority.key, identity.client_id, now)
+            uow.insert_case(case)
+            first = StatusChange(None, CaseStatus.CREATED, now, identity.client_id, "application received")
+            uow.add_status_change(case.case_id, first)
+            uow.record_event(self._event(case, "case.created", now, identity, channel=case.channel.value,
+                                         origin=case.origin.value, authority=authority.key))
+            # The receipt ("kvittering"): when it was received and by when it will be decided.
+            uow.record_event(self._event(case, "case.receipt", now, identity,
+                                         received_at=case.received_at.isoformat(),
+                                         processing_deadline=case.processing_deadline.isoformat()))
+            return CaseView(case, history=(first,)), case
+
+        return self._mutate(identity, "CreateCase", c.request_id, fingerprint, encode, work)
+
+    def get_case(self, identity: Identity, case_id: str, purpose: str | None = None) -> CaseView:
+        self._authorize(identity, "GetCase")
+        with self._uow() as uow:
+            case = self._case_in_scope(uow, identity, case_id)
+            view = CaseView(case, tuple(uow.information(case_id)), tuple(uow.decisions(case_id)),
+                            tuple(uow.status_history(case_id)))
+            uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, "GetCase",
+                                 case.case_id, case.cpr, "OK", None, purpose))
+            uow.commit()
+            return view
+
+    def list_cases(self, identity: Identity, f: cmd.CaseFilter, page_size: int, page_token: str,
+                   purpose: str | None = None) -> tuple[list[Case], str]:
+        self._authorize(identity, "ListCases")
+        f = f.validated(self.clock.now().date())
+        v = Violations()
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        qhash = paging.query_hash(identity.client_id, f.municipality_code, f.benefit_code, f.status, f.cpr,
+                                  f.received_after, f.received_before)
+        after = paging.decode(page_token, qhash)
+        with self._uow() as uow:
+            rows = uow.list_cases(
+                municipalities=identity.municipalities,
+                central_authority_keys=[f"central:{c}" for c in identity.central_authorities],
+                municipality_code=f.municipality_code, benefit_code=f.benefit_code, status=f.status, cpr=f.cpr,
+                received_after=f.received_after, received_before=f.received_before, after_id=after, limit=size + 1)
+            page = rows[:size]
+            now = self.clock.now()
+            for _, case in page:
+                uow.audit(AuditEntry(now, identity.client_id, identity.role.value, "ListCases", case.case_id,
+                                     case.cpr, "OK", None, purpose))
+            uow.commit()
+        token = paging.encode(page[-1][0], qhash) if len(rows) > size else ""
+        return [c for _, c in page], token
+
+    def add_information(self, identity: Identity, c: cmd.AddInformation, fingerprint: str,
+                        encode: Encode[tuple[InformationItem, CaseStatus]]) -> bytes:
+        self._authorize(identity, "AddInformation")
+        c.validate()
+        if c.discretionary and identity.role not in DISCRETION_ROLES:
+            raise PermissionDenied("only the authority adds discretionary assessments",
+                                   reason="DISCRETION_RESERVED_TO_AUTHORITY")
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            if not case.is_open:
+                raise FailedPrecondition(f"AddInformation is not possible: the case is {case.status.value}",
+                                         reason="ILLEGAL_CASE_TRANSITION",
+                                         metadata={"current_status": case.status.value})
+            item = InformationItem(str(uuid.uuid4()), case.case_id, c.source, c.source_reference, c.kind, c.value,
+                                   c.discretionary, identity.client_id, now)
+            uow.add_information(item)
+            uow.record_event(self._event(case, "case.information_added", now, identity, item_id=item.item_id,
+                                         kind=item.kind, source=item.source.value, discretionary=item.discretionary))
+            if case.status is CaseStatus.CREATED:
+                self._move(uow, case, CaseStatus.INFORMING, action="AddInformation", now=now,
+                           by=identity.client_id, identity=identity, reason="information added")
+            return (item, case.status), case
+
+        return self._mutate(identity, "AddInformation", c.request_id, fingerprint, encode, work)
+
+    def withdraw_case(self, identity: Identity, c: cmd.WithdrawCase, fingerprint: str,
+                      encode: Encode[CaseView]) -> bytes:
+        self._authorize(identity, "WithdrawCase")
+        c.validate()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            self._move(uow, case, CaseStatus.WITHDRAWN, action="WithdrawCase", now=now, by=identity.client_id,
+                       identity=identity, reason=c.reason or "withdrawn by the citizen")
+            for d in uow.decisions(case.case_id):
+                if d.status is DecisionStatus.PENDING_APPROVAL:
+                    uow.update_decision(d.cancel())
+            uow.record_event(self._event(case, "case.withdrawn", now, identity, reason=c.reason))
+            view = CaseView(case, tuple(uow.information(case.case_id)), tuple(uow.decisions(case.case_id)),
+                            tuple(uow.status_history(case.case_id)))
+            return view, case
+
+        return self._mutate(identity, "WithdrawCase", c.request_id, fingerprint, encode, work)
+
+    # ---- decisions ---------------------------------------------------------------------
+
+    def submit_draft(self, identity: Identity, c: cmd.SubmitDraft, fingerprint: str,
+                     encode: Encode[tuple[Decision, CaseStatus, bool]]) -> bytes:
+        self._authorize(identity, "SubmitDraftDecision")
+        amounts, points = c.validated()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            self._move(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
+                       by=identity.client_id, identity=identity, reason="draft decision submitted")
+            decision = Decision(str(uuid.uuid4()), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts,
+                                c.reasoning, c.legal_basis, points, identity.client_id, now)
+            uow.insert_decision(decision, case.authority_key)
+            uow.record_event(self._event(case, "decision.draft_submitted", now, identity,
+                                         decision_id=decision.decision_id, outcome=decision.outcome.value))
+            benefit = uow.benefit(case.benefit_code)
+            others = uow.other_open_cases(case.cpr, case.municipality_code, case.case_id)
+            automatic = may_approve_automatically(benefit, points, others)
+            if automatic:
+                approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
+                                    note="approved automatically on the authority's behalf: objective case")
+                decision = self._approve(uow, case, decision, approval, None, None, now, identity)
+            return (decision, case.status, automatic), case
+
+        return self._mutate(identity, "SubmitDraftDecision", c.request_id, fingerprint, encode, work)
+
+    def _decision_for_authority(self, uow: UnitOfWork, identity: Identity, decision_id: str) -> tuple[Decision, Case]:
+        decision = uow.decision(decision_id, for_update=True) if decision_id else None
+        case = self._case_in_scope(uow, identity, decision.case_id, for_update=True) if decision else None
+        if decision is None or case is None:
+            raise NotFound("decision not found", reason="DECISION_NOT_FOUND", metadata={"decision_id": decision_id})
+        if not identity.covers_authority(case.authority_key):
+            raise PermissionDenied("only the case's authority approves or returns its drafts",
+                                   reason="NOT_THE_AUTHORITY")
+        return decision, case
+
+    def _approve(self, uow: UnitOfWork, case: Case, decision: Decision, approval: Approval, amounts, points,
+                 now: dt.datetime, identity: Identity) -> Decision:
+        decision = decision.approve(approval, amounts, points)
+        uow.update_decision(decision)
+        self._move(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
+                   identity=identity, reason=f"decision approved ({approval.mode.value.lower()})")
+        uow.record_event(self._event(case, "decision.approved", now, identity, decision_id=decision.decision_id,
+                                     mode=approval.mode.value, amended=approval.amended,
+                                     outcome=decision.outcome.value))
+        for message in self._messages_for_decision(uow, case, decision):
+            uow.add_outbox(message, now)
+        return decision
+
+    @staticmethod
+    def _messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
+        """What an approved decision causes elsewhere: a ledger posting (if it grants
+        money), the letter to the citizen with the authority as sender, and the archive."""
+        benefit = uow.benefit(case.benefit_code)
+        authority = authority_from_key(case.authority_key)
+        amounts = [dict(amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
+                        period_end=a.period_end.isoformat()) for a in decision.amounts]
+        ref = dict(case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
+                   benefit_code=case.benefit_code)
+        out = []
+        if any(a.amount_oere for a in decision.amounts):
+            out.append(OutboxMessage(f"decision/{decision.decision_id}/economy", "economy", case.case_id,
+                                     dict(ref, kind="decision_posting", ledger_account=benefit.ledger_account,
+                                          amounts=amounts, cpr=case.cpr)))
+        out.append(OutboxMessage(f"decision/{decision.decision_id}/letter", "digital_post", case.case_id,
+                                 dict(ref, kind="decision_letter", recipient_cpr=case.cpr,
+                                      sender=dict(key=authority.key, name=authority.name),
+                                      outcome=decision.outcome.value, amounts=amounts,
+                                      reasoning=decision.reasoning, legal_basis=decision.legal_basis)))
+        out.append(OutboxMessage(f"decision/{decision.decision_id}/archive", "archive", case.case_id,
+                                 dict(ref, kind="archive_case", kle_number=benefit.kle_number,
+                                      retention_years=benefit.retention_years)))
+        return out
+
+    def approve_decision(self, identity: Identity, c: cmd.ApproveDecision, fingerprint: str,
+                         encode: Encode[Decision]) -> bytes:
+        self._authorize(identity, "ApproveDecision")
+        amounts, points = c.validated()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            decision, case = self._decision_for_authority(uow, identity, c.decision_id)
+            decision.require_pending("approved")
+            if amounts is not None and decision.outcome is Outcome.REFUSED and any(a.amount_oere for a in amounts):
+                raise FailedPrecondition("a refusal cannot be amended to grant an amount",
+                                         reason="AMENDMENT_CONTRADICTS_OUTCOME")
+            amended = amounts is not None or points is not None
+            approval = Approval(ApprovalMode.MANUAL, identity.client_id, case.authority_key, now, c.note, amended,
+                                decision.amounts if amended else (), decision.discretionary_points if amended else ())
+            decision = self._approve(uow, case, decision, approval, amounts, points, now, identity)
+            return decision, case
+
+        return self._mutate(identity, "ApproveDecision", c.request_id, fingerprint, encode, work)
+
+    def return_draft(self, identity: Identity, c: cmd.ReturnDraft, fingerprint: str,
+                     encode: Encode[Decision]) -> bytes:
+        self._authorize(identity, "ReturnDraft")
+        c.validate()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            decision, case = self._decision_for_authority(uow, identity, c.decision_id)
+            decision = decision.return_to_back_office(Return(identity.client_id, now, c.reason))
+            uow.update_decision(decision)
+            self._move(uow, case, CaseStatus.INFORMING, action="ReturnDraft", now=now, by=identity.client_id,
+                       identity=identity, reason=c.reason)
+            uow.record_event(self._event(case, "decision.returned", now, identity, decision_id=decision.decision_id,
+                                         reason=c.reason))
+            return decision, case
+
+        return self._mutate(identity, "ReturnDraft", c.request_id, fingerprint, encode, work)
+
+    def list_pending_approvals(self, identity: Identity, municipality_code: str, benefit_code: str,
+                               page_size: int, page_token: str) -> tuple[list[tuple[Decision, Case]], str]:
+        self._authorize(identity, "ListPendingApprovals")
+        v = Violations()
+        cmd.check_municipality(v, "municipality_code", municipality_code, required=False)
+        cmd.check_benefit_code(v, "benefit_code", benefit_code, required=False)
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        qhash = paging.query_hash(identity.client_id, municipality_code, benefit_code)
+        after = paging.decode(page_token, qhash)
+        keys = [f"municipality:{m}" for m in sorted(identity.municipalities)]
+        keys += [f"central:{c}" for c in sorted(identity.central_authorities)]
+        with self._uow() as uow:
+            rows = uow.pending_approvals(authority_keys=keys, municipality_code=municipality_code,
+                                         benefit_code=benefit_code, after_id=after, limit=size + 1)
+        page = rows[:size]
+        token = paging.encode(page[-1][0], qhash) if len(rows) > size else ""
+        return [(d, c) for _, d, c in page], token

@@ -1,0 +1,190 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL."""
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+benefits = sa.Table(
+    "benefits", metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name_da", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("kle_number", sa.String(20), nullable=False),
+    sa.Column("processing_deadline_days", sa.Integer, nullable=False),
+    sa.Column("discretion_possible", sa.Boolean, nullable=False),
+    sa.Column("recurrence", sa.String(20), nullable=False),
+    sa.Column("retention_years", sa.Integer, nullable=False),
+    sa.Column("ledger_account", sa.String(40), nullable=False),
+    sa.Column("authority_kind", sa.String(30), nullable=False),
+    sa.Column("central_authority_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("central_authority_name", sa.String(200), nullable=False, server_default=""),
+)
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("municipality_code", sa.String(3), nullable=False),
+    sa.Column("cpr", sa.String(10), nullable=False),
+    sa.Column("benefit_code", sa.String(64), sa.ForeignKey("benefits.code"), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("processing_deadline", UTCDateTime, nullable=False),
+    sa.Column("applicant_statement", Json, nullable=False),
+    sa.Column("external_reference", sa.String(200), nullable=False, server_default=""),
+    sa.Column("authority_key", sa.String(80), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_cases_cpr_municipality", "cpr", "municipality_code"),
+    sa.Index("ix_cases_municipality_id", "municipality_code", "id"),
+    sa.Index("ix_cases_authority_status", "authority_key", "status"),
+)
+
+status_history = sa.Table(
+    "case_status_history", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("from_status", sa.String(40), nullable=True),
+    sa.Column("to_status", sa.String(40), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by_client", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+)
+
+information_items = sa.Table(
+    "information_items", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("source_reference", sa.String(200), nullable=False, server_default=""),
+    sa.Column("kind", sa.String(200), nullable=False),
+    sa.Column("value", Json, nullable=False),
+    sa.Column("discretionary", sa.Boolean, nullable=False),
+    sa.Column("supplied_by", sa.String(200), nullable=False),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("amounts", Json, nullable=False),
+    sa.Column("reasoning", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("discretionary_points", Json, nullable=False),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    # Set on approval.
+    sa.Column("approval", Json, nullable=True),
+    # Set on return.
+    sa.Column("returned", Json, nullable=True),
+    # Denormalised for the authority's inbox.
+    sa.Column("authority_key", sa.String(80), nullable=False),
+    sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),
+)
+
+# Append-only. `seq` is assigned at commit from the counter row in `sequences`, which
+# the committing transaction holds locked: sequence order is commit order, so a
+# subscriber that resumes after N never misses an event committed later below N.
+events = sa.Table(
+    "events", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("type", sa.String(80), nullable=False),
+    sa.Column("case_id", sa.String(36), nullable=True, index=True),
+    sa.Column("municipality_code", sa.String(3), nullable=True),
+    sa.Column("benefit_code", sa.String(64), nullable=True),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(120), nullable=False, unique=True),
+    sa.Column("destination", sa.String(60), nullable=False),
+    sa.Column("case_id", sa.String(36), nullable=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="PENDING"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("claim_expires_at", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_case_destination", "case_id", "destination", "id"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("rpc", sa.String(120), nullable=False),
+    sa.Column("case_id", sa.String(36), nullable=True, index=True),
+    # The citizen concerned, for the citizen's right of access. Never logged.
+    sa.Column("cpr", sa.String(10), nullable=True, index=True),
+    sa.Column("outcome", sa.String(40), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("purpose", sa.String(200), nullable=True),
+)
+
+idempotency = sa.Table(
+    "idempotency", metadata,
+    sa.Column("client_id", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("rpc", sa.String(120), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("response", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+sequences = sa.Table(
+    "sequences", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,328 @@
+"""One transaction per use case. Reads go through the repository methods; the event,
+outbox, audit and idempotency records a use case produces are buffered and written at
+commit, in the same transaction as the state change they belong to."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+
+from hub.domain.model import (
+    Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
+    DecisionStatus, DiscretionaryPoint, Event, InformationItem, InformationSource, Origin,
+    OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, StatusChange,
+)
+from hub.store import tables as t
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: dt.datetime
+    client_id: str
+    role: str
+    rpc: str
+    case_id: str | None
+    cpr: str | None
+    outcome: str
+    request_id: str | None = None
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    rpc: str
+    fingerprint: str
+    response: bytes
+
+
+class UnitOfWork:
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+        self._events: list[Event] = []
+        self._outbox: list[tuple[OutboxMessage, dt.datetime]] = []
+        self._audit: list[AuditEntry] = []
+        self._idempotency: list[dict[str, Any]] = []
+        self.conn: sa.Connection | None = None
+        self.committed_event_seqs: list[int] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        self.conn = self._engine.connect()
+        self.conn.begin()
+        self._for_update = self._engine.dialect.name != "sqlite"  # SQLite locks the database
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    # ---- buffered writes -------------------------------------------------------------
+
+    def record_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    def add_outbox(self, message: OutboxMessage, at: dt.datetime) -> None:
+        self._outbox.append((message, at))
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._audit.append(entry)
+
+    def remember_response(self, client_id: str, request_id: str, rpc: str, fingerprint: str,
+                          response: bytes, at: dt.datetime) -> None:
+        self._idempotency.append(dict(client_id=client_id, request_id=request_id, rpc=rpc,
+                                      fingerprint=fingerprint, response=response, created_at=at))
+
+    def commit(self) -> None:
+        c = self.conn
+        if self._idempotency:
+            # A concurrent twin with the same request id fails here (primary key) and is
+            # retried by the service, which then replays the stored response.
+            c.execute(t.idempotency.insert(), self._idempotency)
+        if self._outbox:
+            c.execute(t.outbox.insert(), [dict(
+                message_id=m.message_id, destination=m.destination, case_id=m.case_id,
+                payload=m.payload, created_at=at, next_attempt_at=at, status="PENDING", attempts=0)
+                for m, at in self._outbox])
+        if self._audit:
+            c.execute(t.audit_log.insert(), [a.__dict__ for a in self._audit])
+        if self._events:
+            # Last statement before COMMIT: the counter row stays locked only briefly,
+            # and sequence order equals commit order.
+            n = len(self._events)
+            top = c.execute(sa.update(t.sequences).where(t.sequences.c.name == "events")
+                            .values(value=t.sequences.c.value + n).returning(t.sequences.c.value)).scalar_one()
+            seqs = list(range(top - n + 1, top + 1))
+            c.execute(t.events.insert(), [dict(
+                seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
+                municipality_code=e.municipality_code, benefit_code=e.benefit_code,
+                occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
+                for s, e in zip(seqs, self._events)])
+            self.committed_event_seqs = seqs
+        c.commit()
+
+    # ---- idempotency -----------------------------------------------------------------
+
+    def stored_response(self, client_id: str, request_id: str) -> StoredResponse | None:
+        row = self.conn.execute(
+            sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
+            .where(t.idempotency.c.client_id == client_id, t.idempotency.c.request_id == request_id)
+        ).first()
+        return StoredResponse(row.rpc, row.fingerprint, bytes(row.response)) if row else None
+
+    # ---- benefits --------------------------------------------------------------------
+
+    def benefit(self, code: str) -> Benefit | None:
+        row = self.conn.execute(sa.select(t.benefits).where(t.benefits.c.code == code)).first()
+        return _benefit(row) if row else None
+
+    def benefits(self) -> list[Benefit]:
+        return [_benefit(r) for r in self.conn.execute(sa.select(t.benefits).order_by(t.benefits.c.code))]
+
+    # ---- cases -----------------------------------------------------------------------
+
+    def case(self, case_id: str, *, for_update: bool = False) -> Case | None:
+        q = sa.select(t.cases).where(t.cases.c.case_id == case_id)
+        if for_update and self._for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return _case(row) if row else None
+
+    def insert_case(self, case: Case) -> None:
+        self.conn.execute(t.cases.insert().values(**_case_row(case)))
+
+    def update_case_status(self, case: Case) -> None:
+        self.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
+                          .values(status=case.status.value, updated_at=case.updated_at))
+
+    def add_status_change(self, case_id: str, ch: StatusChange) -> None:
+        self.conn.execute(t.status_history.insert().values(
+            case_id=case_id, from_status=ch.from_status.value if ch.from_status else None,
+            to_status=ch.to_status.value, at=ch.at, by_client=ch.by_client, reason=ch.reason))
+
+    def status_history(self, case_id: str) -> list[StatusChange]:
+        rows = self.conn.execute(sa.select(t.status_history).where(t.status_history.c.case_id == case_id)
+                                 .order_by(t.status_history.c.id))
+        return [StatusChange(CaseStatus(r.from_status) if r.from_status else None, CaseStatus(r.to_status),
+                             r.at, r.by_client, r.reason) for r in rows]
+
+    def other_open_cases(self, cpr: str, municipality_code: str, except_case_id: str) -> int:
+        return self.conn.execute(
+            sa.select(sa.func.count()).select_from(t.cases).where(
+                t.cases.c.cpr == cpr, t.cases.c.municipality_code == municipality_code,
+                t.cases.c.case_id != except_case_id,
+                t.cases.c.status.in_([s.value for s in (CaseStatus.CREATED, CaseStatus.INFORMING,
+                                                        CaseStatus.DRAFT_PENDING_APPROVAL)]))
+        ).scalar_one()
+
+    def list_cases(self, *, municipalities: Iterable[str], central_authority_keys: Iterable[str],
+                   municipality_code: str, benefit_code: str, status: str, cpr: str,
+                   received_after: dt.datetime | None, received_before: dt.datetime | None,
+                   after_id: int, limit: int) -> list[tuple[int, Case]]:
+        c = t.cases.c
+        scope = [c.municipality_code.in_(list(municipalities))]
+        keys = list(central_authority_keys)
+        if keys:
+            scope.append(c.authority_key.in_(keys))
+        q = sa.select(t.cases).where(sa.or_(*scope), c.id > after_id)
+        if municipality_code:
+            q = q.where(c.municipality_code == municipality_code)
+        if benefit_code:
+            q = q.where(c.benefit_code == benefit_code)
+        if status:
+            q = q.where(c.status == status)
+        if cpr:
+            q = q.where(c.cpr == cpr)
+        if received_after:
+            q = q.where(c.received_at >= received_after)
+        if received_before:
+            q = q.where(c.received_at < received_before)
+        rows = self.conn.execute(q.order_by(c.id).limit(limit))
+        return [(r.id, _case(r)) for r in rows]
+
+    # ---- information -----------------------------------------------------------------
+
+    def add_information(self, item: InformationItem) -> None:
+        self.conn.execute(t.information_items.insert().values(
+            item_id=item.item_id, case_id=item.case_id, source=item.source.value,
+            source_reference=item.source_reference, kind=item.kind, value=item.value,
+            discretionary=item.discretionary, supplied_by=item.supplied_by, added_at=item.added_at))
+
+    def information(self, case_id: str) -> list[InformationItem]:
+        rows = self.conn.execute(sa.select(t.information_items)
+                                 .where(t.information_items.c.case_id == case_id)
+                                 .order_by(t.information_items.c.id))
+        return [InformationItem(r.item_id, r.case_id, InformationSource(r.source), r.source_reference, r.kind,
+                                r.value, r.discretionary, r.supplied_by, r.added_at) for r in rows]
+
+    # ---- decisions -------------------------------------------------------------------
+
+    def decision(self, decision_id: str, *, for_update: bool = False) -> Decision | None:
+        q = sa.select(t.decisions).where(t.decisions.c.decision_id == decision_id)
+        if for_update and self._for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return _decision(row) if row else None
+
+    def decisions(self, case_id: str) -> list[Decision]:
+        rows = self.conn.execute(sa.select(t.decisions).where(t.decisions.c.case_id == case_id)
+                                 .order_by(t.decisions.c.id))
+        return [_decision(r) for r in rows]
+
+    def insert_decision(self, d: Decision, authority_key: str) -> None:
+        self.conn.execute(t.decisions.insert().values(authority_key=authority_key, **_decision_row(d)))
+
+    def update_decision(self, d: Decision) -> None:
+        row = _decision_row(d)
+        self.conn.execute(sa.update(t.decisions).where(t.decisions.c.decision_id == d.decision_id)
+                          .values(status=row["status"], amounts=row["amounts"],
+                                  discretionary_points=row["discretionary_points"],
+                                  approval=row["approval"], returned=row["returned"]))
+
+    def pending_approvals(self, *, authority_keys: Sequence[str], municipality_code: str, benefit_code: str,
+                          after_id: int, limit: int) -> list[tuple[int, Decision, Case]]:
+        d, c = t.decisions.c, t.cases.c
+        q = (sa.select(t.decisions.c.id.label("decision_row_id"), t.decisions, t.cases)
+             .join(t.cases, c.case_id == d.case_id)
+             .where(d.status == DecisionStatus.PENDING_APPROVAL.value, d.authority_key.in_(list(authority_keys)),
+                    d.id > after_id))
+        if municipality_code:
+            q = q.where(c.municipality_code == municipality_code)
+        if benefit_code:
+            q = q.where(c.benefit_code == benefit_code)
+        rows = self.conn.execute(q.order_by(d.id).limit(limit)).mappings()
+        out = []
+        for r in rows:
+            dec = _decision_from_mapping(r, t.decisions)
+            case = _case_from_mapping(r, t.cases)
+            out.append((r["decision_row_id"], dec, case))
+        return out
+
+    # ---- events (read side, for tests and later subscribers) ----------------------------
+
+    def events_for_case(self, case_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq))
+        return [dict(r._mapping) for r in rows]
+
+
+# ---- row <-> model ------------------------------------------------------------------------
+
+def _benefit(r) -> Benefit:
+    return Benefit(r.code, r.name_da, r.name_en, r.kle_number, r.processing_deadline_days,
+                   bool(r.discretion_possible), Recurrence(r.recurrence), r.retention_years, r.ledger_account,
+                   AuthorityKind(r.authority_kind), r.central_authority_code, r.central_authority_name)
+
+
+def _case(r) -> Case:
+    return Case(r.case_id, r.municipality_code, r.cpr, r.benefit_code, Channel(r.channel), Origin(r.origin),
+                CaseStatus(r.status), r.received_at, r.created_at, r.processing_deadline, r.applicant_statement,
+                r.external_reference, r.authority_key, r.created_by, r.updated_at)
+
+
+def _case_from_mapping(m, table: sa.Table) -> Case:
+    return _case(SimpleNamespace(**{col.name: m[col] for col in table.c}))
+
+
+def _case_row(c: Case) -> dict[str, Any]:
+    return dict(case_id=c.case_id, municipality_code=c.municipality_code, cpr=c.cpr, benefit_code=c.benefit_code,
+                channel=c.channel.value, origin=c.origin.value, status=c.status.value, received_at=c.received_at,
+                created_at=c.created_at, processing_deadline=c.processing_deadline,
+                applicant_statement=c.applicant_statement, external_reference=c.external_reference,
+                authority_key=c.authority_key, created_by=c.created_by, updated_at=c.updated_at)
+
+
+def _amounts_json(items) -> list[dict[str, Any]]:
+    return [dict(amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
+                 period_end=a.period_end.isoformat()) for a in items]
+
+
+def _amounts(items) -> tuple[PeriodAmount, ...]:
+    return tuple(PeriodAmount(int(a["amount_oere"]), dt.date.fromisoformat(a["period_start"]),
+                              dt.date.fromisoformat(a["period_end"])) for a in items or ())
+
+
+def _points_json(items) -> list[dict[str, str]]:
+    return [dict(topic=p.topic, assessment=p.assessment) for p in items]
+
+
+def _points(items) -> tuple[DiscretionaryPoint, ...]:
+    return tuple(DiscretionaryPoint(p["topic"], p["assessment"]) for p in items or ())
+
+
+def _decision_row(d: Decision) -> dict[str, Any]:
+    a = d.approval
+    approval = None if a is None else dict(
+        mode=a.mode.value, by_client=a.by_client, authority_key=a.authority_key, at=a.at.isoformat(),
+        note=a.note, amended=a.amended, original_amounts=_amounts_json(a.original_amounts),
+        original_points=_points_json(a.original_points))
+    returned = None if d.returned is None else dict(
+        by_client=d.returned.by_client, at=d.returned.at.isoformat(), reason=d.returned.reason)
+    return dict(decision_id=d.decision_id, case_id=d.case_id, status=d.status.value, outcome=d.outcome.value,
+                amounts=_amounts_json(d.amounts), reasoning=d.reasoning, legal_basis=d.legal_basis,
+                discretionary_points=_points_json(d.discretionary_points), submitted_by=d.submitted_by,
+                submitted_at=d.submitted_at, approval=approval, returned=returned)
+
+
+def _decision(r) -> Decision:
+    return _decision_from_values(r._mapping)
+
+
+def _decision_from_mapping(m, table: sa.Table) -> Decision:
+    return _decision_from_values({col.name: m[col] for col in table.c})
+
+
+def _decision_from_values(v) -> Decision:
+    a, ret = v["approval"], v["returned"]
+    approval = None if not a else Approval(
+        ApprovalMode(a["mode"]), a["by_client"], a["authority_key"], dt.datetime.fromisoformat(a["at"]),
+        a.get("note", ""), bool(a.get("amended")), _amounts(a.get("original_amounts")),
+        _points(a.get("original_points")))
+    returned = None if not ret else Return(ret["by_client"], dt.datetime.fromisoformat(ret["at"]), ret["reason"])
+    return Decision(v["decision_id"], v["case_id"], DecisionStatus(v["status"]), Outcome(v["outcome"]),
+                    _amounts(v["amounts"]), v["reasoning"], v["legal_basis"], _points(v["discretionary_points"]),
+                    v["submitted_by"], v["submitted_at"], approval, returned)

@@ -1,0 +1,188 @@
+"""Fixtures: a migrated database (SQLite or PostgreSQL, by HUB_TEST_DATABASE), a hub
+served in-process by grpc.aio on an ephemeral port, and clients that talk to it over a
+real gRPC channel. Every log line of the run goes to one file, checked for CPR numbers."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+import sqlalchemy as sa
+
+from hub import logs
+from hub.api.auth import ClientRegistry
+from hub.store import tables
+from hub.store.db import create_engine
+from hub.store.migrate import upgrade
+from hub.v1 import benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc
+
+LOG_FILE = Path(tempfile.gettempdir()) / f"sagshub-test-{os.getpid()}.log"
+USED_CPRS: set[str] = set()
+
+CLIENTS = [
+    dict(id="backoffice", token="t-backoffice", role="back_office", municipalities=["*"]),
+    dict(id="bs-101", token="t-bs-101", role="borgerservice", municipalities=["101"]),
+    dict(id="cw-101", token="t-cw-101", role="caseworker", municipalities=["101"]),
+    dict(id="cw-751", token="t-cw-751", role="caseworker", municipalities=["751"]),
+    dict(id="economy-101", token="t-economy-101", role="economy_system", municipalities=["101"]),
+    dict(id="operator", token="t-operator", role="operator", municipalities=["*"]),
+    dict(id="vendor-101-147", token="t-vendor", role="vendor_system", municipalities=["101", "147"]),
+]
+
+
+def pytest_configure(config):
+    LOG_FILE.write_text("")
+    with open(LOG_FILE, "a", buffering=1, encoding="utf-8") as _:
+        pass
+    logs.configure(open(LOG_FILE, "a", buffering=1, encoding="utf-8"), json=True, level="DEBUG")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    text = LOG_FILE.read_text(encoding="utf-8") if LOG_FILE.exists() else ""
+    leaked = sorted(c for c in USED_CPRS if c in text or f"{c[:6]}-{c[6:]}" in text)
+    if leaked:
+        print(f"\nCPR numbers found in the log of the test run ({len(leaked)}); see {LOG_FILE}")
+        session.exitstatus = 1
+
+
+_serial = itertools.count(1000)
+
+
+def new_cpr(born: dt.date = dt.date(1970, 1, 1)) -> str:
+    """A valid, unique CPR number (7th digit 0-3: born in the 1900s)."""
+    assert 1900 <= born.year <= 1999
+    n = next(_serial)
+    cpr = born.strftime("%d%m%y") + f"{n % 4000:04d}"
+    USED_CPRS.add(cpr)
+    return cpr
+
+
+class FakeClock:
+    def __init__(self, start: dt.datetime | None = None):
+        self._now = start or dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, **kw) -> None:
+        with self._lock:
+            self._now += dt.timedelta(**kw)
+
+
+def _database_url(tmp_root: Path) -> str:
+    if os.environ.get("HUB_TEST_DATABASE", "sqlite") == "postgres":
+        return os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    return f"sqlite:///{tmp_root / 'hub.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    e = create_engine(database_url)
+    yield e
+    e.dispose()
+
+
+_KEEP = {"benefits", "sequences"}
+
+
+@pytest.fixture
+def clean_db(engine):
+    """Empty every table the tests write, so that each test starts from the seed."""
+    with engine.begin() as conn:
+        names = [t.name for t in reversed(tables.metadata.sorted_tables) if t.name not in _KEEP]
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+        else:
+            for n in names:
+                conn.exec_driver_sql(f"DELETE FROM {n}")
+        conn.execute(sa.update(tables.sequences).values(value=0))
+    return engine
+
+
+class RunningHub:
+    def __init__(self, engine, clock: FakeClock):
+        self.engine = engine
+        self.clock = clock
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        from hub.api.server import start
+        registry = ClientRegistry.from_entries(CLIENTS)
+        self.server, self.port = asyncio.run_coroutine_threadsafe(
+            start(engine, registry, "127.0.0.1:0", clock=clock), self._loop).result(10)
+        self.address = f"127.0.0.1:{self.port}"
+        self.channel = grpc.insecure_channel(self.address)
+
+    def stop(self) -> None:
+        self.channel.close()
+        asyncio.run_coroutine_threadsafe(self.server.stop(None), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def as_(self, token: str | None) -> "Client":
+        return Client(self.channel, token)
+
+
+class Client:
+    """Stubs that send one client's token on every call."""
+    def __init__(self, channel, token: str | None):
+        self.metadata = [("authorization", f"Bearer {token}")] if token else []
+        self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
+                           decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
+                           benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel))
+
+    def __getattr__(self, name):
+        for stub in self._stubs.values():
+            method = getattr(stub, name, None)
+            if method is not None:
+                return lambda request, metadata=(), _m=method: _m(request, metadata=self.metadata + list(metadata),
+                                                                  timeout=10)
+        raise AttributeError(name)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def hub(clean_db, clock):
+    h = RunningHub(clean_db, clock)
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def backoffice(hub):
+    return hub.as_("t-backoffice")
+
+
+@pytest.fixture
+def caseworker(hub):
+    return hub.as_("t-cw-101")
+
+
+@pytest.fixture
+def borgerservice(hub):
+    return hub.as_("t-bs-101")

@@ -1,0 +1,80 @@
+"""Request builders and assertions shared by the tests."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import grpc
+from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2
+from google.type import date_pb2
+from grpc_status import rpc_status
+
+from hub.v1 import cases_pb2, common_pb2, decisions_pb2
+from tests.conftest import new_cpr
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+def create_req(municipality="101", benefit="BOLIGSTOETTE", channel=common_pb2.CHANNEL_SELF_SERVICE, cpr=None,
+               **kw) -> cases_pb2.CreateCaseRequest:
+    return cases_pb2.CreateCaseRequest(request_id=kw.pop("request_id", rid()), municipality_code=municipality,
+                                       cpr=new_cpr() if cpr is None else cpr, benefit_code=benefit, channel=channel, **kw)
+
+
+def info_req(case_id, kind="income.annual", value=300000.0, source=cases_pb2.INFORMATION_SOURCE_REGISTER,
+             **kw) -> cases_pb2.AddInformationRequest:
+    return cases_pb2.AddInformationRequest(request_id=kw.pop("request_id", rid()), case_id=case_id, source=source,
+                                           kind=kind, value=struct_pb2.Value(number_value=value), **kw)
+
+
+def period(amount, start=(2026, 4, 1), end=(2026, 12, 31)) -> common_pb2.PeriodAmount:
+    return common_pb2.PeriodAmount(amount_oere=amount, period_start=date_pb2.Date(year=start[0], month=start[1],
+                                                                                  day=start[2]),
+                                   period_end=date_pb2.Date(year=end[0], month=end[1], day=end[2]))
+
+
+def draft_req(case_id, outcome=decisions_pb2.OUTCOME_GRANTED, amounts=None, points=(), **kw):
+    return decisions_pb2.SubmitDraftDecisionRequest(
+        request_id=kw.pop("request_id", rid()), case_id=case_id, outcome=outcome,
+        amounts=[period(125_000)] if amounts is None else amounts,
+        reasoning=kw.pop("reasoning", "Income below the limit."),
+        legal_basis=kw.pop("legal_basis", "Lov om individuel boligstøtte § 1"),
+        discretionary_points=[decisions_pb2.DiscretionaryPoint(topic=t, assessment=a) for t, a in points], **kw)
+
+
+def rpc_error(fn, *args) -> grpc.RpcError:
+    try:
+        fn(*args)
+    except grpc.RpcError as e:
+        return e
+    raise AssertionError("the call succeeded; an error was expected")
+
+
+def details(err: grpc.RpcError):
+    """(field violations as {field: description}, ErrorInfo) from a rich status."""
+    status = rpc_status.from_call(err)
+    fields, info = {}, None
+    for d in status.details if status else ():
+        if d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            br = error_details_pb2.BadRequest()
+            d.Unpack(br)
+            fields.update({v.field: v.description for v in br.field_violations})
+        elif d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            d.Unpack(info)
+    return fields, info
+
+
+def table_counts(engine) -> dict[str, int]:
+    import sqlalchemy as sa
+    from hub.store import tables
+    with engine.connect() as c:
+        return {t.name: c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in tables.metadata.sorted_tables}
+
+
+def ago(clock, **kw) -> dt.datetime:
+    return clock.now() - dt.timedelta(**kw)

@@ -1,0 +1,147 @@
+"""Every kind of bad input: the right code, field violations naming the field, and
+nothing written to any table."""
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from hub.v1 import cases_pb2, common_pb2, decisions_pb2
+from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts
+
+
+def _future(clock) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(clock.now() + dt.timedelta(days=1))
+    return ts
+
+
+CREATE_CASES = [
+    ("cpr", dict(cpr="12345")),
+    ("cpr", dict(cpr="3102701234")),          # 31 February
+    ("cpr", dict(cpr="0101305000")),          # 7th digit 5, yy 30 -> 2030: in the future
+    ("cpr", dict(cpr="010170123X")),
+    ("cpr", dict(cpr="")),
+    ("municipality_code", dict(municipality="999")),
+    ("municipality_code", dict(municipality="")),
+    ("benefit_code", dict(benefit="SU")),
+    ("benefit_code", dict(benefit="not a code")),
+    ("channel", dict(channel=common_pb2.CHANNEL_UNSPECIFIED)),
+    ("channel", dict(channel=42)),
+    ("request_id", dict(request_id="")),
+    ("request_id", dict(request_id="x" * 129)),
+    ("external_reference", dict(external_reference="x" * 201)),
+]
+
+
+@pytest.mark.parametrize("field,kw", CREATE_CASES, ids=[c[0] + str(i) for i, c in enumerate(CREATE_CASES)])
+def test_create_case_rejects_bad_fields_and_writes_nothing(hub, backoffice, field, kw):
+    before = table_counts(hub.engine)
+    err = rpc_error(backoffice.CreateCase, create_req(**kw))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields, info = details(err)
+    assert field in fields, fields
+    assert info is not None and info.domain == "sagshub.hub.v1"
+    assert table_counts(hub.engine) == before
+
+
+def test_received_time_in_the_future_is_rejected(hub, backoffice, clock):
+    before = table_counts(hub.engine)
+    err = rpc_error(backoffice.CreateCase, create_req(received_time=_future(clock)))
+    assert "received_time" in details(err)[0]
+    assert table_counts(hub.engine) == before
+
+
+def test_all_violations_are_reported_at_once(backoffice):
+    err = rpc_error(backoffice.CreateCase, cases_pb2.CreateCaseRequest())
+    assert set(details(err)[0]) >= {"request_id", "municipality_code", "cpr", "benefit_code", "channel"}
+
+
+def test_error_texts_never_echo_the_cpr(backoffice):
+    bad = "3102709999"
+    err = rpc_error(backoffice.CreateCase, create_req(cpr=bad))
+    fields, _ = details(err)
+    assert bad not in err.details() and bad not in str(fields)
+
+
+def _case_with_info(backoffice):
+    case = backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
+    backoffice.AddInformation(info_req(case.case_id))
+    return case
+
+
+DRAFTS = [
+    ("amounts[0].amount_oere", dict(amounts=[period(-1)])),
+    ("amounts[0].period_end", dict(amounts=[period(100, start=(2026, 5, 1), end=(2026, 4, 1))])),
+    ("amounts[0].period_start", dict(amounts=[period(100, start=(2026, 2, 30))])),
+    ("amounts", dict(amounts=[period(100, (2026, 1, 1), (2026, 6, 30)), period(100, (2026, 6, 1), (2026, 12, 31))])),
+    ("amounts", dict(amounts=[])),
+    ("amounts", dict(outcome=decisions_pb2.OUTCOME_REFUSED, amounts=[period(100)])),
+    ("outcome", dict(outcome=decisions_pb2.OUTCOME_UNSPECIFIED)),
+    ("discretionary_points[0].assessment", dict(points=[("household", "")])),
+]
+
+
+@pytest.mark.parametrize("field,kw", DRAFTS, ids=[d[0] + str(i) for i, d in enumerate(DRAFTS)])
+def test_submit_draft_rejects_bad_fields_and_writes_nothing(hub, backoffice, field, kw):
+    case = _case_with_info(backoffice)
+    before = table_counts(hub.engine)
+    err = rpc_error(backoffice.SubmitDraftDecision, draft_req(case.case_id, **kw))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in details(err)[0], details(err)[0]
+    assert table_counts(hub.engine) == before
+
+
+def test_add_information_rejects_bad_fields(hub, backoffice):
+    case = backoffice.CreateCase(create_req())
+    before = table_counts(hub.engine)
+    for field, req in [
+        ("kind", info_req(case.case_id, kind="Not Dotted")),
+        ("source", info_req(case.case_id, source=cases_pb2.INFORMATION_SOURCE_UNSPECIFIED)),
+        ("value", cases_pb2.AddInformationRequest(request_id=rid(), case_id=case.case_id, kind="rent.monthly",
+                                                  source=cases_pb2.INFORMATION_SOURCE_CITIZEN)),
+        ("value", cases_pb2.AddInformationRequest(
+            request_id=rid(), case_id=case.case_id, kind="rent.monthly", source=cases_pb2.INFORMATION_SOURCE_CITIZEN,
+            value=struct_pb2.Value(string_value="x" * 70_000))),
+    ]:
+        err = rpc_error(backoffice.AddInformation, req)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in details(err)[0], field
+    assert table_counts(hub.engine) == before
+
+
+def test_amendment_must_not_turn_a_refusal_into_a_grant(hub, backoffice, caseworker):
+    case = _case_with_info(backoffice)
+    d = backoffice.SubmitDraftDecision(draft_req(case.case_id, outcome=decisions_pb2.OUTCOME_REFUSED,
+                                                 amounts=[])).decision
+    before = table_counts(hub.engine)
+    err = rpc_error(caseworker.ApproveDecision, decisions_pb2.ApproveDecisionRequest(
+        request_id=rid(), decision_id=d.decision_id, note="n",
+        amendment=decisions_pb2.Amendment(amounts=[period(100)])))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert table_counts(hub.engine) == before
+
+
+def test_bad_page_token_and_page_size(backoffice):
+    for req, field in [(cases_pb2.ListCasesRequest(page_token="garbage!"), "page_token"),
+                       (cases_pb2.ListCasesRequest(page_size=-1), "page_size"),
+                       (cases_pb2.ListCasesRequest(cpr="99999"), "cpr"),
+                       (cases_pb2.ListCasesRequest(municipality_code="000"), "municipality_code")]:
+        err = rpc_error(backoffice.ListCases, req)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in details(err)[0]
+
+
+def test_no_token_or_unknown_token_is_unauthenticated(hub):
+    for client in (hub.as_(None), hub.as_("not-a-token")):
+        before = table_counts(hub.engine)
+        err = rpc_error(client.CreateCase, create_req())
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert table_counts(hub.engine) == before
+
+
+def test_role_without_permission_is_denied(hub):
+    economy = hub.as_("t-economy-101")
+    err = rpc_error(economy.CreateCase, create_req())
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details(err)[1].reason == "ROLE_NOT_PERMITTED"

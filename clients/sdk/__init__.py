@@ -1,0 +1,67 @@
+"""A small SDK over the hub.v1 contract: a channel with the caller's token on every
+call, and readable errors. Uses nothing but the generated stubs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from hub.v1 import benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc
+
+
+def _token_interceptor(token: str):
+    class _Add(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+        def _with(self, details):
+            md = list(details.metadata or ()) + [("authorization", f"Bearer {token}")]
+            return details._replace(metadata=md)
+
+        def intercept_unary_unary(self, continuation, details, request):
+            return continuation(self._with(details), request)
+
+        def intercept_unary_stream(self, continuation, details, request):
+            return continuation(self._with(details), request)
+    return _Add()
+
+
+@dataclass
+class Hub:
+    channel: grpc.Channel
+
+    @property
+    def cases(self) -> cases_pb2_grpc.CaseServiceStub:
+        return cases_pb2_grpc.CaseServiceStub(self.channel)
+
+    @property
+    def decisions(self) -> decisions_pb2_grpc.DecisionServiceStub:
+        return decisions_pb2_grpc.DecisionServiceStub(self.channel)
+
+    @property
+    def benefits(self) -> benefits_pb2_grpc.BenefitCatalogueServiceStub:
+        return benefits_pb2_grpc.BenefitCatalogueServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def connect(address: str, token: str) -> Hub:
+    """A plaintext channel for loopback use; TLS comes with the access-control issue."""
+    channel = grpc.intercept_channel(grpc.insecure_channel(address), _token_interceptor(token))
+    return Hub(channel)
+
+
+def describe_error(err: grpc.RpcError) -> str:
+    """One readable text: code, message, and each field violation."""
+    lines = [f"{err.code().name}: {err.details()}"]
+    status = rpc_status.from_call(err)
+    for d in status.details if status else ():
+        if d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            br = error_details_pb2.BadRequest()
+            d.Unpack(br)
+            lines += [f"  {v.field}: {v.description}" for v in br.field_violations]
+        elif d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            d.Unpack(info)
+            lines.append(f"  reason: {info.reason}")
+    return "\n".join(lines)

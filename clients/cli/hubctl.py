@@ -1,0 +1,195 @@
+"""hubctl: walk a case through the hub from a terminal. Prints JSON.
+
+    export HUBCTL_TOKEN=demo-backoffice          # from etc/clients.demo.toml
+    hubctl case create --municipality 101 --cpr 010170-1234 --benefit BOLIGSTOETTE --channel self-service
+    hubctl case add-info CASE_ID --source register --kind income.annual --value 250000
+    hubctl decision submit CASE_ID --outcome granted --amount 125000:2026-04-01:2026-12-31 \\
+        --reasoning "..." --legal-basis "..."
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl inbox
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl decision approve DECISION_ID
+    hubctl case show CASE_ID
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import uuid
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+from google.type import date_pb2
+
+from clients.sdk import connect, describe_error
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+
+
+def _enum(wrapper, prefix: str, text: str) -> int:
+    return wrapper.Value(f"{prefix}_{text.upper().replace('-', '_')}")
+
+
+def _date(text: str) -> date_pb2.Date:
+    d = dt.date.fromisoformat(text)
+    return date_pb2.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _amount(text: str) -> common_pb2.PeriodAmount:
+    """OERE:START:END, e.g. 125000:2026-04-01:2026-12-31"""
+    oere, start, end = text.split(":")
+    return common_pb2.PeriodAmount(amount_oere=int(oere), period_start=_date(start), period_end=_date(end))
+
+
+def _point(text: str) -> decisions_pb2.DiscretionaryPoint:
+    topic, _, assessment = text.partition("=")
+    return decisions_pb2.DiscretionaryPoint(topic=topic, assessment=assessment)
+
+
+def _value(text: str) -> struct_pb2.Value:
+    try:
+        return json_format.ParseDict(json.loads(text), struct_pb2.Value())
+    except json.JSONDecodeError:
+        return struct_pb2.Value(string_value=text)
+
+
+def _print(message) -> None:
+    print(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
+
+
+def run(args, hub) -> None:
+    rid = args.request_id or str(uuid.uuid4())
+    c, d, b = hub.cases, hub.decisions, hub.benefits
+    match args.cmd:
+        case "benefits":
+            _print(b.ListBenefits(benefits_pb2.ListBenefitsRequest()))
+        case "case-create":
+            statement = struct_pb2.Struct()
+            statement.update(dict(kv.split("=", 1) for kv in args.statement))
+            _print(c.CreateCase(cases_pb2.CreateCaseRequest(
+                request_id=rid, municipality_code=args.municipality, cpr=args.cpr, benefit_code=args.benefit,
+                channel=_enum(common_pb2.Channel, "CHANNEL", args.channel), applicant_statement=statement,
+                external_reference=args.ref)))
+        case "case-show":
+            _print(c.GetCase(cases_pb2.GetCaseRequest(case_id=args.case_id)))
+        case "case-list":
+            _print(c.ListCases(cases_pb2.ListCasesRequest(
+                municipality_code=args.municipality, benefit_code=args.benefit, cpr=args.cpr,
+                status=_enum(common_pb2.CaseStatus, "CASE_STATUS", args.status) if args.status else 0,
+                page_size=args.page_size, page_token=args.page_token)))
+        case "case-add-info":
+            _print(c.AddInformation(cases_pb2.AddInformationRequest(
+                request_id=rid, case_id=args.case_id,
+                source=_enum(cases_pb2.InformationSource, "INFORMATION_SOURCE", args.source),
+                source_reference=args.source_reference, kind=args.kind, value=_value(args.value),
+                discretionary=args.discretionary)))
+        case "case-withdraw":
+            _print(c.WithdrawCase(cases_pb2.WithdrawCaseRequest(request_id=rid, case_id=args.case_id,
+                                                                reason=args.reason)))
+        case "decision-submit":
+            _print(d.SubmitDraftDecision(decisions_pb2.SubmitDraftDecisionRequest(
+                request_id=rid, case_id=args.case_id, outcome=_enum(decisions_pb2.Outcome, "OUTCOME", args.outcome),
+                amounts=[_amount(a) for a in args.amount], reasoning=args.reasoning, legal_basis=args.legal_basis,
+                discretionary_points=[_point(p) for p in args.point])))
+        case "decision-approve":
+            req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
+            if args.amount or args.point:
+                req.amendment.CopyFrom(decisions_pb2.Amendment(
+                    amounts=[_amount(a) for a in args.amount], discretionary_points=[_point(p) for p in args.point],
+                    replace_discretionary_points=bool(args.point)))
+            _print(d.ApproveDecision(req))
+        case "decision-return":
+            _print(d.ReturnDraft(decisions_pb2.ReturnDraftRequest(request_id=rid, decision_id=args.decision_id,
+                                                                  reason=args.reason)))
+        case "inbox":
+            _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
+                page_size=args.page_size, page_token=args.page_token)))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hubctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
+    p.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""), help="bearer token (or $HUBCTL_TOKEN)")
+    p.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
+    top = p.add_subparsers(dest="group", required=True)
+    top.add_parser("benefits", help="list the benefit catalogue").set_defaults(cmd="benefits")
+    inbox = top.add_parser("inbox", help="the authority's drafts waiting for approval")
+    inbox.set_defaults(cmd="inbox")
+    for sp in (inbox,):
+        sp.add_argument("--page-size", type=int, default=0)
+        sp.add_argument("--page-token", default="")
+
+    case = top.add_parser("case").add_subparsers(dest="sub", required=True)
+    s = case.add_parser("create")
+    s.set_defaults(cmd="case-create")
+    s.add_argument("--municipality", required=True)
+    s.add_argument("--cpr", required=True)
+    s.add_argument("--benefit", required=True)
+    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
+    s.add_argument("--statement", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--ref", default="", help="external reference")
+    s = case.add_parser("show")
+    s.set_defaults(cmd="case-show")
+    s.add_argument("case_id")
+    s = case.add_parser("list")
+    s.set_defaults(cmd="case-list")
+    for f in ("municipality", "benefit", "cpr", "status", "page-token"):
+        s.add_argument(f"--{f}", default="")
+    s.add_argument("--page-size", type=int, default=0)
+    s = case.add_parser("add-info")
+    s.set_defaults(cmd="case-add-info")
+    s.add_argument("case_id")
+    s.add_argument("--source", required=True, choices=["citizen", "register", "authority", "third-party", "back-office"])
+    s.add_argument("--source-reference", default="")
+    s.add_argument("--kind", required=True)
+    s.add_argument("--value", required=True, help="JSON (or plain text)")
+    s.add_argument("--discretionary", action="store_true")
+    s = case.add_parser("withdraw")
+    s.set_defaults(cmd="case-withdraw")
+    s.add_argument("case_id")
+    s.add_argument("--reason", default="")
+
+    dec = top.add_parser("decision").add_subparsers(dest="sub", required=True)
+    s = dec.add_parser("submit")
+    s.set_defaults(cmd="decision-submit")
+    s.add_argument("case_id")
+    s.add_argument("--outcome", required=True, choices=["granted", "partly-granted", "refused"])
+    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END")
+    s.add_argument("--reasoning", default="")
+    s.add_argument("--legal-basis", default="")
+    s.add_argument("--point", action="append", default=[], metavar="TOPIC=ASSESSMENT")
+    s = dec.add_parser("approve")
+    s.set_defaults(cmd="decision-approve")
+    s.add_argument("decision_id")
+    s.add_argument("--note", default="")
+    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END", help="amend the amounts")
+    s.add_argument("--point", action="append", default=[], metavar="TOPIC=ASSESSMENT",
+                   help="replace the discretionary points")
+    s = dec.add_parser("return")
+    s.set_defaults(cmd="decision-return")
+    s.add_argument("decision_id")
+    s.add_argument("--reason", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.token:
+        print("hubctl: give --token or set HUBCTL_TOKEN (see etc/clients.demo.toml)", file=sys.stderr)
+        return 2
+    hub = connect(args.address, args.token)
+    try:
+        run(args, hub)
+    except grpc.RpcError as err:
+        print(describe_error(err), file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(f"hubctl: {err}", file=sys.stderr)
+        return 2
+    finally:
+        hub.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

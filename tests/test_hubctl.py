@@ -1,0 +1,42 @@
+"""hubctl walks a case end to end against a running hub."""
+from __future__ import annotations
+
+import json
+
+from clients.cli.hubctl import main
+from tests.conftest import new_cpr
+
+
+def _run(capsys, hub, token, *args) -> tuple[int, dict | str]:
+    code = main(["--address", hub.address, "--token", token, *args])
+    out = capsys.readouterr()
+    return code, (json.loads(out.out) if code == 0 else out.err)
+
+
+def test_hubctl_walks_a_case(hub, capsys):
+    cpr = new_cpr()
+    code, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101",
+                      "--cpr", f"{cpr[:6]}-{cpr[6:]}", "--benefit", "FOLKEPENSION", "--channel", "letter",
+                      "--statement", "civil_status=single")
+    assert code == 0 and case["status"] == "CASE_STATUS_CREATED"
+    cid = case["case_id"]
+    code, _ = _run(capsys, hub, "t-backoffice", "case", "add-info", cid, "--source", "register",
+                   "--kind", "income.annual", "--value", "250000")
+    assert code == 0
+    code, sub = _run(capsys, hub, "t-backoffice", "decision", "submit", cid, "--outcome", "granted",
+                     "--amount", "1450000:2026-04-01:2026-12-31", "--reasoning", "Age and residence met.",
+                     "--legal-basis", "Lov om social pension § 2")
+    assert code == 0 and sub["case_status"] == "CASE_STATUS_DRAFT_PENDING_APPROVAL"
+    code, inbox = _run(capsys, hub, "t-cw-101", "inbox")
+    assert [i["case_id"] for i in inbox["items"]] == [cid]
+    code, approved = _run(capsys, hub, "t-cw-101", "decision", "approve", sub["decision"]["decision_id"])
+    assert code == 0 and approved["status"] == "DECISION_STATUS_APPROVED"
+    code, shown = _run(capsys, hub, "t-backoffice", "case", "show", cid)
+    assert shown["status"] == "CASE_STATUS_DECIDED" and len(shown["status_history"]) == 4
+
+
+def test_hubctl_shows_field_violations(hub, capsys):
+    code, err = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "999", "--cpr", "1",
+                     "--benefit", "FOLKEPENSION", "--channel", "phone")
+    assert code == 1
+    assert "INVALID_ARGUMENT" in err and "municipality_code:" in err and "cpr:" in err

@@ -134,14 +134,14 @@ class UnitOfWork:
         return _case(row) if row else None
 
     def insert_case(self, case: Case) -> None:
-        self.conn.execute(t.cases.insert().values(**_case_row(case)))
+        self.conn.execute(t.cases.insert(), _case_row(case))
 
     def update_case_status(self, case: Case) -> None:
         self.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
                           .values(status=case.status.value, updated_at=case.updated_at))
 
     def add_status_change(self, case_id: str, ch: StatusChange) -> None:
-        self.conn.execute(t.status_history.insert().values(
+        self.conn.execute(t.status_history.insert(), dict(
             case_id=case_id, from_status=ch.from_status.value if ch.from_status else None,
             to_status=ch.to_status.value, at=ch.at, by_client=ch.by_client, reason=ch.reason))
 
@@ -188,7 +188,7 @@ class UnitOfWork:
     # ---- information -----------------------------------------------------------------
 
     def add_information(self, item: InformationItem) -> None:
-        self.conn.execute(t.information_items.insert().values(
+        self.conn.execute(t.information_items.insert(), dict(
             item_id=item.item_id, case_id=item.case_id, source=item.source.value,
             source_reference=item.source_reference, kind=item.kind, value=item.value,
             discretionary=item.discretionary, supplied_by=item.supplied_by, added_at=item.added_at))
@@ -215,7 +215,7 @@ class UnitOfWork:
         return [_decision(r) for r in rows]
 
     def insert_decision(self, d: Decision, authority_key: str) -> None:
-        self.conn.execute(t.decisions.insert().values(authority_key=authority_key, **_decision_row(d)))
+        self.conn.execute(t.decisions.insert(), dict(authority_key=authority_key, **_decision_row(d)))
 
     def update_decision(self, d: Decision) -> None:
         row = _decision_row(d)

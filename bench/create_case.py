@@ -1,0 +1,156 @@
+"""CreateCase against a bare echo server of the same grpcio version, with the same
+load generator in the same run. Prints req/s, p50, p99 and the ratio, then the hub's
+latency at half of its peak rate.
+
+    make bench                      # SQLite (a fresh file under var/bench)
+    HUB_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
+
+Servers run in a child process each (one core), the load generator in this process
+(the other core): a grpc.aio client with N concurrent callers."""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import sys
+import time
+import uuid
+
+import grpc
+
+DURATION = float(os.environ.get("HUB_BENCH_SECONDS", "8"))
+CONCURRENCY = int(os.environ.get("HUB_BENCH_CONCURRENCY", "32"))
+TOKEN = "bench-token"
+
+
+def _echo_server(port_q) -> None:
+    from hub.v1 import cases_pb2
+
+    async def main():
+        async def echo(request, context):
+            return cases_pb2.Case(case_id=request.request_id, cpr=request.cpr)
+        handler = grpc.method_handlers_generic_handler("hub.v1.CaseService", {
+            "CreateCase": grpc.unary_unary_rpc_method_handler(
+                echo, request_deserializer=cases_pb2.CreateCaseRequest.FromString,
+                response_serializer=cases_pb2.Case.SerializeToString)})
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((handler,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        port_q.put(port)
+        await server.wait_for_termination()
+    asyncio.run(main())
+
+
+def _hub_server(port_q, url) -> None:
+    from hub import logs
+    from hub.api.auth import ClientRegistry
+    from hub.api.server import start
+    from hub.store.db import create_engine
+    logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
+    registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
+    engine = create_engine(url)
+
+    async def main():
+        server, port = await start(engine, registry, "127.0.0.1:0")
+        port_q.put(port)
+        await server.wait_for_termination()
+    asyncio.run(main())
+
+
+_serial = 0
+
+
+def _request():
+    from hub.v1 import cases_pb2, common_pb2
+    global _serial
+    _serial = (_serial + 1) % 4000
+    return cases_pb2.CreateCaseRequest(request_id=str(uuid.uuid4()), municipality_code="101",
+                                       cpr=f"010170{_serial:04d}", benefit_code="BOLIGSTOETTE",
+                                       channel=common_pb2.CHANNEL_SELF_SERVICE)
+
+
+async def _load(port: int, seconds: float, concurrency: int, rate: float | None = None) -> tuple[int, list[float]]:
+    """Closed loop (as fast as possible) or, with `rate`, an open loop at that rate."""
+    from hub.v1 import cases_pb2_grpc
+    md = (("authorization", f"Bearer {TOKEN}"),)
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = cases_pb2_grpc.CaseServiceStub(ch)
+        await stub.CreateCase(_request(), metadata=md)  # warm up the connection
+        end = time.perf_counter() + seconds
+
+        async def one():
+            t = time.perf_counter()
+            await stub.CreateCase(_request(), metadata=md)
+            latencies.append(time.perf_counter() - t)
+
+        if rate is None:
+            async def worker():
+                while time.perf_counter() < end:
+                    await one()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        else:
+            tasks, interval, nxt = [], 1.0 / rate, time.perf_counter()
+            while nxt < end:
+                tasks.append(asyncio.create_task(one()))
+                nxt += interval
+                await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
+            await asyncio.gather(*tasks)
+    return len(latencies), latencies
+
+
+def _spawn(target, *args) -> tuple[mp.Process, int]:
+    q = mp.get_context("spawn").Queue()
+    p = mp.get_context("spawn").Process(target=target, args=(q, *args), daemon=True)
+    p.start()
+    return p, q.get(timeout=30)
+
+
+def _summary(name: str, n: int, lat: list[float], seconds: float) -> dict:
+    lat = sorted(lat)
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
+    r = dict(name=name, rps=n / seconds, p50=q[49] * 1000, p99=q[98] * 1000)
+    print(f"{name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms")
+    return r
+
+
+def main() -> int:
+    url = os.environ.get("HUB_BENCH_DATABASE_URL")
+    if not url:
+        shutil.rmtree("var/bench", ignore_errors=True)
+        os.makedirs("var/bench")
+        url = "sqlite:///var/bench/hub.db"
+    elif url.startswith("postgresql"):
+        import sqlalchemy as sa
+        e = sa.create_engine(url)
+        with e.begin() as c:
+            c.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            c.exec_driver_sql("CREATE SCHEMA public")
+        e.dispose()
+    from hub.store.migrate import upgrade
+    upgrade(url)
+    print(f"grpcio {grpc.__version__}; {DURATION:.0f} s per run; {CONCURRENCY} concurrent callers; "
+          f"database {url.split(':')[0]}")
+
+    echo, port = _spawn(_echo_server)
+    echo_r = _summary("echo server", *asyncio.run(_load(port, DURATION, CONCURRENCY)), DURATION)
+    echo.kill()
+
+    hub, port = _spawn(_hub_server, url)
+    hub_r = _summary("hub CreateCase (peak)", *asyncio.run(_load(port, DURATION, CONCURRENCY)), DURATION)
+    half = hub_r["rps"] / 2
+    half_r = _summary(f"hub CreateCase @ {half:.0f}/s", *asyncio.run(_load(port, DURATION, CONCURRENCY, rate=half)),
+                      DURATION)
+    hub.kill()
+
+    ratio = hub_r["rps"] / echo_r["rps"]
+    print(f"ratio hub/echo: {ratio:.0%} (target >= 60%);  p99 at half of peak: {half_r['p99']:.2f} ms "
+          f"(target < 25 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

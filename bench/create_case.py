@@ -124,12 +124,8 @@ def main() -> int:
         os.makedirs("var/bench")
         url = "sqlite:///var/bench/hub.db"
     elif url.startswith("postgresql"):
-        import sqlalchemy as sa
-        e = sa.create_engine(url)
-        with e.begin() as c:
-            c.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            c.exec_driver_sql("CREATE SCHEMA public")
-        e.dispose()
+        from hub.store.migrate import recreate_postgres_schema
+        recreate_postgres_schema(url)
     from hub.store.migrate import upgrade
     upgrade(url)
     print(f"grpcio {grpc.__version__}; {DURATION:.0f} s per run; {CONCURRENCY} concurrent callers; "

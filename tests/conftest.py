@@ -19,7 +19,7 @@ from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.store import tables
 from hub.store.db import create_engine
-from hub.store.migrate import upgrade
+from hub.store.migrate import recreate_postgres_schema, upgrade
 from hub.v1 import benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc
 
 LOG_FILE = Path(tempfile.gettempdir()) / f"sagshub-test-{os.getpid()}.log"
@@ -38,8 +38,6 @@ CLIENTS = [
 
 def pytest_configure(config):
     LOG_FILE.write_text("")
-    with open(LOG_FILE, "a", buffering=1, encoding="utf-8") as _:
-        pass
     logs.configure(open(LOG_FILE, "a", buffering=1, encoding="utf-8"), json=True, level="DEBUG")
 
 
@@ -87,11 +85,7 @@ def _database_url(tmp_root: Path) -> str:
 def database_url(tmp_path_factory) -> str:
     url = _database_url(tmp_path_factory.mktemp("db"))
     if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+        recreate_postgres_schema(url)
     upgrade(url)
     return url
 

@@ -54,9 +54,9 @@ def _hub_server(port_q, url) -> None:
     engine = create_engine(url)
 
     async def main():
-        server, port = await start(engine, registry, "127.0.0.1:0")
-        port_q.put(port)
-        await server.wait_for_termination()
+        hub = await start(engine, registry, "127.0.0.1:0")
+        port_q.put(hub.port)
+        await hub.server.wait_for_termination()
     asyncio.run(main())
 
 

@@ -23,13 +23,13 @@ def _serve(args) -> int:
     engine = create_engine(args.database)
 
     async def main() -> None:
-        server, _ = await start(engine, registry, args.listen)
+        hub = await start(engine, registry, args.listen)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        await server.stop(grace=5)
+        await hub.stop(grace=5)
 
     asyncio.run(main())
     engine.dispose()

@@ -123,14 +123,15 @@ class RunningHub:
         self._thread.start()
         from hub.api.server import start
         registry = ClientRegistry.from_entries(CLIENTS)
-        self.server, self.port = asyncio.run_coroutine_threadsafe(
+        self.running = asyncio.run_coroutine_threadsafe(
             start(engine, registry, "127.0.0.1:0", clock=clock), self._loop).result(10)
+        self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"
         self.channel = grpc.insecure_channel(self.address)
 
     def stop(self) -> None:
         self.channel.close()
-        asyncio.run_coroutine_threadsafe(self.server.stop(None), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self.running.stop(None), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 

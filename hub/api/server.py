@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import grpc
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
 from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer
+from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import is_sqlite
@@ -26,21 +27,32 @@ SERVICE_NAMES = [
 ]
 
 
-def worker_threads(engine: sa.Engine) -> int:
-    # SQLite has one writer at a time: one thread avoids lock contention entirely.
-    return 1 if is_sqlite(engine) else engine.pool.size() + 2
+def lanes(engine: sa.Engine) -> int:
+    # SQLite has one writer at a time: one lane avoids lock contention entirely.
+    return 1 if is_sqlite(engine) else 4
+
+
+@dataclass
+class RunningHub:
+    server: grpc.aio.Server
+    port: int
+    runner: GroupCommit
+
+    async def stop(self, grace: float | None = 5) -> None:
+        await self.server.stop(grace)
+        await asyncio.to_thread(self.runner.stop)
 
 
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
-                clock: Clock | None = None) -> tuple[grpc.aio.Server, int]:
-    """Start serving; returns the server and the bound port (listen may end in :0)."""
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=worker_threads(engine), thread_name_prefix="hub-db"))
+                clock: Clock | None = None) -> RunningHub:
+    """Start serving (listen may end in :0; the bound port is on the result)."""
+    runner = GroupCommit(engine, lanes=lanes(engine))
     service = HubService(engine, clock)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(service, registry), server)
-    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(service, registry), server)
-    decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(service, registry), server)
+    parts = (service, registry, runner)
+    benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(*parts), server)
+    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
+    decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -51,4 +63,4 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     for name in SERVICE_NAMES + [""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving", listen=listen, port=port, database=engine.dialect.name)
-    return server, port
+    return RunningHub(server, port, runner)

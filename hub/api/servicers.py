@@ -1,8 +1,7 @@
-"""Thin servicers: authenticate, convert, call the service in a worker thread, map
-errors. One decorator does the common part for every RPC."""
+"""Thin servicers: authenticate, convert, call the service on a database lane (group
+commit), map errors. One decorator does the common part for every RPC."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 
@@ -13,6 +12,7 @@ from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.domain.errors import HubError
+from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
 from hub.v1 import benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
@@ -40,7 +40,8 @@ def rpc(action: str):
                 try:
                     identity = self.registry.identify(metadata)
                     with structlog.contextvars.bound_contextvars(client_id=identity.client_id):
-                        response = await asyncio.to_thread(fn, self, request, identity, purpose)
+                        response = await self.runner.run(fn, self, request, identity, purpose,
+                                                         key=(identity.client_id, request_id) if request_id else None)
                         log.info("rpc", code="OK")
                         return response
                 except HubError as err:
@@ -57,9 +58,10 @@ def rpc(action: str):
 
 
 class _Base:
-    def __init__(self, service: HubService, registry: ClientRegistry):
+    def __init__(self, service: HubService, registry: ClientRegistry, runner: GroupCommit):
         self.service = service
         self.registry = registry
+        self.runner = runner
 
 
 class BenefitCatalogueServicer(_Base, benefits_pb2_grpc.BenefitCatalogueServiceServicer):

@@ -21,6 +21,7 @@ from hub.domain.model import (
     DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, StatusChange, authority_from_key,
     may_approve_automatically, origin_of,
 )
+from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
 from hub.store.uow import AuditEntry, UnitOfWork
 
@@ -36,7 +37,8 @@ class HubService:
     # ---- plumbing ----------------------------------------------------------------------
 
     def _uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        # Inside a group-commit lane the use case joins the lane's shared transaction.
+        return UnitOfWork(self.engine, current_batch())
 
     @staticmethod
     def _authorize(identity: Identity, action: str) -> None:

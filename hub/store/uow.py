@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Iterable, Sequence
 
@@ -39,87 +39,184 @@ class StoredResponse:
     response: bytes
 
 
-class UnitOfWork:
+@dataclass
+class _Pending:
+    """Rows a use case produced that are written at commit (or before the next
+    statement that could read them)."""
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    status: list[dict[str, Any]] = field(default_factory=list)
+    idempotency: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def absorb(self, other: "_Pending") -> None:
+        for name in _ROW_BUFFERS + ("events",):
+            getattr(self, name).extend(getattr(other, name))
+
+    def write_rows(self, conn: sa.Connection) -> None:
+        """Everything but the events, parents before children. A concurrent twin with
+        the same request id fails on the idempotency primary key; the service retries
+        and then replays the stored response."""
+        for name, table in zip(_ROW_BUFFERS, _ROW_TABLES):
+            rows = getattr(self, name)
+            if rows:
+                conn.execute(table.insert(), rows)
+                rows.clear()
+
+    def write_all(self, conn: sa.Connection) -> None:
+        self.write_rows(conn)
+        if self.events:
+            # Last statement before COMMIT: the counter row stays locked only briefly,
+            # and sequence order equals commit order.
+            n = len(self.events)
+            top = conn.execute(_BUMP_EVENTS, {"n": n}).scalar_one()
+            conn.execute(t.events.insert(), [dict(
+                seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
+                municipality_code=e.municipality_code, benefit_code=e.benefit_code,
+                occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
+                for s, e in zip(range(top - n + 1, top + 1), self.events)])
+            self.events.clear()
+
+
+_ROW_BUFFERS = ("cases", "status", "idempotency", "outbox", "audit")
+_ROW_TABLES = (t.cases, t.status_history, t.idempotency, t.outbox, t.audit_log)
+_BUMP_EVENTS = (sa.update(t.sequences).where(t.sequences.c.name == "events")
+                .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
+_STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
+                    .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
+                           t.idempotency.c.request_id == sa.bindparam("request_id")))
+_BENEFIT = sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code"))
+_CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
+
+
+class Batch:
+    """Group commit: several use cases share one transaction and one fsync. Each runs
+    in a unit of work of its own (a savepoint, opened at its first statement), and its
+    buffered rows join the batch when it commits. Nothing is visible to any caller
+    before `commit` returns."""
+
     def __init__(self, engine: sa.Engine):
-        self._engine = engine
-        self._events: list[Event] = []
-        self._outbox: list[tuple[OutboxMessage, dt.datetime]] = []
-        self._audit: list[AuditEntry] = []
-        self._idempotency: list[dict[str, Any]] = []
-        self.conn: sa.Connection | None = None
-        self.committed_event_seqs: list[int] = []
-
-    def __enter__(self) -> "UnitOfWork":
-        self.conn = self._engine.connect()
+        self.conn = engine.connect()
         self.conn.begin()
-        self._for_update = self._engine.dialect.name != "sqlite"  # SQLite locks the database
-        return self
+        self.pending = _Pending()
+        # Idempotency keys known to this batch: looked up in advance (None: not used
+        # before) or answered by an earlier use case in the batch.
+        self.responses: dict[tuple[str, str], StoredResponse | None] = {}
+        self.benefits: dict[str, Benefit | None] = {}
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def prefetch_responses(self, keys: list[tuple[str, str]]) -> None:
+        if not keys:
+            return
+        c = t.idempotency.c
+        found = {(r.client_id, r.request_id): StoredResponse(r.rpc, r.fingerprint, bytes(r.response))
+                 for r in self.conn.execute(sa.select(c.client_id, c.request_id, c.rpc, c.fingerprint, c.response)
+                                            .where(sa.tuple_(c.client_id, c.request_id).in_(keys)))}
+        for key in keys:
+            self.responses.setdefault(key, found.get(key))
+
+    def commit(self) -> None:
+        self.pending.write_all(self.conn)
+        self.conn.commit()
+
+    def close(self) -> None:
         try:
             if self.conn.in_transaction():
                 self.conn.rollback()
         finally:
             self.conn.close()
 
+
+class UnitOfWork:
+    def __init__(self, engine: sa.Engine, batch: Batch | None = None):
+        self._engine = engine
+        self._batch = batch
+        self._pending = _Pending()
+        self._savepoint: sa.NestedTransaction | None = None
+        self._committed = False
+        self.conn: sa.Connection | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        if self._batch is not None:
+            self.conn = self._batch.conn
+        else:
+            self.conn = self._engine.connect()
+            self.conn.begin()
+        self._for_update = self._engine.dialect.name != "sqlite"  # SQLite locks the database
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._batch is not None:
+            if not self._committed and self._savepoint is not None and self._savepoint.is_active:
+                self._savepoint.rollback()
+            return
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    def _exec(self, statement, params=None):
+        """Execute a statement on the case tables. Pending rows are written first so
+        that the statement sees them; in a batch, earlier use cases' rows are written
+        before this one's savepoint opens, so that its rollback cannot undo them."""
+        if self._batch is not None and self._savepoint is None:
+            self._batch.pending.write_rows(self.conn)
+            self._savepoint = self.conn.begin_nested()
+        self._pending.write_rows(self.conn)
+        return self.conn.execute(statement, params)
+
     # ---- buffered writes -------------------------------------------------------------
 
     def record_event(self, event: Event) -> None:
-        self._events.append(event)
+        self._pending.events.append(event)
 
-    def add_outbox(self, message: OutboxMessage, at: dt.datetime) -> None:
-        self._outbox.append((message, at))
+    def add_outbox(self, m: OutboxMessage, at: dt.datetime) -> None:
+        self._pending.outbox.append(dict(
+            message_id=m.message_id, destination=m.destination, case_id=m.case_id,
+            payload=m.payload, created_at=at, next_attempt_at=at, status="PENDING", attempts=0))
 
     def audit(self, entry: AuditEntry) -> None:
-        self._audit.append(entry)
+        self._pending.audit.append(entry.__dict__)
 
     def remember_response(self, client_id: str, request_id: str, rpc: str, fingerprint: str,
                           response: bytes, at: dt.datetime) -> None:
-        self._idempotency.append(dict(client_id=client_id, request_id=request_id, rpc=rpc,
-                                      fingerprint=fingerprint, response=response, created_at=at))
+        self._pending.idempotency.append(dict(client_id=client_id, request_id=request_id, rpc=rpc,
+                                              fingerprint=fingerprint, response=response, created_at=at))
 
     def commit(self) -> None:
-        c = self.conn
-        if self._idempotency:
-            # A concurrent twin with the same request id fails here (primary key) and is
-            # retried by the service, which then replays the stored response.
-            c.execute(t.idempotency.insert(), self._idempotency)
-        if self._outbox:
-            c.execute(t.outbox.insert(), [dict(
-                message_id=m.message_id, destination=m.destination, case_id=m.case_id,
-                payload=m.payload, created_at=at, next_attempt_at=at, status="PENDING", attempts=0)
-                for m, at in self._outbox])
-        if self._audit:
-            c.execute(t.audit_log.insert(), [a.__dict__ for a in self._audit])
-        if self._events:
-            # Last statement before COMMIT: the counter row stays locked only briefly,
-            # and sequence order equals commit order.
-            n = len(self._events)
-            top = c.execute(sa.update(t.sequences).where(t.sequences.c.name == "events")
-                            .values(value=t.sequences.c.value + n).returning(t.sequences.c.value)).scalar_one()
-            seqs = list(range(top - n + 1, top + 1))
-            c.execute(t.events.insert(), [dict(
-                seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
-                municipality_code=e.municipality_code, benefit_code=e.benefit_code,
-                occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
-                for s, e in zip(seqs, self._events)])
-            self.committed_event_seqs = seqs
-        c.commit()
+        if self._batch is None:
+            self._pending.write_all(self.conn)
+            self.conn.commit()
+        else:
+            if self._savepoint is not None:
+                self._pending.write_rows(self.conn)
+                self._savepoint.commit()
+            for r in self._pending.idempotency:
+                self._batch.responses[(r["client_id"], r["request_id"])] = StoredResponse(
+                    r["rpc"], r["fingerprint"], r["response"])
+            self._batch.pending.absorb(self._pending)
+        self._committed = True
 
     # ---- idempotency -----------------------------------------------------------------
 
     def stored_response(self, client_id: str, request_id: str) -> StoredResponse | None:
-        row = self.conn.execute(
-            sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
-            .where(t.idempotency.c.client_id == client_id, t.idempotency.c.request_id == request_id)
-        ).first()
+        if self._batch is not None and (client_id, request_id) in self._batch.responses:
+            return self._batch.responses[(client_id, request_id)]
+        row = self.conn.execute(_STORED_RESPONSE, {"client_id": client_id, "request_id": request_id}).first()
         return StoredResponse(row.rpc, row.fingerprint, bytes(row.response)) if row else None
 
     # ---- benefits --------------------------------------------------------------------
 
     def benefit(self, code: str) -> Benefit | None:
-        row = self.conn.execute(sa.select(t.benefits).where(t.benefits.c.code == code)).first()
-        return _benefit(row) if row else None
+        cache = self._batch.benefits if self._batch is not None else None
+        if cache is not None and code in cache:
+            return cache[code]
+        row = self.conn.execute(_BENEFIT, {"code": code}).first()
+        b = _benefit(row) if row else None
+        if cache is not None:
+            cache[code] = b
+        return b
 
     def benefits(self) -> list[Benefit]:
         return [_benefit(r) for r in self.conn.execute(sa.select(t.benefits).order_by(t.benefits.c.code))]
@@ -127,32 +224,30 @@ class UnitOfWork:
     # ---- cases -----------------------------------------------------------------------
 
     def case(self, case_id: str, *, for_update: bool = False) -> Case | None:
-        q = sa.select(t.cases).where(t.cases.c.case_id == case_id)
-        if for_update and self._for_update:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        q = _CASE.with_for_update() if for_update and self._for_update else _CASE
+        row = self._exec(q, {"case_id": case_id}).first()
         return _case(row) if row else None
 
     def insert_case(self, case: Case) -> None:
-        self.conn.execute(t.cases.insert(), _case_row(case))
+        self._pending.cases.append(_case_row(case))
 
     def update_case_status(self, case: Case) -> None:
-        self.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
+        self._exec(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
                           .values(status=case.status.value, updated_at=case.updated_at))
 
     def add_status_change(self, case_id: str, ch: StatusChange) -> None:
-        self.conn.execute(t.status_history.insert(), dict(
+        self._pending.status.append(dict(
             case_id=case_id, from_status=ch.from_status.value if ch.from_status else None,
             to_status=ch.to_status.value, at=ch.at, by_client=ch.by_client, reason=ch.reason))
 
     def status_history(self, case_id: str) -> list[StatusChange]:
-        rows = self.conn.execute(sa.select(t.status_history).where(t.status_history.c.case_id == case_id)
+        rows = self._exec(sa.select(t.status_history).where(t.status_history.c.case_id == case_id)
                                  .order_by(t.status_history.c.id))
         return [StatusChange(CaseStatus(r.from_status) if r.from_status else None, CaseStatus(r.to_status),
                              r.at, r.by_client, r.reason) for r in rows]
 
     def other_open_cases(self, cpr: str, municipality_code: str, except_case_id: str) -> int:
-        return self.conn.execute(
+        return self._exec(
             sa.select(sa.func.count()).select_from(t.cases).where(
                 t.cases.c.cpr == cpr, t.cases.c.municipality_code == municipality_code,
                 t.cases.c.case_id != except_case_id,
@@ -182,19 +277,19 @@ class UnitOfWork:
             q = q.where(c.received_at >= received_after)
         if received_before:
             q = q.where(c.received_at < received_before)
-        rows = self.conn.execute(q.order_by(c.id).limit(limit))
+        rows = self._exec(q.order_by(c.id).limit(limit))
         return [(r.id, _case(r)) for r in rows]
 
     # ---- information -----------------------------------------------------------------
 
     def add_information(self, item: InformationItem) -> None:
-        self.conn.execute(t.information_items.insert(), dict(
+        self._exec(t.information_items.insert(), dict(
             item_id=item.item_id, case_id=item.case_id, source=item.source.value,
             source_reference=item.source_reference, kind=item.kind, value=item.value,
             discretionary=item.discretionary, supplied_by=item.supplied_by, added_at=item.added_at))
 
     def information(self, case_id: str) -> list[InformationItem]:
-        rows = self.conn.execute(sa.select(t.information_items)
+        rows = self._exec(sa.select(t.information_items)
                                  .where(t.information_items.c.case_id == case_id)
                                  .order_by(t.information_items.c.id))
         return [InformationItem(r.item_id, r.case_id, InformationSource(r.source), r.source_reference, r.kind,
@@ -206,20 +301,20 @@ class UnitOfWork:
         q = sa.select(t.decisions).where(t.decisions.c.decision_id == decision_id)
         if for_update and self._for_update:
             q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        row = self._exec(q).first()
         return _decision(row) if row else None
 
     def decisions(self, case_id: str) -> list[Decision]:
-        rows = self.conn.execute(sa.select(t.decisions).where(t.decisions.c.case_id == case_id)
+        rows = self._exec(sa.select(t.decisions).where(t.decisions.c.case_id == case_id)
                                  .order_by(t.decisions.c.id))
         return [_decision(r) for r in rows]
 
     def insert_decision(self, d: Decision, authority_key: str) -> None:
-        self.conn.execute(t.decisions.insert(), dict(authority_key=authority_key, **_decision_row(d)))
+        self._exec(t.decisions.insert(), dict(authority_key=authority_key, **_decision_row(d)))
 
     def update_decision(self, d: Decision) -> None:
         row = _decision_row(d)
-        self.conn.execute(sa.update(t.decisions).where(t.decisions.c.decision_id == d.decision_id)
+        self._exec(sa.update(t.decisions).where(t.decisions.c.decision_id == d.decision_id)
                           .values(status=row["status"], amounts=row["amounts"],
                                   discretionary_points=row["discretionary_points"],
                                   approval=row["approval"], returned=row["returned"]))
@@ -235,7 +330,7 @@ class UnitOfWork:
             q = q.where(c.municipality_code == municipality_code)
         if benefit_code:
             q = q.where(c.benefit_code == benefit_code)
-        rows = self.conn.execute(q.order_by(d.id).limit(limit)).mappings()
+        rows = self._exec(q.order_by(d.id).limit(limit)).mappings()
         out = []
         for r in rows:
             dec = _decision_from_mapping(r, t.decisions)
@@ -246,7 +341,7 @@ class UnitOfWork:
     # ---- events (read side, for tests and later subscribers) ----------------------------
 
     def events_for_case(self, case_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq))
+        rows = self._exec(sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq))
         return [dict(r._mapping) for r in rows]
 
 

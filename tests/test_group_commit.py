@@ -1,0 +1,117 @@
+"""Group commit: calls that queue up share one transaction, and that must be invisible
+to the callers. Each call still succeeds or fails on its own, a retry inside the same
+batch is answered from the first, and a batch that cannot commit runs its calls again
+one by one."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+
+import grpc
+import sqlalchemy as sa
+
+from hub.service.batching import GroupCommit, current_batch
+from hub.store import tables
+from hub.v1 import cases_pb2
+from tests.helpers import create_req, info_req, rid, rpc_error, table_counts
+
+
+def _hold_lanes(hub) -> threading.Event:
+    """Block all the hub's database lanes until the returned event is set, so that the
+    calls made meanwhile queue up and run in batches."""
+    runner = hub.running.runner
+    gate, entered = threading.Event(), threading.Semaphore(0)
+
+    def blocker():
+        entered.release()
+        gate.wait(30)
+    for _ in range(runner.lanes):  # one at a time, or a lane would take two at once
+        asyncio.run_coroutine_threadsafe(runner.run(blocker), hub._loop)
+        assert entered.acquire(timeout=10)
+    return gate
+
+
+def _wait_queued(runner, n):
+    deadline = time.monotonic() + 10
+    while runner.queued() < n:
+        assert time.monotonic() < deadline, f"only {runner.queued()} calls queued"
+        time.sleep(0.01)
+
+
+def test_a_batch_of_mixed_calls_behaves_like_the_calls_one_by_one(hub, backoffice):
+    runner = hub.running.runner
+    open_case = backoffice.CreateCase(create_req())
+    withdrawn = backoffice.CreateCase(create_req())
+    backoffice.WithdrawCase(cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=withdrawn.case_id))
+    before = table_counts(hub.engine)
+    twice = create_req()
+    calls = [lambda: backoffice.CreateCase(twice), lambda: backoffice.CreateCase(twice)]
+    calls += [lambda: backoffice.CreateCase(create_req()) for _ in range(10)]
+    calls += [lambda: backoffice.AddInformation(info_req(open_case.case_id)) for _ in range(3)]
+    calls += [lambda: rpc_error(backoffice.AddInformation, info_req(withdrawn.case_id)) for _ in range(3)]
+    calls += [lambda: backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=open_case.case_id))]
+
+    transactions = runner.transactions
+    gate = _hold_lanes(hub)
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(c) for c in calls]
+        _wait_queued(runner, len(calls))
+        gate.set()
+        results = [f.result(30) for f in futures]
+    # The blockers, then all the calls in a few shared transactions.
+    assert runner.transactions - transactions - runner.lanes < len(calls)
+
+    assert results[0] == results[1]  # the retry in the same batch got the first answer
+    created = {r.case_id for r in results[:12]}
+    assert len(created) == 11
+    for err in results[15:18]:
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    after = table_counts(hub.engine)
+    assert after["cases"] == before["cases"] + 11
+    assert after["information_items"] == before["information_items"] + 3  # none on the withdrawn case
+    shown = backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=open_case.case_id))
+    assert len(shown.information) == 3 and shown.status == results[12].case_status
+    with hub.engine.connect() as c:
+        seqs = [r[0] for r in c.execute(sa.select(tables.events.c.seq).order_by(tables.events.c.seq))]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps from the failed calls
+
+
+def test_a_batch_that_cannot_commit_runs_its_calls_one_by_one(clean_db):
+    engine = clean_db
+    runner = GroupCommit(engine, lanes=1)
+    seen: list[tuple[str, bool]] = []
+
+    def call(name: str, poison: bool):
+        batch = current_batch()
+        seen.append((name, batch is not None))
+        if batch is not None and poison:
+            # Something only the commit can find out: here a duplicate primary key,
+            # as when another process took the same idempotency key meanwhile.
+            row = dict(client_id="c", request_id="taken", rpc="X", fingerprint="f", response=b"",
+                       created_at=__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+            batch.pending.idempotency.extend([row, dict(row)])
+        return name
+
+    async def main():
+        gate = threading.Event()
+        blocked = asyncio.ensure_future(runner.run(gate.wait, 10))
+        while runner.calls == 0:
+            await asyncio.sleep(0.01)
+        tasks = [asyncio.ensure_future(runner.run(call, f"c{i}", i == 1)) for i in range(4)]
+        while runner.queued() < 4:
+            await asyncio.sleep(0.01)
+        gate.set()
+        await blocked
+        return await asyncio.gather(*tasks)
+
+    try:
+        assert asyncio.run(main()) == ["c0", "c1", "c2", "c3"]
+    finally:
+        runner.stop()
+    assert runner.fallbacks == 1
+    # Each call ran once in the failed batch and once more on its own.
+    assert [s for s in seen if s[1]] == [(f"c{i}", True) for i in range(4)]
+    assert [s for s in seen if not s[1]] == [(f"c{i}", False) for i in range(4)]
+    assert table_counts(engine)["idempotency"] == 0

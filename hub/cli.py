@@ -1,4 +1,4 @@
-"""`hub`: the server's own command (serve, migrate)."""
+"""`hub`: the server's own command (serve, dispatch, migrate)."""
 from __future__ import annotations
 
 import argparse
@@ -21,9 +21,10 @@ def _serve(args) -> int:
         return 2
     registry = ClientRegistry.from_file(clients_file)
     engine = create_engine(args.database)
+    dispatcher = _dispatcher(engine) if args.dispatch == "embedded" else None
 
     async def main() -> None:
-        hub = await start(engine, registry, args.listen)
+        hub = await start(engine, registry, args.listen, dispatcher=dispatcher)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -32,6 +33,30 @@ def _serve(args) -> int:
         await hub.stop(grace=5)
 
     asyncio.run(main())
+    engine.dispose()
+    return 0
+
+
+def _dispatcher(engine):
+    from adapters.wiring import build_adapters
+    from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
+    from hub.service.clock import SystemClock
+    from hub.service.delivery import DeliveryService
+    clock = SystemClock()
+    return Dispatcher(DeliveryService(engine, clock), build_adapters(), clock, DispatchSettings.from_env())
+
+
+def _dispatch(args) -> int:
+    """A dispatcher as its own process (several may run against one PostgreSQL)."""
+    from hub.store.db import create_engine
+    engine = create_engine(args.database)
+    dispatcher = _dispatcher(engine)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: dispatcher.stop())
+    if args.drain:
+        print(f"delivered {dispatcher.drain()} messages")
+    else:
+        dispatcher.run_forever()
     engine.dispose()
     return 0
 
@@ -51,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve the gRPC API")
     s.add_argument("--listen", default=os.environ.get("HUB_LISTEN", "127.0.0.1:50051"))
     s.add_argument("--clients", default=None, help="clients file (TOML)")
+    s.add_argument("--dispatch", choices=["embedded", "off"], default=os.environ.get("HUB_DISPATCH", "embedded"),
+                   help="run the outbox dispatcher inside the server (default), or not (run `hub dispatch`)")
     s.set_defaults(fn=_serve)
+    d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
+    d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")
+    d.set_defaults(fn=_dispatch)
     m = sub.add_parser("migrate", help="bring the database schema up to date")
     m.set_defaults(fn=_migrate)
     args = p.parse_args(argv)

@@ -10,7 +10,7 @@ from google.type import date_pb2
 from hub.domain import commands as cmd
 from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument
-from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+from hub.v1 import operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
 
 UTC = dt.timezone.utc
 
@@ -104,7 +104,8 @@ def case_out(c: m.Case) -> cases_pb2.Case:
         received_time=ts_out(c.received_at), created_time=ts_out(c.created_at),
         processing_deadline=ts_out(c.processing_deadline), applicant_statement=struct_out(c.applicant_statement),
         external_reference=c.external_reference, authority=authority_out(m.authority_from_key(c.authority_key)),
-        created_by_client=c.created_by, updated_time=ts_out(c.updated_at))
+        created_by_client=c.created_by, updated_time=ts_out(c.updated_at),
+        archive_reference=c.archive_reference or "")
 
 
 def information_out(i: m.InformationItem) -> cases_pb2.InformationItem:
@@ -180,6 +181,9 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
     if d.returned:
         out.returned.CopyFrom(decisions_pb2.Return(by_client=d.returned.by_client, time=ts_out(d.returned.at),
                                                    reason=d.returned.reason))
+    if d.sent_at:
+        out.sent_time.CopyFrom(ts_out(d.sent_at))
+        out.letter_reference = d.letter_reference or ""
     return out
 
 
@@ -209,3 +213,40 @@ def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:
 
 def return_in(r: decisions_pb2.ReturnDraftRequest) -> cmd.ReturnDraft:
     return cmd.ReturnDraft(r.request_id, r.decision_id, r.reason)
+
+
+def register_request_in(r: cases_pb2.RequestRegisterDataRequest) -> cmd.RequestRegisterData:
+    register = None
+    if r.register:
+        try:
+            register = cases_pb2.Register.Name(r.register)[len("REGISTER_"):]
+        except ValueError:
+            register = "?"
+    return cmd.RequestRegisterData(r.request_id, r.case_id, register, r.from_month, r.to_month)
+
+
+_OUTBOX_STATUS = {"PENDING": operations_pb2.OUTBOX_STATUS_PENDING, "DELIVERED": operations_pb2.OUTBOX_STATUS_DELIVERED,
+                  "DEAD": operations_pb2.OUTBOX_STATUS_DEAD}
+
+
+def outbox_status_in(number: int) -> str:
+    for name, n in _OUTBOX_STATUS.items():
+        if n == number:
+            return name
+    if number:
+        raise InvalidArgument([FieldViolation("status", "is not a known value")])
+    return ""
+
+
+def outbox_message_out(r) -> operations_pb2.OutboxMessage:
+    return operations_pb2.OutboxMessage(
+        message_id=r.message_id, destination=r.destination, case_id=r.case_id or "",
+        status=_OUTBOX_STATUS[r.status], attempts=r.attempts, last_error=r.last_error or "",
+        created_time=ts_out(r.created_at), next_attempt_time=ts_out(r.next_attempt_at),
+        delivered_time=ts_out(r.delivered_at), dead_time=ts_out(r.dead_at), claimed_by=r.claimed_by or "")
+
+
+def destination_summary_out(e: dict) -> operations_pb2.DestinationSummary:
+    return operations_pb2.DestinationSummary(destination=e["destination"], pending=e["pending"], dead=e["dead"],
+                                             oldest_pending_created_time=ts_out(e["oldest_pending"]),
+                                             paused=e["paused"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 
 import grpc
@@ -11,12 +12,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
-from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer
+from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer
+from hub.dispatch.dispatcher import Dispatcher
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import is_sqlite
-from hub.v1 import benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.v1 import operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
 log = structlog.get_logger("hub.server")
 
@@ -24,6 +26,7 @@ SERVICE_NAMES = [
     benefits_pb2.DESCRIPTOR.services_by_name["BenefitCatalogueService"].full_name,
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     decisions_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
+    operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
 ]
 
 
@@ -37,15 +40,21 @@ class RunningHub:
     server: grpc.aio.Server
     port: int
     runner: GroupCommit
+    dispatcher: Dispatcher | None = None
+    dispatcher_thread: threading.Thread | None = None
 
     async def stop(self, grace: float | None = 5) -> None:
         await self.server.stop(grace)
         await asyncio.to_thread(self.runner.stop)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            await asyncio.to_thread(self.dispatcher_thread.join, 30)
 
 
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
-                clock: Clock | None = None) -> RunningHub:
-    """Start serving (listen may end in :0; the bound port is on the result)."""
+                clock: Clock | None = None, dispatcher: Dispatcher | None = None) -> RunningHub:
+    """Start serving (listen may end in :0; the bound port is on the result), and run
+    `dispatcher`, if given, in a thread of its own."""
     runner = GroupCommit(engine, lanes=lanes(engine))
     service = HubService(engine, clock)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -53,6 +62,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(*parts), server)
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
     decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
+    operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -63,4 +73,8 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     for name in SERVICE_NAMES + [""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving", listen=listen, port=port, database=engine.dialect.name)
-    return RunningHub(server, port, runner)
+    thread = None
+    if dispatcher is not None:
+        thread = threading.Thread(target=dispatcher.run_forever, name="hub-dispatcher", daemon=True)
+        thread.start()
+    return RunningHub(server, port, runner, dispatcher, thread)

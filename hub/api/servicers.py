@@ -14,7 +14,7 @@ from hub.api.errors import to_status
 from hub.domain.errors import HubError
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
-from hub.v1 import benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.v1 import operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
@@ -111,6 +111,15 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
         return cases_pb2.Case.FromString(raw)
 
 
+    @rpc("RequestRegisterData")
+    def RequestRegisterData(self, request, identity, purpose):
+        raw = self.service.request_register_data(
+            identity, convert.register_request_in(request), fingerprint(request),
+            lambda r: cases_pb2.RequestRegisterDataResponse(requested_months=r[0],
+                                                            reused_months=r[1]).SerializeToString())
+        return cases_pb2.RequestRegisterDataResponse.FromString(raw)
+
+
 def _serialize_decision(d) -> bytes:
     return convert.decision_out(d).SerializeToString()
 
@@ -146,3 +155,38 @@ class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
                                           municipality_code=c.municipality_code, benefit_code=c.benefit_code,
                                           processing_deadline=convert.ts_out(c.processing_deadline))
             for d, c in rows], next_page_token=token)
+
+
+class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
+    @rpc("GetOutboxSummary")
+    def GetOutboxSummary(self, request, identity, purpose):
+        return operations_pb2.GetOutboxSummaryResponse(destinations=[
+            convert.destination_summary_out(e) for e in self.service.outbox_summary(identity)])
+
+    @rpc("ListOutboxMessages")
+    def ListOutboxMessages(self, request, identity, purpose):
+        rows, token = self.service.list_outbox(identity, convert.outbox_status_in(request.status),
+                                               request.destination, request.page_size, request.page_token)
+        return operations_pb2.ListOutboxMessagesResponse(messages=[convert.outbox_message_out(r) for r in rows],
+                                                         next_page_token=token)
+
+    @rpc("ReplayDeadLetters")
+    def ReplayDeadLetters(self, request, identity, purpose):
+        raw = self.service.replay_dead_letters(
+            identity, request.request_id, request.message_id, request.all, request.destination, fingerprint(request),
+            lambda n: operations_pb2.ReplayDeadLettersResponse(replayed=n).SerializeToString())
+        return operations_pb2.ReplayDeadLettersResponse.FromString(raw)
+
+    def _set_paused(self, request, identity, paused: bool):
+        raw = self.service.set_destination_paused(
+            identity, request.request_id, request.destination, paused, fingerprint(request),
+            lambda p: operations_pb2.DestinationState(destination=request.destination, paused=p).SerializeToString())
+        return operations_pb2.DestinationState.FromString(raw)
+
+    @rpc("PauseDestination")
+    def PauseDestination(self, request, identity, purpose):
+        return self._set_paused(request, identity, True)
+
+    @rpc("ResumeDestination")
+    def ResumeDestination(self, request, identity, purpose):
+        return self._set_paused(request, identity, False)

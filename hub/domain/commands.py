@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.domain import cpr as cpr_rules
+from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
 from hub.domain.model import (Channel, DiscretionaryPoint, InformationSource, Outcome, PeriodAmount)
@@ -169,6 +170,39 @@ class WithdrawCase:
         v.require(bool(self.case_id), "case_id", "is required")
         check_text(v, "reason", self.reason)
         v.raise_if_any()
+
+
+REGISTERS = ("INCOME",)
+MAX_REGISTER_MONTHS = 36
+
+
+@dataclass(frozen=True)
+class RequestRegisterData:
+    request_id: str
+    case_id: str
+    register: str | None
+    from_month: str
+    to_month: str
+
+    def validated(self, today: dt.date) -> list[str]:
+        """The months asked for."""
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.case_id), "case_id", "is required")
+        v.require(self.register in REGISTERS, "register", "is required (REGISTER_INCOME)")
+        first, last = month_rules.parse(self.from_month), month_rules.parse(self.to_month)
+        v.require(first is not None, "from_month", "must be a month as YYYY-MM")
+        v.require(last is not None, "to_month", "must be a month as YYYY-MM")
+        months: list[str] = []
+        if first and last:
+            months = month_rules.between(self.from_month, self.to_month)
+            if v.require(bool(months), "to_month", "must not be before from_month"):
+                v.require(len(months) <= MAX_REGISTER_MONTHS, "to_month",
+                          f"at most {MAX_REGISTER_MONTHS} months at a time")
+        if last:
+            v.require(last <= (today.year, today.month), "to_month", "must not be in the future")
+        v.raise_if_any()
+        return months
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ApproveDecision": frozenset({_R.CASEWORKER}),
     "ReturnDraft": frozenset({_R.CASEWORKER}),
     "ListPendingApprovals": frozenset({_R.CASEWORKER, _R.OPERATOR}),
+    "RequestRegisterData": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
+    # Operations: the outbox, dead letters and destinations.
+    "GetOutboxSummary": frozenset({_R.OPERATOR}),
+    "ListOutboxMessages": frozenset({_R.OPERATOR}),
+    "ReplayDeadLetters": frozenset({_R.OPERATOR}),
+    "PauseDestination": frozenset({_R.OPERATOR}),
+    "ResumeDestination": frozenset({_R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

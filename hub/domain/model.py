@@ -141,6 +141,7 @@ class Case:
     authority_key: str
     created_by: str
     updated_at: dt.datetime
+    archive_reference: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -242,6 +243,9 @@ class Decision:
     submitted_at: dt.datetime
     approval: Approval | None = None
     returned: Return | None = None
+    # When the letter reached Digital Post; the complaint deadline counts from it.
+    sent_at: dt.datetime | None = None
+    letter_reference: str | None = None
 
     def approve(self, approval: Approval, amounts: tuple[PeriodAmount, ...] | None = None,
                 points: tuple[DiscretionaryPoint, ...] | None = None) -> "Decision":

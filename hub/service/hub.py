@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
@@ -12,17 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from hub.domain import commands as cmd
-from hub.domain import paging
+from hub.domain import documents, paging
 from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound,
                                PermissionDenied, Violations)
 from hub.domain.identity import DISCRETION_ROLES, Identity
 from hub.domain.model import (
-    AUTOMATIC_APPROVER, Approval, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
+    AUTOMATIC_APPROVER, Approval, AuthorityKind, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
     DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, StatusChange, authority_from_key,
     may_approve_automatically, origin_of,
 )
+from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.store import outbox as ob
 from hub.store.uow import AuditEntry, UnitOfWork
 
 T = TypeVar("T")
@@ -226,6 +229,100 @@ class HubService:
 
         return self._mutate(identity, "WithdrawCase", c.request_id, fingerprint, encode, work)
 
+    def request_register_data(self, identity: Identity, c: cmd.RequestRegisterData, fingerprint: str,
+                              encode: Encode[tuple[list[str], list[str]]]) -> bytes:
+        self._authorize(identity, "RequestRegisterData")
+        months = c.validated(self.clock.now().date())
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            if not case.is_open:
+                raise FailedPrecondition(f"RequestRegisterData is not possible: the case is {case.status.value}",
+                                         reason="ILLEGAL_CASE_TRANSITION",
+                                         metadata={"current_status": case.status.value})
+            register = INCOME_REGISTER
+            done = uow.fetched_months(case.case_id, register)
+            new = [m for m in months if m not in done]
+            reused = [m for m in months if m in done]
+            if new:
+                # Months are fetched once per case, so the first new month names the message.
+                message_id = f"register/{case.case_id}/{register}/{new[0]}..{new[-1]}"
+                uow.add_register_fetches(case.case_id, register, new, message_id, now)
+                uow.add_outbox(OutboxMessage(message_id, register, case.case_id, dict(
+                    kind="register_request", register=register, case_id=case.case_id,
+                    municipality_code=case.municipality_code, cpr=case.cpr, months=new,
+                    requested_by=identity.client_id)), now)
+                uow.record_event(self._event(case, "case.register_data_requested", now, identity,
+                                             register=register, months=new))
+            return (new, reused), case
+
+        return self._mutate(identity, "RequestRegisterData", c.request_id, fingerprint, encode, work)
+
+    # ---- operations: the outbox ----------------------------------------------------------
+
+    def outbox_summary(self, identity: Identity) -> list[dict]:
+        self._authorize(identity, "GetOutboxSummary")
+        with self._uow() as uow:
+            return ob.summary(uow.writer())
+
+    def list_outbox(self, identity: Identity, status: str, destination: str, page_size: int,
+                    page_token: str) -> tuple[list[ob.OutboxRow], str]:
+        self._authorize(identity, "ListOutboxMessages")
+        v = Violations()
+        self._check_destination(v, destination, required=False)
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        qhash = paging.query_hash(identity.client_id, "outbox", status, destination)
+        after = paging.decode(page_token, qhash)
+        with self._uow() as uow:
+            rows = ob.list_messages(uow.writer(), status=status, destination=destination, after_id=after,
+                                    limit=size + 1)
+        page = rows[:size]
+        return page, paging.encode(page[-1].id, qhash) if len(rows) > size else ""
+
+    @staticmethod
+    def _check_destination(v: Violations, destination: str, *, required: bool) -> None:
+        if destination or required:
+            v.require(destination in DESTINATIONS, "destination", f"must be one of {', '.join(DESTINATIONS)}")
+
+    def replay_dead_letters(self, identity: Identity, request_id: str, message_id: str, all_: bool,
+                            destination: str, fingerprint: str, encode: Encode[int]) -> bytes:
+        self._authorize(identity, "ReplayDeadLetters")
+        v = Violations()
+        cmd.check_request_id(v, request_id)
+        v.require(bool(message_id) != all_, "message_id", "give one message_id, or all = true (not both)")
+        self._check_destination(v, destination, required=False)
+        v.raise_if_any()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            conn = uow.writer()
+            if message_id:
+                found = ob.list_messages_by_id(conn, message_id)
+                if found is None:
+                    raise NotFound("no outbox message with that id", reason="MESSAGE_NOT_FOUND",
+                                   metadata={"message_id": message_id})
+                if found.status != ob.DEAD:
+                    raise FailedPrecondition(f"the message is {found.status}, not a dead letter",
+                                             reason="NOT_A_DEAD_LETTER", metadata={"status": found.status})
+            return ob.replay(conn, now=now, message_id=message_id, destination=destination), None
+
+        return self._mutate(identity, "ReplayDeadLetters", request_id, fingerprint, encode, work)
+
+    def set_destination_paused(self, identity: Identity, request_id: str, destination: str, paused: bool,
+                               fingerprint: str, encode: Encode[bool]) -> bytes:
+        action = "PauseDestination" if paused else "ResumeDestination"
+        self._authorize(identity, action)
+        v = Violations()
+        cmd.check_request_id(v, request_id)
+        self._check_destination(v, destination, required=True)
+        v.raise_if_any()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            ob.set_paused(uow.writer(), destination, paused, now, identity.client_id)
+            return paused, None
+
+        return self._mutate(identity, action, request_id, fingerprint, encode, work)
+
     # ---- decisions ---------------------------------------------------------------------
 
     def submit_draft(self, identity: Identity, c: cmd.SubmitDraft, fingerprint: str,
@@ -279,26 +376,32 @@ class HubService:
     @staticmethod
     def _messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
         """What an approved decision causes elsewhere: a ledger posting (if it grants
-        money), the letter to the citizen with the authority as sender, and the archive."""
+        money), the letter to the citizen with the authority as sender, and the archive
+        package of the decided case."""
         benefit = uow.benefit(case.benefit_code)
         authority = authority_from_key(case.authority_key)
-        amounts = [dict(amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
-                        period_end=a.period_end.isoformat()) for a in decision.amounts]
+        if authority.kind is AuthorityKind.CENTRAL and benefit.central_authority_name:
+            authority = replace(authority, name=benefit.central_authority_name)
+        letter = documents.decision_letter(case, decision, benefit, authority)
         ref = dict(case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
                    benefit_code=case.benefit_code)
         out = []
         if any(a.amount_oere for a in decision.amounts):
             out.append(OutboxMessage(f"decision/{decision.decision_id}/economy", "economy", case.case_id,
                                      dict(ref, kind="decision_posting", ledger_account=benefit.ledger_account,
-                                          amounts=amounts, cpr=case.cpr)))
+                                          amounts=letter["amounts"], cpr=case.cpr)))
         out.append(OutboxMessage(f"decision/{decision.decision_id}/letter", "digital_post", case.case_id,
-                                 dict(ref, kind="decision_letter", recipient_cpr=case.cpr,
-                                      sender=dict(key=authority.key, name=authority.name),
-                                      outcome=decision.outcome.value, amounts=amounts,
-                                      reasoning=decision.reasoning, legal_basis=decision.legal_basis)))
+                                 dict(ref, kind="decision_letter", letter=letter)))
+        decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
+        view = CaseView(case, tuple(uow.information(case.case_id)),
+                        tuple(d for d in uow.decisions(case.case_id) if d.decision_id != decision.decision_id)
+                        + (decision,), tuple(uow.status_history(case.case_id)))
         out.append(OutboxMessage(f"decision/{decision.decision_id}/archive", "archive", case.case_id,
                                  dict(ref, kind="archive_case", kle_number=benefit.kle_number,
-                                      retention_years=benefit.retention_years)))
+                                      retention_years=benefit.retention_years, decided_on=decided.isoformat(),
+                                      archive_action_date=documents.archive_action_date(
+                                          decided, benefit.retention_years).isoformat(),
+                                      case_file=documents.case_file(view), letter=letter)))
         return out
 
     def approve_decision(self, identity: Identity, c: cmd.ApproveDecision, fingerprint: str,

@@ -71,6 +71,8 @@ cases = sa.Table(
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Where the shared archive keeps the decided case (set when the bag is written).
+    sa.Column("archive_reference", sa.String(300), nullable=True),
     sa.Index("ix_cases_cpr_municipality", "cpr", "municipality_code"),
     sa.Index("ix_cases_municipality_id", "municipality_code", "id"),
     sa.Index("ix_cases_authority_status", "authority_key", "status"),
@@ -118,6 +120,10 @@ decisions = sa.Table(
     sa.Column("approval", Json, nullable=True),
     # Set on return.
     sa.Column("returned", Json, nullable=True),
+    # When the decision letter was delivered to Digital Post (the complaint deadline
+    # counts from it), and the letter's reference there.
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("letter_reference", sa.String(300), nullable=True),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),
@@ -154,6 +160,8 @@ outbox = sa.Table(
     sa.Column("claimed_by", sa.String(200), nullable=True),
     sa.Column("claim_expires_at", UTCDateTime, nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
+    # Set when the message went to dead letters (permanent error or too many attempts).
+    sa.Column("dead_at", UTCDateTime, nullable=True),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
     sa.Index("ix_outbox_case_destination", "case_id", "destination", "id"),
 )
@@ -187,4 +195,23 @@ sequences = sa.Table(
     "sequences", metadata,
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+# A destination an operator has paused: its messages wait, nothing else does.
+destinations = sa.Table(
+    "destinations", metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+)
+
+# Months of register data asked for per case: a month is fetched once per case.
+register_fetches = sa.Table(
+    "register_fetches", metadata,
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), primary_key=True),
+    sa.Column("register", sa.String(40), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    sa.Column("message_id", sa.String(120), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
 )

@@ -166,6 +166,23 @@ class UnitOfWork:
         self._pending.write_rows(self.conn)
         return self.conn.execute(statement, params)
 
+    def writer(self) -> sa.Connection:
+        """The connection, ready for statements of the caller's own (pending rows
+        written, the savepoint open in a batch)."""
+        self._exec(sa.select(sa.literal(1)))
+        return self.conn
+
+    # ---- register look-ups -----------------------------------------------------------
+
+    def fetched_months(self, case_id: str, register: str) -> set[str]:
+        f = t.register_fetches.c
+        return set(self._exec(sa.select(f.month).where(f.case_id == case_id, f.register == register)).scalars())
+
+    def add_register_fetches(self, case_id: str, register: str, months: list[str], message_id: str,
+                             at: dt.datetime) -> None:
+        self._exec(t.register_fetches.insert(), [dict(case_id=case_id, register=register, month=m,
+                                                      message_id=message_id, requested_at=at) for m in months])
+
     # ---- buffered writes -------------------------------------------------------------
 
     def record_event(self, event: Event) -> None:
@@ -356,7 +373,7 @@ def _benefit(r) -> Benefit:
 def _case(r) -> Case:
     return Case(r.case_id, r.municipality_code, r.cpr, r.benefit_code, Channel(r.channel), Origin(r.origin),
                 CaseStatus(r.status), r.received_at, r.created_at, r.processing_deadline, r.applicant_statement,
-                r.external_reference, r.authority_key, r.created_by, r.updated_at)
+                r.external_reference, r.authority_key, r.created_by, r.updated_at, r.archive_reference)
 
 
 def _case_from_mapping(m, table: sa.Table) -> Case:
@@ -420,4 +437,5 @@ def _decision_from_values(v) -> Decision:
     returned = None if not ret else Return(ret["by_client"], dt.datetime.fromisoformat(ret["at"]), ret["reason"])
     return Decision(v["decision_id"], v["case_id"], DecisionStatus(v["status"]), Outcome(v["outcome"]),
                     _amounts(v["amounts"]), v["reasoning"], v["legal_basis"], _points(v["discretionary_points"]),
-                    v["submitted_by"], v["submitted_at"], approval, returned)
+                    v["submitted_by"], v["submitted_at"], approval, returned, v.get("sent_at"),
+                    v.get("letter_reference"))

@@ -1,0 +1,106 @@
+"""Economy system, file drop: ledger postings as JSON Lines, one file per municipality
+and day (the day the posting was caused, so a redelivery lands in the same file):
+<root>/<municipality>/<YYYY-MM-DD>.jsonl.
+
+Each message is appended as one write of all its lines (one per period amount) and
+fsynced. Idempotent on the message id, also across processes: the file is locked
+(flock) while a message is checked and appended, and the ids already in it are read
+from disk. A torn write (a crash mid-append) is repaired before the next append:
+incomplete messages are cut off, so they are written again whole."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+
+
+def posting_lines(d: Delivery) -> list[dict[str, Any]]:
+    """The ledger postings of one message: one per period amount."""
+    p = d.payload
+    amounts = p.get("amounts") or []
+    common = dict(message_id=d.message_id, kind=p.get("kind", ""), municipality_code=p["municipality_code"],
+                  ledger_account=p.get("ledger_account", ""), benefit_code=p.get("benefit_code", ""),
+                  case_id=p.get("case_id", d.case_id), decision_id=p.get("decision_id", ""), cpr=p.get("cpr", ""),
+                  caused_at=d.created_at.isoformat())
+    return [dict(common, posting_id=f"{d.message_id}#{i + 1}", line=i + 1, lines=len(amounts),
+                 amount_oere=int(a["amount_oere"]), period_start=a["period_start"], period_end=a["period_end"])
+            for i, a in enumerate(amounts)]
+
+
+class _FileState:
+    def __init__(self) -> None:
+        self.read_upto = 0
+        self.ids: set[str] = set()
+
+
+class EconomyFileDrop:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._files: dict[Path, _FileState] = {}
+
+    def path_for(self, d: Delivery) -> Path:
+        return self.root / d.payload["municipality_code"] / f"{d.created_at.date().isoformat()}.jsonl"
+
+    def deliver(self, d: Delivery) -> Receipt:
+        if "municipality_code" not in d.payload:
+            raise DeliveryFailed("posting without municipality_code", permanent=True)
+        lines = posting_lines(d)
+        path = self.path_for(d)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ref = f"{path.relative_to(self.root)}"
+        with self._lock, open(path, "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                state = self._files.setdefault(path, _FileState())
+                self._catch_up(f, state)
+                if d.message_id in state.ids or not lines:
+                    return Receipt(reference=ref)
+                data = b"".join(json.dumps(line, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+                                for line in lines)
+                os.write(f.fileno(), data)  # O_APPEND: one write at the end of the file
+                os.fsync(f.fileno())
+                state.ids.add(d.message_id)
+                state.read_upto += len(data)
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return Receipt(reference=ref)
+
+    @staticmethod
+    def _catch_up(f, state: _FileState) -> None:
+        """Read what other writers appended since we last looked, and cut off an
+        incomplete tail (a crash mid-write)."""
+        size = os.fstat(f.fileno()).st_size
+        if size == state.read_upto:
+            return
+        if size < state.read_upto:  # replaced or truncated under us: start over
+            state.read_upto, state.ids = 0, set()
+        f.seek(state.read_upto)
+        chunk = f.read(size - state.read_upto)
+        good = 0       # bytes of complete messages
+        pos = 0
+        pending: dict[str, tuple[int, int]] = {}  # message id -> (lines seen, lines expected)
+        for raw in chunk.split(b"\n")[:-1]:  # the last piece is empty or a torn line
+            pos += len(raw) + 1
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                break
+            seen, expected = pending.get(line["message_id"], (0, line["lines"]))
+            seen += 1
+            if seen == expected:
+                pending.pop(line["message_id"], None)
+                state.ids.add(line["message_id"])
+                if not pending:
+                    good = pos
+            else:
+                pending[line["message_id"]] = (seen, expected)
+        if state.read_upto + good < size:
+            os.ftruncate(f.fileno(), state.read_upto + good)
+            os.fsync(f.fileno())
+        state.read_upto += good

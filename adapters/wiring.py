@@ -1,0 +1,44 @@
+"""Which adapter serves which destination, chosen by configuration (environment):
+
+    HUB_VAR_DIR              root of the local drop folders (default ./var)
+    HUB_ECONOMY_ADAPTER      file (default) | webhook
+    HUB_ECONOMY_WEBHOOK_URL  the economy system's endpoint, for webhook
+    HUB_INCOME_REGISTER_URL  the income register (default: the local simulator,
+                             http://127.0.0.1:8089, which `make run` starts)
+
+The defaults work on a fresh machine: every destination delivers to files under
+./var, and the income register to the simulator."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from adapters.archive.bagit_archive import BagItArchive
+from adapters.digital_post.memo import MeMoFileDrop
+from adapters.economy.file_drop import EconomyFileDrop
+from adapters.economy.webhook import EconomyWebhook
+from adapters.income_register.client import IncomeRegisterClient
+from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, Adapter
+
+DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"
+
+
+def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
+    var = Path(env.get("HUB_VAR_DIR", "var"))
+    kind = env.get("HUB_ECONOMY_ADAPTER", "file")
+    if kind == "webhook":
+        url = env.get("HUB_ECONOMY_WEBHOOK_URL")
+        if not url:
+            raise ValueError("HUB_ECONOMY_ADAPTER=webhook needs HUB_ECONOMY_WEBHOOK_URL")
+        economy: Adapter = EconomyWebhook(url)
+    elif kind == "file":
+        economy = EconomyFileDrop(var / "economy")
+    else:
+        raise ValueError(f"HUB_ECONOMY_ADAPTER must be file or webhook, not {kind!r}")
+    return {
+        ECONOMY: economy,
+        DIGITAL_POST: MeMoFileDrop(var / "digital_post"),
+        ARCHIVE: BagItArchive(var / "archive"),
+        INCOME_REGISTER: IncomeRegisterClient(env.get("HUB_INCOME_REGISTER_URL", DEFAULT_INCOME_REGISTER_URL)),
+    }

@@ -1,0 +1,150 @@
+"""The dispatcher: claims due outbox messages, hands each to its destination's adapter,
+and records the outcome.
+
+- At least once, effect exactly once: a message is marked delivered only after its
+  adapter returned; a crash in between makes it due again when its lease expires, and
+  the adapter's idempotency on the message id absorbs the second delivery.
+- Retries back off exponentially with jitter (tenacity's wait strategy); a permanent
+  error, or `max_attempts` failures, moves the message to dead letters.
+- Per destination timeout: an adapter that does not answer in time counts as a
+  transient failure. The lease always outlasts the deliveries made under it: a message
+  whose delivery could end after the lease is given back untried.
+- Order per case and destination is kept by the claim query (see hub.store.outbox)."""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import structlog
+from tenacity import RetryCallState, wait_exponential_jitter
+
+from hub.dispatch.ports import Adapter, Delivery, DeliveryFailed
+from hub.domain.cpr import redact
+from hub.service.clock import Clock
+from hub.service.delivery import DeliveryService, Outcome
+from hub.store.outbox import OutboxRow
+
+log = structlog.get_logger("hub.dispatch")
+
+
+@dataclass
+class DispatchSettings:
+    batch_size: int = 100
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    max_attempts: int = 12
+    backoff_initial: float = 2.0        # seconds
+    backoff_max: float = 3600.0         # seconds
+    idle_sleep: float = 0.5             # seconds between polls when nothing is due
+    timeouts: dict[str, float] = field(default_factory=dict)  # per destination, seconds
+    default_timeout: float = 30.0
+
+    def timeout(self, destination: str) -> float:
+        return self.timeouts.get(destination, self.default_timeout)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "DispatchSettings":
+        s = cls()
+        if "HUB_DISPATCH_BATCH" in env:
+            s.batch_size = int(env["HUB_DISPATCH_BATCH"])
+        if "HUB_DISPATCH_LEASE_SECONDS" in env:
+            s.lease = dt.timedelta(seconds=float(env["HUB_DISPATCH_LEASE_SECONDS"]))
+        if "HUB_DISPATCH_MAX_ATTEMPTS" in env:
+            s.max_attempts = int(env["HUB_DISPATCH_MAX_ATTEMPTS"])
+        if "HUB_DISPATCH_IDLE_SECONDS" in env:
+            s.idle_sleep = float(env["HUB_DISPATCH_IDLE_SECONDS"])
+        return s
+
+
+class Dispatcher:
+    def __init__(self, service: DeliveryService, adapters: Mapping[str, Adapter], clock: Clock,
+                 settings: DispatchSettings | None = None, *, dispatcher_id: str | None = None):
+        self.service = service
+        self.adapters = dict(adapters)
+        self.clock = clock
+        self.settings = settings or DispatchSettings()
+        self.id = dispatcher_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wait = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max,
+                                             jitter=self.settings.backoff_initial)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-deliver")
+        self._stop = threading.Event()
+
+    def backoff(self, attempt: int) -> dt.timedelta:
+        state = RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        return dt.timedelta(seconds=self._wait(state))
+
+    def run_once(self) -> int:
+        """Claim one batch, deliver it, record the outcomes. Returns how many messages
+        were tried."""
+        s = self.settings
+        rows = self.service.claim(self.id, lease=s.lease, limit=s.batch_size, destinations=self.adapters)
+        if not rows:
+            return 0
+        lease_until = self.clock.now() + s.lease
+        outcomes: list[Outcome] = []
+        untried: list[OutboxRow] = []
+        for i, row in enumerate(rows):
+            if self._stop.is_set() or self.clock.now() + dt.timedelta(seconds=s.timeout(row.destination)) \
+                    >= lease_until - dt.timedelta(seconds=1):
+                untried = rows[i:]
+                break
+            outcomes.append(self._deliver(row))
+        if untried:
+            self.service.release(self.id, untried)
+        self.service.record(self.id, outcomes)
+        return len(outcomes)
+
+    def _deliver(self, row: OutboxRow) -> Outcome:
+        s = self.settings
+        attempt = row.attempts + 1
+        delivery = Delivery(row.message_id, row.destination, row.case_id, row.payload, attempt, self.clock.now(),
+                            row.created_at)
+        adapter = self.adapters[row.destination]
+        future = self._pool.submit(adapter.deliver, delivery)
+        try:
+            receipt = future.result(timeout=s.timeout(row.destination))
+            log.debug("delivered", message_id=row.message_id, destination=row.destination, attempt=attempt)
+            return Outcome(row, receipt=receipt)
+        except concurrent.futures.TimeoutError:
+            error, permanent = f"timed out after {s.timeout(row.destination):g} s", False
+        except DeliveryFailed as exc:
+            error, permanent = str(exc), exc.permanent
+        except Exception as exc:  # an adapter bug: retried, and visible in last_error
+            error, permanent = f"{type(exc).__name__}: {exc}", False
+        error = redact(error)  # an external system may echo a CPR number back
+        dead = permanent or attempt >= s.max_attempts
+        log.warning("delivery failed", message_id=row.message_id, destination=row.destination, attempt=attempt,
+                    permanent=permanent, dead_letter=dead, error=error)
+        return Outcome(row, error=error, dead=dead, next_attempt_at=self.clock.now() + self.backoff(attempt))
+
+    def drain(self, max_rounds: int = 1_000_000) -> int:
+        """Deliver until nothing is due now (for tests, tools and benchmarks)."""
+        total = 0
+        for _ in range(max_rounds):
+            n = self.run_once()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def run_forever(self) -> None:
+        log.info("dispatcher started", dispatcher_id=self.id, destinations=sorted(self.adapters))
+        while not self._stop.is_set():
+            try:
+                n = self.run_once()
+            except Exception:
+                log.exception("dispatch round failed")
+                n = 0
+            if n == 0:
+                self._stop.wait(self.settings.idle_sleep)
+        log.info("dispatcher stopped", dispatcher_id=self.id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,86 @@
+"""What an approved decision puts on paper: the decision letter to the citizen (with the
+authority as sender, reasons, legal basis and complaint guidance) and the case file
+that goes to the shared archive. Pure functions over the model; adapters only choose
+the format (MeMo XML, BagIt)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
+from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, Outcome
+
+COMPLAINT_WEEKS = 4
+
+_OUTCOME_DA = {
+    Outcome.GRANTED: "Du får {benefit}",
+    Outcome.PARTLY_GRANTED: "Du får delvist {benefit}",
+    Outcome.REFUSED: "Du får ikke {benefit}",
+}
+
+
+def kroner(oere: int) -> str:
+    """Danish notation: 1.250,00 kr."""
+    kr, o = divmod(oere, 100)
+    return f"{kr:,}".replace(",", ".") + f",{o:02d} kr."
+
+
+def complaint_guidance(authority: Authority) -> str:
+    return (
+        f"Hvis du er uenig i afgørelsen, kan du klage. Klagen skal være modtaget af {authority.name} "
+        f"senest {COMPLAINT_WEEKS} uger efter, at du har modtaget dette brev. Du kan klage skriftligt, "
+        f"digitalt eller mundtligt og skal ikke bruge en bestemt formular. {authority.name} ser på sagen igen, "
+        f"og fastholder {authority.name} afgørelsen, sendes din klage videre til Ankestyrelsen "
+        f"(retssikkerhedsloven § 66)."
+    )
+
+
+def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority: Authority) -> dict[str, Any]:
+    """The letter as data (JSON-able); `text` is the main document."""
+    title = f"Afgørelse om {benefit.name_da.lower()}"
+    lines = [title, "", _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + "."]
+    if decision.amounts:
+        lines += ["", "Beløb:"]
+        lines += [f"  {a.period_start.isoformat()} til {a.period_end.isoformat()}: {kroner(a.amount_oere)}"
+                  for a in decision.amounts]
+    lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]
+    guidance = complaint_guidance(authority)
+    lines += ["", "Klagevejledning:", guidance, "", f"Venlig hilsen {authority.name}"]
+    return dict(
+        title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
+        case_id=case.case_id, decision_id=decision.decision_id, outcome=decision.outcome.value,
+        amounts=[dict(amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
+                      period_end=a.period_end.isoformat()) for a in decision.amounts],
+        reasoning=decision.reasoning, legal_basis=decision.legal_basis,
+        complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS, text="\n".join(lines) + "\n",
+    )
+
+
+def archive_action_date(decided: dt.date, retention_years: int) -> dt.date:
+    """The date the archive acts on the package (decision date + retention years)."""
+    try:
+        return decided.replace(year=decided.year + retention_years)
+    except ValueError:  # 29 February
+        return decided.replace(year=decided.year + retention_years, day=28)
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def case_file(view: CaseView) -> dict[str, Any]:
+    """Everything the archive keeps of a case: the case, its information items, status
+    history and decisions."""
+    return dict(case=jsonable(view.case), information=jsonable(view.information),
+                status_history=jsonable(view.history), decisions=jsonable(view.decisions))

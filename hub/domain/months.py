@@ -1,0 +1,22 @@
+"""Calendar months as "YYYY-MM" strings."""
+from __future__ import annotations
+
+import re
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse(month: str) -> tuple[int, int] | None:
+    m = _MONTH.match(month)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def between(first: str, last: str) -> list[str]:
+    """Every month from first to last, inclusive (empty if last is before first)."""
+    y, m = map(int, first.split("-"))
+    ly, lm = map(int, last.split("-"))
+    out = []
+    while (y, m) <= (ly, lm):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out

@@ -1,0 +1,119 @@
+"""The dispatcher's use cases: claim due messages, and record what happened to them
+together with what a delivery changes on the case (the archive reference, the time
+the letter was sent, register data arriving as information), in one transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
+from hub.domain.model import CaseStatus, Event, InformationItem, InformationSource
+from hub.service.clock import Clock
+from hub.store import outbox as ob
+from hub.store import tables as t
+from hub.store.outbox import OutboxRow
+from hub.store.uow import UnitOfWork
+
+DISPATCHER_CLIENT = "hub-dispatcher"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: OutboxRow
+    receipt: Receipt | None = None   # delivered
+    error: str = ""                  # failed
+    dead: bool = False
+    next_attempt_at: dt.datetime | None = None
+
+
+class DeliveryService:
+    def __init__(self, engine: sa.Engine, clock: Clock):
+        self.engine = engine
+        self.clock = clock
+
+    def claim(self, dispatcher_id: str, *, lease: dt.timedelta, limit: int, destinations) -> list[OutboxRow]:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            return ob.claim(conn, dispatcher_id=dispatcher_id, now=now, lease_until=now + lease, limit=limit,
+                            destinations=destinations)
+
+    def release(self, dispatcher_id: str, rows: list[OutboxRow]) -> None:
+        with self.engine.begin() as conn:
+            ob.release(conn, [r.id for r in rows], dispatcher_id)
+
+    def record(self, dispatcher_id: str, outcomes: list[Outcome]) -> None:
+        """One transaction for a batch of outcomes. A message whose lease was lost (a
+        slow dispatcher overtaken after its lease expired) is left to its new owner."""
+        now = self.clock.now()
+        with UnitOfWork(self.engine) as uow:
+            for o in outcomes:
+                if o.receipt is not None:
+                    if ob.mark_delivered(uow.conn, o.row.id, dispatcher_id, now):
+                        self._apply(uow, o.row, o.receipt, now)
+                else:
+                    ob.mark_failed(uow.conn, o.row.id, dispatcher_id, now, o.error, dead=o.dead,
+                                   next_attempt_at=o.next_attempt_at or now)
+                    if o.dead and o.row.case_id:
+                        self._event(uow, o.row.case_id, "delivery.dead_lettered", now,
+                                    message_id=o.row.message_id, destination=o.row.destination)
+            uow.commit()
+
+    # ---- what a delivery changes on the case ---------------------------------------
+
+    def _apply(self, uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
+        p = row.payload
+        if row.destination == ARCHIVE:
+            uow.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == row.case_id)
+                             .values(archive_reference=receipt.reference))
+            self._event(uow, row.case_id, "case.archived", now, archive_reference=receipt.reference)
+        elif row.destination == DIGITAL_POST:
+            d = t.decisions.c
+            sent_at = dt.datetime.fromisoformat(receipt.data["sent_at"]) if "sent_at" in receipt.data else now
+            changed = uow.conn.execute(
+                sa.update(t.decisions).where(d.decision_id == p["decision_id"], d.sent_at.is_(None))
+                .values(sent_at=sent_at, letter_reference=receipt.reference)).rowcount
+            if changed:
+                self._event(uow, row.case_id, "decision.sent", now, decision_id=p["decision_id"],
+                            sent_at=sent_at.isoformat(), letter_reference=receipt.reference)
+        elif row.destination == INCOME_REGISTER:
+            self._register_data(uow, row, receipt, now)
+
+    def _register_data(self, uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
+        case = uow.case(row.case_id)
+        if case is None:
+            return
+        months = row.payload["months"]
+        if not case.is_open:
+            # The case was decided or withdrawn while the register answered: keep the
+            # fact that data came, not the data.
+            self._event(uow, case.case_id, "case.register_data_discarded", now, register="income_register",
+                        months=months, reason=f"case is {case.status.value}")
+            return
+        value = dict(register="eIndkomst", months=months, fetched_at=receipt.data.get("fetched_at", now.isoformat()),
+                     reference=receipt.reference, records=receipt.data.get("records", []))
+        item = InformationItem(str(uuid.uuid4()), case.case_id, InformationSource.REGISTER,
+                               f"eIndkomst {receipt.reference}", "income.register_records", value, False,
+                               row.payload.get("requested_by", DISPATCHER_CLIENT), now)
+        uow.add_information(item)
+        uow.record_event(Event("case.information_added", case.case_id, case.municipality_code, case.benefit_code,
+                               now, DISPATCHER_CLIENT, dict(item_id=item.item_id, kind=item.kind,
+                                                            source=item.source.value, discretionary=False)))
+        if case.status is CaseStatus.CREATED:
+            change = case.move(CaseStatus.INFORMING, action="RegisterData", at=now, by=DISPATCHER_CLIENT,
+                               reason="register data arrived")
+            uow.update_case_status(case)
+            uow.add_status_change(case.case_id, change)
+            uow.record_event(Event("case.status_changed", case.case_id, case.municipality_code, case.benefit_code,
+                                   now, DISPATCHER_CLIENT, dict(from_status=change.from_status.value,
+                                                                to_status=change.to_status.value,
+                                                                reason=change.reason)))
+
+    @staticmethod
+    def _event(uow: UnitOfWork, case_id: str, type_: str, now: dt.datetime, **payload) -> None:
+        row = uow.conn.execute(sa.select(t.cases.c.municipality_code, t.cases.c.benefit_code)
+                               .where(t.cases.c.case_id == case_id)).first()
+        uow.record_event(Event(type_, case_id, row.municipality_code if row else None,
+                               row.benefit_code if row else None, now, DISPATCHER_CLIENT, payload))

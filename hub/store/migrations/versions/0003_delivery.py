@@ -1,0 +1,57 @@
+"""Delivery: dead letters, paused destinations, archive and letter references, and
+the months of register data fetched per case.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from hub.store.tables import UTCDateTime
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cases") as b:
+        b.add_column(sa.Column("archive_reference", sa.String(300), nullable=True))
+    with op.batch_alter_table("decisions") as b:
+        b.add_column(sa.Column("sent_at", UTCDateTime(), nullable=True))
+        b.add_column(sa.Column("letter_reference", sa.String(300), nullable=True))
+    with op.batch_alter_table("outbox") as b:
+        b.add_column(sa.Column("dead_at", UTCDateTime(), nullable=True))
+    op.create_table(
+        "destinations",
+        sa.Column("name", sa.String(60), nullable=False),
+        sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
+        sa.Column("changed_by", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_destinations")),
+    )
+    op.create_table(
+        "register_fetches",
+        sa.Column("case_id", sa.String(36), nullable=False),
+        sa.Column("register", sa.String(40), nullable=False),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("message_id", sa.String(120), nullable=False),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.case_id"],
+                                name=op.f("fk_register_fetches_case_id_cases")),
+        sa.PrimaryKeyConstraint("case_id", "register", "month", name=op.f("pk_register_fetches")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("register_fetches")
+    op.drop_table("destinations")
+    with op.batch_alter_table("outbox") as b:
+        b.drop_column("dead_at")
+    with op.batch_alter_table("decisions") as b:
+        b.drop_column("letter_reference")
+        b.drop_column("sent_at")
+    with op.batch_alter_table("cases") as b:
+        b.drop_column("archive_reference")

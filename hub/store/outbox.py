@@ -1,0 +1,162 @@
+"""Outbox queries for the dispatcher and the operators.
+
+Claiming is a lease: a message is taken by setting claimed_by and claim_expires_at in a
+short transaction; on PostgreSQL the candidate rows are locked FOR UPDATE SKIP LOCKED so
+that concurrent dispatchers take different messages, on SQLite the transaction holds
+the database's write lock (BEGIN IMMEDIATE). A message whose lease has expired (its
+dispatcher died) can be claimed again. A later message for the same case and
+destination is not claimable while an earlier one is undelivered (pending or dead)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from hub.store import tables as t
+
+PENDING, DELIVERED, DEAD = "PENDING", "DELIVERED", "DEAD"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message_id: str
+    destination: str
+    case_id: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    claimed_by: str | None
+    claim_expires_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    dead_at: dt.datetime | None
+
+
+def _row(r) -> OutboxRow:
+    return OutboxRow(r.id, r.message_id, r.destination, r.case_id, r.payload, r.status, r.attempts, r.created_at,
+                     r.next_attempt_at, r.last_error, r.claimed_by, r.claim_expires_at, r.delivered_at, r.dead_at)
+
+
+def paused_destinations(conn: sa.Connection) -> set[str]:
+    d = t.destinations.c
+    return set(conn.execute(sa.select(d.name).where(d.paused.is_(True))).scalars())
+
+
+def claim(conn: sa.Connection, *, dispatcher_id: str, now: dt.datetime, lease_until: dt.datetime, limit: int,
+          destinations: Iterable[str]) -> list[OutboxRow]:
+    o = t.outbox.alias("o")
+    p = t.outbox.alias("p")
+    earlier_undelivered = (sa.select(sa.literal(1)).select_from(p)
+                           .where(p.c.case_id == o.c.case_id, p.c.destination == o.c.destination,
+                                  p.c.id < o.c.id, p.c.status != DELIVERED))
+    wanted = sorted(set(destinations) - paused_destinations(conn))
+    if not wanted:
+        return []
+    q = (sa.select(o.c.id)
+         .where(o.c.status == PENDING, o.c.next_attempt_at <= now, o.c.destination.in_(wanted),
+                sa.or_(o.c.claim_expires_at.is_(None), o.c.claim_expires_at <= now),
+                ~sa.exists(earlier_undelivered))
+         .order_by(o.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(of=o, skip_locked=True)
+    ids = list(conn.execute(q).scalars())
+    if not ids:
+        return []
+    c = t.outbox.c
+    conn.execute(sa.update(t.outbox).where(c.id.in_(ids))
+                 .values(claimed_by=dispatcher_id, claim_expires_at=lease_until))
+    rows = conn.execute(sa.select(t.outbox).where(c.id.in_(ids)).order_by(c.id))
+    return [_row(r) for r in rows]
+
+
+def mark_delivered(conn: sa.Connection, row_id: int, dispatcher_id: str, now: dt.datetime) -> bool:
+    """False when the lease was lost meanwhile (another dispatcher owns the message now)."""
+    c = t.outbox.c
+    res = conn.execute(sa.update(t.outbox)
+                       .where(c.id == row_id, c.claimed_by == dispatcher_id, c.status == PENDING)
+                       .values(status=DELIVERED, delivered_at=now, attempts=c.attempts + 1, last_error=None,
+                               claimed_by=None, claim_expires_at=None))
+    return res.rowcount == 1
+
+
+def mark_failed(conn: sa.Connection, row_id: int, dispatcher_id: str, now: dt.datetime, error: str, *,
+                dead: bool, next_attempt_at: dt.datetime) -> bool:
+    c = t.outbox.c
+    values: dict[str, Any] = dict(attempts=c.attempts + 1, last_error=error[:2000], claimed_by=None,
+                                  claim_expires_at=None, next_attempt_at=next_attempt_at)
+    if dead:
+        values.update(status=DEAD, dead_at=now)
+    res = conn.execute(sa.update(t.outbox)
+                       .where(c.id == row_id, c.claimed_by == dispatcher_id, c.status == PENDING).values(**values))
+    return res.rowcount == 1
+
+
+def release(conn: sa.Connection, row_ids: list[int], dispatcher_id: str) -> None:
+    """Give back claimed messages that were not tried."""
+    if row_ids:
+        c = t.outbox.c
+        conn.execute(sa.update(t.outbox).where(c.id.in_(row_ids), c.claimed_by == dispatcher_id)
+                     .values(claimed_by=None, claim_expires_at=None))
+
+
+def replay(conn: sa.Connection, *, now: dt.datetime, message_id: str = "", destination: str = "") -> int:
+    """Dead letters back to pending, due now, with a fresh attempt count. The attempts
+    and errors so far stay in last_error's history only as the last one."""
+    c = t.outbox.c
+    q = sa.update(t.outbox).where(c.status == DEAD)
+    if message_id:
+        q = q.where(c.message_id == message_id)
+    if destination:
+        q = q.where(c.destination == destination)
+    return conn.execute(q.values(status=PENDING, attempts=0, next_attempt_at=now, dead_at=None,
+                                 claimed_by=None, claim_expires_at=None)).rowcount
+
+
+def set_paused(conn: sa.Connection, destination: str, paused: bool, now: dt.datetime, by: str) -> None:
+    d = t.destinations.c
+    if conn.execute(sa.select(d.name).where(d.name == destination)).first():
+        conn.execute(sa.update(t.destinations).where(d.name == destination)
+                     .values(paused=paused, changed_at=now, changed_by=by))
+    else:
+        conn.execute(t.destinations.insert().values(name=destination, paused=paused, changed_at=now, changed_by=by))
+
+
+def list_messages(conn: sa.Connection, *, status: str = "", destination: str = "", after_id: int = 0,
+                  limit: int = 50) -> list[OutboxRow]:
+    c = t.outbox.c
+    q = sa.select(t.outbox).where(c.id > after_id)
+    if status:
+        q = q.where(c.status == status)
+    if destination:
+        q = q.where(c.destination == destination)
+    return [_row(r) for r in conn.execute(q.order_by(c.id).limit(limit))]
+
+
+def list_messages_by_id(conn: sa.Connection, message_id: str) -> OutboxRow | None:
+    r = conn.execute(sa.select(t.outbox).where(t.outbox.c.message_id == message_id)).first()
+    return _row(r) if r else None
+
+
+def summary(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Per destination: pending and dead counts, the oldest pending message's age."""
+    c = t.outbox.c
+    rows = conn.execute(sa.select(c.destination, c.status, sa.func.count(), sa.func.min(c.created_at))
+                        .where(c.status != DELIVERED).group_by(c.destination, c.status))
+    out: dict[str, dict[str, Any]] = {}
+    for dest, status, n, oldest in rows:
+        e = out.setdefault(dest, dict(destination=dest, pending=0, dead=0, oldest_pending=None))
+        if status == PENDING:
+            e.update(pending=n, oldest_pending=oldest)
+        else:
+            e["dead"] = n
+    paused = paused_destinations(conn)
+    for dest in paused:
+        out.setdefault(dest, dict(destination=dest, pending=0, dead=0, oldest_pending=None))
+    for e in out.values():
+        e["paused"] = e["destination"] in paused
+    return sorted(out.values(), key=lambda e: e["destination"])

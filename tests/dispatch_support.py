@@ -1,0 +1,97 @@
+"""Shared by the delivery tests: adapters writing under a temporary folder, the income
+register simulator on a real socket, a dispatcher on the test's fake clock, and a
+small economy webhook receiver whose behaviour the test controls."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from adapters.archive.bagit_archive import BagItArchive
+from adapters.digital_post.memo import MeMoFileDrop
+from adapters.economy.file_drop import EconomyFileDrop
+from adapters.economy.webhook import EconomyWebhook
+from adapters.income_register.client import IncomeRegisterClient
+from adapters.income_register.simulator import Simulator
+from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
+from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER
+from hub.service.delivery import DeliveryService
+
+
+def file_adapters(root, register_url: str) -> dict:
+    return {
+        ECONOMY: EconomyFileDrop(root / "economy"),
+        DIGITAL_POST: MeMoFileDrop(root / "digital_post"),
+        ARCHIVE: BagItArchive(root / "archive"),
+        INCOME_REGISTER: IncomeRegisterClient(register_url, timeout=5),
+    }
+
+
+def dispatcher(engine, clock, adapters, **settings) -> Dispatcher:
+    s = DispatchSettings(**{"idle_sleep": 0.05, **settings})
+    return Dispatcher(DeliveryService(engine, clock), adapters, clock, s)
+
+
+class Webhook:
+    """An economy system's endpoint. `mode` is what it does now: "ok", "503", "400",
+    "slow" (answers after `slow_seconds`). It keeps what it accepted, by idempotency key,
+    and counts the requests."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.slow_seconds = 2.0
+        self.accepted: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.requests = 0
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.lock:
+                    hook.requests += 1
+                    mode = hook.mode
+                if mode == "slow":
+                    time.sleep(hook.slow_seconds)
+                status = {"ok": 201, "slow": 201, "503": 503, "400": 400}[mode]
+                if status == 201:
+                    key = self.headers["Idempotency-Key"]
+                    with hook.lock:
+                        if key not in hook.accepted:
+                            hook.accepted[key] = body
+                            hook.order.append(key)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/postings"
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self.server = self.server if self._thread is None and self.server.socket.fileno() != -1 else \
+                ThreadingHTTPServer(("127.0.0.1", self.port), self.server.RequestHandlerClass)
+            self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Connection refused from now on, until start()."""
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread = None
+
+    def adapter(self, timeout: float = 1.0) -> EconomyWebhook:
+        return EconomyWebhook(self.url, timeout=timeout)
+
+
+def simulator() -> Simulator:
+    return Simulator().start_in_thread()

@@ -95,3 +95,33 @@ class Webhook:
 
 def simulator() -> Simulator:
     return Simulator().start_in_thread()
+
+
+def enqueue_postings(engine, clock, cases: int, per_case: int, destination: str = ECONOMY) -> list[str]:
+    """Economy postings straight into the outbox, several per case, as decisions and
+    payments will write them. Returns the message ids in the order they were written."""
+    import uuid
+
+    from hub.domain.model import OutboxMessage
+    from hub.store.uow import UnitOfWork
+    ids = []
+    with UnitOfWork(engine) as uow:
+        for c in range(cases):
+            case_id = str(uuid.uuid4())
+            for n in range(per_case):
+                mid = f"test/{case_id}/{n}"
+                uow.add_outbox(OutboxMessage(mid, destination, case_id, dict(
+                    kind="posting", municipality_code="101", case_id=case_id, decision_id=f"d-{n}",
+                    ledger_account="5.32.30", cpr="", amounts=[dict(amount_oere=1000 + n, period_start="2026-01-01",
+                                                                 period_end="2026-01-31")])), clock.now())
+                ids.append(mid)
+        uow.commit()
+    return ids
+
+
+def statuses(engine) -> dict[str, str]:
+    import sqlalchemy as sa
+
+    from hub.store import tables
+    with engine.connect() as c:
+        return dict(c.execute(sa.select(tables.outbox.c.message_id, tables.outbox.c.status)).all())

@@ -37,7 +37,7 @@ log = structlog.get_logger("hub.dispatch")
 class DispatchSettings:
     batch_size: int = 100
     lease: dt.timedelta = dt.timedelta(seconds=60)
-    max_attempts: int = 12
+    max_attempts: int = 40             # with the 1 h cap: about a day and a half of retrying
     backoff_initial: float = 2.0        # seconds
     backoff_max: float = 3600.0         # seconds
     idle_sleep: float = 0.5             # seconds between polls when nothing is due
@@ -58,7 +58,17 @@ class DispatchSettings:
             s.max_attempts = int(env["HUB_DISPATCH_MAX_ATTEMPTS"])
         if "HUB_DISPATCH_IDLE_SECONDS" in env:
             s.idle_sleep = float(env["HUB_DISPATCH_IDLE_SECONDS"])
+        if "HUB_DISPATCH_TIMEOUT_SECONDS" in env:
+            s.default_timeout = float(env["HUB_DISPATCH_TIMEOUT_SECONDS"])
         return s
+
+    def check(self) -> None:
+        """A lease must outlast one delivery (a message is only tried if its delivery
+        ends before the lease does), or nothing would ever be delivered."""
+        longest = max([self.default_timeout, *self.timeouts.values()])
+        if self.lease.total_seconds() < longest + 2:
+            raise ValueError(f"the dispatch lease ({self.lease.total_seconds():g} s) must be at least 2 s longer "
+                             f"than the longest delivery timeout ({longest:g} s)")
 
 
 class Dispatcher:
@@ -68,6 +78,7 @@ class Dispatcher:
         self.adapters = dict(adapters)
         self.clock = clock
         self.settings = settings or DispatchSettings()
+        self.settings.check()
         self.id = dispatcher_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wait = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max,
                                              jitter=self.settings.backoff_initial)

@@ -36,8 +36,14 @@ migrate: $(GEN)
 	mkdir -p var
 	HUB_DATABASE_URL=$(HUB_DATABASE_URL) $(VENV)/bin/hub migrate
 
+# The hub, its dispatcher (delivering to drop folders under ./var) and the income
+# register simulator, which stops with the hub.
+HUB_INCOME_REGISTER_PORT ?= 8089
 run: migrate
+	$(PY) -m adapters.income_register.simulator --port $(HUB_INCOME_REGISTER_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	HUB_DATABASE_URL=$(HUB_DATABASE_URL) HUB_CLIENTS_FILE=$(HUB_CLIENTS_FILE) \
+	  HUB_INCOME_REGISTER_URL=http://127.0.0.1:$(HUB_INCOME_REGISTER_PORT) \
 	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
 
 # The suite runs twice: on SQLite, then on PostgreSQL (HUB_TEST_POSTGRES_URL).
@@ -48,6 +54,7 @@ test: $(GEN)
 
 bench: $(GEN)
 	$(PY) -m bench.create_case
+	$(PY) -m bench.dispatch
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

@@ -40,3 +40,30 @@ def test_hubctl_shows_field_violations(hub, capsys):
                      "--benefit", "FOLKEPENSION", "--channel", "phone")
     assert code == 1
     assert "INVALID_ARGUMENT" in err and "municipality_code:" in err and "cpr:" in err
+
+
+def test_hubctl_operator_commands(hub, capsys, clock):
+    from tests.dispatch_support import enqueue_postings
+    enqueue_postings(hub.engine, clock, cases=1, per_case=2)
+    code, state = _run(capsys, hub, "t-operator", "ops", "pause", "economy")
+    assert code == 0 and state == {"destination": "economy", "paused": True}
+    code, backlog = _run(capsys, hub, "t-operator", "ops", "backlog")
+    [economy] = backlog["destinations"]
+    assert economy["pending"] == "2" and economy["paused"]
+    code, listed = _run(capsys, hub, "t-operator", "ops", "list", "--status", "pending")
+    assert len(listed["messages"]) == 2
+    code, replayed = _run(capsys, hub, "t-operator", "ops", "replay", "--all")
+    assert code == 0 and replayed == {}  # nothing was dead
+    code, err = _run(capsys, hub, "t-operator", "ops", "replay")
+    assert code == 2 and "MESSAGE_ID or --all" in err
+    code, _ = _run(capsys, hub, "t-operator", "ops", "resume", "economy")
+    assert code == 0
+
+
+def test_hubctl_register_data(hub, capsys):
+    cpr = new_cpr()
+    _, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", cpr,
+                   "--benefit", "BOLIGSTOETTE", "--channel", "self-service")
+    code, r = _run(capsys, hub, "t-backoffice", "case", "register-data", case["case_id"], "--from", "2026-01",
+                   "--to", "2026-02")
+    assert code == 0 and r["requested_months"] == ["2026-01", "2026-02"]

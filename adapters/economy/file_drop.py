@@ -41,8 +41,9 @@ class _FileState:
 class EconomyFileDrop:
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts; each file has a lock of its own
         self._files: dict[Path, _FileState] = {}
+        self._file_locks: dict[Path, threading.Lock] = {}
 
     def path_for(self, d: Delivery) -> Path:
         return self.root / d.payload["municipality_code"] / f"{d.created_at.date().isoformat()}.jsonl"
@@ -54,10 +55,12 @@ class EconomyFileDrop:
         path = self.path_for(d)
         path.parent.mkdir(parents=True, exist_ok=True)
         ref = f"{path.relative_to(self.root)}"
-        with self._lock, open(path, "a+b") as f:
+        with self._lock:
+            file_lock = self._file_locks.setdefault(path, threading.Lock())
+            state = self._files.setdefault(path, _FileState())
+        with file_lock, open(path, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
-                state = self._files.setdefault(path, _FileState())
                 self._catch_up(f, state)
                 if d.message_id in state.ids or not lines:
                     return Receipt(reference=ref)

@@ -8,6 +8,13 @@
     HUBCTL_TOKEN=demo-caseworker-101 hubctl inbox
     HUBCTL_TOKEN=demo-caseworker-101 hubctl decision approve DECISION_ID
     hubctl case show CASE_ID
+    hubctl case register-data CASE_ID --from 2025-10 --to 2026-03   # the income register
+
+    export HUBCTL_TOKEN=demo-operator
+    hubctl ops backlog              # per destination: pending, dead, oldest, paused
+    hubctl ops list --status dead   # dead letters with their last error
+    hubctl ops replay MESSAGE_ID    # or: hubctl ops replay --all [--destination economy]
+    hubctl ops pause economy        # and: hubctl ops resume economy
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from google.protobuf import json_format, struct_pb2
 from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
-from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2, operations_pb2
 
 
 def _enum(wrapper, prefix: str, text: str) -> int:
@@ -101,6 +108,27 @@ def run(args, hub) -> None:
         case "decision-return":
             _print(d.ReturnDraft(decisions_pb2.ReturnDraftRequest(request_id=rid, decision_id=args.decision_id,
                                                                   reason=args.reason)))
+        case "case-register-data":
+            _print(c.RequestRegisterData(cases_pb2.RequestRegisterDataRequest(
+                request_id=rid, case_id=args.case_id, register=_enum(cases_pb2.Register, "REGISTER", args.register),
+                from_month=args.from_month, to_month=args.to_month)))
+        case "ops-backlog":
+            _print(hub.operations.GetOutboxSummary(operations_pb2.GetOutboxSummaryRequest()))
+        case "ops-list":
+            _print(hub.operations.ListOutboxMessages(operations_pb2.ListOutboxMessagesRequest(
+                status=_enum(operations_pb2.OutboxStatus, "OUTBOX_STATUS", args.status) if args.status else 0,
+                destination=args.destination, page_size=args.page_size, page_token=args.page_token)))
+        case "ops-replay":
+            if bool(args.message_id) == args.all:
+                raise ValueError("give a MESSAGE_ID or --all")
+            _print(hub.operations.ReplayDeadLetters(operations_pb2.ReplayDeadLettersRequest(
+                request_id=rid, message_id=args.message_id or "", all=args.all, destination=args.destination)))
+        case "ops-pause":
+            _print(hub.operations.PauseDestination(operations_pb2.PauseDestinationRequest(
+                request_id=rid, destination=args.destination)))
+        case "ops-resume":
+            _print(hub.operations.ResumeDestination(operations_pb2.ResumeDestinationRequest(
+                request_id=rid, destination=args.destination)))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
@@ -148,6 +176,33 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(cmd="case-withdraw")
     s.add_argument("case_id")
     s.add_argument("--reason", default="")
+
+    s = case.add_parser("register-data", help="ask a register for the citizen's data (arrives as information)")
+    s.set_defaults(cmd="case-register-data")
+    s.add_argument("case_id")
+    s.add_argument("--register", default="income", choices=["income"])
+    s.add_argument("--from", dest="from_month", required=True, metavar="YYYY-MM")
+    s.add_argument("--to", dest="to_month", required=True, metavar="YYYY-MM")
+
+    ops = top.add_parser("ops", help="operators: outbox backlog, dead letters, destinations").add_subparsers(
+        dest="sub", required=True)
+    ops.add_parser("backlog", help="per destination: pending, dead, oldest pending, paused").set_defaults(
+        cmd="ops-backlog")
+    s = ops.add_parser("list", help="outbox messages (backlog or dead letters)")
+    s.set_defaults(cmd="ops-list")
+    s.add_argument("--status", default="", choices=["", "pending", "delivered", "dead"])
+    s.add_argument("--destination", default="")
+    s.add_argument("--page-size", type=int, default=0)
+    s.add_argument("--page-token", default="")
+    s = ops.add_parser("replay", help="dead letters back to the queue")
+    s.set_defaults(cmd="ops-replay")
+    s.add_argument("message_id", nargs="?")
+    s.add_argument("--all", action="store_true")
+    s.add_argument("--destination", default="")
+    for name in ("pause", "resume"):
+        s = ops.add_parser(name, help=f"{name} delivery to a destination")
+        s.set_defaults(cmd=f"ops-{name}")
+        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register"])
 
     dec = top.add_parser("decision").add_subparsers(dest="sub", required=True)
     s = dec.add_parser("submit")

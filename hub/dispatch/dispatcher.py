@@ -24,7 +24,7 @@ from typing import Mapping
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from hub.dispatch.ports import Adapter, Delivery, DeliveryFailed
+from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed
 from hub.domain.cpr import redact
 from hub.service.clock import Clock
 from hub.service.delivery import DeliveryService, Outcome
@@ -36,6 +36,7 @@ log = structlog.get_logger("hub.dispatch")
 @dataclass
 class DispatchSettings:
     batch_size: int = 100
+    parallel: int = 8                   # deliveries in flight at once
     lease: dt.timedelta = dt.timedelta(seconds=60)
     max_attempts: int = 40             # with the 1 h cap: about a day and a half of retrying
     backoff_initial: float = 2.0        # seconds
@@ -52,6 +53,8 @@ class DispatchSettings:
         s = cls()
         if "HUB_DISPATCH_BATCH" in env:
             s.batch_size = int(env["HUB_DISPATCH_BATCH"])
+        if "HUB_DISPATCH_PARALLEL" in env:
+            s.parallel = max(1, int(env["HUB_DISPATCH_PARALLEL"]))
         if "HUB_DISPATCH_LEASE_SECONDS" in env:
             s.lease = dt.timedelta(seconds=float(env["HUB_DISPATCH_LEASE_SECONDS"]))
         if "HUB_DISPATCH_MAX_ATTEMPTS" in env:
@@ -60,6 +63,10 @@ class DispatchSettings:
             s.idle_sleep = float(env["HUB_DISPATCH_IDLE_SECONDS"])
         if "HUB_DISPATCH_TIMEOUT_SECONDS" in env:
             s.default_timeout = float(env["HUB_DISPATCH_TIMEOUT_SECONDS"])
+        for dest in DESTINATIONS:  # e.g. HUB_DISPATCH_TIMEOUT_ECONOMY_SECONDS
+            key = f"HUB_DISPATCH_TIMEOUT_{dest.upper()}_SECONDS"
+            if key in env:
+                s.timeouts[dest] = float(env[key])
         return s
 
     def check(self) -> None:
@@ -82,7 +89,9 @@ class Dispatcher:
         self.id = dispatcher_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wait = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max,
                                              jitter=self.settings.backoff_initial)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-deliver")
+        # Room for deliveries that timed out but are still running in their thread.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2 * self.settings.parallel,
+                                                           thread_name_prefix="hub-deliver")
         self._stop = threading.Event()
 
     def backoff(self, attempt: int) -> dt.timedelta:
@@ -92,7 +101,8 @@ class Dispatcher:
 
     def run_once(self) -> int:
         """Claim one batch, deliver it, record the outcomes. Returns how many messages
-        were tried."""
+        were tried. A batch holds at most one message per case and destination, so its
+        messages are delivered `parallel` at a time."""
         s = self.settings
         rows = self.service.claim(self.id, lease=s.lease, limit=s.batch_size, destinations=self.adapters)
         if not rows:
@@ -100,24 +110,30 @@ class Dispatcher:
         lease_until = self.clock.now() + s.lease
         outcomes: list[Outcome] = []
         untried: list[OutboxRow] = []
-        for i, row in enumerate(rows):
-            if self._stop.is_set() or self.clock.now() + dt.timedelta(seconds=s.timeout(row.destination)) \
-                    >= lease_until - dt.timedelta(seconds=1):
+        for i in range(0, len(rows), s.parallel):
+            wave = rows[i:i + s.parallel]
+            longest = max(s.timeout(r.destination) for r in wave)
+            if self._stop.is_set() or self.clock.now() + dt.timedelta(seconds=longest + 1) >= lease_until:
                 untried = rows[i:]
                 break
-            outcomes.append(self._deliver(row))
+            started = [(row, self._start(row)) for row in wave]
+            outcomes += [self._finish(row, future) for row, future in started]
         if untried:
             self.service.release(self.id, untried)
         self.service.record(self.id, outcomes)
         return len(outcomes)
 
+    def _start(self, row: OutboxRow) -> concurrent.futures.Future:
+        delivery = Delivery(row.message_id, row.destination, row.case_id, row.payload, row.attempts + 1,
+                            self.clock.now(), row.created_at)
+        return self._pool.submit(self.adapters[row.destination].deliver, delivery)
+
     def _deliver(self, row: OutboxRow) -> Outcome:
+        return self._finish(row, self._start(row))
+
+    def _finish(self, row: OutboxRow, future: concurrent.futures.Future) -> Outcome:
         s = self.settings
         attempt = row.attempts + 1
-        delivery = Delivery(row.message_id, row.destination, row.case_id, row.payload, attempt, self.clock.now(),
-                            row.created_at)
-        adapter = self.adapters[row.destination]
-        future = self._pool.submit(adapter.deliver, delivery)
         try:
             receipt = future.result(timeout=s.timeout(row.destination))
             log.debug("delivered", message_id=row.message_id, destination=row.destination, attempt=attempt)

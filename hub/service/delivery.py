@@ -49,11 +49,13 @@ class DeliveryService:
         slow dispatcher overtaken after its lease expired) is left to its new owner."""
         now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
+            delivered = [o for o in outcomes if o.receipt is not None]
+            marked = ob.mark_delivered(uow.conn, [o.row.id for o in delivered], dispatcher_id, now)
+            for o in delivered:
+                if o.row.id in marked:
+                    self._apply(uow, o.row, o.receipt, now)
             for o in outcomes:
-                if o.receipt is not None:
-                    if ob.mark_delivered(uow.conn, o.row.id, dispatcher_id, now):
-                        self._apply(uow, o.row, o.receipt, now)
-                else:
+                if o.receipt is None:
                     ob.mark_failed(uow.conn, o.row.id, dispatcher_id, now, o.error, dead=o.dead,
                                    next_attempt_at=o.next_attempt_at or now)
                     if o.dead and o.row.case_id:
@@ -69,7 +71,7 @@ class DeliveryService:
             uow.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == row.case_id)
                              .values(archive_reference=receipt.reference))
             self._event(uow, row.case_id, "case.archived", now, archive_reference=receipt.reference)
-        elif row.destination == DIGITAL_POST:
+        elif row.destination == DIGITAL_POST and p.get("decision_id"):
             d = t.decisions.c
             sent_at = dt.datetime.fromisoformat(receipt.data["sent_at"]) if "sent_at" in receipt.data else now
             changed = uow.conn.execute(

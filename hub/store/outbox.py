@@ -74,14 +74,18 @@ def claim(conn: sa.Connection, *, dispatcher_id: str, now: dt.datetime, lease_un
     return [_row(r) for r in rows]
 
 
-def mark_delivered(conn: sa.Connection, row_id: int, dispatcher_id: str, now: dt.datetime) -> bool:
-    """False when the lease was lost meanwhile (another dispatcher owns the message now)."""
+def mark_delivered(conn: sa.Connection, row_ids: list[int], dispatcher_id: str, now: dt.datetime) -> set[int]:
+    """Returns the ids marked; one missing had its lease lost meanwhile (another
+    dispatcher owns that message now)."""
+    if not row_ids:
+        return set()
     c = t.outbox.c
     res = conn.execute(sa.update(t.outbox)
-                       .where(c.id == row_id, c.claimed_by == dispatcher_id, c.status == PENDING)
+                       .where(c.id.in_(row_ids), c.claimed_by == dispatcher_id, c.status == PENDING)
                        .values(status=DELIVERED, delivered_at=now, attempts=c.attempts + 1, last_error=None,
-                               claimed_by=None, claim_expires_at=None))
-    return res.rowcount == 1
+                               claimed_by=None, claim_expires_at=None)
+                       .returning(c.id))
+    return set(res.scalars())
 
 
 def mark_failed(conn: sa.Connection, row_id: int, dispatcher_id: str, now: dt.datetime, error: str, *,

@@ -162,7 +162,8 @@ outbox = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     # Set when the message went to dead letters (permanent error or too many attempts).
     sa.Column("dead_at", UTCDateTime, nullable=True),
-    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    # The claim walks pending messages in id order and stops at its limit.
+    sa.Index("ix_outbox_status_id", "status", "id"),
     sa.Index("ix_outbox_case_destination", "case_id", "destination", "id"),
 )
 

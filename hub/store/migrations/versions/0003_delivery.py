@@ -24,6 +24,10 @@ def upgrade() -> None:
         b.add_column(sa.Column("letter_reference", sa.String(300), nullable=True))
     with op.batch_alter_table("outbox") as b:
         b.add_column(sa.Column("dead_at", UTCDateTime(), nullable=True))
+    # The claim orders by id: walking (status, id) stops at the batch size, where
+    # (status, next_attempt_at) made it sort the whole backlog on every claim.
+    op.drop_index("ix_outbox_due", table_name="outbox")
+    op.create_index("ix_outbox_status_id", "outbox", ["status", "id"])
     op.create_table(
         "destinations",
         sa.Column("name", sa.String(60), nullable=False),
@@ -48,6 +52,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("register_fetches")
     op.drop_table("destinations")
+    op.drop_index("ix_outbox_status_id", table_name="outbox")
+    op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
     with op.batch_alter_table("outbox") as b:
         b.drop_column("dead_at")
     with op.batch_alter_table("decisions") as b:

@@ -1,0 +1,96 @@
+"""One dispatcher draining a backlog into the file-drop adapters (economy postings as
+JSON Lines, decision letters as MeMo XML files): messages delivered per second, and
+the time to drain a backlog of HUB_BENCH_MESSAGES (default 100,000) messages, half
+postings and half letters. Every file write is fsynced.
+
+    make bench
+    HUB_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test python -m bench.dispatch"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+import time
+import uuid
+
+MESSAGES = int(os.environ.get("HUB_BENCH_MESSAGES", "100000"))
+BATCH = int(os.environ.get("HUB_DISPATCH_BATCH", "100"))
+
+
+def _letter(case_id: str, cpr: str) -> dict:
+    return dict(title="Afgørelse om boligstøtte", sender=dict(key="municipality:101", name="København Kommune"),
+                recipient_cpr=cpr, case_id=case_id, decision_id=f"d-{case_id}", outcome="GRANTED",
+                text="Afgørelse om boligstøtte\n\nDu får boligstøtte.\n" * 20)
+
+
+def _fill(engine, n: int, now: dt.datetime) -> None:
+    from hub.store import tables as t
+    rows = []
+    for i in range(n // 2):
+        case_id = str(uuid.uuid4())
+        cpr = f"010170{i % 10000:04d}"
+        base = dict(case_id=case_id, created_at=now, next_attempt_at=now, status="PENDING", attempts=0)
+        rows.append(dict(base, message_id=f"bench/{case_id}/economy", destination="economy", payload=dict(
+            kind="decision_posting", municipality_code=f"{101 + (i % 3) * 46}", ledger_account="5.32.30",
+            case_id=case_id, decision_id=f"d-{case_id}", cpr=cpr,
+            amounts=[dict(amount_oere=125_000, period_start="2026-04-01", period_end="2026-12-31")])))
+        rows.append(dict(base, message_id=f"bench/{case_id}/letter", destination="digital_post",
+                         payload=dict(kind="decision_letter", case_id=case_id, decision_id=f"d-{case_id}",
+                                      municipality_code="101", letter=_letter(case_id, cpr))))
+        if len(rows) >= 10_000:
+            with engine.begin() as c:
+                c.execute(t.outbox.insert(), rows)
+            rows = []
+    if rows:
+        with engine.begin() as c:
+            c.execute(t.outbox.insert(), rows)
+
+
+def main() -> int:
+    from adapters.digital_post.memo import MeMoFileDrop
+    from adapters.economy.file_drop import EconomyFileDrop
+    from hub import logs
+    from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
+    from hub.service.clock import SystemClock
+    from hub.service.delivery import DeliveryService
+    from hub.store.db import create_engine
+    from hub.store.migrate import recreate_postgres_schema, upgrade
+
+    logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
+    url = os.environ.get("HUB_BENCH_DATABASE_URL")
+    shutil.rmtree("var/bench-dispatch", ignore_errors=True)
+    os.makedirs("var/bench-dispatch")
+    if not url:
+        url = "sqlite:///var/bench-dispatch/hub.db"
+    elif url.startswith("postgresql"):
+        recreate_postgres_schema(url)
+    upgrade(url)
+    engine = create_engine(url)
+    clock = SystemClock()
+    t0 = time.perf_counter()
+    _fill(engine, MESSAGES, clock.now())
+    print(f"dispatch: {MESSAGES:,} messages queued in {time.perf_counter() - t0:.1f} s; "
+          f"database {url.split(':')[0]}; batch {BATCH}")
+    root = "var/bench-dispatch"
+    adapters = {"economy": EconomyFileDrop(f"{root}/economy"), "digital_post": MeMoFileDrop(f"{root}/digital_post")}
+    d = Dispatcher(DeliveryService(engine, clock), adapters, clock, DispatchSettings(batch_size=BATCH))
+    t0 = time.perf_counter()
+    first = None
+    done = 0
+    while True:
+        n = d.run_once()
+        if n == 0:
+            break
+        done += n
+        if first is None and done >= 10_000:
+            first = (done, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    d.stop()
+    print(f"one dispatcher, file drops: {done / seconds:,.0f} messages/s; backlog of {done:,} drained in "
+          f"{seconds:.1f} s" + (f" (first {first[0]:,} at {first[0] / first[1]:,.0f}/s)" if first else ""))
+    return 0 if done == MESSAGES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

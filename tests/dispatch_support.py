@@ -34,8 +34,8 @@ def dispatcher(engine, clock, adapters, **settings) -> Dispatcher:
 
 
 class Webhook:
-    """An economy system's endpoint. `mode` is what it does now: "ok", "503", "400",
-    "slow" (answers after `slow_seconds`). It keeps what it accepted, by idempotency key,
+    """An economy system's endpoint. `mode` is what it does now: "ok", "slow" (accepts
+    after `slow_seconds`), or an HTTP status to answer with ("503", "400", ...). It keeps what it accepted, by idempotency key,
     and counts the requests."""
 
     def __init__(self) -> None:
@@ -58,7 +58,7 @@ class Webhook:
                     mode = hook.mode
                 if mode == "slow":
                     time.sleep(hook.slow_seconds)
-                status = {"ok": 201, "slow": 201, "503": 503, "400": 400}[mode]
+                status = {"ok": 201, "slow": 201}.get(mode) or int(mode)
                 if status == 201:
                     key = self.headers["Idempotency-Key"]
                     with hook.lock:
@@ -78,8 +78,9 @@ class Webhook:
 
     def start(self) -> None:
         if self._thread is None:
-            self.server = self.server if self._thread is None and self.server.socket.fileno() != -1 else \
-                ThreadingHTTPServer(("127.0.0.1", self.port), self.server.RequestHandlerClass)
+            if self.server.socket.fileno() == -1:  # closed by stop(): listen again on the same port
+                self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.server.RequestHandlerClass)
+                self.server.daemon_threads = True
             self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
             self._thread.start()
 

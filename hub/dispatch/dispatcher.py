@@ -170,8 +170,10 @@ class Dispatcher:
                 n = 0
             if n == 0:
                 self._stop.wait(self.settings.idle_sleep)
+        self._pool.shutdown(wait=False)
         log.info("dispatcher stopped", dispatcher_id=self.id)
 
     def stop(self) -> None:
+        """Finish the deliveries in flight, record them, and stop; messages claimed
+        but not tried are given back."""
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -147,6 +147,11 @@ class Case:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def require_open(self, action: str) -> None:
+        if not self.is_open:
+            raise FailedPrecondition(f"{action} is not possible: the case is {self.status.value}",
+                                     reason="ILLEGAL_CASE_TRANSITION", metadata={"current_status": self.status.value})
+
     def move(self, target: CaseStatus, *, action: str, at: dt.datetime, by: str, reason: str = "") -> StatusChange:
         check_transition(self.status, target, action)
         change = StatusChange(self.status, target, at, by, reason)

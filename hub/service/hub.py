@@ -194,10 +194,7 @@ class HubService:
 
         def work(uow: UnitOfWork, now: dt.datetime):
             case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
-            if not case.is_open:
-                raise FailedPrecondition(f"AddInformation is not possible: the case is {case.status.value}",
-                                         reason="ILLEGAL_CASE_TRANSITION",
-                                         metadata={"current_status": case.status.value})
+            case.require_open("AddInformation")
             item = InformationItem(str(uuid.uuid4()), case.case_id, c.source, c.source_reference, c.kind, c.value,
                                    c.discretionary, identity.client_id, now)
             uow.add_information(item)
@@ -236,10 +233,7 @@ class HubService:
 
         def work(uow: UnitOfWork, now: dt.datetime):
             case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
-            if not case.is_open:
-                raise FailedPrecondition(f"RequestRegisterData is not possible: the case is {case.status.value}",
-                                         reason="ILLEGAL_CASE_TRANSITION",
-                                         metadata={"current_status": case.status.value})
+            case.require_open("RequestRegisterData")
             register = INCOME_REGISTER
             done = uow.fetched_months(case.case_id, register)
             new = [m for m in months if m not in done]

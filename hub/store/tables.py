@@ -162,7 +162,10 @@ outbox = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     # Set when the message went to dead letters (permanent error or too many attempts).
     sa.Column("dead_at", UTCDateTime, nullable=True),
-    # The claim walks pending messages in id order and stops at its limit.
+    # The claim walks the pending messages in id order and stops at its limit; the
+    # operators' lists walk one status in id order.
+    sa.Index("ix_outbox_pending", "id", sqlite_where=sa.text("status = 'PENDING'"),
+             postgresql_where=sa.text("status = 'PENDING'")),
     sa.Index("ix_outbox_status_id", "status", "id"),
     sa.Index("ix_outbox_case_destination", "case_id", "destination", "id"),
 )

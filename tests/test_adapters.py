@@ -1,0 +1,107 @@
+"""The adapters on their own: idempotency, torn writes, and how failures are classified."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+
+import pytest
+
+from adapters.economy.file_drop import EconomyFileDrop
+from adapters.income_register.client import IncomeRegisterClient
+from adapters.income_register.simulator import Simulator, income_records
+from hub.dispatch.ports import Delivery, DeliveryFailed
+from tests.dispatch_support import Webhook
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def _posting(mid: str, periods: int = 2) -> Delivery:
+    amounts = [dict(amount_oere=1000 * (i + 1), period_start="2026-01-01", period_end="2026-01-31")
+               for i in range(periods)]
+    return Delivery(mid, "economy", "case-1", dict(kind="posting", municipality_code="101", ledger_account="x",
+                                                   amounts=amounts), 1, NOW, NOW)
+
+
+def _ids(path) -> list[str]:
+    return [json.loads(x)["posting_id"] for x in path.read_text().splitlines()]
+
+
+def test_file_drop_is_idempotent_across_instances_and_repairs_a_torn_write(tmp_path):
+    a, b = EconomyFileDrop(tmp_path), EconomyFileDrop(tmp_path)  # as two processes would
+    a.deliver(_posting("m1"))
+    b.deliver(_posting("m1"))
+    path = a.path_for(_posting("m1"))
+    assert _ids(path) == ["m1#1", "m1#2"]
+    # A crash in the middle of appending m2: one whole line and half of the next.
+    line = json.dumps(dict(message_id="m2", posting_id="m2#1", line=1, lines=2)) + "\n"
+    with open(path, "a") as f:
+        f.write(line + '{"message_id": "m2", "posting')
+    b.deliver(_posting("m2"))
+    assert _ids(path) == ["m1#1", "m1#2", "m2#1", "m2#2"]
+    a.deliver(_posting("m2"))  # a saw none of this happen
+    assert _ids(path) == ["m1#1", "m1#2", "m2#1", "m2#2"]
+
+
+def test_file_drop_refuses_a_posting_without_municipality(tmp_path):
+    with pytest.raises(DeliveryFailed) as e:
+        EconomyFileDrop(tmp_path).deliver(Delivery("m", "economy", None, {}, 1, NOW, NOW))
+    assert e.value.permanent
+
+
+@pytest.mark.parametrize("status,permanent", [(400, True), (404, True), (429, False), (503, False)])
+def test_webhook_classifies_answers(status, permanent):
+    hook = Webhook()
+    try:
+        hook.mode = str(status)
+        with pytest.raises(DeliveryFailed) as e:
+            hook.adapter().deliver(_posting("m"))
+        assert e.value.permanent is permanent and f"HTTP {status}" in str(e.value)
+    finally:
+        hook.stop()
+
+
+def test_webhook_unreachable_and_slow_are_transient():
+    hook = Webhook()
+    hook.mode, hook.slow_seconds = "slow", 0.5
+    with pytest.raises(DeliveryFailed) as e:
+        hook.adapter(timeout=0.1).deliver(_posting("m"))
+    assert not e.value.permanent and "timed out" in str(e.value)
+    hook.stop()
+    with pytest.raises(DeliveryFailed) as e:
+        hook.adapter().deliver(_posting("m"))
+    assert not e.value.permanent and "unreachable" in str(e.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_income_register_client_down_then_up():
+    port = _free_port()
+    client = IncomeRegisterClient(f"http://127.0.0.1:{port}", timeout=1)
+    d = Delivery("r1", "income_register", "c", dict(cpr="0101701234", months=["2026-01", "2026-03"]), 1, NOW, NOW)
+    with pytest.raises(DeliveryFailed) as e:
+        client.deliver(d)
+    assert not e.value.permanent
+    sim = Simulator(port=port).start_in_thread()
+    try:
+        receipt = client.deliver(d)
+        months = {r["income_period_start"][:7] for r in receipt.data["records"]}
+        assert months <= {"2026-01", "2026-03"}  # February was not asked for
+        assert receipt.reference.startswith("EI-")
+        bad = Delivery("r2", "income_register", "c", dict(cpr="12", months=["2026-01"]), 1, NOW, NOW)
+        with pytest.raises(DeliveryFailed) as e:
+            client.deliver(bad)
+        assert e.value.permanent
+    finally:
+        sim.shutdown()
+        sim.server_close()
+
+
+def test_the_simulated_population_is_deterministic():
+    assert income_records("0101701234", ["2026-01", "2026-02"]) == income_records("0101701234", ["2026-01", "2026-02"])
+    for r in income_records("0101701234", ["2026-01"]):
+        assert r["fields"]["16"] == r["a_income_with_am_oere"] * 8 // 100

@@ -130,6 +130,8 @@ class RunningHub:
         self.channel = grpc.insecure_channel(self.address)
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already (a test restarting the hub)
         self.channel.close()
         asyncio.run_coroutine_threadsafe(self.running.stop(None), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -10,7 +10,7 @@ from google.type import date_pb2
 from hub.domain import commands as cmd
 from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument
-from hub.v1 import operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+from hub.v1 import events_pb2, operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
 
 UTC = dt.timezone.utc
 
@@ -250,3 +250,25 @@ def destination_summary_out(e: dict) -> operations_pb2.DestinationSummary:
     return operations_pb2.DestinationSummary(destination=e["destination"], pending=e["pending"], dead=e["dead"],
                                              oldest_pending_created_time=ts_out(e["oldest_pending"]),
                                              paused=e["paused"])
+
+
+def event_filter_in(f: events_pb2.EventFilter) -> cmd.EventFilter:
+    return cmd.EventFilter(tuple(f.event_types), tuple(f.municipality_codes), tuple(f.benefit_codes))
+
+
+def event_filter_out(f: dict) -> events_pb2.EventFilter:
+    return events_pb2.EventFilter(event_types=f.get("event_types", []),
+                                  municipality_codes=f.get("municipality_codes", []),
+                                  benefit_codes=f.get("benefit_codes", []))
+
+
+def event_out(e: dict) -> events_pb2.Event:
+    return events_pb2.Event(sequence=e["seq"], event_id=e["event_id"], type=e["type"],
+                            occurred_time=ts_out(e["occurred_at"]), case_id=e["case_id"] or "",
+                            municipality_code=e["municipality_code"] or "", benefit_code=e["benefit_code"] or "",
+                            client_id=e["client_id"], payload=struct_out(e["payload"] or {}))
+
+
+def subscription_out(s: dict) -> events_pb2.Subscription:
+    return events_pb2.Subscription(name=s["name"], filter=event_filter_out(s["filter"]), acked_sequence=s["acked_seq"],
+                                   created_time=ts_out(s["created_at"]), updated_time=ts_out(s["updated_at"]))

@@ -12,13 +12,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
+from hub.api.streams import EventServicer, Wakeup
 from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer
 from hub.dispatch.dispatcher import Dispatcher
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
-from hub.store.db import is_sqlite
-from hub.v1 import operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.store.db import create_engine, is_sqlite
+from hub.v1 import events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
 log = structlog.get_logger("hub.server")
 
@@ -27,6 +28,7 @@ SERVICE_NAMES = [
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     decisions_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
 ]
 
 
@@ -42,6 +44,7 @@ class RunningHub:
     runner: GroupCommit
     dispatcher: Dispatcher | None = None
     dispatcher_thread: threading.Thread | None = None
+    reader: sa.Engine | None = None
 
     async def stop(self, grace: float | None = 5) -> None:
         await self.server.stop(grace)
@@ -49,20 +52,25 @@ class RunningHub:
         if self.dispatcher is not None:
             self.dispatcher.stop()
             await asyncio.to_thread(self.dispatcher_thread.join, 30)
+        if self.reader is not None:
+            self.reader.dispose()
 
 
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
                 clock: Clock | None = None, dispatcher: Dispatcher | None = None) -> RunningHub:
     """Start serving (listen may end in :0; the bound port is on the result), and run
     `dispatcher`, if given, in a thread of its own."""
-    runner = GroupCommit(engine, lanes=lanes(engine))
-    service = HubService(engine, clock)
+    wakeup = Wakeup(asyncio.get_running_loop())
+    runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
+    reader = create_engine(str(engine.url), read_only=True) if is_sqlite(engine) else engine
+    service = HubService(engine, clock, reader)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     parts = (service, registry, runner)
     benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(*parts), server)
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
     decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
     operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(*parts, wakeup), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -77,4 +85,4 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     if dispatcher is not None:
         thread = threading.Thread(target=dispatcher.run_forever, name="hub-dispatcher", daemon=True)
         thread.start()
-    return RunningHub(server, port, runner, dispatcher, thread)
+    return RunningHub(server, port, runner, dispatcher, thread, reader if reader is not engine else None)

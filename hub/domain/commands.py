@@ -172,6 +172,39 @@ class WithdrawCase:
         v.raise_if_any()
 
 
+_EVENT_TYPE = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+)+$")
+_SUBSCRIPTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    event_types: tuple[str, ...] = ()
+    municipality_codes: tuple[str, ...] = ()
+    benefit_codes: tuple[str, ...] = ()
+
+    def check(self, v: Violations, prefix: str = "filter") -> None:
+        for i, e in enumerate(self.event_types):
+            v.require(bool(_EVENT_TYPE.match(e)), f"{prefix}.event_types[{i}]", "is not an event type (e.g. case.created)")
+        for i, m in enumerate(self.municipality_codes):
+            check_municipality(v, f"{prefix}.municipality_codes[{i}]", m)
+        for i, b in enumerate(self.benefit_codes):
+            check_benefit_code(v, f"{prefix}.benefit_codes[{i}]", b)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return dict(event_types=list(self.event_types), municipality_codes=list(self.municipality_codes),
+                    benefit_codes=list(self.benefit_codes))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[str]]) -> "EventFilter":
+        return cls(tuple(d.get("event_types", ())), tuple(d.get("municipality_codes", ())),
+                   tuple(d.get("benefit_codes", ())))
+
+
+def check_subscription_name(v: Violations, name: str) -> None:
+    v.require(bool(_SUBSCRIPTION_NAME.match(name)), "name",
+              "is required: letters, digits, '.', '-' and '_', at most 100")
+
+
 REGISTERS = ("INCOME",)
 MAX_REGISTER_MONTHS = 36
 

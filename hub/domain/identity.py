@@ -36,6 +36,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ReturnDraft": frozenset({_R.CASEWORKER}),
     "ListPendingApprovals": frozenset({_R.CASEWORKER, _R.OPERATOR}),
     "RequestRegisterData": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
+    # Events: the systems around the hub follow what happens to the cases they may see.
+    **{a: frozenset({_R.ECONOMY_SYSTEM, _R.VENDOR_SYSTEM, _R.BACK_OFFICE, _R.CASEWORKER, _R.BORGERSERVICE,
+                     _R.OPERATOR})
+       for a in ("Subscribe", "CreateSubscription", "GetSubscription", "AckEvents")},
     # Operations: the outbox, dead letters and destinations.
     "GetOutboxSummary": frozenset({_R.OPERATOR}),
     "ListOutboxMessages": frozenset({_R.OPERATOR}),

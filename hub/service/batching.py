@@ -64,8 +64,10 @@ def _set_result(future: asyncio.Future, ok: bool, value: Any) -> None:
 
 
 class GroupCommit:
-    def __init__(self, engine: sa.Engine, *, lanes: int = 1, max_batch: int = 64):
+    def __init__(self, engine: sa.Engine, *, lanes: int = 1, max_batch: int = 64,
+                 on_commit: Callable[[], None] | None = None):
         self._engine = engine
+        self._on_commit = on_commit  # told after every transaction (event streams wake up)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         # Counters for operators (and tests): transactions, calls, batches that failed.
@@ -136,3 +138,5 @@ class GroupCommit:
                     job.run(None)
         for job in jobs:
             job.resolve()
+        if self._on_commit is not None:
+            self._on_commit()

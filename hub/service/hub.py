@@ -25,6 +25,7 @@ from hub.domain.model import (
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.store import events as ev
 from hub.store import outbox as ob
 from hub.store.uow import AuditEntry, UnitOfWork
 
@@ -33,9 +34,11 @@ Encode = Callable[[T], bytes]
 
 
 class HubService:
-    def __init__(self, engine: sa.Engine, clock: Clock | None = None):
+    def __init__(self, engine: sa.Engine, clock: Clock | None = None, reader: sa.Engine | None = None):
         self.engine = engine
         self.clock = clock or SystemClock()
+        # For long readers (event streams): never takes SQLite's write lock.
+        self.reader = reader or engine
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -316,6 +319,80 @@ class HubService:
             return paused, None
 
         return self._mutate(identity, action, request_id, fingerprint, encode, work)
+
+    # ---- events -------------------------------------------------------------------------
+
+    def _check_filter_scope(self, identity: Identity, f: cmd.EventFilter) -> None:
+        v = Violations()
+        f.check(v)
+        v.raise_if_any()
+        outside = sorted(m for m in f.municipality_codes if not identity.covers_municipality(m))
+        if outside:
+            raise PermissionDenied("this client does not act for those municipalities",
+                                   reason="MUNICIPALITY_OUT_OF_SCOPE", metadata={"municipality_codes": ",".join(outside)})
+
+    def create_subscription(self, identity: Identity, request_id: str, name: str, f: cmd.EventFilter, after: int,
+                            fingerprint: str, encode: Encode[dict]) -> bytes:
+        self._authorize(identity, "CreateSubscription")
+        v = Violations()
+        cmd.check_request_id(v, request_id)
+        cmd.check_subscription_name(v, name)
+        v.raise_if_any()
+        self._check_filter_scope(identity, f)
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            conn = uow.writer()
+            if ev.subscription(conn, identity.client_id, name) is not None:
+                raise AlreadyExists("a subscription with that name exists", reason="SUBSCRIPTION_EXISTS",
+                                    metadata={"name": name})
+            ev.create_subscription(conn, identity.client_id, name, f.as_dict(), after, now)
+            return ev.subscription(conn, identity.client_id, name), None
+
+        return self._mutate(identity, "CreateSubscription", request_id, fingerprint, encode, work)
+
+    def get_subscription(self, identity: Identity, name: str, *, action: str = "GetSubscription") -> dict:
+        self._authorize(identity, action)
+        with self.reader.connect() as conn:
+            sub = ev.subscription(conn, identity.client_id, name) if name else None
+        if sub is None:
+            raise NotFound("no subscription with that name", reason="SUBSCRIPTION_NOT_FOUND", metadata={"name": name})
+        return sub
+
+    def ack_events(self, identity: Identity, name: str, sequence: int) -> dict:
+        """Naturally idempotent (the cursor only moves forward), so no request_id."""
+        self._authorize(identity, "AckEvents")
+        with self._uow() as uow:
+            conn = uow.writer()
+            if ev.subscription(conn, identity.client_id, name) is None:
+                raise NotFound("no subscription with that name", reason="SUBSCRIPTION_NOT_FOUND",
+                               metadata={"name": name})
+            last = ev.last_sequence(conn)
+            if sequence > last:
+                raise FailedPrecondition(f"sequence {sequence} is beyond the end of the log ({last})",
+                                         reason="SEQUENCE_NOT_YET_WRITTEN", metadata={"last_sequence": last})
+            ev.ack(conn, identity.client_id, name, sequence, self.clock.now())
+            sub = ev.subscription(conn, identity.client_id, name)
+            uow.commit()
+        return sub
+
+    def open_stream(self, identity: Identity, name: str, after: int, f: cmd.EventFilter) -> tuple[int, cmd.EventFilter]:
+        """Where a Subscribe stream starts, and with which filter."""
+        self._authorize(identity, "Subscribe")
+        if name:
+            if after or f != cmd.EventFilter():
+                raise InvalidArgument([FieldViolation("subscription", "a durable subscription carries its own "
+                                                                      "filter and cursor: give one or the other")])
+            sub = self.get_subscription(identity, name, action="Subscribe")
+            return sub["acked_seq"], cmd.EventFilter.from_dict(sub["filter"])
+        self._check_filter_scope(identity, f)
+        return after, f
+
+    def read_events(self, identity: Identity, after: int, f: cmd.EventFilter,
+                    limit: int = 500) -> tuple[list[dict], int]:
+        """One page of the stream, within the caller's data limits."""
+        with self.reader.connect() as conn:
+            return ev.read(conn, after=after, municipalities=identity.municipalities, event_types=f.event_types,
+                           municipality_codes=f.municipality_codes, benefit_codes=f.benefit_codes, limit=limit)
 
     # ---- decisions ---------------------------------------------------------------------
 

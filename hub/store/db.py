@@ -19,7 +19,9 @@ def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str | None = None, *, pool_size: int = 10) -> sa.Engine:
+def create_engine(url: str | None = None, *, pool_size: int = 10, read_only: bool = False) -> sa.Engine:
+    """`read_only`: for long-running readers (event streams). On SQLite they begin a
+    deferred transaction, a snapshot that never takes the write lock."""
     url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -41,8 +43,9 @@ def create_engine(url: str | None = None, *, pool_size: int = 10) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # Take the write lock up front: no lock upgrade deadlocks between processes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front: no lock upgrade deadlocks between
+            # processes. Readers read a WAL snapshot and never block the writer.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -219,3 +219,14 @@ register_fetches = sa.Table(
     sa.Column("message_id", sa.String(120), nullable=False),
     sa.Column("requested_at", UTCDateTime, nullable=False),
 )
+
+# Durable event subscriptions: a client's named filter and acknowledged cursor.
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("client_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("filter", Json, nullable=False),
+    sa.Column("acked_seq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

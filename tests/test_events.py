@@ -1,0 +1,161 @@
+"""EventService over a real channel: durable subscriptions resume where they stopped
+(after a disconnect and after a hub restart) with nothing missing and order kept;
+filters and data limits hold; an idle stream gets heartbeats."""
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+import sqlalchemy as sa
+
+from hub.store import tables
+from hub.v1 import cases_pb2, events_pb2, events_pb2_grpc
+from tests.conftest import RunningHub
+from tests.helpers import create_req, info_req, rid, rpc_error
+
+ECONOMY = [("authorization", "Bearer t-economy-101")]
+
+
+def _stub(hub) -> events_pb2_grpc.EventServiceStub:
+    return events_pb2_grpc.EventServiceStub(hub.channel)
+
+
+def _take(hub, request, n, metadata=ECONOMY, timeout=10) -> list[events_pb2.SubscribeResponse]:
+    """Read n items from a stream, then hang up (as a consumer that stops)."""
+    call = _stub(hub).Subscribe(request, metadata=metadata, timeout=timeout)
+    out = []
+    for item in call:
+        out.append(item)
+        if len(out) == n:
+            call.cancel()
+            break
+    return out
+
+
+def _events_in_db(engine, municipality=None) -> list[tuple[int, str]]:
+    e = tables.events.c
+    q = sa.select(e.seq, e.type).order_by(e.seq)
+    if municipality:
+        q = q.where(e.municipality_code == municipality)
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(q)]
+
+
+def _walk(client, municipality="101", n=1):
+    for _ in range(n):
+        case = client.CreateCase(create_req(municipality=municipality))
+        client.AddInformation(info_req(case.case_id))
+
+
+def test_a_durable_subscription_resumes_after_disconnect_and_restart(hub, backoffice, clock):
+    stub = _stub(hub)
+    sub = stub.CreateSubscription(events_pb2.CreateSubscriptionRequest(
+        request_id=rid(), name="ledger", filter=events_pb2.EventFilter(municipality_codes=["101"])), metadata=ECONOMY)
+    assert sub.acked_sequence == 0
+    _walk(backoffice, n=3)
+    _walk(backoffice, municipality="751")  # not this subscriber's
+    expected = _events_in_db(hub.engine, "101")
+
+    first = _take(hub, events_pb2.SubscribeRequest(subscription="ledger"), 5)
+    got = [(i.event.sequence, i.event.type) for i in first]
+    assert got == expected[:5]
+    # Processed the first four, then the consumer died before acknowledging the fifth.
+    stub.AckEvents(events_pb2.AckEventsRequest(name="ledger", sequence=got[3][0]), metadata=ECONOMY)
+    _walk(backoffice, n=2)
+
+    # The hub restarts; the consumer reconnects.
+    engine = hub.engine
+    hub.stop()
+    again = RunningHub(engine, clock)
+    try:
+        expected = _events_in_db(engine, "101")
+        rest = _take(again, events_pb2.SubscribeRequest(subscription="ledger"), len(expected) - 4)
+        assert [(i.event.sequence, i.event.type) for i in rest] == expected[4:]  # the fifth again, then on
+        shown = _stub(again).GetSubscription(events_pb2.GetSubscriptionRequest(name="ledger"), metadata=ECONOMY)
+        assert shown.acked_sequence == got[3][0]
+        # The cursor never moves back.
+        back = _stub(again).AckEvents(events_pb2.AckEventsRequest(name="ledger", sequence=1), metadata=ECONOMY)
+        assert back.acked_sequence == got[3][0]
+        err = rpc_error(lambda r: _stub(again).AckEvents(r, metadata=ECONOMY),
+                        events_pb2.AckEventsRequest(name="ledger", sequence=10**9))
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        again.stop()
+
+
+def test_events_are_never_outside_the_callers_municipalities(hub, backoffice):
+    _walk(backoffice, municipality="751", n=2)
+    _walk(backoffice, municipality="101", n=1)
+    mine = _events_in_db(hub.engine, "101")
+    items = _take(hub, events_pb2.SubscribeRequest(heartbeat_seconds=1), len(mine) + 1)
+    events = [i.event for i in items if i.HasField("event")]
+    assert events and {e.municipality_code for e in events} == {"101"}
+    assert [(e.sequence, e.type) for e in events] == mine
+    # Then the idle stream's heartbeat: the log was read to its end.
+    assert items[-1].HasField("heartbeat")
+    assert items[-1].heartbeat.read_up_to_sequence == _events_in_db(hub.engine)[-1][0]
+    assert all(not e.payload.fields.get("cpr") for e in events)
+
+    err = rpc_error(lambda r: list(_stub(hub).Subscribe(r, metadata=ECONOMY, timeout=5)),
+                    events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(municipality_codes=["751"])))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_filters_by_type_and_benefit(hub, backoffice):
+    backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
+    case = backoffice.CreateCase(create_req(benefit="BOLIGSTOETTE"))
+    backoffice.AddInformation(info_req(case.case_id))
+    req = events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(event_types=["case.created"],
+                                                                    benefit_codes=["BOLIGSTOETTE"]))
+    [item] = _take(hub, req, 1)
+    assert item.event.type == "case.created" and item.event.case_id == case.case_id
+    assert item.event.payload["channel"] == "SELF_SERVICE"
+
+
+def test_new_events_arrive_on_an_open_stream(hub, backoffice):
+    received, ready = [], threading.Event()
+
+    def consume():
+        call = _stub(hub).Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1), metadata=ECONOMY, timeout=10)
+        for item in call:
+            if item.HasField("heartbeat"):
+                ready.set()
+                continue
+            received.append(item.event.type)
+            if len(received) == 3:
+                call.cancel()
+                return
+    t = threading.Thread(target=consume)
+    t.start()
+    assert ready.wait(5)
+    _walk(backoffice)
+    t.join(10)
+    assert received[:3] == ["case.created", "case.receipt", "case.information_added"]
+
+
+@pytest.mark.parametrize("request_,code", [
+    (events_pb2.SubscribeRequest(heartbeat_seconds=1000), grpc.StatusCode.INVALID_ARGUMENT),
+    (events_pb2.SubscribeRequest(subscription="nope"), grpc.StatusCode.NOT_FOUND),
+    (events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(event_types=["NOT A TYPE"])),
+     grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_bad_subscribe_requests(hub, request_, code):
+    err = rpc_error(lambda r: list(_stub(hub).Subscribe(r, metadata=ECONOMY, timeout=5)), request_)
+    assert err.code() == code
+
+
+def test_subscription_names_are_unique_per_client_and_creation_is_idempotent(hub):
+    stub = _stub(hub)
+    req = events_pb2.CreateSubscriptionRequest(request_id=rid(), name="x")
+    first = stub.CreateSubscription(req, metadata=ECONOMY)
+    assert stub.CreateSubscription(req, metadata=ECONOMY) == first
+    err = rpc_error(lambda r: stub.CreateSubscription(r, metadata=ECONOMY),
+                    events_pb2.CreateSubscriptionRequest(request_id=rid(), name="x"))
+    assert err.code() == grpc.StatusCode.ALREADY_EXISTS
+    # Another client's subscription of the same name is its own, and invisible here.
+    other = [("authorization", "Bearer t-backoffice")]
+    stub.CreateSubscription(events_pb2.CreateSubscriptionRequest(request_id=rid(), name="x"), metadata=other)
+    err = rpc_error(lambda r: stub.GetSubscription(r, metadata=[("authorization", "Bearer t-vendor")]),
+                    events_pb2.GetSubscriptionRequest(name="x"))
+    assert err.code() == grpc.StatusCode.NOT_FOUND

@@ -5,6 +5,9 @@
     HUB_ECONOMY_WEBHOOK_URL  the economy system's endpoint, for webhook
     HUB_INCOME_REGISTER_URL  the income register (default: the local simulator,
                              http://127.0.0.1:8089, which `make run` starts)
+    HUB_AMQP_URL             when set (amqp://guest:guest@127.0.0.1:5672/%2F), every
+                             event is also published to RabbitMQ (exchange
+                             sagshub.events) through the outbox
 
 The defaults work on a fresh machine: every destination delivers to files under
 ./var, and the income register to the simulator."""
@@ -19,7 +22,9 @@ from adapters.digital_post.memo import MeMoFileDrop
 from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
-from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, Adapter
+from adapters.amqp.publisher import AmqpEventPublisher
+from hub.dispatch.ports import AMQP, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, Adapter
+from hub.store.uow import relay_events_to
 
 DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"
 
@@ -36,9 +41,18 @@ def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
         economy = EconomyFileDrop(var / "economy")
     else:
         raise ValueError(f"HUB_ECONOMY_ADAPTER must be file or webhook, not {kind!r}")
-    return {
+    adapters: dict[str, Adapter] = {
         ECONOMY: economy,
         DIGITAL_POST: MeMoFileDrop(var / "digital_post"),
         ARCHIVE: BagItArchive(var / "archive"),
         INCOME_REGISTER: IncomeRegisterClient(env.get("HUB_INCOME_REGISTER_URL", DEFAULT_INCOME_REGISTER_URL)),
     }
+    if env.get("HUB_AMQP_URL"):
+        adapters[AMQP] = AmqpEventPublisher(env["HUB_AMQP_URL"])
+    return adapters
+
+
+def configure_event_relay(env: Mapping[str, str] = os.environ) -> None:
+    """Writers (hub serve) put every event in the outbox for the broker too, when one
+    is configured."""
+    relay_events_to(AMQP) if env.get("HUB_AMQP_URL") else relay_events_to()

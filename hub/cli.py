@@ -20,6 +20,8 @@ def _serve(args) -> int:
         print("hub serve: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
         return 2
     registry = ClientRegistry.from_file(clients_file)
+    from adapters.wiring import configure_event_relay
+    configure_event_relay()
     engine = create_engine(args.database)
     dispatcher = _dispatcher(engine) if args.dispatch == "embedded" else None
 

@@ -46,6 +46,6 @@ def configure(stream: TextIO | None = None, *, json: bool | None = None, level: 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(lvl, logging.INFO))
-    # Chatty libraries: bagit logs every checksum, httpx every request.
-    for name in ("bagit", "httpx", "httpcore"):
+    # Chatty libraries: bagit logs every checksum, httpx every request, pika every frame.
+    for name in ("bagit", "httpx", "httpcore", "pika"):
         logging.getLogger(name).setLevel(logging.WARNING)

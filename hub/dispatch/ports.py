@@ -47,4 +47,5 @@ ECONOMY = "economy"
 DIGITAL_POST = "digital_post"
 ARCHIVE = "archive"
 INCOME_REGISTER = "income_register"
-DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER)
+AMQP = "amqp"  # every event, to the message broker (when configured)
+DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP)

@@ -71,12 +71,36 @@ class _Pending:
             # and sequence order equals commit order.
             n = len(self.events)
             top = conn.execute(_BUMP_EVENTS, {"n": n}).scalar_one()
-            conn.execute(t.events.insert(), [dict(
-                seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
-                municipality_code=e.municipality_code, benefit_code=e.benefit_code,
-                occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
-                for s, e in zip(range(top - n + 1, top + 1), self.events)])
+            rows = [dict(seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
+                         municipality_code=e.municipality_code, benefit_code=e.benefit_code,
+                         occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
+                    for s, e in zip(range(top - n + 1, top + 1), self.events)]
+            conn.execute(t.events.insert(), rows)
+            if EVENT_RELAY:
+                # Each event also goes out through the outbox (the AMQP bridge), in the
+                # same transaction, so a broker that is down loses nothing.
+                conn.execute(t.outbox.insert(), [dict(
+                    message_id=f"event/{r['seq']}/{dest}", destination=dest, case_id=r["case_id"],
+                    payload=_event_message(r), created_at=r["occurred_at"], next_attempt_at=r["occurred_at"],
+                    status="PENDING", attempts=0)
+                    for dest in EVENT_RELAY for r in rows])
             self.events.clear()
+
+
+# Destinations every event is also sent to through the outbox (e.g. "amqp"); set at
+# start-up from configuration (see adapters.wiring).
+EVENT_RELAY: tuple[str, ...] = ()
+
+
+def _event_message(row: dict[str, Any]) -> dict[str, Any]:
+    return dict(sequence=row["seq"], event_id=row["event_id"], type=row["type"], case_id=row["case_id"],
+                municipality_code=row["municipality_code"], benefit_code=row["benefit_code"],
+                occurred_at=row["occurred_at"].isoformat(), client_id=row["client_id"], payload=row["payload"])
+
+
+def relay_events_to(*destinations: str) -> None:
+    global EVENT_RELAY
+    EVENT_RELAY = tuple(destinations)
 
 
 _ROW_BUFFERS = ("cases", "status", "idempotency", "outbox", "audit")

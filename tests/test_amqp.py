@@ -1,0 +1,111 @@
+"""The AMQP bridge against the machine's RabbitMQ, reached through a TCP proxy that
+the test cuts and restores: events produced while the broker is unreachable arrive
+once it is back, every one, in order per case, as XML envelopes with routing keys
+<municipality>.<benefit>.<event type>."""
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from adapters.amqp.publisher import ENVELOPE_NS, HUB_NS, AmqpEventPublisher
+from hub.dispatch.ports import AMQP
+from hub.store import tables
+from hub.store.uow import relay_events_to
+from tests.dispatch_support import dispatcher
+from tests.helpers import create_req, info_req
+from tests.tcp_proxy import TcpProxy
+
+BROKER = ("127.0.0.1", 5672)
+
+
+@pytest.fixture
+def relay():
+    relay_events_to(AMQP)
+    yield
+    relay_events_to()
+
+
+@pytest.fixture
+def broker():
+    """A private exchange and a queue bound to all of it, on the real broker."""
+    exchange = f"sagshub.test.{uuid.uuid4().hex[:8]}"
+    conn = pika.BlockingConnection(pika.ConnectionParameters(*BROKER))
+    ch = conn.channel()
+    ch.exchange_declare(exchange, exchange_type="topic", durable=True)
+    queue = ch.queue_declare("", exclusive=True).method.queue
+    ch.queue_bind(queue, exchange, routing_key="#")
+    yield exchange, ch, queue
+    ch.exchange_delete(exchange)
+    conn.close()
+
+
+def _drain_queue(ch, queue) -> list[tuple[pika.spec.Basic.Deliver, pika.BasicProperties, bytes]]:
+    out = []
+    while True:
+        method, props, body = ch.basic_get(queue, auto_ack=True)
+        if method is None:
+            return out
+        out.append((method, props, body))
+
+
+def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(hub, backoffice, clock, relay, broker):
+    exchange, ch, queue = broker
+    proxy = TcpProxy(BROKER)
+    publisher = AmqpEventPublisher(f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F", exchange=exchange, timeout=2)
+    d = dispatcher(hub.engine, clock, {AMQP: publisher}, timeouts={AMQP: 3})
+    try:
+        def walk():
+            case = backoffice.CreateCase(create_req())
+            backoffice.AddInformation(info_req(case.case_id))
+        walk()
+        assert d.drain() == 4
+
+        proxy.cut()
+        for _ in range(3):
+            walk()
+        d.drain()
+        clock.advance(minutes=5)
+        d.drain()
+        with hub.engine.connect() as c:
+            waiting = c.execute(sa.select(sa.func.count()).select_from(tables.outbox).where(
+                tables.outbox.c.destination == AMQP, tables.outbox.c.status == "PENDING")).scalar_one()
+        from tests.dispatch_support import statuses
+        assert waiting == 12, statuses(hub.engine)
+
+        proxy.restore()
+        for _ in range(20):
+            clock.advance(minutes=10)
+            d.drain()
+        with hub.engine.connect() as c:
+            events = [dict(r._mapping) for r in c.execute(sa.select(tables.events).order_by(tables.events.c.seq))]
+        got = _drain_queue(ch, queue)
+        ids = [p.message_id for _, p, _ in got]
+        assert set(ids) == {e["event_id"] for e in events}  # every event, ...
+        first = {}
+        for method, props, body in got:  # ... and a repeat is the same message (dropped by id)
+            first.setdefault(props.message_id, (method.routing_key, body))
+        by_case: dict[str, list[int]] = {}
+        for e in events:
+            key, body = first[e["event_id"]]
+            assert key == f"101.BOLIGSTOETTE.{e['type']}"
+            root = ET.fromstring(body)
+            ns = {"k": ENVELOPE_NS, "h": HUB_NS}
+            assert root.findtext("k:Beskedkuvert/k:Filtreringsdata/k:BeskedAnsvarligAktoer", namespaces=ns) \
+                == "municipality:101"
+            assert root.findtext("k:Beskedkuvert/k:Filtreringsdata/k:ObjektRegistrering/k:ObjektId",
+                                 namespaces=ns) == e["case_id"]
+            assert root.findtext("k:Beskeddata/h:Event/h:sequence", namespaces=ns) == str(e["seq"])
+        for method, props, body in got:
+            seq = int(ET.fromstring(body).findtext(f"{{{ENVELOPE_NS}}}Beskeddata/{{{HUB_NS}}}Event/{{{HUB_NS}}}sequence"))
+            case = ET.fromstring(body).findtext(f".//{{{HUB_NS}}}case_id")
+            by_case.setdefault(case, []).append(seq)
+        for seqs in by_case.values():
+            assert seqs == sorted(seqs), "in order per case"
+        assert all(p.delivery_mode == 2 for _, p, _ in got)
+    finally:
+        publisher.close()
+        proxy.close()

@@ -55,6 +55,7 @@ test: $(GEN)
 bench: $(GEN)
 	$(PY) -m bench.create_case
 	$(PY) -m bench.dispatch
+	$(PY) -m bench.events
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

@@ -159,3 +159,47 @@ def test_subscription_names_are_unique_per_client_and_creation_is_idempotent(hub
     err = rpc_error(lambda r: stub.GetSubscription(r, metadata=[("authorization", "Bearer t-vendor")]),
                     events_pb2.GetSubscriptionRequest(name="x"))
     assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_economy_consumer_example_resumes_where_it_stopped(hub, backoffice, caseworker):
+    import io
+
+    from clients.examples.economy_consumer import consume, ensure_subscription
+    from clients.sdk import connect
+    from tests.helpers import draft_req, period
+    sdk = connect(hub.address, "t-economy-101")
+    try:
+        ensure_subscription(sdk, "economy-101", "101")
+        ensure_subscription(sdk, "economy-101", "101")  # a second start finds it
+        for amount in (125_000, 130_000):
+            case = backoffice.CreateCase(create_req())
+            backoffice.AddInformation(info_req(case.case_id))
+            backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=[period(amount)]))
+        out = io.StringIO()
+        assert consume(sdk, "economy-101", out, max_events=1) == 1
+        assert "125000 øre" in out.getvalue()
+        # Restarted: it goes on with the second decision, not the first again.
+        out = io.StringIO()
+        assert consume(sdk, "economy-101", out, idle_exit=1.5) == 1
+        assert "130000 øre" in out.getvalue() and "125000" not in out.getvalue()
+    finally:
+        sdk.close()
+
+
+def test_many_streams_opened_at_once_each_get_every_event_in_order(hub, backoffice):
+    """The streams share one reader of the log (started by whichever comes first)."""
+    results: dict[int, list[int]] = {}
+    start = threading.Barrier(8)
+
+    def consume(i):
+        start.wait()
+        items = _take(hub, events_pb2.SubscribeRequest(), 12)
+        results[i] = [x.event.sequence for x in items]
+    threads = [threading.Thread(target=consume, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    _walk(backoffice, n=3)
+    for t in threads:
+        t.join(15)
+    expected = [s for s, _ in _events_in_db(hub.engine, "101")][:12]
+    assert results == {i: expected for i in range(8)}

@@ -8,7 +8,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hub.v1 import benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc, operations_pb2_grpc
+from hub.v1 import benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc, operations_pb2_grpc
 
 
 def _token_interceptor(token: str):
@@ -40,6 +40,10 @@ class Hub:
     @property
     def benefits(self) -> benefits_pb2_grpc.BenefitCatalogueServiceStub:
         return benefits_pb2_grpc.BenefitCatalogueServiceStub(self.channel)
+
+    @property
+    def events(self) -> events_pb2_grpc.EventServiceStub:
+        return events_pb2_grpc.EventServiceStub(self.channel)
 
     @property
     def operations(self) -> operations_pb2_grpc.OperationsServiceStub:

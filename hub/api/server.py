@@ -12,7 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
-from hub.api.streams import EventServicer, Wakeup
+from hub.api.streams import EventFeed, EventServicer, Wakeup
 from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer
 from hub.dispatch.dispatcher import Dispatcher
 from hub.service.batching import GroupCommit
@@ -45,9 +45,12 @@ class RunningHub:
     dispatcher: Dispatcher | None = None
     dispatcher_thread: threading.Thread | None = None
     reader: sa.Engine | None = None
+    feed: EventFeed | None = None
 
     async def stop(self, grace: float | None = 5) -> None:
         await self.server.stop(grace)
+        if self.feed is not None:
+            await self.feed.stop()
         await asyncio.to_thread(self.runner.stop)
         if self.dispatcher is not None:
             self.dispatcher.stop()
@@ -70,7 +73,8 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
     decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
     operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(*parts, wakeup), server)
+    event_servicer = EventServicer(*parts, wakeup)
+    events_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -85,4 +89,5 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     if dispatcher is not None:
         thread = threading.Thread(target=dispatcher.run_forever, name="hub-dispatcher", daemon=True)
         thread.start()
-    return RunningHub(server, port, runner, dispatcher, thread, reader if reader is not engine else None)
+    return RunningHub(server, port, runner, dispatcher, thread, reader if reader is not engine else None,
+                      event_servicer.feed)

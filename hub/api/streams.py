@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
+import itertools
 
 import grpc
 import structlog
@@ -42,6 +44,69 @@ class Wakeup:
             pass
 
 
+class EventFeed:
+    """Reads the event log once for all streams of this process and keeps the newest
+    events in memory (converted once), so that 20 subscribers cost one read, not 20.
+    A stream that is behind the buffer (a resume from long ago, a slow consumer)
+    catches up from the database page by page, then joins the feed."""
+
+    def __init__(self, service, wakeup: Wakeup, keep: int = 20_000):
+        self.service = service
+        self.wakeup = wakeup
+        self.keep = keep
+        self.buffer: collections.deque[tuple[int, dict, events_pb2.SubscribeResponse]] = collections.deque()
+        self.head: int | None = None  # last sequence read from the log
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._starting:  # the first stream starts the one tail; the others wait
+            if self._task is None:
+                self.head = await asyncio.to_thread(self.service.last_event_sequence)
+                self._task = asyncio.get_running_loop().create_task(self._tail())
+
+    async def _tail(self) -> None:
+        while True:
+            try:
+                rows, read_up_to = await asyncio.to_thread(self.service.read_all_events, self.head, PAGE)
+            except Exception:
+                log.exception("reading the event log failed")
+                rows, read_up_to = [], self.head
+                await asyncio.sleep(1)
+            for row in rows:
+                self.buffer.append((row["seq"], row, events_pb2.SubscribeResponse(event=convert.event_out(row))))
+            while len(self.buffer) > self.keep:
+                self.buffer.popleft()
+            if read_up_to > self.head:
+                self.head = read_up_to
+                self.changed.set()
+                self.changed = asyncio.Event()
+                continue
+            await self.wakeup.wait(POLL_SECONDS)
+
+    def oldest(self) -> int | None:
+        return self.buffer[0][0] if self.buffer else None
+
+    def after(self, seq: int):
+        """Buffered events after `seq` (the caller checked that they are all here)."""
+        if not self.buffer or seq >= self.buffer[-1][0]:
+            return []
+        start = max(0, seq - self.buffer[0][0] + 1)  # sequences are gap-free
+        return list(itertools.islice(self.buffer, start, None))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _matches(row: dict, identity, f) -> bool:
+    return (identity.covers_municipality(row["municipality_code"] or "")
+            and (not f.event_types or row["type"] in f.event_types)
+            and (not f.municipality_codes or row["municipality_code"] in f.municipality_codes)
+            and (not f.benefit_codes or row["benefit_code"] in f.benefit_codes))
+
+
 def _heartbeat_seconds(requested: int) -> int:
     if requested == 0:
         return 15
@@ -53,7 +118,7 @@ def _heartbeat_seconds(requested: int) -> int:
 class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
     def __init__(self, service, registry, runner, wakeup: Wakeup):
         super().__init__(service, registry, runner)
-        self.wakeup = wakeup
+        self.feed = EventFeed(service, wakeup)
 
     async def Subscribe(self, request, context: grpc.aio.ServicerContext):
         try:
@@ -70,24 +135,39 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         sent = 0
+        feed = self.feed
+        await feed.start()
         try:
             while True:
-                events, read_up_to = await asyncio.to_thread(self.service.read_events, identity, after, f, PAGE)
-                for e in events:
-                    yield events_pb2.SubscribeResponse(event=convert.event_out(e))
-                    sent += 1
-                if events:
-                    quiet_since = loop.time()
-                if read_up_to > after:
-                    after = read_up_to
-                    continue  # there may be more right behind
+                oldest = feed.oldest()
+                if after < feed.head and (oldest is None or after + 1 < oldest):
+                    # Behind the feed's memory: catch up from the database.
+                    events, read_up_to = await asyncio.to_thread(self.service.read_events, identity, after, f, PAGE)
+                    for e in events:
+                        yield events_pb2.SubscribeResponse(event=convert.event_out(e))
+                        sent += 1
+                    after = max(after, read_up_to)
+                    if events:
+                        quiet_since = loop.time()
+                    continue
+                if after < feed.head:
+                    for seq, row, item in feed.after(after):
+                        if _matches(row, identity, f):
+                            yield item
+                            sent += 1
+                            quiet_since = loop.time()
+                        after = seq
+                    continue
                 idle = loop.time() - quiet_since
                 if idle >= heartbeat:
                     yield events_pb2.SubscribeResponse(heartbeat=events_pb2.Heartbeat(
                         time=convert.ts_out(dt.datetime.now(dt.timezone.utc)), read_up_to_sequence=after))
                     quiet_since = loop.time()
                     idle = 0
-                await self.wakeup.wait(min(POLL_SECONDS, heartbeat - idle))
+                try:
+                    await asyncio.wait_for(feed.changed.wait(), heartbeat - idle)
+                except asyncio.TimeoutError:
+                    pass
         finally:
             log.info("stream closed", rpc="Subscribe", client_id=identity.client_id, events_sent=sent,
                      read_up_to=after)

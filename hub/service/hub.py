@@ -387,6 +387,16 @@ class HubService:
         self._check_filter_scope(identity, f)
         return after, f
 
+    def last_event_sequence(self) -> int:
+        with self.reader.connect() as conn:
+            return ev.last_sequence(conn)
+
+    def read_all_events(self, after: int, limit: int = 500) -> tuple[list[dict], int]:
+        """The log itself, for the in-process feed that serves the streams (each stream
+        applies its caller's data limits)."""
+        with self.reader.connect() as conn:
+            return ev.read(conn, after=after, municipalities=None, limit=limit)
+
     def read_events(self, identity: Identity, after: int, f: cmd.EventFilter,
                     limit: int = 500) -> tuple[list[dict], int]:
         """One page of the stream, within the caller's data limits."""
@@ -439,7 +449,8 @@ class HubService:
                    identity=identity, reason=f"decision approved ({approval.mode.value.lower()})")
         uow.record_event(self._event(case, "decision.approved", now, identity, decision_id=decision.decision_id,
                                      mode=approval.mode.value, amended=approval.amended,
-                                     outcome=decision.outcome.value))
+                                     outcome=decision.outcome.value,
+                                     amounts=documents.jsonable(decision.amounts)))
         for message in self._messages_for_decision(uow, case, decision):
             uow.add_outbox(message, now)
         return decision

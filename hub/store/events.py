@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hub.store import tables as t
 
 
-def read(conn: sa.Connection, *, after: int, municipalities: Iterable[str], event_types: Iterable[str] = (),
+def read(conn: sa.Connection, *, after: int, municipalities: Iterable[str] | None, event_types: Iterable[str] = (),
          municipality_codes: Iterable[str] = (), benefit_codes: Iterable[str] = (),
          limit: int = 500) -> tuple[list[dict[str, Any]], int]:
     """Matching events after `after`, in sequence order, and how far the log was read
@@ -19,7 +19,9 @@ def read(conn: sa.Connection, *, after: int, municipalities: Iterable[str], even
     if not window:
         return [], after
     last = window[-1]
-    q = sa.select(t.events).where(e.seq > after, e.seq <= last, e.municipality_code.in_(list(municipalities)))
+    q = sa.select(t.events).where(e.seq > after, e.seq <= last)
+    if municipalities is not None:  # None: the whole log (the caller filters)
+        q = q.where(e.municipality_code.in_(list(municipalities)))
     if event_types:
         q = q.where(e.type.in_(list(event_types)))
     if municipality_codes:

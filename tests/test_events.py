@@ -111,6 +111,24 @@ def test_filters_by_type_and_benefit(hub, backoffice):
     [item] = _take(hub, req, 1)
     assert item.event.type == "case.created" and item.event.case_id == case.case_id
     assert item.event.payload["channel"] == "SELF_SERVICE"
+    assert item.event.case_created.channel == "SELF_SERVICE" and item.event.case_created.authority == "municipality:101"
+
+
+def test_known_event_types_carry_typed_details(hub, backoffice):
+    from tests.helpers import draft_req, period
+    case = backoffice.CreateCase(create_req())
+    backoffice.AddInformation(info_req(case.case_id))
+    backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=[period(125_000)]))
+    n = len(_events_in_db(hub.engine))
+    events = [i.event for i in _take(hub, events_pb2.SubscribeRequest(), n)]
+    assert {e.type for e in events} >= {"case.created", "case.receipt", "case.information_added",
+                                        "case.status_changed", "decision.draft_submitted", "decision.approved"}
+    for e in events:
+        assert e.WhichOneof("details") == e.type.replace(".", "_", 1)
+    [approved] = [e.decision_approved for e in events if e.type == "decision.approved"]
+    assert approved.mode == "AUTOMATIC" and [a.amount_oere for a in approved.amounts] == [125_000]
+    [receipt] = [e.case_receipt for e in events if e.type == "case.receipt"]
+    assert receipt.processing_deadline > receipt.received_at
 
 
 def test_new_events_arrive_on_an_open_stream(hub, backoffice):
@@ -203,3 +221,14 @@ def test_many_streams_opened_at_once_each_get_every_event_in_order(hub, backoffi
         t.join(15)
     expected = [s for s, _ in _events_in_db(hub.engine, "101")][:12]
     assert results == {i: expected for i in range(8)}
+
+
+def test_a_consumer_that_stops_reading_stalls_neither_the_hub_nor_other_streams(hub, backoffice):
+    stalled = _stub(hub).Subscribe(events_pb2.SubscribeRequest(), metadata=ECONOMY, timeout=60)  # never read
+    try:
+        _walk(backoffice, n=120)  # ~480 events, well past the stalled stream's flow-control window
+        expected = _events_in_db(hub.engine, "101")
+        got = _take(hub, events_pb2.SubscribeRequest(), len(expected), timeout=20)
+        assert [(i.event.sequence, i.event.type) for i in got] == expected
+    finally:
+        stalled.cancel()

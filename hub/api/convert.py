@@ -262,11 +262,21 @@ def event_filter_out(f: dict) -> events_pb2.EventFilter:
                                   benefit_codes=f.get("benefit_codes", []))
 
 
+# Event type -> the `details` field that carries it typed (named after the type).
+_TYPED_EVENTS = {f.name.replace("_", ".", 1): f.name
+                 for f in events_pb2.Event.DESCRIPTOR.oneofs_by_name["details"].fields}
+
+
 def event_out(e: dict) -> events_pb2.Event:
-    return events_pb2.Event(sequence=e["seq"], event_id=e["event_id"], type=e["type"],
-                            occurred_time=ts_out(e["occurred_at"]), case_id=e["case_id"] or "",
-                            municipality_code=e["municipality_code"] or "", benefit_code=e["benefit_code"] or "",
-                            client_id=e["client_id"], payload=struct_out(e["payload"] or {}))
+    payload = e["payload"] or {}
+    out = events_pb2.Event(sequence=e["seq"], event_id=e["event_id"], type=e["type"],
+                           occurred_time=ts_out(e["occurred_at"]), case_id=e["case_id"] or "",
+                           municipality_code=e["municipality_code"] or "", benefit_code=e["benefit_code"] or "",
+                           client_id=e["client_id"], payload=struct_out(payload))
+    field = _TYPED_EVENTS.get(e["type"])
+    if field:
+        json_format.ParseDict(payload, getattr(out, field), ignore_unknown_fields=True)
+    return out
 
 
 def subscription_out(s: dict) -> events_pb2.Subscription:

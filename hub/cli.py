@@ -63,6 +63,21 @@ def _dispatch(args) -> int:
     return 0
 
 
+def _audit_verify(args) -> int:
+    from hub.store.audit import verify
+    from hub.store.db import create_engine
+    engine = create_engine(args.database, read_only=True)
+    with engine.connect() as conn:
+        result = verify(conn)
+    engine.dispose()
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries, every link and the head verified")
+        return 0
+    print(f"audit log BROKEN at entry {result.seq}: {result.problem} "
+          f"({result.entries} entries verified before it)", file=sys.stderr)
+    return 1
+
+
 def _migrate(args) -> int:
     from hub.store.migrate import upgrade
     upgrade(args.database)
@@ -84,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
     d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")
     d.set_defaults(fn=_dispatch)
+    a = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    a.add_parser("verify", help="walk the hash chain; report the first broken link (exit 1)").set_defaults(
+        fn=_audit_verify)
     m = sub.add_parser("migrate", help="bring the database schema up to date")
     m.set_defaults(fn=_migrate)
     args = p.parse_args(argv)

@@ -97,7 +97,7 @@ def engine(database_url):
     e.dispose()
 
 
-_KEEP = {"benefits", "sequences"}
+_KEEP = {"benefits", "sequences", "audit_chain"}
 
 
 @pytest.fixture
@@ -111,6 +111,7 @@ def clean_db(engine):
             for n in names:
                 conn.exec_driver_sql(f"DELETE FROM {n}")
         conn.execute(sa.update(tables.sequences).values(value=0))
+        conn.execute(sa.update(tables.audit_chain).values(seq=0, hash="0" * 64))
     return engine
 
 

@@ -183,6 +183,20 @@ audit_log = sa.Table(
     sa.Column("outcome", sa.String(40), nullable=False),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("purpose", sa.String(200), nullable=True),
+    # The hash chain (hub.domain.audit): position, the previous entry's hash, this one's.
+    sa.Column("seq", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The chain's head: the last entry's position and hash. Locked at the end of each
+# transaction that appends, like the event counter, so entries chain in commit order;
+# a deleted tail no longer matches it.
+audit_chain = sa.Table(
+    "audit_chain", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
 
 idempotency = sa.Table(

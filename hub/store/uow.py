@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from hub.domain import audit as audit_chain
 from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
     DecisionStatus, DiscretionaryPoint, Event, InformationItem, InformationSource, Origin,
@@ -51,7 +52,7 @@ class _Pending:
     events: list[Event] = field(default_factory=list)
 
     def absorb(self, other: "_Pending") -> None:
-        for name in _ROW_BUFFERS + ("events",):
+        for name in _ROW_BUFFERS + ("audit", "events"):
             getattr(self, name).extend(getattr(other, name))
 
     def write_rows(self, conn: sa.Connection) -> None:
@@ -66,6 +67,18 @@ class _Pending:
 
     def write_all(self, conn: sa.Connection) -> None:
         self.write_rows(conn)
+        if self.audit:
+            # Chained at commit, under the head row's lock (taken late, held briefly).
+            seq, prev = conn.execute(_AUDIT_HEAD).one()
+            rows = []
+            for entry in self.audit:
+                seq += 1
+                row = dict(entry, seq=seq, prev_hash=prev)
+                row["hash"] = prev = audit_chain.entry_hash(row["prev_hash"], row)
+                rows.append(row)
+            conn.execute(t.audit_log.insert(), rows)
+            conn.execute(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1).values(seq=seq, hash=prev))
+            self.audit.clear()
         if self.events:
             # Last statement before COMMIT: the counter row stays locked only briefly,
             # and sequence order equals commit order.
@@ -103,8 +116,10 @@ def relay_events_to(*destinations: str) -> None:
     EVENT_RELAY = tuple(destinations)
 
 
-_ROW_BUFFERS = ("cases", "status", "idempotency", "outbox", "audit")
-_ROW_TABLES = (t.cases, t.status_history, t.idempotency, t.outbox, t.audit_log)
+_ROW_BUFFERS = ("cases", "status", "idempotency", "outbox")
+_ROW_TABLES = (t.cases, t.status_history, t.idempotency, t.outbox)
+_AUDIT_HEAD = (sa.select(t.audit_chain.c.seq, t.audit_chain.c.hash).where(t.audit_chain.c.id == 1)
+               .with_for_update())
 _BUMP_EVENTS = (sa.update(t.sequences).where(t.sequences.c.name == "events")
                 .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
 _STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)

@@ -1,0 +1,85 @@
+"""The audit log: an entry for every case read and write, chained by hashes so that
+`hub audit verify` finds a changed byte or a deleted entry."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+
+import sqlalchemy as sa
+
+from hub.store import tables
+from hub.store.audit import verify
+from hub.v1 import cases_pb2
+from tests.helpers import create_req, draft_req, info_req
+
+
+def _verify(engine):
+    with engine.connect() as c:
+        return verify(c)
+
+
+def _cli_verify(database_url) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hub.cli", "--database", database_url, "audit", "verify"],
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ, HUB_LOG_FORMAT="json"))
+
+
+def _walk(backoffice):
+    case = backoffice.CreateCase(create_req())
+    backoffice.AddInformation(info_req(case.case_id))
+    backoffice.SubmitDraftDecision(draft_req(case.case_id))
+    backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id), metadata=[("x-purpose", "klagesag")])
+    return case
+
+
+def test_every_case_read_and_write_is_audited_and_the_chain_verifies(hub, backoffice, database_url):
+    case = _walk(backoffice)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # concurrent writers chain in commit order
+        list(pool.map(lambda _: _walk(backoffice), range(16)))
+    with hub.engine.connect() as c:
+        rows = c.execute(sa.select(tables.audit_log).where(tables.audit_log.c.case_id == case.case_id)
+                         .order_by(tables.audit_log.c.seq)).mappings().all()
+    assert [r["rpc"] for r in rows] == ["CreateCase", "AddInformation", "SubmitDraftDecision", "GetCase"]
+    assert all(r["cpr"] == case.cpr and r["client_id"] == "backoffice" and r["outcome"] == "OK" for r in rows)
+    assert rows[-1]["purpose"] == "klagesag"
+    result = _verify(hub.engine)
+    assert result.ok and result.entries == 17 * 4
+    done = _cli_verify(database_url)
+    assert done.returncode == 0 and "68 entries" in done.stdout
+
+
+def test_a_one_byte_edit_is_found(hub, backoffice, database_url):
+    for _ in range(3):
+        _walk(backoffice)
+    with hub.engine.begin() as c:  # someone with database access hides who looked
+        c.execute(sa.update(tables.audit_log).where(tables.audit_log.c.seq == 7).values(client_id="backofficf"))
+    result = _verify(hub.engine)
+    assert not result.ok and result.seq == 7 and "does not match its hash" in result.problem
+    done = _cli_verify(database_url)
+    assert done.returncode == 1 and "entry 7" in done.stderr
+
+
+def test_a_rehashed_edit_breaks_the_next_link(hub, backoffice):
+    from hub.domain.audit import entry_hash
+    _walk(backoffice)
+    with hub.engine.begin() as c:
+        row = dict(c.execute(sa.select(tables.audit_log).where(tables.audit_log.c.seq == 2)).mappings().one())
+        row["purpose"] = "routine"
+        c.execute(sa.update(tables.audit_log).where(tables.audit_log.c.seq == 2)
+                  .values(purpose="routine", hash=entry_hash(row["prev_hash"], row)))
+    result = _verify(hub.engine)
+    assert not result.ok and result.seq == 3 and "not linked" in result.problem
+
+
+def test_a_deleted_entry_is_found_in_the_middle_and_at_the_end(hub, backoffice):
+    for _ in range(3):
+        _walk(backoffice)
+    with hub.engine.begin() as c:
+        c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq == 5))
+    result = _verify(hub.engine)
+    assert not result.ok and "entry 5 is missing" in result.problem
+    with hub.engine.begin() as c:  # all from there to the end: no gap left to see, but the head knows
+        c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq >= 5))
+    result = _verify(hub.engine)
+    assert not result.ok and "log ends at entry 4 but its head is at entry 12" in result.problem

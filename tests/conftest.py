@@ -33,6 +33,7 @@ CLIENTS = [
     dict(id="economy-101", token="t-economy-101", role="economy_system", municipalities=["101"]),
     dict(id="operator", token="t-operator", role="operator", municipalities=["*"]),
     dict(id="vendor-101-147", token="t-vendor", role="vendor_system", municipalities=["101", "147"]),
+    dict(id="borger.dk", token="t-portal", role="citizen_portal", municipalities=["*"]),
 ]
 
 

@@ -83,3 +83,54 @@ def test_a_deleted_entry_is_found_in_the_middle_and_at_the_end(hub, backoffice):
         c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq >= 5))
     result = _verify(hub.engine)
     assert not result.ok and "log ends at entry 4 but its head is at entry 12" in result.problem
+
+
+def _audit_stub(hub):
+    from hub.v1 import audit_pb2_grpc
+    return audit_pb2_grpc.AuditServiceStub(hub.channel)
+
+
+def test_operators_list_entries_and_the_citizen_sees_who_looked(hub, backoffice, borgerservice):
+    import grpc
+
+    from hub.v1 import audit_pb2
+    from tests.conftest import new_cpr
+    from tests.helpers import rpc_error
+    operator = [("authorization", "Bearer t-operator")]
+    portal = [("authorization", "Bearer t-portal")]
+    cpr = new_cpr()
+    mine = backoffice.CreateCase(create_req(cpr=cpr))
+    other = backoffice.CreateCase(create_req(municipality="751"))
+    borgerservice.GetCase(cases_pb2.GetCaseRequest(case_id=mine.case_id), metadata=[("x-purpose", "henvendelse")])
+    # borgerservice of 101 tries a case of 751: refused, and recorded as tried.
+    err = rpc_error(borgerservice.GetCase, cases_pb2.GetCaseRequest(case_id=other.case_id))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+    listed = _audit_stub(hub).ListAuditEntries(audit_pb2.ListAuditEntriesRequest(case_id=other.case_id),
+                                               metadata=operator).entries
+    assert [(e.rpc, e.client_id, e.outcome) for e in listed] == [("CreateCase", "backoffice", "OK"),
+                                                                 ("GetCase", "bs-101", "NOT_FOUND")]
+    page = _audit_stub(hub).ListAuditEntries(audit_pb2.ListAuditEntriesRequest(client_id="bs-101", page_size=1),
+                                             metadata=operator)
+    assert len(page.entries) == 1 and page.next_page_token
+    rest = _audit_stub(hub).ListAuditEntries(audit_pb2.ListAuditEntriesRequest(
+        client_id="bs-101", page_size=1, page_token=page.next_page_token), metadata=operator)
+    assert rest.entries[0].sequence > page.entries[0].sequence
+
+    seen = _audit_stub(hub).ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(cpr=f"{cpr[:6]}-{cpr[6:]}"),
+                                              metadata=portal).entries
+    assert [(e.client_id, e.rpc, e.purpose) for e in seen] == [("backoffice", "CreateCase", ""),
+                                                               ("bs-101", "GetCase", "henvendelse")]
+    assert all(e.case_id == mine.case_id for e in seen)
+    # Only the portal asks on a citizen's behalf; only operators search the log.
+    assert rpc_error(lambda r: _audit_stub(hub).ListCitizenAccess(r, metadata=operator),
+                     audit_pb2.ListCitizenAccessRequest(cpr=cpr)).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rpc_error(lambda r: _audit_stub(hub).ListAuditEntries(r, metadata=portal),
+                     audit_pb2.ListAuditEntriesRequest()).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rpc_error(lambda r: _audit_stub(hub).ListCitizenAccess(r, metadata=portal),
+                     audit_pb2.ListCitizenAccessRequest(cpr="12")).code() == grpc.StatusCode.INVALID_ARGUMENT
+    # Reading the log is itself in the log, and the chain still holds.
+    with hub.engine.connect() as c:
+        rpcs = [r for (r,) in c.execute(sa.select(tables.audit_log.c.rpc).order_by(tables.audit_log.c.seq))]
+    assert rpcs[-2:] == ["ListAuditEntries", "ListCitizenAccess"]
+    assert _verify(hub.engine).ok

@@ -10,7 +10,7 @@ from google.type import date_pb2
 from hub.domain import commands as cmd
 from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument
-from hub.v1 import events_pb2, operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+from hub.v1 import audit_pb2, events_pb2, operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
 
 UTC = dt.timezone.utc
 
@@ -282,3 +282,10 @@ def event_out(e: dict) -> events_pb2.Event:
 def subscription_out(s: dict) -> events_pb2.Subscription:
     return events_pb2.Subscription(name=s["name"], filter=event_filter_out(s["filter"]), acked_sequence=s["acked_seq"],
                                    created_time=ts_out(s["created_at"]), updated_time=ts_out(s["updated_at"]))
+
+
+def audit_entry_out(r: dict) -> audit_pb2.AuditEntry:
+    """Without the CPR: the entry says which case; the citizen is the caller's question."""
+    return audit_pb2.AuditEntry(sequence=r["seq"], time=ts_out(r["at"]), client_id=r["client_id"], role=r["role"],
+                                rpc=r["rpc"], case_id=r["case_id"] or "", outcome=r["outcome"],
+                                request_id=r["request_id"] or "", purpose=r["purpose"] or "")

@@ -13,13 +13,13 @@ from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer
+from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer, AuditServicer
 from hub.dispatch.dispatcher import Dispatcher
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import create_engine, is_sqlite
-from hub.v1 import events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.v1 import audit_pb2, audit_pb2_grpc, events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
 log = structlog.get_logger("hub.server")
 
@@ -29,6 +29,7 @@ SERVICE_NAMES = [
     decisions_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 ]
 
 
@@ -73,6 +74,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
     decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
     operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(*parts), server)
     event_servicer = EventServicer(*parts, wakeup)
     events_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, server)
     health_servicer = health.aio.HealthServicer()

@@ -14,7 +14,7 @@ from hub.api.errors import to_status
 from hub.domain.errors import HubError
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
-from hub.v1 import operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.v1 import audit_pb2, audit_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
@@ -36,6 +36,7 @@ def rpc(action: str):
             metadata = context.invocation_metadata() or ()
             purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
             request_id = getattr(request, "request_id", "") or None
+            identity = None
             with structlog.contextvars.bound_contextvars(rpc=action, request_id=request_id):
                 try:
                     identity = self.registry.identify(metadata)
@@ -47,6 +48,8 @@ def rpc(action: str):
                 except HubError as err:
                     status = to_status(err)
                     log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
+                    if identity is not None:
+                        await self._audit_failure(identity, action, request, status.code.name, purpose, request_id)
                 except Exception:
                     log.exception("rpc", code="INTERNAL")
                     status = grpc.StatusCode.INTERNAL
@@ -62,6 +65,18 @@ class _Base:
         self.service = service
         self.registry = registry
         self.runner = runner
+
+    async def _audit_failure(self, identity, action: str, request, code: str, purpose, request_id) -> None:
+        """A refused call on a case is audited too (who tried to look at what)."""
+        case_id = getattr(request, "case_id", "")
+        decision_id = getattr(request, "decision_id", "")
+        if not (case_id or decision_id):
+            return
+        try:
+            await self.runner.run(self.service.audit_failure, identity, action, case_id, decision_id, code, purpose,
+                                  request_id)
+        except Exception:
+            log.exception("could not audit a failed call")
 
 
 class BenefitCatalogueServicer(_Base, benefits_pb2_grpc.BenefitCatalogueServiceServicer):
@@ -190,3 +205,19 @@ class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
     @rpc("ResumeDestination")
     def ResumeDestination(self, request, identity, purpose):
         return self._set_paused(request, identity, False)
+
+
+class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):
+    @rpc("ListAuditEntries")
+    def ListAuditEntries(self, request, identity, purpose):
+        rows, token = self.service.list_audit_entries(
+            identity, request.case_id, request.client_id, convert.ts_in(request, "from_time"),
+            convert.ts_in(request, "to_time"), request.page_size, request.page_token)
+        return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
+                                                  next_page_token=token)
+
+    @rpc("ListCitizenAccess")
+    def ListCitizenAccess(self, request, identity, purpose):
+        rows, token = self.service.list_citizen_access(identity, request.cpr, request.page_size, request.page_token)
+        return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
+                                                  next_page_token=token)

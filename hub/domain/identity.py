@@ -17,6 +17,7 @@ class Role(str, enum.Enum):
     PAYMENT_PROVIDER = "payment_provider"
     VENDOR_SYSTEM = "vendor_system"
     OPERATOR = "operator"
+    CITIZEN_PORTAL = "citizen_portal"  # acts for the citizen whose CPR it presents
 
 
 ALL_ROLES = frozenset(Role)
@@ -40,6 +41,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     **{a: frozenset({_R.ECONOMY_SYSTEM, _R.VENDOR_SYSTEM, _R.BACK_OFFICE, _R.CASEWORKER, _R.BORGERSERVICE,
                      _R.OPERATOR})
        for a in ("Subscribe", "CreateSubscription", "GetSubscription", "AckEvents")},
+    # The audit log: operators search it; the citizen portal shows a citizen who looked.
+    "ListAuditEntries": frozenset({_R.OPERATOR}),
+    "ListCitizenAccess": frozenset({_R.CITIZEN_PORTAL}),
     # Operations: the outbox, dead letters and destinations.
     "GetOutboxSummary": frozenset({_R.OPERATOR}),
     "ListOutboxMessages": frozenset({_R.OPERATOR}),

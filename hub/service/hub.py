@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from hub.domain import commands as cmd
+from hub.domain import cpr as cpr_rules
 from hub.domain import documents, paging
 from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound,
                                PermissionDenied, Violations)
@@ -25,6 +26,7 @@ from hub.domain.model import (
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.store import audit as audit_store
 from hub.store import events as ev
 from hub.store import outbox as ob
 from hub.store.uow import AuditEntry, UnitOfWork
@@ -319,6 +321,59 @@ class HubService:
             return paused, None
 
         return self._mutate(identity, action, request_id, fingerprint, encode, work)
+
+    def audit_failure(self, identity: Identity, action: str, case_id: str, decision_id: str, outcome: str,
+                      purpose: str | None, request_id: str | None) -> None:
+        """Record a call on a case that ended in an error, with the citizen concerned
+        when the case exists (also when the caller may not see it)."""
+        with self._uow() as uow:
+            if not case_id and decision_id:
+                d = uow.decision(decision_id)
+                case_id = d.case_id if d else ""
+            case = uow.case(case_id) if case_id else None
+            uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, action,
+                                 case.case_id if case else None, case.cpr if case else None, outcome,
+                                 request_id, purpose))
+            uow.commit()
+
+    # ---- the audit log -------------------------------------------------------------------
+
+    def list_audit_entries(self, identity: Identity, case_id: str, client_id: str, since: dt.datetime | None,
+                           until: dt.datetime | None, page_size: int, page_token: str) -> tuple[list[dict], str]:
+        self._authorize(identity, "ListAuditEntries")
+        v = Violations()
+        if since and until:
+            v.require(since < until, "to_time", "must be after from_time")
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        qhash = paging.query_hash(identity.client_id, "audit", case_id, client_id, since, until)
+        return self._audit_page(identity, "ListAuditEntries", qhash, page_token, size, None,
+                                dict(case_id=case_id, client_id=client_id, since=since, until=until))
+
+    def list_citizen_access(self, identity: Identity, cpr: str, page_size: int,
+                            page_token: str) -> tuple[list[dict], str]:
+        self._authorize(identity, "ListCitizenAccess")
+        v = Violations()
+        problem = cpr_rules.problem(cpr, self.clock.now().date())
+        if problem:
+            v.add("cpr", problem)
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        cpr = cpr_rules.normalise(cpr) or ""
+        qhash = paging.query_hash(identity.client_id, "citizen-access", cpr)
+        return self._audit_page(identity, "ListCitizenAccess", qhash, page_token, size, cpr, dict(cpr=cpr))
+
+    def _audit_page(self, identity: Identity, action: str, qhash: str, page_token: str, size: int,
+                    cpr: str | None, filters: dict) -> tuple[list[dict], str]:
+        after = paging.decode(page_token, qhash)
+        with self._uow() as uow:
+            rows = audit_store.entries(uow.writer(), after_seq=after, limit=size + 1, **filters)
+            # Reading the audit log is itself recorded (it tells who looked at whom).
+            uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, action,
+                                 filters.get("case_id") or None, cpr, "OK"))
+            uow.commit()
+        page = rows[:size]
+        return page, paging.encode(page[-1]["seq"], qhash) if len(rows) > size else ""
 
     # ---- events -------------------------------------------------------------------------
 

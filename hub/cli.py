@@ -25,8 +25,24 @@ def _serve(args) -> int:
     engine = create_engine(args.database)
     dispatcher = _dispatcher(engine) if args.dispatch == "embedded" else None
 
+    tls = None
+    if args.tls_cert or args.tls_key or args.client_ca:
+        from pathlib import Path
+
+        from hub.api.server import TlsFiles
+        if not (args.tls_cert and args.tls_key and args.client_ca):
+            print("hub serve: mTLS needs --tls-cert, --tls-key and --client-ca", file=sys.stderr)
+            return 2
+        tls = TlsFiles(Path(args.tls_cert), Path(args.tls_key), Path(args.client_ca))
+    from hub.api.server import check_listen
+    try:
+        check_listen(args.listen, tls, args.insecure)
+    except ValueError as err:
+        print(f"hub serve: {err}", file=sys.stderr)
+        return 2
+
     async def main() -> None:
-        hub = await start(engine, registry, args.listen, dispatcher=dispatcher)
+        hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve the gRPC API")
     s.add_argument("--listen", default=os.environ.get("HUB_LISTEN", "127.0.0.1:50051"))
     s.add_argument("--clients", default=None, help="clients file (TOML)")
+    s.add_argument("--tls-cert", default=os.environ.get("HUB_TLS_CERT"), help="server certificate (PEM), for mTLS")
+    s.add_argument("--tls-key", default=os.environ.get("HUB_TLS_KEY"), help="server key (PEM)")
+    s.add_argument("--client-ca", default=os.environ.get("HUB_TLS_CLIENT_CA"),
+                   help="CA of the accepted client certificates (PEM)")
+    s.add_argument("--insecure", action="store_true", default=os.environ.get("HUB_INSECURE") == "1",
+                   help="allow plaintext on a non-loopback address (a network you trust)")
     s.add_argument("--dispatch", choices=["embedded", "off"], default=os.environ.get("HUB_DISPATCH", "embedded"),
                    help="run the outbox dispatcher inside the server (default), or not (run `hub dispatch`)")
     s.set_defaults(fn=_serve)

@@ -117,16 +117,16 @@ def clean_db(engine):
 
 
 class RunningHub:
-    def __init__(self, engine, clock: FakeClock):
+    def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None):
         self.engine = engine
         self.clock = clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         from hub.api.server import start
-        registry = ClientRegistry.from_entries(CLIENTS)
+        registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
-            start(engine, registry, "127.0.0.1:0", clock=clock), self._loop).result(10)
+            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls), self._loop).result(10)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"
         self.channel = grpc.insecure_channel(self.address)

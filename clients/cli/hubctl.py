@@ -139,7 +139,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
     p.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""), help="bearer token (or $HUBCTL_TOKEN)")
     p.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
+    p.add_argument("--ca", default=os.environ.get("HUBCTL_CA"), help="mTLS: the hub's CA (PEM)")
+    p.add_argument("--cert", default=os.environ.get("HUBCTL_CERT"), help="mTLS: this client's certificate (PEM)")
+    p.add_argument("--key", default=os.environ.get("HUBCTL_KEY"), help="mTLS: this client's key (PEM)")
     top = p.add_subparsers(dest="group", required=True)
+    s = top.add_parser("dev-certs", help="a local CA, a server and client certificates, to try mTLS")
+    s.set_defaults(cmd="dev-certs")
+    s.add_argument("--out", default="var/certs")
+    s.add_argument("--client", action="append", default=[], metavar="NAME",
+                   help="a client certificate with this common name (map it with certificate = NAME)")
     top.add_parser("benefits", help="list the benefit catalogue").set_defaults(cmd="benefits")
     inbox = top.add_parser("inbox", help="the authority's drafts waiting for approval")
     inbox.set_defaults(cmd="inbox")
@@ -229,10 +237,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not args.token:
-        print("hubctl: give --token or set HUBCTL_TOKEN (see etc/clients.demo.toml)", file=sys.stderr)
+    if args.cmd == "dev-certs":
+        from clients.cli import devcerts
+        paths = devcerts.make(args.out, args.client)
+        print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
+        return 0
+    if not args.token and not args.cert:
+        print("hubctl: give --token (or HUBCTL_TOKEN; see etc/clients.demo.toml) or --ca/--cert/--key",
+              file=sys.stderr)
         return 2
-    hub = connect(args.address, args.token)
+    hub = connect(args.address, args.token, ca=args.ca, cert=args.cert, key=args.key)
     try:
         run(args, hub)
     except grpc.RpcError as err:

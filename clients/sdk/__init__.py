@@ -53,9 +53,19 @@ class Hub:
         self.channel.close()
 
 
-def connect(address: str, token: str) -> Hub:
-    """A plaintext channel for loopback use; TLS comes with the access-control issue."""
-    channel = grpc.intercept_channel(grpc.insecure_channel(address), _token_interceptor(token))
+def connect(address: str, token: str = "", *, ca: str | None = None, cert: str | None = None,
+            key: str | None = None) -> Hub:
+    """With `ca`, `cert` and `key` (PEM files): mTLS, and the certificate is the
+    identity. Otherwise plaintext with a bearer token, for loopback use."""
+    if ca:
+        from pathlib import Path
+        creds = grpc.ssl_channel_credentials(Path(ca).read_bytes(), Path(key).read_bytes() if key else None,
+                                             Path(cert).read_bytes() if cert else None)
+        channel = grpc.secure_channel(address, creds)
+    else:
+        channel = grpc.insecure_channel(address)
+    if token:
+        channel = grpc.intercept_channel(channel, _token_interceptor(token))
     return Hub(channel)
 
 

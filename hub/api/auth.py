@@ -6,6 +6,9 @@
     role = "borgerservice"
     municipalities = ["101"] # or ["*"] for all 98
     central_authorities = [] # optional
+    certificate = "economy-101.kommune.dk"  # optional: the client certificate's CN or DNS SAN (mTLS)
+
+    revoked_certificates = ["<sha256 hex of the DER certificate>", ...]   # top level
 
 The transport (token today, mTLS certificates later) only yields a client id; what the
 client may do is the file's mapping, so adding mTLS changes this module alone."""
@@ -23,17 +26,21 @@ from hub.domain.identity import Identity, Role
 
 
 class ClientRegistry:
-    def __init__(self, identities_by_token_hash: dict[str, Identity]):
+    def __init__(self, identities_by_token_hash: dict[str, Identity],
+                 identities_by_certificate: dict[str, Identity] | None = None, revoked: Iterable[str] = ()):
         self._by_hash = identities_by_token_hash
+        self._by_cert = identities_by_certificate or {}
+        self._revoked = {r.lower().replace(":", "") for r in revoked}
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ClientRegistry":
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.from_entries(data.get("client", []))
+        return cls.from_entries(data.get("client", []), revoked=data.get("revoked_certificates", []))
 
     @classmethod
-    def from_entries(cls, entries: Iterable[dict]) -> "ClientRegistry":
+    def from_entries(cls, entries: Iterable[dict], *, revoked: Iterable[str] = ()) -> "ClientRegistry":
         by_hash: dict[str, Identity] = {}
+        by_cert: dict[str, Identity] = {}
         for e in entries:
             munis = list(e.get("municipalities", []))
             if munis == ["*"]:
@@ -43,11 +50,18 @@ class ClientRegistry:
                 raise ValueError(f"client {e['id']}: unknown municipality codes {unknown}")
             identity = Identity(e["id"], Role(e["role"]), frozenset(munis),
                                 frozenset(e.get("central_authorities", [])))
-            digest = e.get("token_sha256") or hashlib.sha256(e["token"].encode()).hexdigest()
-            by_hash[digest.lower()] = identity
-        return cls(by_hash)
+            if e.get("certificate"):
+                by_cert[e["certificate"]] = identity
+            if e.get("token") or e.get("token_sha256"):
+                digest = e.get("token_sha256") or hashlib.sha256(e["token"].encode()).hexdigest()
+                by_hash[digest.lower()] = identity
+        return cls(by_hash, by_cert, revoked)
 
-    def identify(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Identity:
+    def identify(self, metadata: Iterable[tuple[str, str | bytes]] | None,
+                 auth_context: dict[str, list[bytes]] | None = None) -> Identity:
+        """The certificate's identity on an mTLS connection, else the bearer token's."""
+        if auth_context and auth_context.get("x509_pem_cert"):
+            return self._from_certificate(auth_context)
         token = ""
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str):
@@ -62,3 +76,20 @@ class ClientRegistry:
             if hmac.compare_digest(known, digest):
                 return identity
         raise Unauthenticated("unknown token", reason="TOKEN_UNKNOWN")
+
+    def _from_certificate(self, ctx: dict[str, list[bytes]]) -> Identity:
+        pem = ctx["x509_pem_cert"][0]
+        if _fingerprint(pem) in self._revoked:
+            raise Unauthenticated("the client certificate is revoked", reason="CERTIFICATE_REVOKED")
+        names = [n.decode() for n in ctx.get("x509_common_name", []) + ctx.get("x509_subject_alternative_name", [])]
+        for name in names:
+            if name in self._by_cert:
+                return self._by_cert[name]
+        raise Unauthenticated("the client certificate is not in the clients file", reason="CERTIFICATE_NOT_LISTED")
+
+
+def _fingerprint(pem: bytes) -> str:
+    """sha256 of the DER certificate, hex."""
+    import base64
+    body = b"".join(line for line in pem.strip().splitlines() if not line.startswith(b"-----"))
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
@@ -60,10 +61,36 @@ class RunningHub:
             self.reader.dispose()
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """mTLS: the server's certificate and key, and the CA whose client certificates
+    are accepted (every client must present one)."""
+    cert: Path
+    key: Path
+    client_ca: Path
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials([(self.key.read_bytes(), self.cert.read_bytes())],
+                                           root_certificates=self.client_ca.read_bytes(), require_client_auth=True)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_listen(listen: str, tls: TlsFiles | None, allow_insecure: bool) -> None:
+    host = listen.rsplit(":", 1)[0]
+    if tls is None and not allow_insecure and host not in LOOPBACK:
+        raise ValueError(f"refusing to serve {listen} without TLS: give the TLS files, or allow it explicitly "
+                         f"(--insecure) for a network you trust")
+
+
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
-                clock: Clock | None = None, dispatcher: Dispatcher | None = None) -> RunningHub:
+                clock: Clock | None = None, dispatcher: Dispatcher | None = None, tls: TlsFiles | None = None,
+                allow_insecure: bool = False) -> RunningHub:
     """Start serving (listen may end in :0; the bound port is on the result), and run
-    `dispatcher`, if given, in a thread of its own."""
+    `dispatcher`, if given, in a thread of its own. Without `tls`, only on loopback
+    unless `allow_insecure`."""
+    check_listen(listen, tls, allow_insecure)
     wakeup = Wakeup(asyncio.get_running_loop())
     runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
     reader = create_engine(str(engine.url), read_only=True) if is_sqlite(engine) else engine
@@ -80,7 +107,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
     if port == 0:
         raise RuntimeError(f"could not bind {listen}")
     await server.start()

@@ -39,7 +39,7 @@ def rpc(action: str):
             identity = None
             with structlog.contextvars.bound_contextvars(rpc=action, request_id=request_id):
                 try:
-                    identity = self.registry.identify(metadata)
+                    identity = self.registry.identify(metadata, context.auth_context())
                     with structlog.contextvars.bound_contextvars(client_id=identity.client_id):
                         response = await self.runner.run(fn, self, request, identity, purpose,
                                                          key=(identity.client_id, request_id) if request_id else None)

@@ -122,7 +122,7 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
 
     async def Subscribe(self, request, context: grpc.aio.ServicerContext):
         try:
-            identity = self.registry.identify(context.invocation_metadata())
+            identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
             heartbeat = _heartbeat_seconds(request.heartbeat_seconds)
             after, f = await asyncio.to_thread(self.service.open_stream, identity, request.subscription,
                                                request.after_sequence, convert.event_filter_in(request.filter))

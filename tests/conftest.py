@@ -34,6 +34,11 @@ CLIENTS = [
     dict(id="operator", token="t-operator", role="operator", municipalities=["*"]),
     dict(id="vendor-101-147", token="t-vendor", role="vendor_system", municipalities=["101", "147"]),
     dict(id="borger.dk", token="t-portal", role="citizen_portal", municipalities=["*"]),
+    # Narrower data limits: one benefit and confidential at most; protected persons.
+    dict(id="cw-101-bolig", token="t-cw-101-bolig", role="caseworker", municipalities=["101"],
+         benefits=["BOLIGSTOETTE"], max_sensitivity="confidential"),
+    dict(id="bs-101-protected", token="t-bs-101-protected", role="borgerservice", municipalities=["101"],
+         max_sensitivity="protected_person"),
 ]
 
 

@@ -7,6 +7,9 @@
     municipalities = ["101"] # or ["*"] for all 98
     central_authorities = [] # optional
     certificate = "economy-101.kommune.dk"  # optional: the client certificate's CN or DNS SAN (mTLS)
+    benefits = ["BOLIGSTOETTE"]         # optional data limit (default all)
+    max_sensitivity = "confidential"    # not_confidential | confidential | sensitive_personal_data
+                                        # (default) | protected_person
 
     revoked_certificates = ["<sha256 hex of the DER certificate>", ...]   # top level
 
@@ -23,6 +26,7 @@ from typing import Iterable
 from hub.domain import municipalities
 from hub.domain.errors import Unauthenticated
 from hub.domain.identity import Identity, Role
+from hub.domain.model import Sensitivity
 
 
 class ClientRegistry:
@@ -48,8 +52,11 @@ class ClientRegistry:
             unknown = [m for m in munis if municipalities.get(m) is None]
             if unknown:
                 raise ValueError(f"client {e['id']}: unknown municipality codes {unknown}")
+            benefits = e.get("benefits")
             identity = Identity(e["id"], Role(e["role"]), frozenset(munis),
-                                frozenset(e.get("central_authorities", [])))
+                                frozenset(e.get("central_authorities", [])),
+                                None if benefits in (None, ["*"]) else frozenset(benefits),
+                                Sensitivity(e.get("max_sensitivity", "sensitive_personal_data").upper()))
             if e.get("certificate"):
                 by_cert[e["certificate"]] = identity
             if e.get("token") or e.get("token_sha256"):

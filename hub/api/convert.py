@@ -105,7 +105,8 @@ def case_out(c: m.Case) -> cases_pb2.Case:
         processing_deadline=ts_out(c.processing_deadline), applicant_statement=struct_out(c.applicant_statement),
         external_reference=c.external_reference, authority=authority_out(m.authority_from_key(c.authority_key)),
         created_by_client=c.created_by, updated_time=ts_out(c.updated_at),
-        archive_reference=c.archive_reference or "")
+        archive_reference=c.archive_reference or "",
+        sensitivity=enum_out(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", c.sensitivity))
 
 
 def information_out(i: m.InformationItem) -> cases_pb2.InformationItem:
@@ -131,7 +132,9 @@ def case_view_out(v: m.CaseView) -> cases_pb2.Case:
 def create_case_in(r: cases_pb2.CreateCaseRequest) -> cmd.CreateCase:
     return cmd.CreateCase(r.request_id, r.municipality_code, r.cpr, r.benefit_code,
                           enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
-                          ts_in(r, "received_time"), struct_in(r.applicant_statement), r.external_reference)
+                          ts_in(r, "received_time"), struct_in(r.applicant_statement), r.external_reference,
+                          enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity,
+                                  "sensitivity"))
 
 
 def add_information_in(r: cases_pb2.AddInformationRequest) -> cmd.AddInformation:
@@ -140,7 +143,8 @@ def add_information_in(r: cases_pb2.AddInformationRequest) -> cmd.AddInformation
         r.request_id, r.case_id,
         enum_in(cases_pb2.InformationSource, "INFORMATION_SOURCE", r.source, m.InformationSource, "source"),
         r.source_reference, r.kind, json_format.MessageToDict(r.value) if has_value else None, has_value,
-        r.discretionary)
+        r.discretionary,
+        enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity, "sensitivity"))
 
 
 def withdraw_in(r: cases_pb2.WithdrawCaseRequest) -> cmd.WithdrawCase:

@@ -13,6 +13,7 @@ from hub.api import convert
 from hub.api.errors import to_status
 from hub.api.servicers import _Base, fingerprint, rpc
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
+from hub.domain.model import Sensitivity
 from hub.v1 import events_pb2, events_pb2_grpc
 
 log = structlog.get_logger("hub.events")
@@ -102,6 +103,7 @@ class EventFeed:
 
 def _matches(row: dict, identity, f) -> bool:
     return (identity.covers_municipality(row["municipality_code"] or "")
+            and identity.within_limits(row["benefit_code"] or "", Sensitivity(row["sensitivity"]))
             and (not f.event_types or row["type"] in f.event_types)
             and (not f.municipality_codes or row["municipality_code"] in f.municipality_codes)
             and (not f.benefit_codes or row["benefit_code"] in f.benefit_codes))

@@ -12,7 +12,7 @@ from hub.domain import cpr as cpr_rules
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
-from hub.domain.model import (Channel, DiscretionaryPoint, InformationSource, Outcome, PeriodAmount)
+from hub.domain.model import (Channel, DiscretionaryPoint, InformationSource, Outcome, PeriodAmount, Sensitivity)
 
 MAX_REQUEST_ID = 128
 MAX_TEXT = 20_000
@@ -113,6 +113,7 @@ class CreateCase:
     received_at: dt.datetime | None
     applicant_statement: dict[str, Any] = field(default_factory=dict)
     external_reference: str = ""
+    sensitivity: Sensitivity | None = None  # None: not confidential
 
     def validated(self, now: dt.datetime) -> "CreateCase":
         v = Violations()
@@ -130,7 +131,8 @@ class CreateCase:
         v.raise_if_any()
         return CreateCase(self.request_id, self.municipality_code, cpr_rules.normalise(self.cpr) or "",
                           self.benefit_code, self.channel, self.received_at or now,
-                          self.applicant_statement, self.external_reference)
+                          self.applicant_statement, self.external_reference,
+                          self.sensitivity or Sensitivity.NOT_CONFIDENTIAL)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class AddInformation:
     value: Any
     has_value: bool
     discretionary: bool
+    sensitivity: Sensitivity | None = None  # raise the case's sensitivity to this
 
     def validate(self) -> None:
         v = Violations()

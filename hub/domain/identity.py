@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from hub.domain.model import Sensitivity
+
 
 class Role(str, enum.Enum):
     BORGERSERVICE = "borgerservice"
@@ -63,6 +65,14 @@ class Identity:
     municipalities: frozenset[str] = field(default_factory=frozenset)
     # Codes of central authorities this client acts for (e.g. UDBETALING_DANMARK).
     central_authorities: frozenset[str] = field(default_factory=frozenset)
+    # Data limits beyond the municipalities: the benefits (None: all) and the highest
+    # case sensitivity this client may see.
+    benefits: frozenset[str] | None = None
+    max_sensitivity: Sensitivity = Sensitivity.SENSITIVE_PERSONAL_DATA
+
+    def within_limits(self, benefit_code: str, sensitivity: Sensitivity) -> bool:
+        return ((self.benefits is None or benefit_code in self.benefits)
+                and sensitivity.rank <= self.max_sensitivity.rank)
 
     def may(self, action: str) -> bool:
         return self.role in PERMISSIONS.get(action, frozenset())

@@ -57,6 +57,23 @@ def check_transition(current: CaseStatus, target: CaseStatus, action: str) -> No
         )
 
 
+class Sensitivity(str, enum.Enum):
+    """How carefully a case must be kept, lowest first. A client sees a case only up to
+    its own highest sensitivity (its data limit); protected persons (name and address
+    protection) only with that limit."""
+    NOT_CONFIDENTIAL = "NOT_CONFIDENTIAL"
+    CONFIDENTIAL = "CONFIDENTIAL"
+    SENSITIVE_PERSONAL_DATA = "SENSITIVE_PERSONAL_DATA"
+    PROTECTED_PERSON = "PROTECTED_PERSON"
+
+    @property
+    def rank(self) -> int:
+        return list(Sensitivity).index(self)
+
+    def at_most(self) -> list["Sensitivity"]:
+        return [s for s in Sensitivity if s.rank <= self.rank]
+
+
 class Recurrence(str, enum.Enum):
     MONTHLY = "MONTHLY"
     ONE_OFF = "ONE_OFF"
@@ -142,6 +159,7 @@ class Case:
     created_by: str
     updated_at: dt.datetime
     archive_reference: str | None = None
+    sensitivity: Sensitivity = Sensitivity.NOT_CONFIDENTIAL
 
     @property
     def is_open(self) -> bool:

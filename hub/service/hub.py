@@ -20,7 +20,8 @@ from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation
 from hub.domain.identity import DISCRETION_ROLES, Identity
 from hub.domain.model import (
     AUTOMATIC_APPROVER, Approval, AuthorityKind, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
-    DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, StatusChange, authority_from_key,
+    DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
+    authority_from_key,
     may_approve_automatically, origin_of,
 )
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
@@ -56,7 +57,23 @@ class HubService:
 
     @staticmethod
     def _visible(identity: Identity, case: Case) -> bool:
-        return identity.covers_municipality(case.municipality_code) or identity.covers_authority(case.authority_key)
+        return ((identity.covers_municipality(case.municipality_code) or identity.covers_authority(case.authority_key))
+                and identity.within_limits(case.benefit_code, case.sensitivity))
+
+    @staticmethod
+    def _limits(identity: Identity) -> dict:
+        """The data limits beyond municipalities, for the store's list queries."""
+        return dict(benefits=identity.benefits, sensitivities=identity.max_sensitivity.at_most())
+
+    @staticmethod
+    def _check_limits(identity: Identity, benefit_code: str, sensitivity: Sensitivity | None) -> None:
+        if identity.benefits is not None and benefit_code not in identity.benefits:
+            raise PermissionDenied("this client does not act for that benefit", reason="BENEFIT_OUT_OF_SCOPE",
+                                   metadata={"benefit_code": benefit_code})
+        if sensitivity is not None and sensitivity.rank > identity.max_sensitivity.rank:
+            raise PermissionDenied("the sensitivity is above this client's limit", reason="SENSITIVITY_ABOVE_LIMIT",
+                                   metadata={"sensitivity": sensitivity.value,
+                                             "limit": identity.max_sensitivity.value})
 
     def _case_in_scope(self, uow: UnitOfWork, identity: Identity, case_id: str, *, for_update: bool = False) -> Case:
         case = uow.case(case_id, for_update=for_update) if case_id else None
@@ -130,6 +147,7 @@ class HubService:
             raise PermissionDenied("this client does not act for that municipality",
                                    reason="MUNICIPALITY_OUT_OF_SCOPE",
                                    metadata={"municipality_code": c.municipality_code})
+        self._check_limits(identity, c.benefit_code, c.sensitivity)
 
         def work(uow: UnitOfWork, now: dt.datetime):
             benefit = uow.benefit(c.benefit_code)
@@ -139,7 +157,8 @@ class HubService:
             case = Case(str(uuid.uuid4()), c.municipality_code, c.cpr, c.benefit_code, c.channel, origin_of(c.channel),
                         CaseStatus.CREATED, c.received_at, now,
                         c.received_at + dt.timedelta(days=benefit.processing_deadline_days),
-                        c.applicant_statement, c.external_reference, authority.key, identity.client_id, now)
+                        c.applicant_statement, c.external_reference, authority.key, identity.client_id, now,
+                        sensitivity=c.sensitivity)
             uow.insert_case(case)
             first = StatusChange(None, CaseStatus.CREATED, now, identity.client_id, "application received")
             uow.add_status_change(case.case_id, first)
@@ -179,7 +198,8 @@ class HubService:
                 municipalities=identity.municipalities,
                 central_authority_keys=[f"central:{c}" for c in identity.central_authorities],
                 municipality_code=f.municipality_code, benefit_code=f.benefit_code, status=f.status, cpr=f.cpr,
-                received_after=f.received_after, received_before=f.received_before, after_id=after, limit=size + 1)
+                received_after=f.received_after, received_before=f.received_before, after_id=after, limit=size + 1,
+                **self._limits(identity))
             page = rows[:size]
             now = self.clock.now()
             for _, case in page:
@@ -200,6 +220,12 @@ class HubService:
         def work(uow: UnitOfWork, now: dt.datetime):
             case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
             case.require_open("AddInformation")
+            if c.sensitivity is not None and c.sensitivity.rank > case.sensitivity.rank:
+                self._check_limits(identity, case.benefit_code, c.sensitivity)
+                before, case.sensitivity, case.updated_at = case.sensitivity, c.sensitivity, now
+                uow.update_case_sensitivity(case)
+                uow.record_event(self._event(case, "case.sensitivity_raised", now, identity,
+                                             from_sensitivity=before.value, to_sensitivity=case.sensitivity.value))
             item = InformationItem(str(uuid.uuid4()), case.case_id, c.source, c.source_reference, c.kind, c.value,
                                    c.discretionary, identity.client_id, now)
             uow.add_information(item)
@@ -457,7 +483,9 @@ class HubService:
         """One page of the stream, within the caller's data limits."""
         with self.reader.connect() as conn:
             return ev.read(conn, after=after, municipalities=identity.municipalities, event_types=f.event_types,
-                           municipality_codes=f.municipality_codes, benefit_codes=f.benefit_codes, limit=limit)
+                           municipality_codes=f.municipality_codes, benefit_codes=f.benefit_codes,
+                           benefits=identity.benefits,
+                           sensitivities=[s.value for s in identity.max_sensitivity.at_most()], limit=limit)
 
     # ---- decisions ---------------------------------------------------------------------
 
@@ -591,7 +619,8 @@ class HubService:
         keys += [f"central:{c}" for c in sorted(identity.central_authorities)]
         with self._uow() as uow:
             rows = uow.pending_approvals(authority_keys=keys, municipality_code=municipality_code,
-                                         benefit_code=benefit_code, after_id=after, limit=size + 1)
+                                         benefit_code=benefit_code, after_id=after, limit=size + 1,
+                                         **self._limits(identity))
         page = rows[:size]
         token = paging.encode(page[-1][0], qhash) if len(rows) > size else ""
         return [(d, c) for _, d, c in page], token

@@ -11,17 +11,27 @@ from hub.store import tables as t
 
 def read(conn: sa.Connection, *, after: int, municipalities: Iterable[str] | None, event_types: Iterable[str] = (),
          municipality_codes: Iterable[str] = (), benefit_codes: Iterable[str] = (),
+         benefits: Iterable[str] | None = None, sensitivities: Iterable[str] | None = None,
          limit: int = 500) -> tuple[list[dict[str, Any]], int]:
-    """Matching events after `after`, in sequence order, and how far the log was read
-    (the last sequence looked at, matching or not)."""
+    """Matching events after `after`, in sequence order, each with its case's
+    sensitivity, and how far the log was read (the last sequence looked at, matching or
+    not). `municipalities`, `benefits` and `sensitivities` are the caller's data limits
+    (None: no limit)."""
     e = t.events.c
     window = list(conn.execute(sa.select(e.seq).where(e.seq > after).order_by(e.seq).limit(limit)).scalars())
     if not window:
         return [], after
     last = window[-1]
-    q = sa.select(t.events).where(e.seq > after, e.seq <= last)
+    sensitivity = sa.func.coalesce(t.cases.c.sensitivity, "NOT_CONFIDENTIAL")
+    q = (sa.select(t.events, sensitivity.label("sensitivity"))
+         .select_from(t.events.outerjoin(t.cases, t.cases.c.case_id == e.case_id))
+         .where(e.seq > after, e.seq <= last))
     if municipalities is not None:  # None: the whole log (the caller filters)
         q = q.where(e.municipality_code.in_(list(municipalities)))
+    if benefits is not None:
+        q = q.where(e.benefit_code.in_(list(benefits)))
+    if sensitivities is not None:
+        q = q.where(sensitivity.in_(list(sensitivities)))
     if event_types:
         q = q.where(e.type.in_(list(event_types)))
     if municipality_codes:

@@ -73,6 +73,8 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # Where the shared archive keeps the decided case (set when the bag is written).
     sa.Column("archive_reference", sa.String(300), nullable=True),
+    # hub.domain.model.Sensitivity; only ever raised.
+    sa.Column("sensitivity", sa.String(30), nullable=False, server_default="NOT_CONFIDENTIAL"),
     sa.Index("ix_cases_cpr_municipality", "cpr", "municipality_code"),
     sa.Index("ix_cases_municipality_id", "municipality_code", "id"),
     sa.Index("ix_cases_authority_status", "authority_key", "status"),

@@ -15,7 +15,7 @@ from hub.domain import audit as audit_chain
 from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
     DecisionStatus, DiscretionaryPoint, Event, InformationItem, InformationSource, Origin,
-    OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, StatusChange,
+    OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, Sensitivity, StatusChange,
 )
 from hub.store import tables as t
 
@@ -287,6 +287,10 @@ class UnitOfWork:
     def insert_case(self, case: Case) -> None:
         self._pending.cases.append(_case_row(case))
 
+    def update_case_sensitivity(self, case: Case) -> None:
+        self._exec(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
+                   .values(sensitivity=case.sensitivity.value, updated_at=case.updated_at))
+
     def update_case_status(self, case: Case) -> None:
         self._exec(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
                           .values(status=case.status.value, updated_at=case.updated_at))
@@ -314,13 +318,15 @@ class UnitOfWork:
     def list_cases(self, *, municipalities: Iterable[str], central_authority_keys: Iterable[str],
                    municipality_code: str, benefit_code: str, status: str, cpr: str,
                    received_after: dt.datetime | None, received_before: dt.datetime | None,
-                   after_id: int, limit: int) -> list[tuple[int, Case]]:
+                   after_id: int, limit: int, benefits: Iterable[str] | None = None,
+                   sensitivities: Iterable[Sensitivity] | None = None) -> list[tuple[int, Case]]:
         c = t.cases.c
         scope = [c.municipality_code.in_(list(municipalities))]
         keys = list(central_authority_keys)
         if keys:
             scope.append(c.authority_key.in_(keys))
         q = sa.select(t.cases).where(sa.or_(*scope), c.id > after_id)
+        q = _within_limits(q, benefits, sensitivities)
         if municipality_code:
             q = q.where(c.municipality_code == municipality_code)
         if benefit_code:
@@ -376,12 +382,14 @@ class UnitOfWork:
                                   approval=row["approval"], returned=row["returned"]))
 
     def pending_approvals(self, *, authority_keys: Sequence[str], municipality_code: str, benefit_code: str,
-                          after_id: int, limit: int) -> list[tuple[int, Decision, Case]]:
+                          after_id: int, limit: int, benefits: Iterable[str] | None = None,
+                          sensitivities: Iterable[Sensitivity] | None = None) -> list[tuple[int, Decision, Case]]:
         d, c = t.decisions.c, t.cases.c
         q = (sa.select(t.decisions.c.id.label("decision_row_id"), t.decisions, t.cases)
              .join(t.cases, c.case_id == d.case_id)
              .where(d.status == DecisionStatus.PENDING_APPROVAL.value, d.authority_key.in_(list(authority_keys)),
                     d.id > after_id))
+        q = _within_limits(q, benefits, sensitivities)
         if municipality_code:
             q = q.where(c.municipality_code == municipality_code)
         if benefit_code:
@@ -401,6 +409,15 @@ class UnitOfWork:
         return [dict(r._mapping) for r in rows]
 
 
+def _within_limits(q, benefits: Iterable[str] | None, sensitivities: Iterable[Sensitivity] | None):
+    """A client's data limits beyond its municipalities, as SQL on the cases table."""
+    if benefits is not None:
+        q = q.where(t.cases.c.benefit_code.in_(list(benefits)))
+    if sensitivities is not None:
+        q = q.where(t.cases.c.sensitivity.in_([s.value for s in sensitivities]))
+    return q
+
+
 # ---- row <-> model ------------------------------------------------------------------------
 
 def _benefit(r) -> Benefit:
@@ -412,7 +429,8 @@ def _benefit(r) -> Benefit:
 def _case(r) -> Case:
     return Case(r.case_id, r.municipality_code, r.cpr, r.benefit_code, Channel(r.channel), Origin(r.origin),
                 CaseStatus(r.status), r.received_at, r.created_at, r.processing_deadline, r.applicant_statement,
-                r.external_reference, r.authority_key, r.created_by, r.updated_at, r.archive_reference)
+                r.external_reference, r.authority_key, r.created_by, r.updated_at, r.archive_reference,
+                Sensitivity(r.sensitivity))
 
 
 def _case_from_mapping(m, table: sa.Table) -> Case:
@@ -424,7 +442,8 @@ def _case_row(c: Case) -> dict[str, Any]:
                 channel=c.channel.value, origin=c.origin.value, status=c.status.value, received_at=c.received_at,
                 created_at=c.created_at, processing_deadline=c.processing_deadline,
                 applicant_statement=c.applicant_statement, external_reference=c.external_reference,
-                authority_key=c.authority_key, created_by=c.created_by, updated_at=c.updated_at)
+                authority_key=c.authority_key, created_by=c.created_by, updated_at=c.updated_at,
+                sensitivity=c.sensitivity.value)
 
 
 def _amounts_json(items) -> list[dict[str, Any]]:

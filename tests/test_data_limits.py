@@ -117,3 +117,26 @@ def test_live_streams_respect_the_limits(hub, backoffice):
         seen[token] = cases
     assert seen["t-cw-101-bolig"] == {housing.case_id}
     assert seen["t-bs-101-protected"] == {protected.case_id, pension.case_id, housing.case_id}
+
+
+def test_the_citizen_portal_sees_the_status_of_the_citizens_own_cases_only(hub, backoffice):
+    from tests.conftest import new_cpr
+    portal = hub.as_("t-portal")
+    cpr = new_cpr()
+    mine = [backoffice.CreateCase(create_req(cpr=cpr)), backoffice.CreateCase(create_req(municipality="751", cpr=cpr,
+                                                                                         benefit="FOLKEPENSION"))]
+    backoffice.AddInformation(info_req(mine[0].case_id))
+    backoffice.CreateCase(create_req())  # somebody else's
+    listed = portal.ListCitizenCases(cases_pb2.ListCitizenCasesRequest(cpr=f"{cpr[:6]}-{cpr[6:]}")).cases
+    assert {(c.case_id, c.status) for c in listed} == {(mine[0].case_id, S.CASE_STATUS_INFORMING),
+                                                       (mine[1].case_id, S.CASE_STATUS_CREATED)}
+    assert all(c.processing_deadline.seconds > c.received_time.seconds for c in listed)
+    # Status only: the case itself, lists of others' cases and writes are not the portal's.
+    assert rpc_error(portal.GetCase, cases_pb2.GetCaseRequest(case_id=mine[0].case_id)).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert rpc_error(portal.ListCases, cases_pb2.ListCasesRequest()).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rpc_error(portal.CreateCase, create_req()).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rpc_error(portal.ListCitizenCases, cases_pb2.ListCitizenCasesRequest(cpr="3213")).code() == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_error(backoffice.ListCitizenCases, cases_pb2.ListCitizenCasesRequest(cpr=cpr)).code() == \
+        grpc.StatusCode.PERMISSION_DENIED

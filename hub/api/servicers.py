@@ -135,6 +135,16 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
         return cases_pb2.RequestRegisterDataResponse.FromString(raw)
 
 
+    @rpc("ListCitizenCases")
+    def ListCitizenCases(self, request, identity, purpose):
+        cases, token = self.service.list_citizen_cases(identity, request.cpr, request.page_size, request.page_token)
+        return cases_pb2.ListCitizenCasesResponse(cases=[cases_pb2.CitizenCaseStatus(
+            case_id=c.case_id, municipality_code=c.municipality_code, benefit_code=c.benefit_code,
+            status=convert.status_out(c.status), received_time=convert.ts_out(c.received_at),
+            processing_deadline=convert.ts_out(c.processing_deadline), updated_time=convert.ts_out(c.updated_at))
+            for c in cases], next_page_token=token)
+
+
 def _serialize_decision(d) -> bytes:
     return convert.decision_out(d).SerializeToString()
 

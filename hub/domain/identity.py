@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # The audit log: operators search it; the citizen portal shows a citizen who looked.
     "ListAuditEntries": frozenset({_R.OPERATOR}),
     "ListCitizenAccess": frozenset({_R.CITIZEN_PORTAL}),
+    "ListCitizenCases": frozenset({_R.CITIZEN_PORTAL}),
     # Operations: the outbox, dead letters and destinations.
     "GetOutboxSummary": frozenset({_R.OPERATOR}),
     "ListOutboxMessages": frozenset({_R.OPERATOR}),

@@ -184,8 +184,8 @@ class HubService:
             return view
 
     def list_cases(self, identity: Identity, f: cmd.CaseFilter, page_size: int, page_token: str,
-                   purpose: str | None = None) -> tuple[list[Case], str]:
-        self._authorize(identity, "ListCases")
+                   purpose: str | None = None, *, action: str = "ListCases") -> tuple[list[Case], str]:
+        self._authorize(identity, action)
         f = f.validated(self.clock.now().date())
         v = Violations()
         size = cmd.page_size(v, page_size)
@@ -203,11 +203,24 @@ class HubService:
             page = rows[:size]
             now = self.clock.now()
             for _, case in page:
-                uow.audit(AuditEntry(now, identity.client_id, identity.role.value, "ListCases", case.case_id,
+                uow.audit(AuditEntry(now, identity.client_id, identity.role.value, action, case.case_id,
                                      case.cpr, "OK", None, purpose))
             uow.commit()
         token = paging.encode(page[-1][0], qhash) if len(rows) > size else ""
         return [c for _, c in page], token
+
+    def list_citizen_cases(self, identity: Identity, cpr: str, page_size: int,
+                           page_token: str) -> tuple[list[Case], str]:
+        """The citizen portal: one citizen's own cases (status only, in the servicer)."""
+        self._authorize(identity, "ListCitizenCases")
+        v = Violations()
+        problem = cpr_rules.problem(cpr, self.clock.now().date())
+        if problem:
+            v.add("cpr", problem)
+        size = cmd.page_size(v, page_size)
+        v.raise_if_any()
+        return self.list_cases(identity, cmd.CaseFilter(cpr=cpr), size, page_token, "citizen portal",
+                               action="ListCitizenCases")
 
     def add_information(self, identity: Identity, c: cmd.AddInformation, fingerprint: str,
                         encode: Encode[tuple[InformationItem, CaseStatus]]) -> bytes:

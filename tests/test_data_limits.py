@@ -140,3 +140,27 @@ def test_the_citizen_portal_sees_the_status_of_the_citizens_own_cases_only(hub, 
         grpc.StatusCode.INVALID_ARGUMENT
     assert rpc_error(backoffice.ListCitizenCases, cases_pb2.ListCitizenCasesRequest(cpr=cpr)).code() == \
         grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_raise_hides_the_cases_earlier_events_from_streams_without_the_limit(hub, backoffice):
+    stub = events_pb2_grpc.EventServiceStub(hub.channel)
+    opener = stub.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1),
+                            metadata=[("authorization", "Bearer t-cw-101")], timeout=15)
+    assert next(opener).HasField("heartbeat")  # the shared feed is running from here on
+    case = backoffice.CreateCase(create_req())
+    other = backoffice.CreateCase(create_req())
+    for item in opener:  # the feed has buffered both cases' events
+        if item.HasField("heartbeat"):
+            break
+    opener.cancel()
+    hub.as_("t-bs-101-protected").AddInformation(info_req(case.case_id,
+                                                          sensitivity=S.CASE_SENSITIVITY_PROTECTED_PERSON))
+    late = stub.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1),
+                          metadata=[("authorization", "Bearer t-cw-101")], timeout=15)
+    seen = set()
+    for item in late:
+        if item.HasField("heartbeat"):
+            break
+        seen.add(item.event.case_id)
+    late.cancel()
+    assert seen == {other.case_id}

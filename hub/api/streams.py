@@ -58,6 +58,9 @@ class EventFeed:
         self.buffer: collections.deque[tuple[int, dict, events_pb2.SubscribeResponse]] = collections.deque()
         self.head: int | None = None  # last sequence read from the log
         self.changed = asyncio.Event()
+        # Cases whose sensitivity was raised after some of their events were buffered:
+        # the buffered rows carry the old one, so a stream checks this too.
+        self.raised: dict[str, Sensitivity] = {}
         self._task: asyncio.Task | None = None
         self._starting = asyncio.Lock()
 
@@ -76,6 +79,8 @@ class EventFeed:
                 rows, read_up_to = [], self.head
                 await asyncio.sleep(1)
             for row in rows:
+                if row["type"] == "case.sensitivity_raised" and row["case_id"]:
+                    self.raised[row["case_id"]] = Sensitivity(row["payload"]["to_sensitivity"])
                 self.buffer.append((row["seq"], row, events_pb2.SubscribeResponse(event=convert.event_out(row))))
             while len(self.buffer) > self.keep:
                 self.buffer.popleft()
@@ -85,6 +90,21 @@ class EventFeed:
                 self.changed = asyncio.Event()
                 continue
             await self.wakeup.wait(POLL_SECONDS)
+
+    async def caught_up(self, timeout: float = 10.0) -> None:
+        """Wait until the feed has read the log as far as it goes now, so that every
+        sensitivity raise committed before a stream opened is known to it."""
+        target = await asyncio.to_thread(self.service.last_event_sequence)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.head < target:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise RuntimeError("the event feed is behind the log")
+            self.wakeup.notify()
+            try:
+                await asyncio.wait_for(self.changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
 
     def oldest(self) -> int | None:
         return self.buffer[0][0] if self.buffer else None
@@ -101,9 +121,12 @@ class EventFeed:
             self._task.cancel()
 
 
-def _matches(row: dict, identity, f) -> bool:
+def _matches(row: dict, identity, f, raised: Sensitivity | None = None) -> bool:
+    sensitivity = Sensitivity(row["sensitivity"])
+    if raised is not None and raised.rank > sensitivity.rank:
+        sensitivity = raised
     return (identity.covers_municipality(row["municipality_code"] or "")
-            and identity.within_limits(row["benefit_code"] or "", Sensitivity(row["sensitivity"]))
+            and identity.within_limits(row["benefit_code"] or "", sensitivity)
             and (not f.event_types or row["type"] in f.event_types)
             and (not f.municipality_codes or row["municipality_code"] in f.municipality_codes)
             and (not f.benefit_codes or row["benefit_code"] in f.benefit_codes))
@@ -139,6 +162,7 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
         sent = 0
         feed = self.feed
         await feed.start()
+        await feed.caught_up()
         try:
             while True:
                 oldest = feed.oldest()
@@ -154,7 +178,7 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
                     continue
                 if after < feed.head:
                     for seq, row, item in feed.after(after):
-                        if _matches(row, identity, f):
+                        if _matches(row, identity, f, feed.raised.get(row["case_id"] or "")):
                             yield item
                             sent += 1
                             quiet_since = loop.time()

@@ -209,16 +209,21 @@ class HubService:
         token = paging.encode(page[-1][0], qhash) if len(rows) > size else ""
         return [c for _, c in page], token
 
-    def list_citizen_cases(self, identity: Identity, cpr: str, page_size: int,
-                           page_token: str) -> tuple[list[Case], str]:
-        """The citizen portal: one citizen's own cases (status only, in the servicer)."""
-        self._authorize(identity, "ListCitizenCases")
+    def _citizen_request(self, identity: Identity, action: str, cpr: str, page_size: int) -> tuple[str, int]:
+        """The citizen portal's requests: authorized, a valid CPR (normalised), a page size."""
+        self._authorize(identity, action)
         v = Violations()
         problem = cpr_rules.problem(cpr, self.clock.now().date())
         if problem:
             v.add("cpr", problem)
         size = cmd.page_size(v, page_size)
         v.raise_if_any()
+        return cpr_rules.normalise(cpr) or "", size
+
+    def list_citizen_cases(self, identity: Identity, cpr: str, page_size: int,
+                           page_token: str) -> tuple[list[Case], str]:
+        """The citizen portal: one citizen's own cases (status only, in the servicer)."""
+        cpr, size = self._citizen_request(identity, "ListCitizenCases", cpr, page_size)
         return self.list_cases(identity, cmd.CaseFilter(cpr=cpr), size, page_token, "citizen portal",
                                action="ListCitizenCases")
 
@@ -391,14 +396,7 @@ class HubService:
 
     def list_citizen_access(self, identity: Identity, cpr: str, page_size: int,
                             page_token: str) -> tuple[list[dict], str]:
-        self._authorize(identity, "ListCitizenAccess")
-        v = Violations()
-        problem = cpr_rules.problem(cpr, self.clock.now().date())
-        if problem:
-            v.add("cpr", problem)
-        size = cmd.page_size(v, page_size)
-        v.raise_if_any()
-        cpr = cpr_rules.normalise(cpr) or ""
+        cpr, size = self._citizen_request(identity, "ListCitizenAccess", cpr, page_size)
         qhash = paging.query_hash(identity.client_id, "citizen-access", cpr)
         return self._audit_page(identity, "ListCitizenAccess", qhash, page_token, size, cpr, dict(cpr=cpr))
 

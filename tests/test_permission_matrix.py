@@ -1,0 +1,190 @@
+"""The whole permission matrix over gRPC: every RPC x every role x a target in scope and
+out of scope by municipality, by benefit and by sensitivity, each with the code the
+permission table and the data limits give. Lists and streams must hold only the
+in-scope target. The number of cells is printed."""
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from hub.api.auth import ClientRegistry
+from hub.domain.identity import PERMISSIONS, Role
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2,
+                    operations_pb2)
+from tests.conftest import CLIENTS, Client, RunningHub, new_cpr
+from tests.helpers import create_req, draft_req, info_req, rid
+
+S = common_pb2
+OK = grpc.StatusCode.OK
+SCOPES = ("in", "other municipality", "other benefit", "protected person")
+# One client per role, limited alike: municipality 101, housing benefit, up to sensitive data.
+ROLE_CLIENTS = [dict(id=f"m-{r.value}", token=f"t-m-{r.value}", role=r.value, municipalities=["101"],
+                     benefits=["BOLIGSTOETTE"], max_sensitivity="sensitive_personal_data") for r in Role]
+SETUP = [dict(id="setup-admin", token="t-setup-admin", role="back_office", municipalities=["*"],
+              max_sensitivity="protected_person"),
+         dict(id="setup-authority", token="t-setup-authority", role="caseworker", municipalities=["*"],
+              max_sensitivity="protected_person")]
+
+
+@pytest.fixture
+def matrix_hub(clean_db, clock):
+    h = RunningHub(clean_db, clock, registry=ClientRegistry.from_entries(CLIENTS + ROLE_CLIENTS + SETUP))
+    yield h
+    h.stop()
+
+
+def _target(admin, cpr, scope, *, state="CREATED"):
+    """A case for `scope`, brought to `state` (CREATED, INFORMING, PENDING)."""
+    kw = dict(cpr=cpr, municipality="101", benefit="BOLIGSTOETTE")
+    if scope == "other municipality":
+        kw["municipality"] = "751"
+    elif scope == "other benefit":
+        kw["benefit"] = "FOLKEPENSION"
+    elif scope == "protected person":
+        kw["sensitivity"] = S.CASE_SENSITIVITY_PROTECTED_PERSON
+    case = admin.CreateCase(create_req(**kw))
+    decision = None
+    if state in ("INFORMING", "PENDING"):
+        admin.AddInformation(info_req(case.case_id))
+    if state == "PENDING":  # a discretionary point keeps the draft in the inbox
+        decision = admin.SubmitDraftDecision(draft_req(case.case_id, points=[("rent", "reasonable")])).decision
+    return case, decision
+
+
+def _code(fn):
+    try:
+        fn()
+        return OK
+    except grpc.RpcError as err:
+        return err.code()
+
+
+def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
+    hub = matrix_hub
+    admin = hub.as_("t-setup-admin")
+    cpr = new_cpr()
+    listed_targets = {scope: _target(admin, cpr, scope, state="PENDING")[0].case_id for scope in SCOPES}
+    cells = 0
+    wrong: list[str] = []
+
+    def case_rpc(action, state, call):
+        """A call on a fresh target: role first, then data limits."""
+        nonlocal cells
+        for role in Role:
+            client = hub.as_(f"t-m-{role.value}")
+            for scope in SCOPES:
+                case, decision = _target(admin, cpr, scope, state=state)
+                got = _code(lambda: call(client, case, decision))
+                permitted = role in PERMISSIONS[action]
+                authority = action in ("ApproveDecision", "ReturnDraft")
+                if not permitted:
+                    want = grpc.StatusCode.PERMISSION_DENIED
+                elif scope == "in":
+                    want = OK
+                elif action == "CreateCase":
+                    want = grpc.StatusCode.PERMISSION_DENIED  # it names what it may not act for
+                else:
+                    want = grpc.StatusCode.NOT_FOUND
+                if authority and permitted and scope == "in" and role is not Role.CASEWORKER:
+                    want = grpc.StatusCode.PERMISSION_DENIED
+                cells += 1
+                if got != want:
+                    wrong.append(f"{action} as {role.value}, {scope}: {got.name}, expected {want.name}")
+
+    def create(client, case, _):  # the target only gives the scope's parameters
+        req = create_req(municipality=case.municipality_code, benefit=case.benefit_code,
+                         channel=S.CHANNEL_IN_PERSON, sensitivity=case.sensitivity)
+        client.CreateCase(req)
+
+    case_rpc("CreateCase", "CREATED", create)
+    case_rpc("GetCase", "CREATED", lambda c, case, _: c.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)))
+    case_rpc("AddInformation", "CREATED", lambda c, case, _: c.AddInformation(info_req(case.case_id)))
+    case_rpc("WithdrawCase", "CREATED", lambda c, case, _: c.WithdrawCase(
+        cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=case.case_id)))
+    case_rpc("RequestRegisterData", "CREATED", lambda c, case, _: c.RequestRegisterData(
+        cases_pb2.RequestRegisterDataRequest(request_id=rid(), case_id=case.case_id, register=cases_pb2.REGISTER_INCOME,
+                                             from_month="2026-01", to_month="2026-02")))
+    case_rpc("SubmitDraftDecision", "INFORMING", lambda c, case, _: c.SubmitDraftDecision(draft_req(case.case_id)))
+    case_rpc("ApproveDecision", "PENDING", lambda c, case, d: c.ApproveDecision(
+        decisions_pb2.ApproveDecisionRequest(request_id=rid(), decision_id=d.decision_id)))
+    case_rpc("ReturnDraft", "PENDING", lambda c, case, d: c.ReturnDraft(
+        decisions_pb2.ReturnDraftRequest(request_id=rid(), decision_id=d.decision_id, reason="more")))
+
+    # Lists and streams: permitted roles see the in-scope target and none of the others.
+    def listing(action, call):
+        nonlocal cells
+        for role in Role:
+            client = hub.as_(f"t-m-{role.value}")
+            cells += len(SCOPES)
+            try:
+                seen = call(client)
+            except grpc.RpcError as err:
+                if role in PERMISSIONS[action] or err.code() != grpc.StatusCode.PERMISSION_DENIED:
+                    wrong.append(f"{action} as {role.value}: {err.code().name}")
+                continue
+            if role not in PERMISSIONS[action]:
+                wrong.append(f"{action} as {role.value}: allowed, expected PERMISSION_DENIED")
+            leaked = seen & {listed_targets[s] for s in SCOPES[1:]}
+            if leaked or listed_targets["in"] not in seen:
+                wrong.append(f"{action} as {role.value}: in scope seen {listed_targets['in'] in seen}, "
+                             f"{len(leaked)} out of scope leaked")
+
+    def stream(client):
+        call = client.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1))
+        seen = set()
+        for item in call:
+            if item.HasField("heartbeat"):
+                break
+            seen.add(item.event.case_id)
+        call.cancel()
+        return seen
+
+    listing("ListCases", lambda c: {x.case_id for x in c.ListCases(cases_pb2.ListCasesRequest(page_size=500)).cases})
+    listing("ListPendingApprovals", lambda c: {x.case_id for x in c.ListPendingApprovals(
+        decisions_pb2.ListPendingApprovalsRequest(page_size=500)).items})
+    listing("ListCitizenCases", lambda c: {x.case_id for x in c.ListCitizenCases(
+        cases_pb2.ListCitizenCasesRequest(cpr=cpr, page_size=500)).cases})
+    listing("Subscribe", stream)
+
+    # RPCs without a case: the role alone decides.
+    others = {
+        "ListBenefits": lambda c: c.ListBenefits(benefits_pb2.ListBenefitsRequest()),
+        "GetBenefit": lambda c: c.GetBenefit(benefits_pb2.GetBenefitRequest(code="BOLIGSTOETTE")),
+        "GetOutboxSummary": lambda c: c.GetOutboxSummary(operations_pb2.GetOutboxSummaryRequest()),
+        "ListOutboxMessages": lambda c: c.ListOutboxMessages(operations_pb2.ListOutboxMessagesRequest()),
+        "ReplayDeadLetters": lambda c: c.ReplayDeadLetters(operations_pb2.ReplayDeadLettersRequest(
+            request_id=rid(), all=True)),
+        "PauseDestination": lambda c: c.PauseDestination(operations_pb2.PauseDestinationRequest(
+            request_id=rid(), destination="archive")),
+        "ResumeDestination": lambda c: c.ResumeDestination(operations_pb2.ResumeDestinationRequest(
+            request_id=rid(), destination="archive")),
+        "CreateSubscription": lambda c: c.CreateSubscription(events_pb2.CreateSubscriptionRequest(
+            request_id=rid(), name=f"s-{rid()[:8]}")),
+        "GetSubscription": lambda c: c.GetSubscription(events_pb2.GetSubscriptionRequest(name="mine")),
+        "AckEvents": lambda c: c.AckEvents(events_pb2.AckEventsRequest(name="mine", sequence=1)),
+        "ListAuditEntries": lambda c: c.ListAuditEntries(audit_pb2.ListAuditEntriesRequest()),
+        "ListCitizenAccess": lambda c: c.ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(cpr=cpr)),
+    }
+    for role in Role:
+        client = hub.as_(f"t-m-{role.value}")
+        if role in PERMISSIONS["CreateSubscription"]:
+            client.CreateSubscription(events_pb2.CreateSubscriptionRequest(request_id=rid(), name="mine"))
+        for action, call in others.items():
+            want = OK if role in PERMISSIONS[action] else grpc.StatusCode.PERMISSION_DENIED
+            got = _code(lambda: call(client))
+            cells += 1
+            if got != want:
+                wrong.append(f"{action} as {role.value}: {got.name}, expected {want.name}")
+
+    # Every RPC of the contract is in the matrix, and every one of them is in the table.
+    tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
+              "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
+              "ListCitizenCases", "Subscribe", *others}
+    from hub.api.server import SERVICE_NAMES
+    from google.protobuf import descriptor_pool
+    contract = {m.name for name in SERVICE_NAMES
+                for m in descriptor_pool.Default().FindServiceByName(name).methods}
+    assert contract == tested == set(PERMISSIONS)
+    with capsys.disabled():
+        print(f"\npermission matrix: {cells} cells, {len(Role)} roles x {len(tested)} RPCs")
+    assert not wrong, "\n".join(wrong)

@@ -83,3 +83,15 @@ def table_counts(engine) -> dict[str, int]:
 
 def ago(clock, **kw) -> dt.datetime:
     return clock.now() - dt.timedelta(**kw)
+
+
+def cases_until_heartbeat(call) -> set[str]:
+    """Read a Subscribe stream until its first heartbeat (it has caught up), then hang
+    up; the case ids of the events seen."""
+    seen = set()
+    for item in call:
+        if item.HasField("heartbeat"):
+            break
+        seen.add(item.event.case_id)
+    call.cancel()
+    return seen

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 
 from hub.v1 import cases_pb2, common_pb2, decisions_pb2, events_pb2, events_pb2_grpc
-from tests.helpers import create_req, details, draft_req, info_req, rpc_error
+from tests.helpers import cases_until_heartbeat, create_req, details, draft_req, info_req, rpc_error
 
 S = common_pb2
 
@@ -78,19 +78,12 @@ def test_streams_respect_the_limits(hub, backoffice):
     housing = backoffice.CreateCase(create_req(benefit="BOLIGSTOETTE"))
     stub = events_pb2_grpc.EventServiceStub(hub.channel)
 
-    def cases_seen(token, n):
-        call = stub.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1),
-                              metadata=[("authorization", f"Bearer {token}")], timeout=10)
-        seen = set()
-        for item in call:
-            if item.HasField("heartbeat"):
-                break
-            seen.add(item.event.case_id)
-        call.cancel()
-        return seen
-    assert cases_seen("t-cw-101-bolig", 2) == {housing.case_id}
-    assert cases_seen("t-cw-101", 6) == {pension.case_id, housing.case_id}
-    assert protected.case_id in cases_seen("t-bs-101-protected", 6)
+    def cases_seen(token):
+        return cases_until_heartbeat(stub.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1),
+                                                    metadata=[("authorization", f"Bearer {token}")], timeout=10))
+    assert cases_seen("t-cw-101-bolig") == {housing.case_id}
+    assert cases_seen("t-cw-101") == {pension.case_id, housing.case_id}
+    assert protected.case_id in cases_seen("t-bs-101-protected")
 
 
 def test_live_streams_respect_the_limits(hub, backoffice):
@@ -157,10 +150,4 @@ def test_a_raise_hides_the_cases_earlier_events_from_streams_without_the_limit(h
                                                           sensitivity=S.CASE_SENSITIVITY_PROTECTED_PERSON))
     late = stub.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1),
                           metadata=[("authorization", "Bearer t-cw-101")], timeout=15)
-    seen = set()
-    for item in late:
-        if item.HasField("heartbeat"):
-            break
-        seen.add(item.event.case_id)
-    late.cancel()
-    assert seen == {other.case_id}
+    assert cases_until_heartbeat(late) == {other.case_id}

@@ -12,7 +12,7 @@ from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2,
                     operations_pb2)
 from tests.conftest import CLIENTS, Client, RunningHub, new_cpr
-from tests.helpers import create_req, draft_req, info_req, rid
+from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, rid
 
 S = common_pb2
 OK = grpc.StatusCode.OK
@@ -130,14 +130,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
                              f"{len(leaked)} out of scope leaked")
 
     def stream(client):
-        call = client.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1))
-        seen = set()
-        for item in call:
-            if item.HasField("heartbeat"):
-                break
-            seen.add(item.event.case_id)
-        call.cancel()
-        return seen
+        return cases_until_heartbeat(client.Subscribe(events_pb2.SubscribeRequest(heartbeat_seconds=1)))
 
     listing("ListCases", lambda c: {x.case_id for x in c.ListCases(cases_pb2.ListCasesRequest(page_size=500)).cases})
     listing("ListPendingApprovals", lambda c: {x.case_id for x in c.ListPendingApprovals(

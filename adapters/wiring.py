@@ -55,4 +55,4 @@ def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
 def configure_event_relay(env: Mapping[str, str] = os.environ) -> None:
     """Writers (hub serve) put every event in the outbox for the broker too, when one
     is configured."""
-    relay_events_to(AMQP) if env.get("HUB_AMQP_URL") else relay_events_to()
+    relay_events_to(*((AMQP,) if env.get("HUB_AMQP_URL") else ()))

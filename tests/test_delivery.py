@@ -13,7 +13,7 @@ import pytest
 from adapters.digital_post.memo import MEMO_NS
 from adapters.income_register.simulator import employers
 from tests.conftest import new_cpr
-from hub.v1 import cases_pb2, common_pb2, decisions_pb2
+from hub.v1 import cases_pb2, common_pb2
 from tests.dispatch_support import dispatcher, file_adapters, simulator
 from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.store import tables
-from hub.v1 import cases_pb2, events_pb2, events_pb2_grpc
+from hub.v1 import events_pb2, events_pb2_grpc
 from tests.conftest import RunningHub
 from tests.helpers import create_req, info_req, rid, rpc_error
 

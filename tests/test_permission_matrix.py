@@ -11,7 +11,7 @@ from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2,
                     operations_pb2)
-from tests.conftest import CLIENTS, Client, RunningHub, new_cpr
+from tests.conftest import CLIENTS, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, rid
 
 S = common_pb2

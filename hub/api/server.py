@@ -93,7 +93,8 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     check_listen(listen, tls, allow_insecure)
     wakeup = Wakeup(asyncio.get_running_loop())
     runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
-    reader = create_engine(str(engine.url), read_only=True) if is_sqlite(engine) else engine
+    reader = (create_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+              if is_sqlite(engine) else engine)
     service = HubService(engine, clock, reader)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     parts = (service, registry, runner)

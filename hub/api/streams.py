@@ -23,26 +23,33 @@ PAGE = 500
 POLL_SECONDS = 0.25
 
 
-class Wakeup:
-    """Wakes every waiting stream when this process commits (events may have been
-    written). Call `notify_threadsafe` from any thread."""
+class Broadcast:
+    """Wakes every task waiting on it (at most `timeout` seconds each)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self._loop = loop
+    def __init__(self) -> None:
         self._event = asyncio.Event()
 
     def notify(self) -> None:
         self._event.set()
         self._event = asyncio.Event()
 
-    def notify_threadsafe(self) -> None:
-        self._loop.call_soon_threadsafe(self.notify)
-
     async def wait(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except asyncio.TimeoutError:
             pass
+
+
+class Wakeup(Broadcast):
+    """Told when this process commits (events may have been written); from any
+    thread with `notify_threadsafe`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        super().__init__()
+        self._loop = loop
+
+    def notify_threadsafe(self) -> None:
+        self._loop.call_soon_threadsafe(self.notify)
 
 
 class EventFeed:
@@ -57,7 +64,7 @@ class EventFeed:
         self.keep = keep
         self.buffer: collections.deque[tuple[int, dict, events_pb2.SubscribeResponse]] = collections.deque()
         self.head: int | None = None  # last sequence read from the log
-        self.changed = asyncio.Event()
+        self.changed = Broadcast()  # the feed read further
         # Cases whose sensitivity was raised after some of their events were buffered:
         # the buffered rows carry the old one, so a stream checks this too.
         self.raised: dict[str, Sensitivity] = {}
@@ -86,8 +93,7 @@ class EventFeed:
                 self.buffer.popleft()
             if read_up_to > self.head:
                 self.head = read_up_to
-                self.changed.set()
-                self.changed = asyncio.Event()
+                self.changed.notify()
                 continue
             await self.wakeup.wait(POLL_SECONDS)
 
@@ -101,10 +107,7 @@ class EventFeed:
             if remaining <= 0:
                 raise RuntimeError("the event feed is behind the log")
             self.wakeup.notify()
-            try:
-                await asyncio.wait_for(self.changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+            await self.changed.wait(remaining)
 
     def oldest(self) -> int | None:
         return self.buffer[0][0] if self.buffer else None
@@ -190,10 +193,7 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
                         time=convert.ts_out(dt.datetime.now(dt.timezone.utc)), read_up_to_sequence=after))
                     quiet_since = loop.time()
                     idle = 0
-                try:
-                    await asyncio.wait_for(feed.changed.wait(), heartbeat - idle)
-                except asyncio.TimeoutError:
-                    pass
+                await feed.changed.wait(heartbeat - idle)
         finally:
             log.info("stream closed", rpc="Subscribe", client_id=identity.client_id, events_sent=sent,
                      read_up_to=after)

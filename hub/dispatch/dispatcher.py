@@ -27,7 +27,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed
 from hub.domain.cpr import redact
 from hub.service.clock import Clock
-from hub.service.delivery import DeliveryService, Outcome
+from hub.service.delivery import DeliveryService, DeliveryOutcome
 from hub.store.outbox import OutboxRow
 
 log = structlog.get_logger("hub.dispatch")
@@ -108,7 +108,7 @@ class Dispatcher:
         if not rows:
             return 0
         lease_until = self.clock.now() + s.lease
-        outcomes: list[Outcome] = []
+        outcomes: list[DeliveryOutcome] = []
         untried: list[OutboxRow] = []
         for i in range(0, len(rows), s.parallel):
             wave = rows[i:i + s.parallel]
@@ -128,16 +128,16 @@ class Dispatcher:
                             self.clock.now(), row.created_at)
         return self._pool.submit(self.adapters[row.destination].deliver, delivery)
 
-    def _deliver(self, row: OutboxRow) -> Outcome:
+    def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
         return self._finish(row, self._start(row))
 
-    def _finish(self, row: OutboxRow, future: concurrent.futures.Future) -> Outcome:
+    def _finish(self, row: OutboxRow, future: concurrent.futures.Future) -> DeliveryOutcome:
         s = self.settings
         attempt = row.attempts + 1
         try:
             receipt = future.result(timeout=s.timeout(row.destination))
             log.debug("delivered", message_id=row.message_id, destination=row.destination, attempt=attempt)
-            return Outcome(row, receipt=receipt)
+            return DeliveryOutcome(row, receipt=receipt)
         except concurrent.futures.TimeoutError:
             error, permanent = f"timed out after {s.timeout(row.destination):g} s", False
         except DeliveryFailed as exc:
@@ -148,7 +148,7 @@ class Dispatcher:
         dead = permanent or attempt >= s.max_attempts
         log.warning("delivery failed", message_id=row.message_id, destination=row.destination, attempt=attempt,
                     permanent=permanent, dead_letter=dead, error=error)
-        return Outcome(row, error=error, dead=dead, next_attempt_at=self.clock.now() + self.backoff(attempt))
+        return DeliveryOutcome(row, error=error, dead=dead, next_attempt_at=self.clock.now() + self.backoff(attempt))
 
     def drain(self, max_rounds: int = 1_000_000) -> int:
         """Deliver until nothing is due now (for tests, tools and benchmarks)."""

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
-from hub.domain.model import CaseStatus, Event, InformationItem, InformationSource
+from hub.domain.model import Event, InformationItem, InformationSource
 from hub.service.clock import Clock
+from hub.service.steps import attach_information
 from hub.store import outbox as ob
 from hub.store import tables as t
 from hub.store.outbox import OutboxRow
@@ -21,7 +22,7 @@ DISPATCHER_CLIENT = "hub-dispatcher"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryOutcome:
     row: OutboxRow
     receipt: Receipt | None = None   # delivered
     error: str = ""                  # failed
@@ -44,7 +45,7 @@ class DeliveryService:
         with self.engine.begin() as conn:
             ob.release(conn, [r.id for r in rows], dispatcher_id)
 
-    def record(self, dispatcher_id: str, outcomes: list[Outcome]) -> None:
+    def record(self, dispatcher_id: str, outcomes: list[DeliveryOutcome]) -> None:
         """One transaction for a batch of outcomes. A message whose lease was lost (a
         slow dispatcher overtaken after its lease expired) is left to its new owner."""
         now = self.clock.now()
@@ -99,19 +100,8 @@ class DeliveryService:
         item = InformationItem(str(uuid.uuid4()), case.case_id, InformationSource.REGISTER,
                                f"eIndkomst {receipt.reference}", "income.register_records", value, False,
                                row.payload.get("requested_by", DISPATCHER_CLIENT), now)
-        uow.add_information(item)
-        uow.record_event(Event("case.information_added", case.case_id, case.municipality_code, case.benefit_code,
-                               now, DISPATCHER_CLIENT, dict(item_id=item.item_id, kind=item.kind,
-                                                            source=item.source.value, discretionary=False)))
-        if case.status is CaseStatus.CREATED:
-            change = case.move(CaseStatus.INFORMING, action="RegisterData", at=now, by=DISPATCHER_CLIENT,
-                               reason="register data arrived")
-            uow.update_case_status(case)
-            uow.add_status_change(case.case_id, change)
-            uow.record_event(Event("case.status_changed", case.case_id, case.municipality_code, case.benefit_code,
-                                   now, DISPATCHER_CLIENT, dict(from_status=change.from_status.value,
-                                                                to_status=change.to_status.value,
-                                                                reason=change.reason)))
+        attach_information(uow, case, item, action="RegisterData", now=now, client_id=DISPATCHER_CLIENT,
+                           reason="register data arrived")
 
     @staticmethod
     def _event(uow: UnitOfWork, case_id: str, type_: str, now: dt.datetime, **payload) -> None:

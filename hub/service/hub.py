@@ -27,6 +27,7 @@ from hub.domain.model import (
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.service.steps import attach_information, case_event, move_case
 from hub.store import audit as audit_store
 from hub.store import events as ev
 from hub.store import outbox as ob
@@ -109,16 +110,13 @@ class HubService:
 
     @staticmethod
     def _event(case: Case, type_: str, now: dt.datetime, identity: Identity, **payload: Any) -> Event:
-        return Event(type_, case.case_id, case.municipality_code, case.benefit_code, now, identity.client_id, payload)
+        return case_event(case, type_, now, identity.client_id, **payload)
 
-    def _move(self, uow: UnitOfWork, case: Case, target: CaseStatus, *, action: str, now: dt.datetime,
+    @staticmethod
+    def _move(uow: UnitOfWork, case: Case, target: CaseStatus, *, action: str, now: dt.datetime,
               by: str, identity: Identity, reason: str = "") -> StatusChange:
-        change = case.move(target, action=action, at=now, by=by, reason=reason)
-        uow.update_case_status(case)
-        uow.add_status_change(case.case_id, change)
-        uow.record_event(self._event(case, "case.status_changed", now, identity, from_status=change.from_status.value,
-                                     to_status=change.to_status.value, reason=reason))
-        return change
+        return move_case(uow, case, target, action=action, now=now, by=by, client_id=identity.client_id,
+                         reason=reason)
 
     # ---- catalogue ---------------------------------------------------------------------
 
@@ -246,12 +244,8 @@ class HubService:
                                              from_sensitivity=before.value, to_sensitivity=case.sensitivity.value))
             item = InformationItem(str(uuid.uuid4()), case.case_id, c.source, c.source_reference, c.kind, c.value,
                                    c.discretionary, identity.client_id, now)
-            uow.add_information(item)
-            uow.record_event(self._event(case, "case.information_added", now, identity, item_id=item.item_id,
-                                         kind=item.kind, source=item.source.value, discretionary=item.discretionary))
-            if case.status is CaseStatus.CREATED:
-                self._move(uow, case, CaseStatus.INFORMING, action="AddInformation", now=now,
-                           by=identity.client_id, identity=identity, reason="information added")
+            attach_information(uow, case, item, action="AddInformation", now=now, client_id=identity.client_id,
+                               reason="information added")
             return (item, case.status), case
 
         return self._mutate(identity, "AddInformation", c.request_id, fingerprint, encode, work)

@@ -199,16 +199,15 @@ class UnitOfWork:
         """Execute a statement on the case tables. Pending rows are written first so
         that the statement sees them; in a batch, earlier use cases' rows are written
         before this one's savepoint opens, so that its rollback cannot undo them."""
-        if self._batch is not None and self._savepoint is None:
-            self._batch.pending.write_rows(self.conn)
-            self._savepoint = self.conn.begin_nested()
-        self._pending.write_rows(self.conn)
-        return self.conn.execute(statement, params)
+        return self.writer().execute(statement, params)
 
     def writer(self) -> sa.Connection:
         """The connection, ready for statements of the caller's own (pending rows
         written, the savepoint open in a batch)."""
-        self._exec(sa.select(sa.literal(1)))
+        if self._batch is not None and self._savepoint is None:
+            self._batch.pending.write_rows(self.conn)
+            self._savepoint = self.conn.begin_nested()
+        self._pending.write_rows(self.conn)
         return self.conn
 
     # ---- register look-ups -----------------------------------------------------------

@@ -39,6 +39,9 @@ CLIENTS = [
          benefits=["BOLIGSTOETTE"], max_sensitivity="confidential"),
     dict(id="bs-101-protected", token="t-bs-101-protected", role="borgerservice", municipalities=["101"],
          max_sensitivity="protected_person"),
+    # Payment providers: 101 and 147 outsourced to one, 751 to another.
+    dict(id="provider-a", token="t-provider-a", role="payment_provider", municipalities=["101", "147"]),
+    dict(id="provider-b", token="t-provider-b", role="payment_provider", municipalities=["751"]),
 ]
 
 
@@ -152,13 +155,14 @@ class Client:
     """Stubs that send one client's token on every call."""
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
-        from hub.v1 import audit_pb2_grpc, events_pb2_grpc, operations_pb2_grpc
+        from hub.v1 import audit_pb2_grpc, events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
                            operations=operations_pb2_grpc.OperationsServiceStub(channel),
                            events=events_pb2_grpc.EventServiceStub(channel),
-                           audit=audit_pb2_grpc.AuditServiceStub(channel))
+                           audit=audit_pb2_grpc.AuditServiceStub(channel),
+                           payments=payments_pb2_grpc.PaymentServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

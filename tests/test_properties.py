@@ -82,10 +82,12 @@ def test_state_machine_only_takes_legal_steps_and_terminal_states_stay(targets):
                 case.move(target, action="step", at=now, by="t")
             assert before.value in str(e.value)
             assert case.status is before
-    # Once decided or withdrawn, a case never moves again.
+    # Once withdrawn, a case never moves again; a decided case only takes a new draft.
     for i, s in enumerate(history):
-        if s in (CaseStatus.DECIDED, CaseStatus.WITHDRAWN):
+        if s is CaseStatus.WITHDRAWN:
             assert history[i:] == [s]
+        if s is CaseStatus.DECIDED and i + 1 < len(history):
+            assert history[i + 1] is CaseStatus.DRAFT_PENDING_APPROVAL
     # Every case is decided only through a draft.
     for a, b in zip(history, history[1:]):
         if b is CaseStatus.DECIDED:

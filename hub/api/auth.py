@@ -36,6 +36,10 @@ class ClientRegistry:
         self._by_cert = identities_by_certificate or {}
         self._revoked = {r.lower().replace(":", "") for r in revoked}
 
+    def with_role(self, role: Role) -> dict[str, Identity]:
+        """The known clients of a role, by client id."""
+        return {i.client_id: i for i in (*self._by_hash.values(), *self._by_cert.values()) if i.role is role}
+
     @classmethod
     def from_file(cls, path: str | Path) -> "ClientRegistry":
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

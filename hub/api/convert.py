@@ -10,7 +10,9 @@ from google.type import date_pb2
 from hub.domain import commands as cmd
 from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument
-from hub.v1 import audit_pb2, events_pb2, operations_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2
+from hub.domain import payments as pay
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2, operations_pb2,
+                    payments_pb2)
 
 UTC = dt.timezone.utc
 
@@ -126,7 +128,73 @@ def case_view_out(v: m.CaseView) -> cases_pb2.Case:
     out.information.extend(information_out(i) for i in v.information)
     out.decisions.extend(decision_out(d) for d in v.decisions)
     out.status_history.extend(history_out(h) for h in v.history)
+    if v.payments is not None:
+        out.payments.CopyFrom(payment_history_out(v.payments))
     return out
+
+
+# ---- payments ------------------------------------------------------------------------------
+
+def order_out(o: pay.PaymentOrder) -> payments_pb2.PaymentOrder:
+    out = payments_pb2.PaymentOrder(
+        end_to_end_id=o.end_to_end_id, case_id=o.case_id, decision_id=o.decision_id,
+        municipality_code=o.municipality_code, benefit_code=o.benefit_code, period=o.period_key,
+        period_start=date_out(o.period_start), period_end=date_out(o.period_end),
+        kind=enum_out(payments_pb2.PaymentKind, "PAYMENT_KIND", o.kind),
+        status=enum_out(payments_pb2.PaymentStatus, "PAYMENT_STATUS", o.status), amount_oere=o.amount_oere,
+        offset_oere=o.offset_oere, net_amount_oere=o.net_oere, created_time=ts_out(o.created_at),
+        batch_id=o.batch_id or "", reissued_as=o.reissued_as or "", cancel_reason=o.cancel_reason or "")
+    s = o.settlement
+    if s is not None:
+        out.settlement.CopyFrom(payments_pb2.Settlement(
+            end_to_end_id=o.end_to_end_id, result=enum_out(payments_pb2.SettlementResult, "SETTLEMENT_RESULT", s.result),
+            amount_oere=s.amount_oere, bank_reference=s.bank_reference,
+            settlement_date=date_out(s.settlement_date) if s.settlement_date else None, reason=s.reason,
+            reported_by_client=s.reported_by, reported_time=ts_out(s.reported_at)))
+    return out
+
+
+def claim_out(c: pay.Claim) -> payments_pb2.Claim:
+    return payments_pb2.Claim(
+        claim_id=c.claim_id, case_id=c.case_id, municipality_code=c.municipality_code, benefit_code=c.benefit_code,
+        origin=enum_out(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", c.origin),
+        status=enum_out(payments_pb2.ClaimStatus, "CLAIM_STATUS", c.status), period=c.period_key,
+        decision_id=c.decision_id or "", amount_oere=c.amount_oere, collected_oere=c.collected_oere,
+        cancelled_oere=c.cancelled_oere, written_off_oere=c.written_off_oere, outstanding_oere=c.outstanding_oere,
+        offset_allowed=c.offset_allowed, reason=c.reason, created_time=ts_out(c.created_at),
+        collections=[payments_pb2.ClaimCollection(source=x.source, amount_oere=x.amount_oere, reference=x.reference,
+                                                  time=ts_out(x.at), reversed=x.reversed) for x in c.collections])
+
+
+def payment_history_out(h: pay.PaymentHistory) -> payments_pb2.PaymentHistory:
+    return payments_pb2.PaymentHistory(orders=[order_out(o) for o in h.orders], claims=[claim_out(c) for c in h.claims],
+                                       flagged=h.flagged)
+
+
+def batch_out(b: pay.Batch) -> payments_pb2.PaymentBatch:
+    return payments_pb2.PaymentBatch(
+        batch_id=b.batch_id, status=payments_pb2.BatchStatus.Value(f"BATCH_STATUS_{b.status}") if b.status else 0,
+        provider_id=b.provider_id, created_time=ts_out(b.created_at), lease_expires_time=ts_out(b.lease_expires_at),
+        number_of_transactions=len(b.instructions), control_sum_oere=b.control_sum_oere,
+        instructions=[payments_pb2.PaymentInstruction(order=order_out(i.order), cpr=i.cpr,
+                                                      municipality_code=i.order.municipality_code,
+                                                      remittance_text=pay.remittance(i.order))
+                      for i in b.instructions])
+
+
+def settlements_in(r: payments_pb2.ReportSettlementRequest) -> list[dict[str, Any]]:
+    return [dict(end_to_end_id=s.end_to_end_id,
+                 result=enum_in(payments_pb2.SettlementResult, "SETTLEMENT_RESULT", s.result, pay.SettlementResult,
+                                f"settlements[{i}].result"),
+                 amount_oere=s.amount_oere, bank_reference=s.bank_reference,
+                 settlement_date=date_parts(s, "settlement_date"), reason=s.reason)
+            for i, s in enumerate(r.settlements)]
+
+
+def payment_filter_in(r: payments_pb2.ListPaymentsRequest) -> dict[str, str]:
+    status = enum_in(payments_pb2.PaymentStatus, "PAYMENT_STATUS", r.status, pay.OrderStatus, "status")
+    return dict(municipality_code=r.municipality_code, benefit_code=r.benefit_code,
+                status=status.value if status else "", due_month=r.due_month, case_id=r.case_id)
 
 
 def create_case_in(r: cases_pb2.CreateCaseRequest) -> cmd.CreateCase:
@@ -188,6 +256,9 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
     if d.sent_at:
         out.sent_time.CopyFrom(ts_out(d.sent_at))
         out.letter_reference = d.letter_reference or ""
+    if d.effective_from:
+        out.effective_from.CopyFrom(date_out(d.effective_from))
+    out.superseded_by_decision_id = d.superseded_by or ""
     return out
 
 
@@ -203,7 +274,8 @@ def points_in(items) -> list[m.DiscretionaryPoint]:
 def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDraft:
     return cmd.SubmitDraft(r.request_id, r.case_id,
                            enum_in(decisions_pb2.Outcome, "OUTCOME", r.outcome, m.Outcome, "outcome"),
-                           amounts_in(r.amounts), r.reasoning, r.legal_basis, points_in(r.discretionary_points))
+                           amounts_in(r.amounts), r.reasoning, r.legal_basis, points_in(r.discretionary_points),
+                           date_parts(r, "effective_from"))
 
 
 def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:

@@ -14,13 +14,17 @@ from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.servicers import BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer, AuditServicer
+from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer,
+                               PaymentServicer)
 from hub.dispatch.dispatcher import Dispatcher
+from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import create_engine, is_sqlite
-from hub.v1 import audit_pb2, audit_pb2_grpc, events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2,
+                    decisions_pb2_grpc, events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, payments_pb2,
+                    payments_pb2_grpc)
 
 log = structlog.get_logger("hub.server")
 
@@ -31,6 +35,7 @@ SERVICE_NAMES = [
     operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
 ]
 
 
@@ -95,7 +100,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
     reader = (create_engine(engine.url.render_as_string(hide_password=False), read_only=True)
               if is_sqlite(engine) else engine)
-    service = HubService(engine, clock, reader)
+    service = HubService(engine, clock, reader, registry.with_role(Role.PAYMENT_PROVIDER))
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     parts = (service, registry, runner)
     benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(*parts), server)
@@ -103,6 +108,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
     operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(*parts), server)
+    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentServicer(*parts), server)
     event_servicer = EventServicer(*parts, wakeup)
     events_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, server)
     health_servicer = health.aio.HealthServicer()

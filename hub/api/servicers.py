@@ -2,6 +2,7 @@
 commit), map errors. One decorator does the common part for every RPC."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 
@@ -14,7 +15,9 @@ from hub.api.errors import to_status
 from hub.domain.errors import HubError
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
-from hub.v1 import audit_pb2, audit_pb2_grpc, operations_pb2, operations_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2, decisions_pb2_grpc
+from hub.domain import payments as pay
+from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2,
+                    decisions_pb2_grpc, operations_pb2, operations_pb2_grpc, payments_pb2, payments_pb2_grpc)
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
@@ -231,3 +234,102 @@ class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):
         rows, token = self.service.list_citizen_access(identity, request.cpr, request.page_size, request.page_token)
         return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
                                                   next_page_token=token)
+
+
+def _orders(orders) -> bytes:
+    return payments_pb2.SchedulePaymentsResponse(orders=[convert.order_out(o) for o in orders]).SerializeToString()
+
+
+def _claim(c) -> bytes:
+    return convert.claim_out(c).SerializeToString()
+
+
+class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
+    async def RunPayments(self, request, context: grpc.aio.ServicerContext):
+        """Server-streaming: one progress message per chunk (its own transaction)."""
+        identity = None
+        with structlog.contextvars.bound_contextvars(rpc="RunPayments", request_id=request.request_id or None):
+            try:
+                identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
+                steps = self.service.run_payments(identity, request.request_id, request.period)
+                while True:
+                    step = await asyncio.to_thread(next, steps, None)
+                    if step is None:
+                        break
+                    yield payments_pb2.RunPaymentsProgress(**step)
+                log.info("rpc", code="OK", client_id=identity.client_id)
+                return
+            except HubError as err:
+                status = to_status(err)
+                log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
+            except Exception:
+                log.exception("rpc", code="INTERNAL")
+                status = None
+        if status is None:
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; the hub has logged it")
+        await context.abort_with_status(status)
+
+    @rpc("SchedulePayments")
+    def SchedulePayments(self, request, identity, purpose):
+        raw = self.service.schedule_payments(identity, request.request_id, request.decision_id, request.period,
+                                             fingerprint(request), _orders)
+        return payments_pb2.SchedulePaymentsResponse.FromString(raw)
+
+    @rpc("ListPayments")
+    def ListPayments(self, request, identity, purpose):
+        orders, token = self.service.list_payments(identity, convert.payment_filter_in(request), request.page_size,
+                                                   request.page_token)
+        return payments_pb2.ListPaymentsResponse(orders=[convert.order_out(o) for o in orders], next_page_token=token)
+
+    @rpc("FetchPaymentBatch")
+    def FetchPaymentBatch(self, request, identity, purpose):
+        return convert.batch_out(self.service.fetch_payment_batch(identity, request.max_orders))
+
+    @rpc("AcknowledgePaymentBatch")
+    def AcknowledgePaymentBatch(self, request, identity, purpose):
+        return convert.batch_out(self.service.acknowledge_payment_batch(identity, request.batch_id))
+
+    @rpc("ReportSettlement")
+    def ReportSettlement(self, request, identity, purpose):
+        raw = self.service.report_settlement(
+            identity, request.request_id, convert.settlements_in(request), fingerprint(request),
+            lambda orders: payments_pb2.ReportSettlementResponse(
+                orders=[convert.order_out(o) for o in orders]).SerializeToString())
+        return payments_pb2.ReportSettlementResponse.FromString(raw)
+
+    @rpc("ReportCollection")
+    def ReportCollection(self, request, identity, purpose):
+        raw = self.service.report_collection(identity, request.request_id, request.claim_id, request.amount_oere,
+                                             request.reference, fingerprint(request), _claim)
+        return payments_pb2.Claim.FromString(raw)
+
+    @rpc("PushPaymentBatch")
+    def PushPaymentBatch(self, request, identity, purpose):
+        raw = self.service.push_payment_batch(identity, request.request_id, request.provider_id, fingerprint(request),
+                                              lambda b: convert.batch_out(b).SerializeToString())
+        return payments_pb2.PaymentBatch.FromString(raw)
+
+    @rpc("ReissuePayment")
+    def ReissuePayment(self, request, identity, purpose):
+        raw = self.service.reissue_payment(identity, request.request_id, request.end_to_end_id, fingerprint(request),
+                                           lambda o: convert.order_out(o).SerializeToString())
+        return payments_pb2.PaymentOrder.FromString(raw)
+
+    @rpc("CreateClaim")
+    def CreateClaim(self, request, identity, purpose):
+        origin = convert.enum_in(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", request.origin, pay.ClaimOrigin, "origin")
+        raw = self.service.create_claim(identity, request.request_id, request.case_id, origin, request.amount_oere,
+                                        request.reason, request.offset_allowed, fingerprint(request), _claim)
+        return payments_pb2.Claim.FromString(raw)
+
+    @rpc("SetClaimOffset")
+    def SetClaimOffset(self, request, identity, purpose):
+        raw = self.service.set_claim_offset(identity, request.request_id, request.claim_id, request.offset_allowed,
+                                            fingerprint(request), _claim)
+        return payments_pb2.Claim.FromString(raw)
+
+    @rpc("WriteOffClaim")
+    def WriteOffClaim(self, request, identity, purpose):
+        raw = self.service.write_off_claim(identity, request.request_id, request.claim_id, request.reason,
+                                           fingerprint(request), _claim)
+        return payments_pb2.Claim.FromString(raw)

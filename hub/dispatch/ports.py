@@ -48,4 +48,5 @@ DIGITAL_POST = "digital_post"
 ARCHIVE = "archive"
 INCOME_REGISTER = "income_register"
 AMQP = "amqp"  # every event, to the message broker (when configured)
-DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP)
+PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
+DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP, PAYMENT_PROVIDER)

@@ -250,8 +250,9 @@ class SubmitDraft:
     reasoning: str
     legal_basis: str
     discretionary_points: list[DiscretionaryPoint]
+    effective_from: DateParts | None = None
 
-    def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...]]:
+    def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None]:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(bool(self.case_id), "case_id", "is required")
@@ -265,8 +266,9 @@ class SubmitDraft:
         check_text(v, "reasoning", self.reasoning)
         check_text(v, "legal_basis", self.legal_basis, limit=MAX_SHORT * 5)
         points = check_points(v, "discretionary_points", self.discretionary_points)
+        effective = to_date(v, "effective_from", self.effective_from) if self.effective_from else None
         v.raise_if_any()
-        return amounts, points
+        return amounts, points, effective
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ReplayDeadLetters": frozenset({_R.OPERATOR}),
     "PauseDestination": frozenset({_R.OPERATOR}),
     "ResumeDestination": frozenset({_R.OPERATOR}),
+    # Payments: runs and the back office's corrections; providers pay and collect.
+    "RunPayments": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
+    "SchedulePayments": frozenset({_R.BACK_OFFICE}),
+    "ListPayments": frozenset({_R.ECONOMY_SYSTEM, _R.BACK_OFFICE, _R.OPERATOR}),
+    "PushPaymentBatch": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
+    "ReissuePayment": frozenset({_R.BACK_OFFICE}),
+    "CreateClaim": frozenset({_R.BACK_OFFICE}),
+    "SetClaimOffset": frozenset({_R.BACK_OFFICE}),
+    "WriteOffClaim": frozenset({_R.BACK_OFFICE}),
+    **{a: frozenset({_R.PAYMENT_PROVIDER})
+       for a in ("FetchPaymentBatch", "AcknowledgePaymentBatch", "ReportSettlement", "ReportCollection")},
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

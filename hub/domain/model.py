@@ -43,7 +43,8 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.CREATED: frozenset({CaseStatus.INFORMING, CaseStatus.WITHDRAWN}),
     CaseStatus.INFORMING: frozenset({CaseStatus.DRAFT_PENDING_APPROVAL, CaseStatus.WITHDRAWN}),
     CaseStatus.DRAFT_PENDING_APPROVAL: frozenset({CaseStatus.DECIDED, CaseStatus.INFORMING, CaseStatus.WITHDRAWN}),
-    CaseStatus.DECIDED: frozenset(),
+    # A decided case takes a new decision (a change or recalculation): a new draft.
+    CaseStatus.DECIDED: frozenset({CaseStatus.DRAFT_PENDING_APPROVAL}),
     CaseStatus.WITHDRAWN: frozenset(),
 }
 
@@ -166,7 +167,9 @@ class Case:
         return self.status in OPEN_STATUSES
 
     def require_open(self, action: str) -> None:
-        if not self.is_open:
+        """Information may be added while the case is open, and to a decided case (for a
+        later change or recalculation); not to a withdrawn one."""
+        if self.status is CaseStatus.WITHDRAWN:
             raise FailedPrecondition(f"{action} is not possible: the case is {self.status.value}",
                                      reason="ILLEGAL_CASE_TRANSITION", metadata={"current_status": self.status.value})
 
@@ -269,6 +272,10 @@ class Decision:
     # When the letter reached Digital Post; the complaint deadline counts from it.
     sent_at: dt.datetime | None = None
     letter_reference: str | None = None
+    # From when it governs payments (an earlier grant stays in force before it), and
+    # the later decision that replaced it.
+    effective_from: dt.date | None = None
+    superseded_by: str | None = None
 
     def approve(self, approval: Approval, amounts: tuple[PeriodAmount, ...] | None = None,
                 points: tuple[DiscretionaryPoint, ...] | None = None) -> "Decision":
@@ -329,3 +336,4 @@ class CaseView:
     information: tuple[InformationItem, ...] = ()
     decisions: tuple[Decision, ...] = ()
     history: tuple[StatusChange, ...] = ()
+    payments: Any = None  # hub.domain.payments.PaymentHistory, on GetCase

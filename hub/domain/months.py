@@ -1,6 +1,8 @@
 """Calendar months as "YYYY-MM" strings."""
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -20,3 +22,8 @@ def between(first: str, last: str) -> list[str]:
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+def last_day(d: dt.date) -> dt.date:
+    """The last day of d's month."""
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
-from hub.domain.model import Event, InformationItem, InformationSource
+from hub.domain.model import CaseStatus, Event, InformationItem, InformationSource
 from hub.service.clock import Clock
 from hub.service.steps import attach_information
 from hub.store import outbox as ob
@@ -89,9 +89,9 @@ class DeliveryService:
         if case is None:
             return
         months = row.payload["months"]
-        if not case.is_open:
-            # The case was decided or withdrawn while the register answered: keep the
-            # fact that data came, not the data.
+        if case.status is CaseStatus.WITHDRAWN:
+            # The case was withdrawn while the register answered: keep the fact that
+            # data came, not the data. (A decided case keeps it, for a recalculation.)
             self._event(uow, case.case_id, "case.register_data_discarded", now, register="income_register",
                         months=months, reason=f"case is {case.status.value}")
             return

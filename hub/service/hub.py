@@ -27,6 +27,7 @@ from hub.domain.model import (
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.service.payments import Payments
 from hub.service.steps import attach_information, case_event, move_case
 from hub.store import audit as audit_store
 from hub.store import events as ev
@@ -37,12 +38,15 @@ T = TypeVar("T")
 Encode = Callable[[T], bytes]
 
 
-class HubService:
-    def __init__(self, engine: sa.Engine, clock: Clock | None = None, reader: sa.Engine | None = None):
+class HubService(Payments):
+    def __init__(self, engine: sa.Engine, clock: Clock | None = None, reader: sa.Engine | None = None,
+                 providers: dict[str, Identity] | None = None):
         self.engine = engine
         self.clock = clock or SystemClock()
         # For long readers (event streams): never takes SQLite's write lock.
         self.reader = reader or engine
+        # The payment providers (client id -> identity), for batches pushed as files.
+        self.providers = providers or {}
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -175,7 +179,7 @@ class HubService:
         with self._uow() as uow:
             case = self._case_in_scope(uow, identity, case_id)
             view = CaseView(case, tuple(uow.information(case_id)), tuple(uow.decisions(case_id)),
-                            tuple(uow.status_history(case_id)))
+                            tuple(uow.status_history(case_id)), self.payment_history(uow, case_id))
             uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, "GetCase",
                                  case.case_id, case.cpr, "OK", None, purpose))
             uow.commit()
@@ -257,6 +261,11 @@ class HubService:
 
         def work(uow: UnitOfWork, now: dt.datetime):
             case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            if any(d.status is DecisionStatus.APPROVED for d in uow.decisions(case.case_id)):
+                raise FailedPrecondition(f"WithdrawCase is not possible: the case is {case.status.value} with an "
+                                         f"approved decision (a grant ends by a new decision)",
+                                         reason="CASE_HAS_DECISION",
+                                         metadata={"current_status": case.status.value})
             self._move(uow, case, CaseStatus.WITHDRAWN, action="WithdrawCase", now=now, by=identity.client_id,
                        identity=identity, reason=c.reason or "withdrawn by the citizen")
             for d in uow.decisions(case.case_id):
@@ -497,14 +506,18 @@ class HubService:
     def submit_draft(self, identity: Identity, c: cmd.SubmitDraft, fingerprint: str,
                      encode: Encode[tuple[Decision, CaseStatus, bool]]) -> bytes:
         self._authorize(identity, "SubmitDraftDecision")
-        amounts, points = c.validated()
+        amounts, points, effective_from = c.validated()
 
         def work(uow: UnitOfWork, now: dt.datetime):
             case = self._case_in_scope(uow, identity, c.case_id, for_update=True)
+            recalculation = case.status is CaseStatus.DECIDED
             self._move(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
-                       by=identity.client_id, identity=identity, reason="draft decision submitted")
+                       by=identity.client_id, identity=identity,
+                       reason="new draft decision submitted" if recalculation else "draft decision submitted")
+            effective = self._check_grant(uow, case, amounts, effective_from)
             decision = Decision(str(uuid.uuid4()), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts,
-                                c.reasoning, c.legal_basis, points, identity.client_id, now)
+                                c.reasoning, c.legal_basis, points, identity.client_id, now,
+                                effective_from=effective)
             uow.insert_decision(decision, case.authority_key)
             uow.record_event(self._event(case, "decision.draft_submitted", now, identity,
                                          decision_id=decision.decision_id, outcome=decision.outcome.value))
@@ -541,6 +554,7 @@ class HubService:
                                      amounts=documents.jsonable(decision.amounts)))
         for message in self._messages_for_decision(uow, case, decision):
             uow.add_outbox(message, now)
+        self._grant_approved(uow, case, decision, now, identity)
         return decision
 
     @staticmethod
@@ -585,6 +599,8 @@ class HubService:
             if amounts is not None and decision.outcome is Outcome.REFUSED and any(a.amount_oere for a in amounts):
                 raise FailedPrecondition("a refusal cannot be amended to grant an amount",
                                          reason="AMENDMENT_CONTRADICTS_OUTCOME")
+            if amounts is not None:
+                self._check_grant(uow, case, amounts, decision.effective_from, name="amendment.amounts")
             amended = amounts is not None or points is not None
             approval = Approval(ApprovalMode.MANUAL, identity.client_id, case.authority_key, now, c.note, amended,
                                 decision.amounts if amended else (), decision.discretionary_points if amended else ())

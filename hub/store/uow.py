@@ -474,7 +474,7 @@ def _decision_row(d: Decision) -> dict[str, Any]:
     return dict(decision_id=d.decision_id, case_id=d.case_id, status=d.status.value, outcome=d.outcome.value,
                 amounts=_amounts_json(d.amounts), reasoning=d.reasoning, legal_basis=d.legal_basis,
                 discretionary_points=_points_json(d.discretionary_points), submitted_by=d.submitted_by,
-                submitted_at=d.submitted_at, approval=approval, returned=returned)
+                submitted_at=d.submitted_at, approval=approval, returned=returned, effective_from=d.effective_from)
 
 
 def _decision(r) -> Decision:
@@ -495,4 +495,4 @@ def _decision_from_values(v) -> Decision:
     return Decision(v["decision_id"], v["case_id"], DecisionStatus(v["status"]), Outcome(v["outcome"]),
                     _amounts(v["amounts"]), v["reasoning"], v["legal_basis"], _points(v["discretionary_points"]),
                     v["submitted_by"], v["submitted_at"], approval, returned, v.get("sent_at"),
-                    v.get("letter_reference"))
+                    v.get("letter_reference"), v.get("effective_from"), v.get("superseded_by"))

@@ -1,0 +1,357 @@
+"""Payments and collection, as pure rules.
+
+A grant (an approved decision that grants an amount) becomes *lines*: what it grants
+for each period. Monthly benefits have a line per calendar month at the decision's
+monthly rate; one-off and per-period benefits a line per period amount. A later
+decision on the case supersedes the lines of earlier ones from its effective date.
+
+Money for a (case, period) is kept in balance by one rule: what the citizen ends up
+with (orders paid or on their way, less claims) must equal what the latest decision
+grants. `reconcile` says what to cancel, claim or release when that changes; the
+payment run creates what is still due (`due_amount`)."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from hub.domain import months
+from hub.domain.errors import Violations
+from hub.domain.model import PeriodAmount, Recurrence
+
+
+class OrderStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    PAID = "PAID"
+    REJECTED = "REJECTED"
+    RETURNED = "RETURNED"
+    CANCELLED = "CANCELLED"
+
+
+# Orders whose money the citizen has or will get unless the provider says otherwise.
+LIVE_ORDER_STATUSES = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.PAID)
+# Orders the back office must look at (until reissued).
+FLAGGED_STATUSES = (OrderStatus.REJECTED, OrderStatus.RETURNED)
+
+
+class OrderKind(str, enum.Enum):
+    REGULAR = "REGULAR"
+    CORRECTION = "CORRECTION"
+    REISSUE = "REISSUE"
+
+
+class SettlementResult(str, enum.Enum):
+    PAID = "PAID"
+    REJECTED = "REJECTED"
+    RETURNED = "RETURNED"
+
+
+class ClaimStatus(str, enum.Enum):
+    OPEN = "OPEN"
+    PARTLY_PAID = "PARTLY_PAID"
+    PAID = "PAID"
+    WRITTEN_OFF = "WRITTEN_OFF"
+    CANCELLED = "CANCELLED"
+
+
+OPEN_CLAIM_STATUSES = (ClaimStatus.OPEN, ClaimStatus.PARTLY_PAID)
+
+
+class ClaimOrigin(str, enum.Enum):
+    SUPERSEDING_DECISION = "SUPERSEDING_DECISION"
+    RECALCULATION = "RECALCULATION"
+    MANUAL = "MANUAL"
+
+
+@dataclass(frozen=True)
+class Line:
+    """What one grant grants for one period."""
+    period_key: str
+    period_start: dt.date
+    period_end: dt.date
+    due_month: str  # "YYYY-MM": the run for this month (or a later one) pays it
+    amount_oere: int
+
+
+def month_key(d: dt.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def schedule(recurrence: Recurrence, amounts: Iterable[PeriodAmount]) -> list[Line]:
+    """The lines of a grant. Monthly amounts are per calendar month over whole months
+    (checked when the draft is submitted); other amounts are one payment each, due in
+    the month their period starts. Zero amounts pay nothing and make no line."""
+    lines: list[Line] = []
+    for a in amounts:
+        if a.amount_oere <= 0:
+            continue
+        if recurrence is Recurrence.MONTHLY:
+            first = a.period_start.replace(day=1)
+            for key in months.between(month_key(first), month_key(a.period_end)):
+                start = dt.date.fromisoformat(key + "-01")
+                lines.append(Line(key, start, months.last_day(start), key, a.amount_oere))
+        else:
+            lines.append(Line(f"{a.period_start.isoformat()}/{a.period_end.isoformat()}", a.period_start,
+                              a.period_end, month_key(a.period_start), a.amount_oere))
+    return sorted(lines, key=lambda line: line.period_start)
+
+
+def end_to_end_id(decision_number: int, line: Line) -> str:
+    """Stable and unique per grant and period, within ISO 20022's 35 characters:
+    HUB<decision number>-<YYYYMM or YYYYMMDD of the period start>."""
+    stamp = line.period_key.replace("-", "") if len(line.period_key) == 7 else line.period_start.strftime("%Y%m%d")
+    return f"HUB{decision_number}-{stamp}"
+
+
+def reissue_id(original: str, attempt: int) -> str:
+    return f"{original.split('-R')[0]}-R{attempt}"
+
+
+def check_grant_periods(v: Violations, recurrence: Recurrence, amounts: Sequence[PeriodAmount],
+                        effective_from: dt.date | None, *, replaces_grant: bool, name: str = "amounts") -> dt.date | None:
+    """A draft's periods as payments need them. Returns the effective date (None for a
+    first decision that grants nothing)."""
+    if recurrence is Recurrence.MONTHLY:
+        for i, a in enumerate(amounts):
+            if a.period_start.day != 1:
+                v.add(f"{name}[{i}].period_start", "a monthly benefit is granted from the first day of a month")
+            if a.period_end != months.last_day(a.period_end):
+                v.add(f"{name}[{i}].period_end", "a monthly benefit is granted to the last day of a month")
+        if effective_from is not None and effective_from.day != 1:
+            v.add("effective_from", "for a monthly benefit: the first day of a month")
+    first = min((a.period_start for a in amounts), default=None)
+    if effective_from is None:
+        if replaces_grant and first is None:
+            v.add("effective_from", "is required for a decision that grants nothing on a case with a grant in "
+                                    "force: from when does the grant stop?")
+        return first
+    if first is not None and first < effective_from:
+        v.add("effective_from", "must not be after the first period granted")
+    return effective_from
+
+
+@dataclass(frozen=True)
+class OrderPosition:
+    end_to_end_id: str
+    status: OrderStatus
+    amount_oere: int          # gross: what the period's payment is worth
+    handed_over: bool         # in a leased or acknowledged batch, or sent: cannot be cancelled
+
+
+@dataclass(frozen=True)
+class ClaimPosition:
+    claim_id: str
+    amount_oere: int
+    collected_oere: int
+    cancelled_oere: int
+    written_off_oere: int
+
+    @property
+    def counted(self) -> int:
+        """What the claim takes back from the period (written off or not)."""
+        return self.amount_oere - self.cancelled_oere
+
+    @property
+    def releasable(self) -> int:
+        """What can still be cancelled: neither collected nor written off."""
+        return self.amount_oere - self.cancelled_oere - self.collected_oere - self.written_off_oere
+
+
+@dataclass
+class Adjustment:
+    cancel: list[str] = field(default_factory=list)             # end-to-end ids
+    new_claim_oere: int = 0
+    release: list[tuple[str, int]] = field(default_factory=list)  # (claim id, amount to cancel)
+
+
+def position(orders: Iterable[OrderPosition], claims: Iterable[ClaimPosition]) -> int:
+    """What the citizen ends up with for a period if every live order is paid and every
+    claim collected."""
+    return (sum(o.amount_oere for o in orders if o.status in LIVE_ORDER_STATUSES)
+            - sum(c.counted for c in claims))
+
+
+def due_amount(entitled: int, orders: Iterable[OrderPosition], claims: Iterable[ClaimPosition]) -> int:
+    """What a new order for the period must pay (0 when nothing is due)."""
+    return max(0, entitled - position(orders, claims))
+
+
+def reconcile(entitled: int, orders: Sequence[OrderPosition], claims: Sequence[ClaimPosition], *,
+              cancel_unsent: bool) -> Adjustment:
+    """Bring a period back in balance after its entitlement or its money changed.
+
+    - `cancel_unsent` (a new decision): pending orders not yet handed over are
+      cancelled; the payment run creates what the new grant makes due.
+    - Paid more than granted: the excess already paid becomes a claim. Money still on
+      its way is left alone; its settlement reconciles again.
+    - Granted more than the citizen ends up with: claims not yet collected are released
+      (newest first); the run pays the rest."""
+    adj = Adjustment()
+    live = list(orders)
+    if cancel_unsent:
+        adj.cancel = [o.end_to_end_id for o in live if o.status is OrderStatus.PENDING and not o.handed_over]
+        live = [o for o in live if o.end_to_end_id not in adj.cancel]
+    pos = position(live, claims)
+    if pos > entitled:
+        settled = sum(o.amount_oere for o in live if o.status is OrderStatus.PAID) - sum(c.counted for c in claims)
+        adj.new_claim_oere = max(0, min(pos - entitled, settled - entitled))
+    elif pos < entitled:
+        short = entitled - pos
+        for c in sorted(claims, key=lambda c: c.claim_id, reverse=True):
+            take = min(short, c.releasable)
+            if take > 0:
+                adj.release.append((c.claim_id, take))
+                short -= take
+            if short == 0:
+                break
+    return adj
+
+
+def claim_status(amount: int, collected: int, cancelled: int, written_off: int) -> ClaimStatus:
+    if written_off > 0 and collected + cancelled + written_off >= amount:
+        return ClaimStatus.WRITTEN_OFF
+    if cancelled >= amount:
+        return ClaimStatus.CANCELLED
+    if collected + cancelled >= amount:
+        return ClaimStatus.PAID
+    if collected > 0:
+        return ClaimStatus.PARTLY_PAID
+    return ClaimStatus.OPEN
+
+
+def settled_status(current: OrderStatus, result: SettlementResult) -> OrderStatus | None:
+    """The order's new status for a reported result; None when the report does not fit
+    the order's state (a repeat of the same result is no change, and allowed)."""
+    target = OrderStatus(result.value)
+    if current is target:
+        return target
+    if result is SettlementResult.RETURNED:
+        return target if current is OrderStatus.PAID else None
+    return target if current in (OrderStatus.PENDING, OrderStatus.SENT) else None
+
+
+def offsets(net_amounts: Sequence[int], outstanding: Sequence[int]) -> list[list[int]]:
+    """Offset claims against payments, in order: result[i][j] is what payment i
+    withholds for claim j. A payment is never taken below zero."""
+    left = list(outstanding)
+    out = []
+    for amount in net_amounts:
+        row = []
+        for j, owed in enumerate(left):
+            take = min(amount, owed)
+            row.append(take)
+            amount -= take
+            left[j] -= take
+        out.append(row)
+    return out
+
+
+def kroner(oere: int) -> str:
+    """ISO 20022 amounts: decimal kroner with two decimals, from integer øre."""
+    return f"{oere // 100}.{oere % 100:02d}"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    result: SettlementResult
+    amount_oere: int
+    bank_reference: str
+    settlement_date: dt.date | None
+    reason: str
+    reported_by: str
+    reported_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    end_to_end_id: str
+    case_id: str
+    decision_id: str
+    municipality_code: str
+    benefit_code: str
+    period_key: str
+    period_start: dt.date
+    period_end: dt.date
+    kind: OrderKind
+    status: OrderStatus
+    amount_oere: int
+    offset_oere: int
+    created_at: dt.datetime
+    batch_id: str | None = None
+    settlement: Settlement | None = None
+    reissued_as: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def net_oere(self) -> int:
+        return self.amount_oere - self.offset_oere
+
+
+def remittance(o: PaymentOrder) -> str:
+    """The text on the citizen's bank statement."""
+    return f"{o.benefit_code} {o.period_key}"[:140]
+
+
+@dataclass(frozen=True)
+class Collection:
+    source: str
+    amount_oere: int
+    reference: str
+    at: dt.datetime
+    reversed: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    case_id: str
+    municipality_code: str
+    benefit_code: str
+    origin: ClaimOrigin
+    status: ClaimStatus
+    period_key: str
+    decision_id: str | None
+    amount_oere: int
+    collected_oere: int
+    cancelled_oere: int
+    written_off_oere: int
+    offset_allowed: bool
+    reason: str
+    created_at: dt.datetime
+    collections: tuple[Collection, ...] = ()
+
+    @property
+    def outstanding_oere(self) -> int:
+        return self.amount_oere - self.collected_oere - self.cancelled_oere - self.written_off_oere
+
+
+@dataclass(frozen=True)
+class PaymentHistory:
+    orders: tuple[PaymentOrder, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for o in self.orders if o.status in FLAGGED_STATUSES and not o.reissued_as)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    order: PaymentOrder
+    cpr: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    status: str
+    provider_id: str
+    created_at: dt.datetime | None
+    lease_expires_at: dt.datetime | None
+    instructions: tuple[Instruction, ...] = ()
+
+    @property
+    def control_sum_oere(self) -> int:
+        return sum(i.order.net_oere for i in self.instructions)

@@ -9,6 +9,9 @@
                              event is also published to RabbitMQ (exchange
                              sagshub.events) through the outbox
 
+Payment providers that take files get pain.001 credit transfers under
+./var/payment_provider/<provider id>/ (PushPaymentBatch).
+
 The defaults work on a fresh machine: every destination delivers to files under
 ./var, and the income register to the simulator."""
 from __future__ import annotations
@@ -23,7 +26,8 @@ from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.amqp.publisher import AmqpEventPublisher
-from hub.dispatch.ports import AMQP, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, Adapter
+from adapters.payment_provider.pain001 import Pain001FileDrop
+from hub.dispatch.ports import AMQP, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
 from hub.store.uow import relay_events_to
 
 DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"
@@ -46,6 +50,8 @@ def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
         DIGITAL_POST: MeMoFileDrop(var / "digital_post"),
         ARCHIVE: BagItArchive(var / "archive"),
         INCOME_REGISTER: IncomeRegisterClient(env.get("HUB_INCOME_REGISTER_URL", DEFAULT_INCOME_REGISTER_URL)),
+        # pain.001 files, in a folder per provider: var/payment_provider/<provider id>/
+        PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider"),
     }
     if env.get("HUB_AMQP_URL"):
         adapters[AMQP] = AmqpEventPublisher(env["HUB_AMQP_URL"])

@@ -15,12 +15,14 @@ from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
-from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER
+from adapters.payment_provider.pain001 import Pain001FileDrop
+from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
 from hub.service.delivery import DeliveryService
 
 
-def file_adapters(root, register_url: str) -> dict:
+def file_adapters(root, register_url: str = "http://127.0.0.1:9") -> dict:
     return {
+        PAYMENT_PROVIDER: Pain001FileDrop(root / "payment_provider"),
         ECONOMY: EconomyFileDrop(root / "economy"),
         DIGITAL_POST: MeMoFileDrop(root / "digital_post"),
         ARCHIVE: BagItArchive(root / "archive"),

@@ -109,7 +109,7 @@ class Payments:
         uow.record_event(self._event(case, type_, now, identity, claim_id=claim_id, status=c.status, **details))
         self._post(uow, case, now, f"claim/{claim_id}/{type_}/{uuid.uuid4()}", kind=type_.replace(".", "_"),
                    claim_id=claim_id, status=c.status, amount_oere=c.amount_oere, collected_oere=c.collected_oere,
-                   cancelled_oere=c.cancelled_oere, written_off_oere=c.written_off_oere, cpr=case.cpr, **details)
+                   cancelled_oere=c.cancelled_oere, written_off_oere=c.written_off_oere, cpr=case.cpr, change=details)
 
     # ---- creating orders ----------------------------------------------------------------------
 

@@ -159,7 +159,8 @@ def _due_query(up_to: str):
                                  O.reissued_as.is_(None)))
     return (sa.select(L.id, L.decision_id, L.case_id, L.municipality_code, L.benefit_code, L.period_key,
                       L.period_start, L.period_end, L.due_month, L.amount_oere, L.end_to_end_id, t.cases.c.cpr,
-                      (L.amount_oere - live + claimed).label("due"), flagged.label("flagged"))
+                      # SUM is numeric on PostgreSQL: back to integer øre.
+                      sa.cast(L.amount_oere - live + claimed, sa.BigInteger).label("due"), flagged.label("flagged"))
             .join(t.cases, t.cases.c.case_id == L.case_id)
             .where(L.state == OPEN, L.due_month <= up_to))
 

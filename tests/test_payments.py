@@ -365,3 +365,19 @@ def test_push_writes_a_pain001_file_per_payer_municipality(hub, backoffice, tmp_
                                      row.created_at))
     assert again.reference.startswith("provider-a/")
     assert (files[0].read_bytes(), len(list((tmp_path / "payment_provider" / "provider-a").glob("*.xml")))) == before
+
+
+def test_two_runs_of_the_same_period_at_once_create_each_order_once(hub, backoffice, monkeypatch):
+    """On PostgreSQL the two runs really overlap (small chunks, two lanes); on SQLite
+    they take turns. Either way: every order once, and the runs' counts add up."""
+    import concurrent.futures
+
+    from hub.service import payments as service_payments
+    monkeypatch.setattr(service_payments, "RUN_CHUNK", 5)
+    cases = [granted(backoffice, start=(2026, 1, 1))[0] for _ in range(30)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: run(backoffice, "2026-03")[-1], range(2)))
+    assert sum(r.orders_created for r in results) == 90
+    with hub.engine.connect() as c:
+        rows = c.execute(sa.select(tables.payment_orders.c.case_id, tables.payment_orders.c.period_key)).all()
+    assert len(rows) == len(set(rows)) == 90 and {r.case_id for r in rows} == {c.case_id for c in cases}

@@ -10,7 +10,7 @@ import pytest
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2,
-                    operations_pb2)
+                    operations_pb2, payments_pb2 as P)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, rid
 
@@ -109,6 +109,8 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         decisions_pb2.ApproveDecisionRequest(request_id=rid(), decision_id=d.decision_id)))
     case_rpc("ReturnDraft", "PENDING", lambda c, case, d: c.ReturnDraft(
         decisions_pb2.ReturnDraftRequest(request_id=rid(), decision_id=d.decision_id, reason="more")))
+    case_rpc("CreateClaim", "CREATED", lambda c, case, _: c.CreateClaim(P.CreateClaimRequest(
+        request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=100, reason="by hand")))
 
     # Lists and streams: permitted roles see the in-scope target and none of the others.
     def listing(action, call):
@@ -157,6 +159,30 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "AckEvents": lambda c: c.AckEvents(events_pb2.AckEventsRequest(name="mine", sequence=1)),
         "ListAuditEntries": lambda c: c.ListAuditEntries(audit_pb2.ListAuditEntriesRequest()),
         "ListCitizenAccess": lambda c: c.ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(cpr=cpr)),
+        "RunPayments": lambda c: list(c.RunPayments(P.RunPaymentsRequest(request_id=rid(), period="2026-01"))),
+        "ListPayments": lambda c: c.ListPayments(P.ListPaymentsRequest()),
+        "FetchPaymentBatch": lambda c: c.FetchPaymentBatch(P.FetchPaymentBatchRequest()),
+        "PushPaymentBatch": lambda c: c.PushPaymentBatch(P.PushPaymentBatchRequest(
+            request_id=rid(), provider_id="m-payment_provider")),
+    }
+    # Role-only RPCs on something that does not exist: a permitted role is told so
+    # (NOT_FOUND), any other is refused first.
+    missing = {
+        "AcknowledgePaymentBatch": lambda c: c.AcknowledgePaymentBatch(P.AcknowledgePaymentBatchRequest(
+            batch_id="no-such-batch")),
+        "ReportSettlement": lambda c: c.ReportSettlement(P.ReportSettlementRequest(request_id=rid(), settlements=[
+            P.SettlementReport(end_to_end_id="HUB0-202601", result=P.SETTLEMENT_RESULT_PAID, amount_oere=1,
+                               settlement_date={"year": 2026, "month": 1, "day": 1})])),
+        "ReportCollection": lambda c: c.ReportCollection(P.ReportCollectionRequest(
+            request_id=rid(), claim_id="no-such-claim", amount_oere=1)),
+        "SchedulePayments": lambda c: c.SchedulePayments(P.SchedulePaymentsRequest(
+            request_id=rid(), decision_id="no-such-decision", period="2026-01")),
+        "ReissuePayment": lambda c: c.ReissuePayment(P.ReissuePaymentRequest(request_id=rid(),
+                                                                            end_to_end_id="HUB0-202601")),
+        "SetClaimOffset": lambda c: c.SetClaimOffset(P.SetClaimOffsetRequest(request_id=rid(),
+                                                                            claim_id="no-such-claim")),
+        "WriteOffClaim": lambda c: c.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id="no-such-claim",
+                                                                         reason="gone")),
     }
     for role in Role:
         client = hub.as_(f"t-m-{role.value}")
@@ -168,11 +194,17 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             cells += 1
             if got != want:
                 wrong.append(f"{action} as {role.value}: {got.name}, expected {want.name}")
+        for action, call in missing.items():
+            want = grpc.StatusCode.NOT_FOUND if role in PERMISSIONS[action] else grpc.StatusCode.PERMISSION_DENIED
+            got = _code(lambda: call(client))
+            cells += 1
+            if got != want:
+                wrong.append(f"{action} as {role.value}: {got.name}, expected {want.name}")
 
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", *others}
+              "ListCitizenCases", "Subscribe", "CreateClaim", *others, *missing}
     from hub.api.server import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

@@ -114,11 +114,11 @@ class Payments:
     # ---- creating orders ----------------------------------------------------------------------
 
     def _order_due(self, uow: UnitOfWork, up_to: str, now: dt.datetime, identity: Identity, *,
-                   decision_id: str | None = None, after_id: int = 0, limit: int = RUN_CHUNK,
+                   decision_id: str | None = None, after_id: int = 0, limit: int | None = None,
                    run_id: str | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
         """One chunk of due lines into orders, each posted to the economy system."""
         conn = uow.writer()
-        rows = ps.due_lines(conn, up_to, after_id=after_id, limit=limit, decision_id=decision_id)
+        rows = ps.due_lines(conn, up_to, after_id=after_id, limit=limit or RUN_CHUNK, decision_id=decision_id)
         made, offsets = ps.create_orders(conn, rows, run_id=run_id, now=now)
         ps.close_lines(conn, rows)
         self._post_orders(uow, rows, made, offsets, now)

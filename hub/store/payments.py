@@ -177,9 +177,10 @@ def due_lines(conn: sa.Connection, up_to: str, *, after_id: int = 0, limit: int 
         q = q.where(L.decision_id == decision_id)
     q = q.order_by(L.id).limit(limit)
     if _pg(conn):
-        # A decision approved meanwhile supersedes lines under an update lock: wait for
-        # it, and see the line's new state.
-        q = q.with_for_update(read=True, of=t.payment_lines)
+        # Lines another run is ordering, or a decision being approved is superseding,
+        # are locked: skip them (that run orders them; a superseded line is not due).
+        # Two runs then share the work instead of waiting for, or deadlocking on, it.
+        q = q.with_for_update(skip_locked=True, of=t.payment_lines)
     return conn.execute(q).all()
 
 

@@ -1,0 +1,168 @@
+"""Property tests over random sequences of decisions, supersessions, runs, settlements,
+returns, reissues, offsets and collections on one case: once the provider has paid what
+is due and collected what is owed, for every period paid - collected equals what the
+latest decision grants; nothing is paid without an approved decision, and no period of
+a grant is paid twice. Through the service layer, on the test database."""
+from __future__ import annotations
+
+import pickle
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.domain import commands as cmd
+from hub.domain import payments as pay
+from hub.domain.errors import FailedPrecondition
+from hub.domain.identity import Identity, Role
+from hub.domain.model import Channel, InformationSource, Outcome
+from hub.service.hub import HubService
+from hub.store import tables as t
+from tests.conftest import FakeClock, new_cpr
+
+MONTHS = [f"2026-{m:02d}" for m in range(1, 7)]
+BACK = Identity("backoffice", Role.BACK_OFFICE, frozenset({"101"}))
+PROVIDER = Identity("provider-a", Role.PAYMENT_PROVIDER, frozenset({"101"}))
+
+
+def _ok(raw: bytes):
+    return pickle.loads(raw)
+
+
+def _id() -> str:
+    return str(uuid.uuid4())
+
+
+def _amount(amount: int, first: int) -> list[cmd.PeriodAmountInput]:
+    return [cmd.PeriodAmountInput(amount, (2026, first + 1, 1), (2026, 6, 30))] if amount else []
+
+
+class World:
+    def __init__(self, service: HubService):
+        self.s = service
+        view = _ok(service.create_case(BACK, cmd.CreateCase(_id(), "101", new_cpr(), "BOLIGSTOETTE", Channel.LETTER,
+                                                             service.clock.now(), {}, ""), _id(), pickle.dumps))
+        self.case_id = view.case.case_id
+        service.add_information(BACK, cmd.AddInformation(_id(), self.case_id, InformationSource.REGISTER, "", "x", 1,
+                                                         True, False), _id(), pickle.dumps)
+
+    def decide(self, amount: int, first: int) -> None:
+        outcome = Outcome.GRANTED if amount else Outcome.REFUSED
+        effective = None if amount else (2026, first + 1, 1)
+        _ok(self.s.submit_draft(BACK, cmd.SubmitDraft(_id(), self.case_id, outcome, _amount(amount, first), "r", "b",
+                                                      [], effective), _id(), pickle.dumps))
+
+    def run(self, month: int) -> None:
+        list(self.s.run_payments(BACK, _id(), MONTHS[month]))
+
+    def provider_day(self, results: list[bool]) -> None:
+        batch = self.s.fetch_payment_batch(PROVIDER, 0)
+        if not batch.batch_id:
+            return
+        self.s.acknowledge_payment_batch(PROVIDER, batch.batch_id)
+        reports = [dict(end_to_end_id=i.order.end_to_end_id,
+                        result=pay.SettlementResult.PAID if (results[n % len(results)] if results else True)
+                        else pay.SettlementResult.REJECTED,
+                        amount_oere=i.order.net_oere, bank_reference="b", settlement_date=(2026, 6, 1), reason="r")
+                   for n, i in enumerate(batch.instructions)]
+        self.s.report_settlement(PROVIDER, _id(), reports, _id(), pickle.dumps)
+
+    def history(self) -> pay.PaymentHistory:
+        with self.s._uow() as uow:
+            return self.s.payment_history(uow, self.case_id)
+
+    def return_one(self) -> None:
+        paid = [o for o in self.history().orders if o.status is pay.OrderStatus.PAID]
+        if paid:
+            o = paid[0]
+            self.s.report_settlement(PROVIDER, _id(), [dict(
+                end_to_end_id=o.end_to_end_id, result=pay.SettlementResult.RETURNED, amount_oere=o.net_oere,
+                bank_reference="b", settlement_date=(2026, 6, 2), reason="account closed")], _id(), pickle.dumps)
+
+    def reissue_all(self) -> None:
+        for o in self.history().orders:
+            if o.status in pay.FLAGGED_STATUSES and not o.reissued_as:
+                try:
+                    self.s.reissue_payment(BACK, _id(), o.end_to_end_id, _id(), pickle.dumps)
+                except FailedPrecondition:  # nothing due for the period any more
+                    pass
+
+    def allow_offsets(self) -> None:
+        for c in self.history().claims:
+            if c.status in pay.OPEN_CLAIM_STATUSES and not c.offset_allowed:
+                self.s.set_claim_offset(BACK, _id(), c.claim_id, True, _id(), pickle.dumps)
+
+    def collect(self, all_: bool = False) -> None:
+        for c in self.history().claims:
+            if c.status in pay.OPEN_CLAIM_STATUSES and c.outstanding_oere:
+                amount = c.outstanding_oere if all_ else max(1, c.outstanding_oere // 2)
+                self.s.report_collection(PROVIDER, _id(), c.claim_id, amount, "", _id(), pickle.dumps)
+
+    def settle_everything(self) -> None:
+        """Run to the last month, then pay, reissue and collect until nothing moves."""
+        self.run(len(MONTHS) - 1)
+        for _ in range(6):
+            self.reissue_all()
+            self.provider_day([True])
+            self.collect(all_=True)
+            h = self.history()
+            if not any(o.status in (pay.OrderStatus.PENDING, pay.OrderStatus.SENT) for o in h.orders) and not any(
+                    c.status in pay.OPEN_CLAIM_STATUSES for c in h.claims):
+                return
+        raise AssertionError("payments did not settle")
+
+
+step = st.one_of(
+    st.tuples(st.just("decide"), st.sampled_from([0, 50_000, 100_000, 125_000]), st.integers(0, 5)),
+    st.tuples(st.just("run"), st.integers(0, 5)),
+    st.tuples(st.just("provider_day"), st.lists(st.booleans(), min_size=1, max_size=4)),
+    st.tuples(st.just("return_one")),
+    st.tuples(st.just("reissue_all")),
+    st.tuples(st.just("allow_offsets")),
+    st.tuples(st.just("collect")),
+)
+
+
+@pytest.fixture
+def service(clean_db):
+    return HubService(clean_db, FakeClock())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.tuples(st.sampled_from([50_000, 100_000, 125_000]), st.integers(0, 5)),
+       steps=st.lists(step, max_size=10))
+def test_paid_minus_collected_is_what_the_latest_decision_grants(service, first, steps):
+    w = World(service)
+    w.decide(*first)
+    for name, *args in steps:
+        getattr(w, name)(*args)
+    w.settle_everything()
+
+    h = w.history()
+    with service.engine.connect() as c:
+        lines = c.execute(sa.select(t.payment_lines).where(t.payment_lines.c.case_id == w.case_id,
+                                                           t.payment_lines.c.state != "SUPERSEDED")).all()
+        statuses = dict(c.execute(sa.select(t.decisions.c.decision_id, t.decisions.c.status)
+                                  .where(t.decisions.c.case_id == w.case_id)).all())
+    entitled = {line.period_key: line.amount_oere for line in lines}
+    assert len(entitled) == len(lines)  # one grant in force per period
+    paid: dict[str, int] = {}
+    for o in h.orders:
+        if o.status is pay.OrderStatus.PAID:
+            paid[o.period_key] = paid.get(o.period_key, 0) + o.amount_oere
+            assert statuses[o.decision_id] == "APPROVED"
+    collected: dict[str, int] = {}
+    for claim in h.claims:
+        got = sum(x.amount_oere for x in claim.collections if not x.reversed)
+        assert got == claim.collected_oere
+        collected[claim.period_key] = collected.get(claim.period_key, 0) + got
+    for month in MONTHS:
+        assert paid.get(month, 0) - collected.get(month, 0) == entitled.get(month, 0), month
+    # No end-to-end id paid twice, and no period of a grant ordered twice but as its
+    # correction or reissue.
+    ids = [o.end_to_end_id for o in h.orders]
+    assert len(ids) == len(set(ids))
+    regular = [(o.decision_id, o.period_key) for o in h.orders if o.kind is not pay.OrderKind.REISSUE]
+    assert len(regular) == len(set(regular))

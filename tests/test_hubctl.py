@@ -67,3 +67,20 @@ def test_hubctl_register_data(hub, capsys):
     code, r = _run(capsys, hub, "t-backoffice", "case", "register-data", case["case_id"], "--from", "2026-01",
                    "--to", "2026-02")
     assert code == 0 and r["requested_months"] == ["2026-01", "2026-02"]
+
+
+def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys):
+    from tests.test_payments import granted
+    cases = [granted(backoffice)[0] for _ in range(2)]
+    code = main(["--address", hub.address, "--token", "t-backoffice", "payments", "run", "--period", "2026-05"])
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert code == 0 and summary["done"] and summary["orders_created"] == "4" and summary["period"] == "2026-05"
+    assert "payments 2026-05" in out.err and "100%" in out.err       # the progress bar
+    code, listed = _run(capsys, hub, "t-economy-101", "payments", "list", "--due-month", "2026-05")
+    assert code == 0 and {o["case_id"] for o in listed["orders"]} == {c.case_id for c in cases}
+    code, claim = _run(capsys, hub, "t-backoffice", "claims", "create", cases[0].case_id, "--amount", "5000",
+                       "--reason", "final income", "--origin", "recalculation", "--offset")
+    assert code == 0 and claim["offset_allowed"] and claim["status"] == "CLAIM_STATUS_OPEN"
+    code, written = _run(capsys, hub, "t-backoffice", "claims", "write-off", claim["claim_id"], "--reason", "small")
+    assert code == 0 and written["status"] == "CLAIM_STATUS_WRITTEN_OFF"

@@ -15,6 +15,15 @@
     hubctl ops list --status dead   # dead letters with their last error
     hubctl ops replay MESSAGE_ID    # or: hubctl ops replay --all [--destination economy]
     hubctl ops pause economy        # and: hubctl ops resume economy
+
+    export HUBCTL_TOKEN=demo-backoffice
+    hubctl payments run --period 2026-05      # orders due up to May, with a progress bar
+    hubctl payments list --due-month 2026-05
+    hubctl payments push --provider nets-udbetaling   # pain.001 files to its drop folder
+    hubctl payments reissue END_TO_END_ID     # a rejected or returned payment
+    hubctl claims create CASE_ID --amount 150000 --reason "..." [--origin recalculation] [--offset]
+    hubctl claims offset CLAIM_ID [--off]     # allow (or stop) offsetting against payments
+    hubctl claims write-off CLAIM_ID --reason "..."
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ from google.protobuf import json_format, struct_pb2
 from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
-from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2, operations_pb2
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2, operations_pb2, payments_pb2
 
 
 def _enum(wrapper, prefix: str, text: str) -> int:
@@ -129,9 +138,47 @@ def run(args, hub) -> None:
         case "ops-resume":
             _print(hub.operations.ResumeDestination(operations_pb2.ResumeDestinationRequest(
                 request_id=rid, destination=args.destination)))
+        case "payments-run":
+            run_payments(hub, rid, args.period, quiet=args.quiet)
+        case "payments-list":
+            _print(hub.payments.ListPayments(payments_pb2.ListPaymentsRequest(
+                municipality_code=args.municipality, due_month=args.due_month, case_id=args.case_id,
+                status=_enum(payments_pb2.PaymentStatus, "PAYMENT_STATUS", args.status) if args.status else 0,
+                page_size=args.page_size, page_token=args.page_token)))
+        case "payments-push":
+            _print(hub.payments.PushPaymentBatch(payments_pb2.PushPaymentBatchRequest(request_id=rid,
+                                                                                   provider_id=args.provider)))
+        case "payments-reissue":
+            _print(hub.payments.ReissuePayment(payments_pb2.ReissuePaymentRequest(request_id=rid,
+                                                                               end_to_end_id=args.end_to_end_id)))
+        case "claims-create":
+            _print(hub.payments.CreateClaim(payments_pb2.CreateClaimRequest(
+                request_id=rid, case_id=args.case_id, amount_oere=args.amount, reason=args.reason,
+                origin=_enum(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", args.origin), offset_allowed=args.offset)))
+        case "claims-offset":
+            _print(hub.payments.SetClaimOffset(payments_pb2.SetClaimOffsetRequest(
+                request_id=rid, claim_id=args.claim_id, offset_allowed=not args.off)))
+        case "claims-write-off":
+            _print(hub.payments.WriteOffClaim(payments_pb2.WriteOffClaimRequest(
+                request_id=rid, claim_id=args.claim_id, reason=args.reason)))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
+
+
+def run_payments(hub, request_id: str, period: str, *, quiet: bool = False) -> None:
+    """The payment run, with a progress bar on stderr and its summary as JSON. Run it
+    again with the same --request-id to resume a run that was cut off."""
+    from tqdm import tqdm
+
+    last = None
+    with tqdm(total=None, unit="period", desc=f"payments {period}", disable=quiet, file=sys.stderr) as bar:
+        for step in hub.payments.RunPayments(payments_pb2.RunPaymentsRequest(request_id=request_id, period=period)):
+            bar.total = step.total
+            bar.update(step.examined - bar.n)
+            bar.set_postfix(orders=step.orders_created, kr=step.amount_oere // 100)
+            last = step
+    _print(last)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -211,6 +258,44 @@ def parser() -> argparse.ArgumentParser:
         s = ops.add_parser(name, help=f"{name} delivery to a destination")
         s.set_defaults(cmd=f"ops-{name}")
         s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register"])
+
+    payments = top.add_parser("payments", help="payment runs, orders, provider files").add_subparsers(
+        dest="sub", required=True)
+    s = payments.add_parser("run", help="create the orders due up to a month, for every grant in force")
+    s.set_defaults(cmd="payments-run")
+    s.add_argument("--period", required=True, metavar="YYYY-MM")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = payments.add_parser("list", help="payment orders in your municipalities")
+    s.set_defaults(cmd="payments-list")
+    s.add_argument("--municipality", default="")
+    s.add_argument("--due-month", default="", metavar="YYYY-MM")
+    s.add_argument("--case-id", default="")
+    s.add_argument("--status", default="", choices=["", "pending", "sent", "paid", "rejected", "returned", "cancelled"])
+    s.add_argument("--page-size", type=int, default=0)
+    s.add_argument("--page-token", default="")
+    s = payments.add_parser("push", help="hand a provider's pending orders over as pain.001 files")
+    s.set_defaults(cmd="payments-push")
+    s.add_argument("--provider", required=True, help="the provider's client id")
+    s = payments.add_parser("reissue", help="pay a rejected or returned payment again")
+    s.set_defaults(cmd="payments-reissue")
+    s.add_argument("end_to_end_id")
+    claims = top.add_parser("claims", help="collection: claims by hand, offsetting, write-off").add_subparsers(
+        dest="sub", required=True)
+    s = claims.add_parser("create")
+    s.set_defaults(cmd="claims-create")
+    s.add_argument("case_id")
+    s.add_argument("--amount", type=int, required=True, metavar="OERE")
+    s.add_argument("--reason", required=True)
+    s.add_argument("--origin", default="manual", choices=["manual", "recalculation"])
+    s.add_argument("--offset", action="store_true", help="may be offset against the next payments")
+    s = claims.add_parser("offset", help="allow offsetting against the next payments of the benefit")
+    s.set_defaults(cmd="claims-offset")
+    s.add_argument("claim_id")
+    s.add_argument("--off", action="store_true", help="stop offsetting")
+    s = claims.add_parser("write-off")
+    s.set_defaults(cmd="claims-write-off")
+    s.add_argument("claim_id")
+    s.add_argument("--reason", required=True)
 
     dec = top.add_parser("decision").add_subparsers(dest="sub", required=True)
     s = dec.add_parser("submit")

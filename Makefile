@@ -56,6 +56,7 @@ bench: $(GEN)
 	$(PY) -m bench.create_case
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.events
+	$(PY) -m bench.payments
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

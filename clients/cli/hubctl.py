@@ -257,7 +257,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("pause", "resume"):
         s = ops.add_parser(name, help=f"{name} delivery to a destination")
         s.set_defaults(cmd=f"ops-{name}")
-        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register"])
+        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register", "payment_provider"])
 
     payments = top.add_parser("payments", help="payment runs, orders, provider files").add_subparsers(
         dest="sub", required=True)

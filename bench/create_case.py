@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-import shutil
 import statistics
 import sys
 import time
 import uuid
 
 import grpc
+
+from bench.database import fresh_database
 
 DURATION = float(os.environ.get("HUB_BENCH_SECONDS", "8"))
 CONCURRENCY = int(os.environ.get("HUB_BENCH_CONCURRENCY", "32"))
@@ -118,16 +119,7 @@ def _summary(name: str, n: int, lat: list[float], seconds: float) -> dict:
 
 
 def main() -> int:
-    url = os.environ.get("HUB_BENCH_DATABASE_URL")
-    if not url:
-        shutil.rmtree("var/bench", ignore_errors=True)
-        os.makedirs("var/bench")
-        url = "sqlite:///var/bench/hub.db"
-    elif url.startswith("postgresql"):
-        from hub.store.migrate import recreate_postgres_schema
-        recreate_postgres_schema(url)
-    from hub.store.migrate import upgrade
-    upgrade(url)
+    url = fresh_database("bench")
     print(f"grpcio {grpc.__version__}; {DURATION:.0f} s per run; {CONCURRENCY} concurrent callers; "
           f"database {url.split(':')[0]}")
 

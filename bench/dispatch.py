@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sys
 import time
 import uuid
+
+from bench.database import fresh_database
 
 MESSAGES = int(os.environ.get("HUB_BENCH_MESSAGES", "100000"))
 BATCH = int(os.environ.get("HUB_DISPATCH_BATCH", "100"))
@@ -55,17 +56,9 @@ def main() -> int:
     from hub.service.clock import SystemClock
     from hub.service.delivery import DeliveryService
     from hub.store.db import create_engine
-    from hub.store.migrate import recreate_postgres_schema, upgrade
 
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
-    url = os.environ.get("HUB_BENCH_DATABASE_URL")
-    shutil.rmtree("var/bench-dispatch", ignore_errors=True)
-    os.makedirs("var/bench-dispatch")
-    if not url:
-        url = "sqlite:///var/bench-dispatch/hub.db"
-    elif url.startswith("postgresql"):
-        recreate_postgres_schema(url)
-    upgrade(url)
+    url = fresh_database("bench-dispatch")
     engine = create_engine(url)
     clock = SystemClock()
     t0 = time.perf_counter()

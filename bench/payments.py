@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sys
 import time
 import uuid
+
+from bench.database import fresh_database
 
 GRANTS = int(os.environ.get("HUB_BENCH_GRANTS", "100000"))
 
@@ -66,17 +67,9 @@ def main() -> int:
     from hub.domain.identity import Identity, Role
     from hub.service.hub import HubService
     from hub.store.db import create_engine
-    from hub.store.migrate import recreate_postgres_schema, upgrade
 
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
-    url = os.environ.get("HUB_BENCH_DATABASE_URL")
-    shutil.rmtree("var/bench-payments", ignore_errors=True)
-    os.makedirs("var/bench-payments")
-    if not url:
-        url = "sqlite:///var/bench-payments/hub.db"
-    elif url.startswith("postgresql"):
-        recreate_postgres_schema(url)
-    upgrade(url)
+    url = fresh_database("bench-payments")
     engine = create_engine(url)
     service = HubService(engine)
     t0 = time.perf_counter()

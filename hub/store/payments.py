@@ -151,6 +151,8 @@ def insert_claim(conn: sa.Connection, *, case_id: str, municipality_code: str, b
 # ---- creating orders -------------------------------------------------------------------------
 
 def _due_query(up_to: str):
+    """`pay.due_amount` as SQL, for the set-based run: the line's amount less what live
+    orders pay for the period, plus what claims take back."""
     live = (sa.select(sa.func.coalesce(sa.func.sum(O.amount_oere), 0))
             .where(O.case_id == L.case_id, O.period_key == L.period_key, O.status.in_(LIVE)).scalar_subquery())
     claimed = (sa.select(sa.func.coalesce(sa.func.sum(K.amount_oere - K.cancelled_oere), 0))

@@ -1,25 +1,14 @@
-"""Shared archive: each decided case as a BagIt package (RFC 8493, sha256 manifests),
-written with the `bagit` library under <root>/<municipality>/<decision id>/.
+"""Shared archive: BagIt packages (adapters.bags) under <root>/<municipality>/:
 
-The bag is built in a temporary directory, validated, then renamed into place, so a
-bag is either complete and valid or absent. The same message twice gives one bag: an
-existing valid bag is the answer; an invalid one (damaged on disk) is set aside and
-written again."""
+- each decided case, per decision: <decision id>/ (case file and decision letter);
+- each later step on a case (hearing letters, complaint steps):
+  <case id>/<document id>/ (the document, and its text when it has one)."""
 from __future__ import annotations
 
-import json
-import shutil
-import threading
-import time
-import uuid
 from pathlib import Path
 
-import bagit
-
-from adapters.files import fsync_dir
+from adapters.bags import case_file_payload, dump, place_bag
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
-
-_lock = threading.Lock()
 
 
 class BagItArchive:
@@ -29,56 +18,45 @@ class BagItArchive:
 
     def deliver(self, d: Delivery) -> Receipt:
         p = d.payload
+        if p.get("kind") == "archive_document":
+            return self._document(d)
         try:
             municipality, decision_id, case_file = p["municipality_code"], p["decision_id"], p["case_file"]
         except KeyError as exc:
             raise DeliveryFailed(f"archive message without {exc.args[0]}", permanent=True) from exc
-        final = self.root / municipality / decision_id
-        reference = f"{municipality}/{decision_id}"
-        with _lock:
-            if final.exists():
-                try:
-                    bagit.Bag(str(final)).validate()
-                    return Receipt(reference=reference)
-                except bagit.BagError:
-                    final.rename(final.with_name(f"{final.name}.invalid-{int(time.time())}"))
-            tmp = self.root / ".incoming" / uuid.uuid4().hex
-            tmp.mkdir(parents=True)
-            try:
-                self._write_payload(tmp, case_file, p.get("letter") or {})
-                bag = bagit.make_bag(str(tmp), self._bag_info(d), checksums=["sha256"])
-                bag.validate()
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmp.rename(final)
-                fsync_dir(final.parent)
-            except Exception:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-        return Receipt(reference=reference)
+        letter = p.get("letter") or {}
+        files = case_file_payload(case_file)
+        files["letter.json"] = dump({k: v for k, v in letter.items() if k != "text"})
+        files["letter.txt"] = letter.get("text", "")
+        place_bag(self.root, self.root / municipality / decision_id, files, self._bag_info(
+            d, f"Decided case {p.get('case_id', '')}, decision {decision_id}",
+            {"Decision-Date": p.get("decided_on", ""), "Retention-Years": str(p.get("retention_years", "")),
+             "Archive-Action-Date": p.get("archive_action_date", "")}))
+        return Receipt(reference=f"{municipality}/{decision_id}")
 
-    @staticmethod
-    def _write_payload(directory: Path, case_file: dict, letter: dict) -> None:
-        def dump(name: str, value) -> None:
-            (directory / name).write_text(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True),
-                                          encoding="utf-8")
-        dump("case.json", case_file.get("case", {}))
-        dump("information.json", case_file.get("information", []))
-        dump("status_history.json", case_file.get("status_history", []))
-        dump("decisions.json", case_file.get("decisions", []))
-        dump("letter.json", {k: v for k, v in letter.items() if k != "text"})
-        (directory / "letter.txt").write_text(letter.get("text", ""), encoding="utf-8")
+    def _document(self, d: Delivery) -> Receipt:
+        p = d.payload
+        try:
+            municipality, case_id, document_id = p["municipality_code"], p["case_id"], p["document_id"]
+            document = p["document"]
+        except KeyError as exc:
+            raise DeliveryFailed(f"archive document without {exc.args[0]}", permanent=True) from exc
+        files = {"document.json": dump({k: v for k, v in document.items() if k != "text"})}
+        if "text" in document:
+            files["document.txt"] = document["text"]
+        place_bag(self.root, self.root / municipality / case_id / document_id, files, self._bag_info(
+            d, f"{p.get('title', 'Document')} on case {case_id}", {"Document-Kind": p.get("document_kind", "")}))
+        return Receipt(reference=f"{municipality}/{case_id}/{document_id}")
 
-    def _bag_info(self, d: Delivery) -> dict[str, str]:
+    def _bag_info(self, d: Delivery, description: str, extra: dict[str, str]) -> dict[str, str]:
         p = d.payload
         return {
             "Source-Organization": self.organization,
             "External-Identifier": d.message_id,
-            "External-Description": f"Decided case {p.get('case_id', '')}, decision {p['decision_id']}",
+            "External-Description": description,
             "Bagging-Date": d.created_at.date().isoformat(),
             "Municipality-Code": p["municipality_code"],
             "Benefit-Code": p.get("benefit_code", ""),
             "KLE-Number": p.get("kle_number", ""),
-            "Decision-Date": p.get("decided_on", ""),
-            "Retention-Years": str(p.get("retention_years", "")),
-            "Archive-Action-Date": p.get("archive_action_date", ""),
+            **extra,
         }

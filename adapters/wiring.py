@@ -9,6 +9,9 @@
                              event is also published to RabbitMQ (exchange
                              sagshub.events) through the outbox
 
+Upheld complaints go to the appeals authority as BagIt packages under
+./var/appeals/<municipality>/<complaint id>/.
+
 Payment providers that take files get pain.001 credit transfers under
 ./var/payment_provider/<provider id>/ (PushPaymentBatch).
 
@@ -20,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from adapters.appeals.file_drop import AppealsFileDrop
 from adapters.archive.bagit_archive import BagItArchive
 from adapters.digital_post.memo import MeMoFileDrop
 from adapters.economy.file_drop import EconomyFileDrop
@@ -27,7 +31,7 @@ from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.amqp.publisher import AmqpEventPublisher
 from adapters.payment_provider.pain001 import Pain001FileDrop
-from hub.dispatch.ports import AMQP, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
+from hub.dispatch.ports import AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
 from hub.store.uow import relay_events_to
 
 DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"
@@ -52,6 +56,7 @@ def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
         INCOME_REGISTER: IncomeRegisterClient(env.get("HUB_INCOME_REGISTER_URL", DEFAULT_INCOME_REGISTER_URL)),
         # pain.001 files, in a folder per provider: var/payment_provider/<provider id>/
         PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider"),
+        APPEALS: AppealsFileDrop(var / "appeals"),
     }
     if env.get("HUB_AMQP_URL"):
         adapters[AMQP] = AmqpEventPublisher(env["HUB_AMQP_URL"])

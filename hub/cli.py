@@ -60,8 +60,10 @@ def _dispatcher(engine):
     from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
     from hub.service.clock import SystemClock
     from hub.service.delivery import DeliveryService
+    from hub.service.deadlines import DeadlineWatcher
     clock = SystemClock()
-    return Dispatcher(DeliveryService(engine, clock), build_adapters(), clock, DispatchSettings.from_env())
+    return Dispatcher(DeliveryService(engine, clock), build_adapters(), clock, DispatchSettings.from_env(),
+                      watcher=DeadlineWatcher(engine, clock))
 
 
 def _dispatch(args) -> int:

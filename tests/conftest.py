@@ -155,14 +155,16 @@ class Client:
     """Stubs that send one client's token on every call."""
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
-        from hub.v1 import audit_pb2_grpc, events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc
+        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
+                            payments_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
                            operations=operations_pb2_grpc.OperationsServiceStub(channel),
                            events=events_pb2_grpc.EventServiceStub(channel),
                            audit=audit_pb2_grpc.AuditServiceStub(channel),
-                           payments=payments_pb2_grpc.PaymentServiceStub(channel))
+                           payments=payments_pb2_grpc.PaymentServiceStub(channel),
+                           complaints=complaints_pb2_grpc.ComplaintServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

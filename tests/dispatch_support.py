@@ -16,13 +16,15 @@ from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from adapters.payment_provider.pain001 import Pain001FileDrop
-from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
+from adapters.appeals.file_drop import AppealsFileDrop
+from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
 from hub.service.delivery import DeliveryService
 
 
 def file_adapters(root, register_url: str = "http://127.0.0.1:9") -> dict:
     return {
         PAYMENT_PROVIDER: Pain001FileDrop(root / "payment_provider"),
+        APPEALS: AppealsFileDrop(root / "appeals"),
         ECONOMY: EconomyFileDrop(root / "economy"),
         DIGITAL_POST: MeMoFileDrop(root / "digital_post"),
         ARCHIVE: BagItArchive(root / "archive"),
@@ -30,9 +32,9 @@ def file_adapters(root, register_url: str = "http://127.0.0.1:9") -> dict:
     }
 
 
-def dispatcher(engine, clock, adapters, **settings) -> Dispatcher:
+def dispatcher(engine, clock, adapters, *, watcher=None, **settings) -> Dispatcher:
     s = DispatchSettings(**{"idle_sleep": 0.05, **settings})
-    return Dispatcher(DeliveryService(engine, clock), adapters, clock, s)
+    return Dispatcher(DeliveryService(engine, clock), adapters, clock, s, watcher=watcher)
 
 
 class Webhook:

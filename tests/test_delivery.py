@@ -124,8 +124,8 @@ def test_an_approved_decision_is_posted_sent_and_archived(hub, backoffice, disp,
     assert bag.info["Municipality-Code"] == "101" and bag.info["Benefit-Code"] == "BOLIGSTOETTE"
     assert bag.info["KLE-Number"] and bag.info["Archive-Action-Date"] > bag.info["Decision-Date"]
     files = {p.split("/", 1)[1] for p in bag.payload_files()}
-    assert files == {"case.json", "information.json", "status_history.json", "decisions.json", "letter.json",
-                     "letter.txt"}
+    assert files == {"case.json", "information.json", "status_history.json", "decisions.json", "hearings.json",
+                     "complaints.json", "letter.json", "letter.txt"}
 
     # The decision is marked sent with the time the letter was delivered.
     [decision] = shown.decisions

@@ -17,7 +17,7 @@ from hub.domain import commands as cmd
 from hub.domain import payments as pay
 from hub.domain.errors import FailedPrecondition
 from hub.domain.identity import Identity, Role
-from hub.domain.model import Channel, InformationSource, Outcome
+from hub.domain.model import HearingException, Channel, InformationSource, Outcome
 from hub.service.hub import HubService
 from hub.store import tables as t
 from tests.conftest import FakeClock, new_cpr
@@ -51,8 +51,10 @@ class World:
     def decide(self, amount: int, first: int) -> None:
         outcome = Outcome.GRANTED if amount else Outcome.REFUSED
         effective = None if amount else (2026, first + 1, 1)
+        # Register-based regulation: exempt from hearing by law (the hearing rule has tests of its own).
         _ok(self.s.submit_draft(BACK, cmd.SubmitDraft(_id(), self.case_id, outcome, _amount(amount, first), "r", "b",
-                                                      [], effective), _id(), pickle.dumps))
+                                                      [], effective, hearing_exception=HearingException.STATUTORY,
+                                                      hearing_exception_note="regulering"), _id(), pickle.dumps))
 
     def run(self, month: int) -> None:
         list(self.s.run_payments(BACK, _id(), MONTHS[month]))

@@ -39,8 +39,11 @@ def granted(backoffice, amount=125_000, start=(2026, 4, 1), end=(2026, 12, 31), 
 
 
 def change(backoffice, case, amount, start, end=(2026, 12, 31), outcome=decisions_pb2.OUTCOME_GRANTED, **kw):
-    """A new decision on a decided case (automatically approved)."""
+    """A new decision on a decided case (automatically approved). A lower amount from
+    register income names the statutory exception from hearing, as a regulation does."""
     amounts = [period(amount, start, end)] if amount else []
+    kw.setdefault("hearing_exception", decisions_pb2.HEARING_EXCEPTION_STATUTORY)
+    kw.setdefault("hearing_exception_note", "regulering efter indkomstregistret")
     r = backoffice.SubmitDraftDecision(draft_req(case.case_id, outcome=outcome, amounts=amounts, **kw))
     assert r.approved_automatically, r
     return r.decision

@@ -9,7 +9,7 @@ import pytest
 
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2,
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2, events_pb2,
                     operations_pb2, payments_pb2 as P)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, rid
@@ -109,6 +109,8 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         decisions_pb2.ApproveDecisionRequest(request_id=rid(), decision_id=d.decision_id)))
     case_rpc("ReturnDraft", "PENDING", lambda c, case, d: c.ReturnDraft(
         decisions_pb2.ReturnDraftRequest(request_id=rid(), decision_id=d.decision_id, reason="more")))
+    case_rpc("StartHearing", "PENDING", lambda c, case, d: c.StartHearing(
+        decisions_pb2.StartHearingRequest(request_id=rid(), decision_id=d.decision_id)))
     case_rpc("CreateClaim", "CREATED", lambda c, case, _: c.CreateClaim(P.CreateClaimRequest(
         request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=100, reason="by hand")))
 
@@ -164,6 +166,8 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "FetchPaymentBatch": lambda c: c.FetchPaymentBatch(P.FetchPaymentBatchRequest()),
         "PushPaymentBatch": lambda c: c.PushPaymentBatch(P.PushPaymentBatchRequest(
             request_id=rid(), provider_id="m-payment_provider")),
+        "ListComplaints": lambda c: c.ListComplaints(K.ListComplaintsRequest()),
+        "ListOverdue": lambda c: c.ListOverdue(cases_pb2.ListOverdueRequest()),
     }
     # Role-only RPCs on something that does not exist: a permitted role is told so
     # (NOT_FOUND), any other is refused first.
@@ -183,6 +187,21 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
                                                                             claim_id="no-such-claim")),
         "WriteOffClaim": lambda c: c.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id="no-such-claim",
                                                                          reason="gone")),
+        "RecordHearingResponse": lambda c: c.RecordHearingResponse(decisions_pb2.RecordHearingResponseRequest(
+            request_id=rid(), hearing_id="no-such-hearing", comments="I disagree", channel=S.CHANNEL_LETTER)),
+        "FileComplaint": lambda c: c.FileComplaint(K.FileComplaintRequest(
+            request_id=rid(), decision_id="no-such-decision", channel=S.CHANNEL_LETTER, grounds="wrong income")),
+        "DecideLateComplaint": lambda c: c.DecideLateComplaint(K.DecideLateComplaintRequest(
+            request_id=rid(), complaint_id="no-such-complaint", decision=K.LATE_COMPLAINT_DECISION_ACCEPTED,
+            reason="ill")),
+        "SubmitStatement": lambda c: c.SubmitStatement(K.SubmitStatementRequest(
+            request_id=rid(), complaint_id="no-such-complaint", text="the facts")),
+        "Reconsider": lambda c: c.Reconsider(K.ReconsiderRequest(
+            request_id=rid(), complaint_id="no-such-complaint", outcome=K.RECONSIDERATION_OUTCOME_UPHELD)),
+        "RecordAppealOutcome": lambda c: c.RecordAppealOutcome(K.RecordAppealOutcomeRequest(
+            request_id=rid(), complaint_id="no-such-complaint", outcome=K.APPEAL_OUTCOME_UPHELD,
+            appeal_reference="25-1")),
+        "GetComplaint": lambda c: c.GetComplaint(K.GetComplaintRequest(complaint_id="no-such-complaint")),
     }
     for role in Role:
         client = hub.as_(f"t-m-{role.value}")
@@ -204,7 +223,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", "CreateClaim", *others, *missing}
+              "ListCitizenCases", "Subscribe", "CreateClaim", "StartHearing", *others, *missing}
     from hub.api.server import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

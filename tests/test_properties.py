@@ -82,12 +82,13 @@ def test_state_machine_only_takes_legal_steps_and_terminal_states_stay(targets):
                 case.move(target, action="step", at=now, by="t")
             assert before.value in str(e.value)
             assert case.status is before
-    # Once withdrawn, a case never moves again; a decided case only takes a new draft.
+    # Once withdrawn, a case never moves again; a decided case only takes a new draft, or
+    # goes back to informing (remitted by the appeals authority).
     for i, s in enumerate(history):
         if s is CaseStatus.WITHDRAWN:
             assert history[i:] == [s]
         if s is CaseStatus.DECIDED and i + 1 < len(history):
-            assert history[i + 1] is CaseStatus.DRAFT_PENDING_APPROVAL
+            assert history[i + 1] in (CaseStatus.DRAFT_PENDING_APPROVAL, CaseStatus.INFORMING)
     # Every case is decided only through a draft.
     for a, b in zip(history, history[1:]):
         if b is CaseStatus.DECIDED:

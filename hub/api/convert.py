@@ -11,8 +11,9 @@ from hub.domain import commands as cmd
 from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument
 from hub.domain import payments as pay
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, decisions_pb2, events_pb2, operations_pb2,
-                    payments_pb2)
+from hub.domain import complaints as cp
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2,
+                    operations_pb2, payments_pb2)
 
 UTC = dt.timezone.utc
 
@@ -89,7 +90,8 @@ def benefit_out(b: m.Benefit) -> benefits_pb2.Benefit:
         code=b.code, name_da=b.name_da, name_en=b.name_en, kle_number=b.kle_number,
         processing_deadline_days=b.processing_deadline_days, discretion_possible=b.discretion_possible,
         recurrence=enum_out(benefits_pb2.Recurrence, "RECURRENCE", b.recurrence), retention_years=b.retention_years,
-        ledger_account=b.ledger_account, deciding_authority=authority_out(authority))
+        ledger_account=b.ledger_account, deciding_authority=authority_out(authority),
+        hearing_deadline_days=b.hearing_deadline_days, appeals_authority_name=b.appeals_authority_name)
 
 
 # ---- cases -------------------------------------------------------------------------------
@@ -130,6 +132,8 @@ def case_view_out(v: m.CaseView) -> cases_pb2.Case:
     out.status_history.extend(history_out(h) for h in v.history)
     if v.payments is not None:
         out.payments.CopyFrom(payment_history_out(v.payments))
+    out.hearings.extend(hearing_out(h) for h in v.hearings)
+    out.complaints.extend(complaint_out(c, v.case) for c in v.complaints)
     return out
 
 
@@ -259,6 +263,11 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
     if d.effective_from:
         out.effective_from.CopyFrom(date_out(d.effective_from))
     out.superseded_by_decision_id = d.superseded_by or ""
+    out.decisive_fact_ids.extend(d.decisive_fact_ids)
+    out.hearing_exception = enum_out(decisions_pb2.HearingException, "HEARING_EXCEPTION", d.hearing_exception)
+    out.hearing_exception_note = d.hearing_exception_note
+    out.complaint_guidance = d.complaint_guidance
+    out.source = enum_out(decisions_pb2.DecisionSource, "DECISION_SOURCE", d.source)
     return out
 
 
@@ -275,7 +284,9 @@ def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDr
     return cmd.SubmitDraft(r.request_id, r.case_id,
                            enum_in(decisions_pb2.Outcome, "OUTCOME", r.outcome, m.Outcome, "outcome"),
                            amounts_in(r.amounts), r.reasoning, r.legal_basis, points_in(r.discretionary_points),
-                           date_parts(r, "effective_from"))
+                           date_parts(r, "effective_from"), tuple(r.decisive_fact_ids),
+                           enum_in(decisions_pb2.HearingException, "HEARING_EXCEPTION", r.hearing_exception,
+                                   m.HearingException, "hearing_exception"), r.hearing_exception_note)
 
 
 def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:
@@ -365,3 +376,112 @@ def audit_entry_out(r: dict) -> audit_pb2.AuditEntry:
     return audit_pb2.AuditEntry(sequence=r["seq"], time=ts_out(r["at"]), client_id=r["client_id"], role=r["role"],
                                 rpc=r["rpc"], case_id=r["case_id"] or "", outcome=r["outcome"],
                                 request_id=r["request_id"] or "", purpose=r["purpose"] or "")
+
+
+# ---- hearings and complaints ---------------------------------------------------------------
+
+def hearing_out(h: cp.Hearing) -> decisions_pb2.Hearing:
+    return decisions_pb2.Hearing(
+        hearing_id=h.hearing_id, case_id=h.case_id, decision_id=h.decision_id,
+        status=enum_out(decisions_pb2.HearingStatus, "HEARING_STATUS", h.status), fact_item_ids=h.fact_item_ids,
+        intended_outcome=enum_out(decisions_pb2.Outcome, "OUTCOME", h.intended_outcome),
+        started_by_client=h.started_by, started_time=ts_out(h.started_at), deadline=ts_out(h.deadline),
+        response_item_id=h.response_item_id or "", answered_time=ts_out(h.answered_at),
+        expired_time=ts_out(h.expired_at), note=h.note)
+
+
+def complaint_out(c: cp.Complaint, case: m.Case) -> complaints_pb2.Complaint:
+    out = complaints_pb2.Complaint(
+        complaint_id=c.complaint_id, case_id=c.case_id, decision_id=c.decision_id,
+        municipality_code=case.municipality_code, benefit_code=case.benefit_code,
+        status=enum_out(complaints_pb2.ComplaintStatus, "COMPLAINT_STATUS", c.status),
+        channel=enum_out(common_pb2.Channel, "CHANNEL", c.channel), received_time=ts_out(c.received_at),
+        grounds=c.grounds, external_reference=c.external_reference, filed_by_client=c.filed_by,
+        filed_time=ts_out(c.filed_at), late=c.late, reconsider_by=ts_out(c.reconsider_by),
+        forwarded_time=ts_out(c.forwarded_at), forwarded_reference=c.forwarded_reference or "",
+        authority=authority_out(m.authority_from_key(case.authority_key)))
+    if c.late_ruling:
+        r = c.late_ruling
+        out.late_decision.CopyFrom(complaints_pb2.LateDecision(
+            decision=enum_out(complaints_pb2.LateComplaintDecision, "LATE_COMPLAINT_DECISION", r.decision),
+            reason=r.reason, by_client=r.by_client, time=ts_out(r.at)))
+    if c.statement:
+        out.statement.CopyFrom(complaints_pb2.Statement(text=c.statement.text, by_client=c.statement.by_client,
+                                                        time=ts_out(c.statement.at)))
+    if c.reconsideration:
+        r = c.reconsideration
+        out.reconsideration.CopyFrom(complaints_pb2.Reconsideration(
+            outcome=enum_out(complaints_pb2.ReconsiderationOutcome, "RECONSIDERATION_OUTCOME", r.outcome),
+            note=r.note, by_client=r.by_client, time=ts_out(r.at), new_decision_id=r.new_decision_id,
+            overdue=r.overdue))
+    if c.appeal:
+        a = c.appeal
+        out.appeal.CopyFrom(complaints_pb2.AppealDecision(
+            outcome=enum_out(complaints_pb2.AppealOutcome, "APPEAL_OUTCOME", a.outcome),
+            appeal_reference=a.appeal_reference, decided_on=date_out(a.decided_on) if a.decided_on else None,
+            note=a.note, recorded_by_client=a.recorded_by, recorded_time=ts_out(a.recorded_at),
+            new_decision_id=a.new_decision_id))
+    return out
+
+
+def start_hearing_in(r: decisions_pb2.StartHearingRequest) -> cmd.StartHearing:
+    return cmd.StartHearing(r.request_id, r.decision_id, r.note)
+
+
+def hearing_response_in(r: decisions_pb2.RecordHearingResponseRequest) -> cmd.RecordHearingResponse:
+    return cmd.RecordHearingResponse(r.request_id, r.hearing_id, r.comments,
+                                     enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
+                                     ts_in(r, "received_time"))
+
+
+def file_complaint_in(r: complaints_pb2.FileComplaintRequest) -> cmd.FileComplaint:
+    return cmd.FileComplaint(r.request_id, r.decision_id,
+                             enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
+                             ts_in(r, "received_time"), r.grounds, r.external_reference)
+
+
+def decide_late_in(r: complaints_pb2.DecideLateComplaintRequest) -> cmd.DecideLateComplaint:
+    decision = enum_in(complaints_pb2.LateComplaintDecision, "LATE_COMPLAINT_DECISION", r.decision, cp.LateDecision,
+                       "decision")
+    return cmd.DecideLateComplaint(r.request_id, r.complaint_id,
+                                   None if decision is None else decision is cp.LateDecision.ACCEPTED, r.reason)
+
+
+def statement_in(r: complaints_pb2.SubmitStatementRequest) -> cmd.SubmitStatement:
+    return cmd.SubmitStatement(r.request_id, r.complaint_id, r.text)
+
+
+def reconsider_in(r: complaints_pb2.ReconsiderRequest) -> cmd.Reconsider:
+    outcome = enum_in(complaints_pb2.ReconsiderationOutcome, "RECONSIDERATION_OUTCOME", r.outcome,
+                      cp.ReconsiderationOutcome, "outcome")
+    return cmd.Reconsider(r.request_id, r.complaint_id,
+                          None if outcome is None else outcome is cp.ReconsiderationOutcome.CHANGED,
+                          r.decision_id, r.note)
+
+
+def appeal_outcome_in(r: complaints_pb2.RecordAppealOutcomeRequest) -> cmd.RecordAppealOutcome:
+    outcome = enum_in(complaints_pb2.AppealOutcome, "APPEAL_OUTCOME", r.outcome, cp.AppealOutcome, "outcome")
+    content = None
+    if r.HasField("new_decision"):
+        n = r.new_decision
+        content = cmd.AppealDecisionContent(
+            enum_in(decisions_pb2.Outcome, "OUTCOME", n.outcome, m.Outcome, "new_decision.outcome"),
+            amounts_in(n.amounts), n.reasoning, n.legal_basis, date_parts(n, "effective_from"))
+    return cmd.RecordAppealOutcome(r.request_id, r.complaint_id, outcome.value if outcome else None,
+                                   r.appeal_reference, date_parts(r, "decided_on"), r.note, content)
+
+
+def complaint_filter_in(r: complaints_pb2.ListComplaintsRequest) -> cmd.ComplaintFilter:
+    status = enum_in(complaints_pb2.ComplaintStatus, "COMPLAINT_STATUS", r.status, cp.ComplaintStatus, "status")
+    return cmd.ComplaintFilter(r.municipality_code, status.value if status else "", r.awaiting_reconsideration)
+
+
+def overdue_kind_in(number: int) -> cp.OverdueKind | None:
+    return enum_in(cases_pb2.OverdueKind, "OVERDUE_KIND", number, cp.OverdueKind, "kind")
+
+
+def overdue_out(i: cp.OverdueItem) -> cases_pb2.OverdueItem:
+    return cases_pb2.OverdueItem(
+        kind=enum_out(cases_pb2.OverdueKind, "OVERDUE_KIND", i.kind), case_id=i.case_id,
+        municipality_code=i.municipality_code, benefit_code=i.benefit_code, subject_id=i.subject_id,
+        due_time=ts_out(i.due_at), authority=authority_out(m.authority_from_key(i.authority_key)))

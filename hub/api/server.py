@@ -14,15 +14,16 @@ from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, DecisionServicer, OperationsServicer,
-                               PaymentServicer)
+from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer, DecisionServicer,
+                               OperationsServicer, PaymentServicer)
 from hub.dispatch.dispatcher import Dispatcher
 from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import create_engine, is_sqlite
-from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2,
+from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
+                    complaints_pb2, complaints_pb2_grpc, decisions_pb2,
                     decisions_pb2_grpc, events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, payments_pb2,
                     payments_pb2_grpc)
 
@@ -36,6 +37,7 @@ SERVICE_NAMES = [
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
+    complaints_pb2.DESCRIPTOR.services_by_name["ComplaintService"].full_name,
 ]
 
 
@@ -109,6 +111,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(*parts), server)
     payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentServicer(*parts), server)
+    complaints_pb2_grpc.add_ComplaintServiceServicer_to_server(ComplaintServicer(*parts), server)
     event_servicer = EventServicer(*parts, wakeup)
     events_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, server)
     health_servicer = health.aio.HealthServicer()

@@ -16,8 +16,9 @@ from hub.domain.errors import HubError
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
 from hub.domain import payments as pay
-from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc, decisions_pb2,
-                    decisions_pb2_grpc, operations_pb2, operations_pb2_grpc, payments_pb2, payments_pb2_grpc)
+from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
+                    complaints_pb2, complaints_pb2_grpc, decisions_pb2, decisions_pb2_grpc, operations_pb2,
+                    operations_pb2_grpc, payments_pb2, payments_pb2_grpc)
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
@@ -147,9 +148,20 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
             processing_deadline=convert.ts_out(c.processing_deadline), updated_time=convert.ts_out(c.updated_at))
             for c in cases], next_page_token=token)
 
+    @rpc("ListOverdue")
+    def ListOverdue(self, request, identity, purpose):
+        items, token = self.service.list_overdue(identity, request.municipality_code,
+                                                 convert.overdue_kind_in(request.kind), request.page_size,
+                                                 request.page_token)
+        return cases_pb2.ListOverdueResponse(items=[convert.overdue_out(i) for i in items], next_page_token=token)
+
 
 def _serialize_decision(d) -> bytes:
     return convert.decision_out(d).SerializeToString()
+
+
+def _serialize_hearing(h) -> bytes:
+    return convert.hearing_out(h).SerializeToString()
 
 
 class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
@@ -159,8 +171,20 @@ class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
             identity, convert.submit_draft_in(request), fingerprint(request),
             lambda r: decisions_pb2.SubmitDraftDecisionResponse(
                 decision=convert.decision_out(r[0]), case_status=convert.status_out(r[1]),
-                approved_automatically=r[2]).SerializeToString())
+                approved_automatically=r[2], hearing_required=r[3]).SerializeToString())
         return decisions_pb2.SubmitDraftDecisionResponse.FromString(raw)
+
+    @rpc("StartHearing")
+    def StartHearing(self, request, identity, purpose):
+        raw = self.service.start_hearing(identity, convert.start_hearing_in(request), fingerprint(request),
+                                         _serialize_hearing)
+        return decisions_pb2.Hearing.FromString(raw)
+
+    @rpc("RecordHearingResponse")
+    def RecordHearingResponse(self, request, identity, purpose):
+        raw = self.service.record_hearing_response(identity, convert.hearing_response_in(request),
+                                                   fingerprint(request), _serialize_hearing)
+        return decisions_pb2.Hearing.FromString(raw)
 
     @rpc("ApproveDecision")
     def ApproveDecision(self, request, identity, purpose):
@@ -333,3 +357,44 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         raw = self.service.write_off_claim(identity, request.request_id, request.claim_id, request.reason,
                                            fingerprint(request), _claim)
         return payments_pb2.Claim.FromString(raw)
+
+
+def _serialize_complaint(result) -> bytes:
+    return convert.complaint_out(*result).SerializeToString()
+
+
+class ComplaintServicer(_Base, complaints_pb2_grpc.ComplaintServiceServicer):
+    def _step(self, method, request, identity, command):
+        raw = method(identity, command, fingerprint(request), _serialize_complaint)
+        return complaints_pb2.Complaint.FromString(raw)
+
+    @rpc("FileComplaint")
+    def FileComplaint(self, request, identity, purpose):
+        return self._step(self.service.file_complaint, request, identity, convert.file_complaint_in(request))
+
+    @rpc("DecideLateComplaint")
+    def DecideLateComplaint(self, request, identity, purpose):
+        return self._step(self.service.decide_late_complaint, request, identity, convert.decide_late_in(request))
+
+    @rpc("SubmitStatement")
+    def SubmitStatement(self, request, identity, purpose):
+        return self._step(self.service.submit_statement, request, identity, convert.statement_in(request))
+
+    @rpc("Reconsider")
+    def Reconsider(self, request, identity, purpose):
+        return self._step(self.service.reconsider, request, identity, convert.reconsider_in(request))
+
+    @rpc("RecordAppealOutcome")
+    def RecordAppealOutcome(self, request, identity, purpose):
+        return self._step(self.service.record_appeal_outcome, request, identity, convert.appeal_outcome_in(request))
+
+    @rpc("GetComplaint")
+    def GetComplaint(self, request, identity, purpose):
+        return convert.complaint_out(*self.service.get_complaint(identity, request.complaint_id))
+
+    @rpc("ListComplaints")
+    def ListComplaints(self, request, identity, purpose):
+        rows, token = self.service.list_complaints(identity, convert.complaint_filter_in(request), request.page_size,
+                                                   request.page_token)
+        return complaints_pb2.ListComplaintsResponse(complaints=[convert.complaint_out(c, r) for c, r in rows],
+                                                     next_page_token=token)

@@ -27,6 +27,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed
 from hub.domain.cpr import redact
 from hub.service.clock import Clock
+from hub.service.deadlines import DeadlineWatcher
 from hub.service.delivery import DeliveryService, DeliveryOutcome
 from hub.store.outbox import OutboxRow
 
@@ -80,8 +81,11 @@ class DispatchSettings:
 
 class Dispatcher:
     def __init__(self, service: DeliveryService, adapters: Mapping[str, Adapter], clock: Clock,
-                 settings: DispatchSettings | None = None, *, dispatcher_id: str | None = None):
+                 settings: DispatchSettings | None = None, *, dispatcher_id: str | None = None,
+                 watcher: DeadlineWatcher | None = None):
         self.service = service
+        # Deadlines are watched in the same loop, on the same clock.
+        self.watcher = watcher
         self.adapters = dict(adapters)
         self.clock = clock
         self.settings = settings or DispatchSettings()
@@ -104,6 +108,11 @@ class Dispatcher:
         were tried. A batch holds at most one message per case and destination, so its
         messages are delivered `parallel` at a time."""
         s = self.settings
+        if self.watcher is not None:
+            try:
+                self.watcher.tick()
+            except Exception:
+                log.exception("deadline scan failed")
         rows = self.service.claim(self.id, lease=s.lease, limit=s.batch_size, destinations=self.adapters)
         if not rows:
             return 0

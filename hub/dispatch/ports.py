@@ -49,4 +49,5 @@ ARCHIVE = "archive"
 INCOME_REGISTER = "income_register"
 AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
-DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP, PAYMENT_PROVIDER)
+APPEALS = "appeals"  # upheld complaints, to the appeals authority
+DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP, PAYMENT_PROVIDER, APPEALS)

@@ -12,7 +12,8 @@ from hub.domain import cpr as cpr_rules
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
-from hub.domain.model import (Channel, DiscretionaryPoint, InformationSource, Outcome, PeriodAmount, Sensitivity)
+from hub.domain.model import (Channel, DiscretionaryPoint, HearingException, InformationSource, Outcome, PeriodAmount,
+                              Sensitivity)
 
 MAX_REQUEST_ID = 128
 MAX_TEXT = 20_000
@@ -251,24 +252,43 @@ class SubmitDraft:
     legal_basis: str
     discretionary_points: list[DiscretionaryPoint]
     effective_from: DateParts | None = None
+    decisive_fact_ids: tuple[str, ...] = ()
+    hearing_exception: HearingException | None = None
+    hearing_exception_note: str = ""
 
     def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None]:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(bool(self.case_id), "case_id", "is required")
-        v.require(self.outcome is not None, "outcome", "is required")
-        amounts = check_amounts(v, "amounts", self.amounts)
-        if self.outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
-            v.require(bool(self.amounts), "amounts", "a grant needs at least one period amount")
-        elif self.outcome is Outcome.REFUSED:
-            v.require(all(a.amount_oere == 0 for a in self.amounts), "amounts",
-                      "a refusal grants no amount")
-        check_text(v, "reasoning", self.reasoning)
-        check_text(v, "legal_basis", self.legal_basis, limit=MAX_SHORT * 5)
+        amounts, effective = check_decision_content(v, self.outcome, self.amounts, self.reasoning, self.legal_basis,
+                                                    self.effective_from)
         points = check_points(v, "discretionary_points", self.discretionary_points)
-        effective = to_date(v, "effective_from", self.effective_from) if self.effective_from else None
+        for i, f in enumerate(self.decisive_fact_ids):
+            v.require(bool(f) and len(f) <= 36, f"decisive_fact_ids[{i}]", "must be an information item id")
+        v.require(len(set(self.decisive_fact_ids)) == len(self.decisive_fact_ids), "decisive_fact_ids",
+                  "must not name an item twice")
+        if self.hearing_exception is not None:
+            check_text(v, "hearing_exception_note", self.hearing_exception_note, required=True)
+        else:
+            v.require(not self.hearing_exception_note, "hearing_exception_note", "only with a hearing_exception")
         v.raise_if_any()
         return amounts, points, effective
+
+
+def check_decision_content(v: Violations, outcome: Outcome | None, items: list[PeriodAmountInput], reasoning: str,
+                           legal_basis: str, effective_from: DateParts | None, prefix: str = ""
+                           ) -> tuple[tuple[PeriodAmount, ...], dt.date | None]:
+    """A decision's outcome, amounts and texts, from a draft or from the appeals authority."""
+    v.require(outcome is not None, f"{prefix}outcome", "is required")
+    amounts = check_amounts(v, f"{prefix}amounts", items)
+    if outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
+        v.require(bool(items), f"{prefix}amounts", "a grant needs at least one period amount")
+    elif outcome is Outcome.REFUSED:
+        v.require(all(a.amount_oere == 0 for a in items), f"{prefix}amounts", "a refusal grants no amount")
+    check_text(v, f"{prefix}reasoning", reasoning)
+    check_text(v, f"{prefix}legal_basis", legal_basis, limit=MAX_SHORT * 5)
+    effective = to_date(v, f"{prefix}effective_from", effective_from) if effective_from else None
+    return amounts, effective
 
 
 @dataclass(frozen=True)
@@ -354,3 +374,167 @@ def page_size(v: Violations, requested: int) -> int:
         v.add("page_size", "must not be negative")
         return DEFAULT_PAGE_SIZE
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+# ---- hearings and complaints -------------------------------------------------------------
+
+def check_received(v: Violations, received_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    if received_at is not None:
+        v.require(received_at <= now + CLOCK_SKEW, "received_time", "must not be in the future")
+    return received_at or now
+
+
+@dataclass(frozen=True)
+class StartHearing:
+    request_id: str
+    decision_id: str
+    note: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.decision_id), "decision_id", "is required")
+        check_text(v, "note", self.note)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class RecordHearingResponse:
+    request_id: str
+    hearing_id: str
+    comments: str
+    channel: Channel | None
+    received_at: dt.datetime | None
+
+    def validated(self, now: dt.datetime) -> dt.datetime:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.hearing_id), "hearing_id", "is required")
+        check_text(v, "comments", self.comments, required=True)
+        v.require(self.channel is not None, "channel", "is required")
+        received = check_received(v, self.received_at, now)
+        v.raise_if_any()
+        return received
+
+
+@dataclass(frozen=True)
+class FileComplaint:
+    request_id: str
+    decision_id: str
+    channel: Channel | None
+    received_at: dt.datetime | None
+    grounds: str
+    external_reference: str = ""
+
+    def validated(self, now: dt.datetime) -> dt.datetime:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.decision_id), "decision_id", "is required")
+        v.require(self.channel is not None, "channel", "is required")
+        check_text(v, "grounds", self.grounds, required=True)
+        check_text(v, "external_reference", self.external_reference, limit=MAX_SHORT)
+        received = check_received(v, self.received_at, now)
+        v.raise_if_any()
+        return received
+
+
+def check_complaint_step(v: Violations, request_id: str, complaint_id: str) -> None:
+    check_request_id(v, request_id)
+    v.require(bool(complaint_id), "complaint_id", "is required")
+
+
+@dataclass(frozen=True)
+class DecideLateComplaint:
+    request_id: str
+    complaint_id: str
+    accept: bool | None
+    reason: str
+
+    def validate(self) -> None:
+        v = Violations()
+        check_complaint_step(v, self.request_id, self.complaint_id)
+        v.require(self.accept is not None, "decision", "is required (ACCEPTED or DISMISSED)")
+        check_text(v, "reason", self.reason, required=True)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class SubmitStatement:
+    request_id: str
+    complaint_id: str
+    text: str
+
+    def validate(self) -> None:
+        v = Violations()
+        check_complaint_step(v, self.request_id, self.complaint_id)
+        check_text(v, "text", self.text, required=True)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class Reconsider:
+    request_id: str
+    complaint_id: str
+    changed: bool | None  # None: no outcome given
+    decision_id: str
+    note: str
+
+    def validate(self) -> None:
+        v = Violations()
+        check_complaint_step(v, self.request_id, self.complaint_id)
+        if v.require(self.changed is not None, "outcome", "is required (CHANGED or UPHELD)"):
+            if self.changed:
+                v.require(bool(self.decision_id), "decision_id", "is required when the decision is changed: the "
+                                                                 "new decision (a draft, or one approved since)")
+            else:
+                v.require(not self.decision_id, "decision_id", "only when the decision is changed")
+        check_text(v, "note", self.note)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class AppealDecisionContent:
+    outcome: Outcome | None
+    amounts: list[PeriodAmountInput]
+    reasoning: str
+    legal_basis: str
+    effective_from: DateParts | None
+
+
+@dataclass(frozen=True)
+class RecordAppealOutcome:
+    request_id: str
+    complaint_id: str
+    outcome: str | None  # hub.domain.complaints.AppealOutcome value
+    appeal_reference: str
+    decided_on: DateParts | None
+    note: str
+    new_decision: AppealDecisionContent | None
+
+    def validated(self) -> tuple[dt.date | None, tuple[PeriodAmount, ...], dt.date | None]:
+        """(decided on, the new decision's amounts and effective date)."""
+        v = Violations()
+        check_complaint_step(v, self.request_id, self.complaint_id)
+        v.require(self.outcome is not None, "outcome", "is required")
+        check_text(v, "appeal_reference", self.appeal_reference, required=True, limit=MAX_SHORT)
+        check_text(v, "note", self.note)
+        decided = to_date(v, "decided_on", self.decided_on) if self.decided_on else None
+        amounts: tuple[PeriodAmount, ...] = ()
+        effective = None
+        n = self.new_decision
+        if self.outcome == "CHANGED":
+            if v.require(n is not None, "new_decision", "is required when the appeals authority changed the decision"):
+                amounts, effective = check_decision_content(v, n.outcome, n.amounts, n.reasoning, n.legal_basis,
+                                                            n.effective_from, prefix="new_decision.")
+                check_text(v, "new_decision.legal_basis", n.legal_basis, required=True)
+        elif self.outcome is not None:
+            v.require(n is None, "new_decision", "only when the appeals authority changed the decision")
+        v.raise_if_any()
+        return decided, amounts, effective
+
+
+@dataclass(frozen=True)
+class ComplaintFilter:
+    municipality_code: str = ""
+    status: str = ""
+    awaiting_reconsideration: bool = False

@@ -9,7 +9,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, Outcome
+from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome
 
 COMPLAINT_WEEKS = 4
 
@@ -26,12 +26,17 @@ def kroner(oere: int) -> str:
     return f"{kr:,}".replace(",", ".") + f",{o:02d} kr."
 
 
-def complaint_guidance(authority: Authority) -> str:
+def complaint_guidance(authority: Authority, appeals_authority: str) -> str:
+    """To whom, how, and by when (forvaltningsloven § 25). Empty when the catalogue
+    names no appeals authority: then no decision can be approved (see
+    hub.domain.complaints.missing_reasons)."""
+    if not appeals_authority.strip() or not authority.name.strip():
+        return ""
     return (
         f"Hvis du er uenig i afgørelsen, kan du klage. Klagen skal være modtaget af {authority.name} "
         f"senest {COMPLAINT_WEEKS} uger efter, at du har modtaget dette brev. Du kan klage skriftligt, "
         f"digitalt eller mundtligt og skal ikke bruge en bestemt formular. {authority.name} ser på sagen igen, "
-        f"og fastholder {authority.name} afgørelsen, sendes din klage videre til Ankestyrelsen "
+        f"og fastholder {authority.name} afgørelsen, sendes din klage videre til {appeals_authority} "
         f"(retssikkerhedsloven § 66)."
     )
 
@@ -45,7 +50,7 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
         lines += [f"  {a.period_start.isoformat()} til {a.period_end.isoformat()}: {kroner(a.amount_oere)}"
                   for a in decision.amounts]
     lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]
-    guidance = complaint_guidance(authority)
+    guidance = decision.complaint_guidance
     lines += ["", "Klagevejledning:", guidance, "", f"Venlig hilsen {authority.name}"]
     return dict(
         title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
@@ -55,6 +60,40 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
         reasoning=decision.reasoning, legal_basis=decision.legal_basis,
         complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS, text="\n".join(lines) + "\n",
     )
+
+
+def _fact_line(item: InformationItem) -> str:
+    value = item.value
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}: {v}" for k, v in sorted(value.items()) if k != "records")
+    return f"  {item.kind} (kilde: {item.source_reference or item.source.value.lower()}): {value}"
+
+
+def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem], deadline: dt.datetime,
+                   benefit: Benefit, authority: Authority, note: str) -> dict[str, Any]:
+    """Partshøring: the facts the citizen has not seen, what the authority intends to
+    decide, and by when they may comment."""
+    title = f"Partshøring om {benefit.name_da.lower()}"
+    lines = [title, "",
+             "Vi overvejer at træffe denne afgørelse: "
+             + _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + ".", "",
+             "Afgørelsen vil bygge på disse oplysninger, som du ikke selv har givet os:"]
+    lines += [_fact_line(f) for f in facts]
+    if note:
+        lines += ["", note]
+    lines += ["", f"Du kan komme med bemærkninger til oplysningerne senest {deadline.date().isoformat()}. "
+                  "Hører vi ikke fra dig inden da, træffer vi afgørelsen på det grundlag, vi har "
+                  "(forvaltningsloven § 19).", "", f"Venlig hilsen {authority.name}"]
+    return dict(title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
+                case_id=case.case_id, decision_id=decision.decision_id, intended_outcome=decision.outcome.value,
+                fact_item_ids=[f.item_id for f in facts], deadline=deadline.isoformat(), text="\n".join(lines) + "\n")
+
+
+def simple_letter(case: Case, authority: Authority, title: str, body: str, **refs: Any) -> dict[str, Any]:
+    """A short letter with the authority as sender (e.g. a late complaint dismissed)."""
+    text = "\n".join([title, "", body, "", f"Venlig hilsen {authority.name}"]) + "\n"
+    return dict(title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
+                case_id=case.case_id, text=text, **refs)
 
 
 def archive_action_date(decided: dt.date, retention_years: int) -> dt.date:
@@ -81,6 +120,7 @@ def jsonable(value: Any) -> Any:
 
 def case_file(view: CaseView) -> dict[str, Any]:
     """Everything the archive keeps of a case: the case, its information items, status
-    history and decisions."""
+    history, decisions, hearings and complaints."""
     return dict(case=jsonable(view.case), information=jsonable(view.information),
-                status_history=jsonable(view.history), decisions=jsonable(view.decisions))
+                status_history=jsonable(view.history), decisions=jsonable(view.decisions),
+                hearings=jsonable(view.hearings), complaints=jsonable(view.complaints))

@@ -64,6 +64,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "WriteOffClaim": frozenset({_R.BACK_OFFICE}),
     **{a: frozenset({_R.PAYMENT_PROVIDER})
        for a in ("FetchPaymentBatch", "AcknowledgePaymentBatch", "ReportSettlement", "ReportCollection")},
+    # Hearings: prepared by the back office or the authority; answers come in anywhere.
+    "StartHearing": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
+    "RecordHearingResponse": frozenset({_R.BORGERSERVICE, _R.BACK_OFFICE, _R.CASEWORKER}),
+    # Complaints: filed at the counter or the back office; the authority reconsiders.
+    "FileComplaint": frozenset({_R.BORGERSERVICE, _R.BACK_OFFICE}),
+    "DecideLateComplaint": frozenset({_R.CASEWORKER}),
+    "SubmitStatement": frozenset({_R.BACK_OFFICE}),
+    "Reconsider": frozenset({_R.CASEWORKER}),
+    "RecordAppealOutcome": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
+    "GetComplaint": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    "ListComplaints": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    "ListOverdue": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

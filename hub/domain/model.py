@@ -43,8 +43,9 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.CREATED: frozenset({CaseStatus.INFORMING, CaseStatus.WITHDRAWN}),
     CaseStatus.INFORMING: frozenset({CaseStatus.DRAFT_PENDING_APPROVAL, CaseStatus.WITHDRAWN}),
     CaseStatus.DRAFT_PENDING_APPROVAL: frozenset({CaseStatus.DECIDED, CaseStatus.INFORMING, CaseStatus.WITHDRAWN}),
-    # A decided case takes a new decision (a change or recalculation): a new draft.
-    CaseStatus.DECIDED: frozenset({CaseStatus.DRAFT_PENDING_APPROVAL}),
+    # A decided case takes a new decision (a change or recalculation): a new draft; or
+    # the appeals authority remits it ("hjemvisning"): back to informing.
+    CaseStatus.DECIDED: frozenset({CaseStatus.DRAFT_PENDING_APPROVAL, CaseStatus.INFORMING}),
     CaseStatus.WITHDRAWN: frozenset(),
 }
 
@@ -114,6 +115,9 @@ class Benefit:
     authority_kind: AuthorityKind
     central_authority_code: str = ""
     central_authority_name: str = ""
+    # The citizen's days to comment in a hearing, and who decides upheld complaints.
+    hearing_deadline_days: int = 14
+    appeals_authority_name: str = "Ankestyrelsen"
 
     def authority_for(self, municipality_code: str) -> Authority:
         if self.authority_kind is AuthorityKind.HOME_MUNICIPALITY:
@@ -218,6 +222,21 @@ class DecisionStatus(str, enum.Enum):
 class ApprovalMode(str, enum.Enum):
     MANUAL = "MANUAL"
     AUTOMATIC = "AUTOMATIC"
+    RECORDED = "RECORDED"  # made elsewhere (the appeals authority), recorded by the hub
+
+
+class DecisionSource(str, enum.Enum):
+    AUTHORITY = "AUTHORITY"
+    APPEALS_AUTHORITY = "APPEALS_AUTHORITY"
+
+
+class HearingException(str, enum.Enum):
+    """Why an adverse decision may be made without hearing the citizen (forvaltningsloven § 19)."""
+    FACTS_KNOWN_TO_CITIZEN = "FACTS_KNOWN_TO_CITIZEN"
+    NOT_ESSENTIAL = "NOT_ESSENTIAL"
+    CANNOT_WAIT = "CANNOT_WAIT"
+    STATUTORY = "STATUTORY"
+    OTHER = "OTHER"
 
 
 @dataclass(frozen=True)
@@ -276,6 +295,13 @@ class Decision:
     # the later decision that replaced it.
     effective_from: dt.date | None = None
     superseded_by: str | None = None
+    # The information items it rests on (none named: all the case's information).
+    decisive_fact_ids: tuple[str, ...] = ()
+    hearing_exception: HearingException | None = None
+    hearing_exception_note: str = ""
+    # The complaint guidance its letter carries (to whom, how, within 4 weeks).
+    complaint_guidance: str = ""
+    source: DecisionSource = DecisionSource.AUTHORITY
 
     def approve(self, approval: Approval, amounts: tuple[PeriodAmount, ...] | None = None,
                 points: tuple[DiscretionaryPoint, ...] | None = None) -> "Decision":
@@ -337,3 +363,5 @@ class CaseView:
     decisions: tuple[Decision, ...] = ()
     history: tuple[StatusChange, ...] = ()
     payments: Any = None  # hub.domain.payments.PaymentHistory, on GetCase
+    hearings: tuple[Any, ...] = ()    # hub.domain.complaints.Hearing
+    complaints: tuple[Any, ...] = ()  # hub.domain.complaints.Complaint

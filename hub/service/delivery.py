@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.dispatch.ports import ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
+from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
 from hub.domain.model import CaseStatus, Event, InformationItem, InformationSource
 from hub.service.clock import Clock
 from hub.service.steps import attach_information
+from hub.store import complaints as complaint_store
 from hub.store import outbox as ob
 from hub.store import tables as t
 from hub.store.outbox import OutboxRow
@@ -68,7 +69,13 @@ class DeliveryService:
 
     def _apply(self, uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
         p = row.payload
-        if row.destination == ARCHIVE:
+        if row.destination == ARCHIVE and p.get("kind") == "archive_document":
+            return  # a step archived with the case; the case's own reference stays
+        if row.destination == APPEALS:
+            if complaint_store.set_forwarded_reference(uow.conn, p["complaint_id"], receipt.reference):
+                self._event(uow, row.case_id, "complaint.forwarded", now, complaint_id=p["complaint_id"],
+                            reference=receipt.reference)
+        elif row.destination == ARCHIVE:
             uow.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == row.case_id)
                              .values(archive_reference=receipt.reference))
             self._event(uow, row.case_id, "case.archived", now, archive_reference=receipt.reference)

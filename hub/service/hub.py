@@ -20,14 +20,17 @@ from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation
 from hub.domain.identity import DISCRETION_ROLES, Identity
 from hub.domain.model import (
     AUTOMATIC_APPROVER, Approval, AuthorityKind, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
-    DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
+    DecisionSource, DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
     authority_from_key,
     may_approve_automatically, origin_of,
 )
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch
 from hub.service.clock import Clock, SystemClock
+from hub.domain import complaints as cp
+from hub.service.complaints import Complaints
 from hub.service.payments import Payments
+from hub.store import complaints as complaint_store
 from hub.service.steps import attach_information, case_event, move_case
 from hub.store import audit as audit_store
 from hub.store import events as ev
@@ -38,7 +41,7 @@ T = TypeVar("T")
 Encode = Callable[[T], bytes]
 
 
-class HubService(Payments):
+class HubService(Payments, Complaints):
     def __init__(self, engine: sa.Engine, clock: Clock | None = None, reader: sa.Engine | None = None,
                  providers: dict[str, Identity] | None = None):
         self.engine = engine
@@ -112,6 +115,20 @@ class HubService(Payments):
                 return encoded
         raise AssertionError("unreachable")
 
+    def _audit_read(self, uow: UnitOfWork, identity: Identity, action: str, case: Case,
+                    purpose: str | None = None) -> None:
+        uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, action, case.case_id,
+                             case.cpr, "OK", None, purpose))
+
+    def _view(self, uow: UnitOfWork, case: Case, *, payments: bool = False) -> CaseView:
+        """The case with everything it holds (the payment history only when asked)."""
+        conn = uow.writer()
+        return CaseView(case, tuple(uow.information(case.case_id)), tuple(uow.decisions(case.case_id)),
+                        tuple(uow.status_history(case.case_id)),
+                        self.payment_history(uow, case.case_id) if payments else None,
+                        tuple(complaint_store.hearings(conn, case.case_id)),
+                        tuple(complaint_store.complaints_for_case(conn, case.case_id)))
+
     @staticmethod
     def _event(case: Case, type_: str, now: dt.datetime, identity: Identity, **payload: Any) -> Event:
         return case_event(case, type_, now, identity.client_id, **payload)
@@ -178,10 +195,8 @@ class HubService(Payments):
         self._authorize(identity, "GetCase")
         with self._uow() as uow:
             case = self._case_in_scope(uow, identity, case_id)
-            view = CaseView(case, tuple(uow.information(case_id)), tuple(uow.decisions(case_id)),
-                            tuple(uow.status_history(case_id)), self.payment_history(uow, case_id))
-            uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, "GetCase",
-                                 case.case_id, case.cpr, "OK", None, purpose))
+            view = self._view(uow, case, payments=True)
+            self._audit_read(uow, identity, "GetCase", case, purpose)
             uow.commit()
             return view
 
@@ -272,9 +287,7 @@ class HubService(Payments):
                 if d.status is DecisionStatus.PENDING_APPROVAL:
                     uow.update_decision(d.cancel())
             uow.record_event(self._event(case, "case.withdrawn", now, identity, reason=c.reason))
-            view = CaseView(case, tuple(uow.information(case.case_id)), tuple(uow.decisions(case.case_id)),
-                            tuple(uow.status_history(case.case_id)))
-            return view, case
+            return self._view(uow, case), case
 
         return self._mutate(identity, "WithdrawCase", c.request_id, fingerprint, encode, work)
 
@@ -504,7 +517,7 @@ class HubService(Payments):
     # ---- decisions ---------------------------------------------------------------------
 
     def submit_draft(self, identity: Identity, c: cmd.SubmitDraft, fingerprint: str,
-                     encode: Encode[tuple[Decision, CaseStatus, bool]]) -> bytes:
+                     encode: Encode[tuple[Decision, CaseStatus, bool, bool]]) -> bytes:
         self._authorize(identity, "SubmitDraftDecision")
         amounts, points, effective_from = c.validated()
 
@@ -515,20 +528,28 @@ class HubService(Payments):
                        by=identity.client_id, identity=identity,
                        reason="new draft decision submitted" if recalculation else "draft decision submitted")
             effective = self._check_grant(uow, case, amounts, effective_from)
+            self._check_decisive_facts(uow, case, c.decisive_fact_ids)
+            benefit = uow.benefit(case.benefit_code)
+            guidance = documents.complaint_guidance(self._authority(uow, case), benefit.appeals_authority_name)
             decision = Decision(str(uuid.uuid4()), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts,
                                 c.reasoning, c.legal_basis, points, identity.client_id, now,
-                                effective_from=effective)
+                                effective_from=effective, decisive_fact_ids=c.decisive_fact_ids,
+                                hearing_exception=c.hearing_exception,
+                                hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance)
             uow.insert_decision(decision, case.authority_key)
+            hearing = self._hearing_need(uow, case, decision, now).blocks
             uow.record_event(self._event(case, "decision.draft_submitted", now, identity,
-                                         decision_id=decision.decision_id, outcome=decision.outcome.value))
-            benefit = uow.benefit(case.benefit_code)
+                                         decision_id=decision.decision_id, outcome=decision.outcome.value,
+                                         hearing_required=hearing,
+                                         hearing_exception=c.hearing_exception.value if c.hearing_exception else ""))
             others = uow.other_open_cases(case.cpr, case.municipality_code, case.case_id)
-            automatic = may_approve_automatically(benefit, points, others)
+            # A draft that needs a hearing waits for it, and then for the authority.
+            automatic = may_approve_automatically(benefit, points, others) and not hearing
             if automatic:
                 approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
                                     note="approved automatically on the authority's behalf: objective case")
                 decision = self._approve(uow, case, decision, approval, None, None, now, identity)
-            return (decision, case.status, automatic), case
+            return (decision, case.status, automatic, hearing), case
 
         return self._mutate(identity, "SubmitDraftDecision", c.request_id, fingerprint, encode, work)
 
@@ -545,6 +566,10 @@ class HubService(Payments):
     def _approve(self, uow: UnitOfWork, case: Case, decision: Decision, approval: Approval, amounts, points,
                  now: dt.datetime, identity: Identity) -> Decision:
         decision = decision.approve(approval, amounts, points)
+        if approval.mode is not ApprovalMode.RECORDED:
+            # The letter must give reasons and guidance, and the citizen must have been heard.
+            cp.require_reasons(decision)
+            cp.require_hearing_held(self._hearing_need(uow, case, decision, now))
         uow.update_decision(decision)
         self._move(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
                    identity=identity, reason=f"decision approved ({approval.mode.value.lower()})")
@@ -557,15 +582,12 @@ class HubService(Payments):
         self._grant_approved(uow, case, decision, now, identity)
         return decision
 
-    @staticmethod
-    def _messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
+    def _messages_for_decision(self, uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
         """What an approved decision causes elsewhere: a ledger posting (if it grants
         money), the letter to the citizen with the authority as sender, and the archive
         package of the decided case."""
         benefit = uow.benefit(case.benefit_code)
-        authority = authority_from_key(case.authority_key)
-        if authority.kind is AuthorityKind.CENTRAL and benefit.central_authority_name:
-            authority = replace(authority, name=benefit.central_authority_name)
+        authority = self._authority(uow, case)
         letter = documents.decision_letter(case, decision, benefit, authority)
         ref = dict(case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
                    benefit_code=case.benefit_code)
@@ -574,12 +596,14 @@ class HubService(Payments):
             out.append(OutboxMessage(f"decision/{decision.decision_id}/economy", "economy", case.case_id,
                                      dict(ref, kind="decision_posting", ledger_account=benefit.ledger_account,
                                           amounts=letter["amounts"], cpr=case.cpr)))
-        out.append(OutboxMessage(f"decision/{decision.decision_id}/letter", "digital_post", case.case_id,
-                                 dict(ref, kind="decision_letter", letter=letter)))
+        if decision.source is DecisionSource.AUTHORITY:
+            # The appeals authority sends its own decisions; the hub records and pays them.
+            out.append(OutboxMessage(f"decision/{decision.decision_id}/letter", "digital_post", case.case_id,
+                                     dict(ref, kind="decision_letter", letter=letter)))
         decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
-        view = CaseView(case, tuple(uow.information(case.case_id)),
-                        tuple(d for d in uow.decisions(case.case_id) if d.decision_id != decision.decision_id)
-                        + (decision,), tuple(uow.status_history(case.case_id)))
+        view = self._view(uow, case)
+        view = replace(view, decisions=tuple(d for d in view.decisions if d.decision_id != decision.decision_id)
+                       + (decision,))
         out.append(OutboxMessage(f"decision/{decision.decision_id}/archive", "archive", case.case_id,
                                  dict(ref, kind="archive_case", kle_number=benefit.kle_number,
                                       retention_years=benefit.retention_years, decided_on=decided.isoformat(),

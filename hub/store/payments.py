@@ -57,6 +57,14 @@ def supersede_lines(conn: sa.Connection, case_id: str, from_date: dt.date, by_de
     return {r.period_key for r in rows}, decisions
 
 
+def amounts_in_force(conn: sa.Connection, case_id: str, from_date: dt.date, except_decision: str) -> dict[str, int]:
+    """What the grants in force give per period from `from_date` on (for telling
+    whether a new decision lowers them)."""
+    rows = conn.execute(sa.select(L.period_key, L.amount_oere).where(
+        L.case_id == case_id, L.state != SUPERSEDED, L.period_start >= from_date, L.decision_id != except_decision))
+    return {r.period_key: int(r.amount_oere) for r in rows}
+
+
 def active_line(conn: sa.Connection, case_id: str, period_key: str):
     return conn.execute(sa.select(t.payment_lines).where(L.case_id == case_id, L.period_key == period_key,
                                                          L.state != SUPERSEDED)).first()

@@ -51,6 +51,8 @@ benefits = sa.Table(
     sa.Column("authority_kind", sa.String(30), nullable=False),
     sa.Column("central_authority_code", sa.String(64), nullable=False, server_default=""),
     sa.Column("central_authority_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("hearing_deadline_days", sa.Integer, nullable=False, server_default="14"),
+    sa.Column("appeals_authority_name", sa.String(200), nullable=False, server_default="Ankestyrelsen"),
 )
 
 cases = sa.Table(
@@ -129,6 +131,13 @@ decisions = sa.Table(
     # From when the decision governs payments, and the decision that replaced it.
     sa.Column("effective_from", sa.Date, nullable=True),
     sa.Column("superseded_by", sa.String(36), nullable=True),
+    # The information items it rests on; a hearing exception named by the draft; the
+    # complaint guidance its letter carries; who made it (AUTHORITY, APPEALS_AUTHORITY).
+    sa.Column("decisive_fact_ids", Json, nullable=False, server_default="[]"),
+    sa.Column("hearing_exception", sa.String(40), nullable=True),
+    sa.Column("hearing_exception_note", sa.Text, nullable=False, server_default=""),
+    sa.Column("complaint_guidance", sa.Text, nullable=False, server_default=""),
+    sa.Column("source", sa.String(30), nullable=False, server_default="AUTHORITY"),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),
@@ -373,4 +382,63 @@ payment_runs = sa.Table(
     sa.Column("orders_created", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("amount_oere", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("client_id", "request_id", name="uq_payment_runs_request"),
+)
+
+
+# ---- hearings, complaints, deadlines ------------------------------------------------------
+
+# A hearing of the citizen before an adverse decision: the facts put to them, and
+# whether they answered or the deadline passed (OPEN, ANSWERED, EXPIRED).
+hearings = sa.Table(
+    "hearings", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("hearing_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.decision_id"), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("fact_item_ids", Json, nullable=False),
+    sa.Column("intended_outcome", sa.String(30), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("started_by", sa.String(200), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("deadline", UTCDateTime, nullable=False),
+    sa.Column("response_item_id", sa.String(36), nullable=True),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.Column("expired_at", UTCDateTime, nullable=True),
+    sa.Index("ix_hearings_status_deadline", "status", "deadline"),
+)
+
+complaints = sa.Table(
+    "complaints", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("complaint_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.decision_id"), nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("grounds", sa.Text, nullable=False),
+    sa.Column("external_reference", sa.String(200), nullable=False, server_default=""),
+    sa.Column("filed_by", sa.String(200), nullable=False),
+    sa.Column("filed_at", UTCDateTime, nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("late_decision", Json, nullable=True),
+    sa.Column("statement", Json, nullable=True),
+    sa.Column("reconsider_by", UTCDateTime, nullable=False),
+    sa.Column("reconsideration", Json, nullable=True),
+    sa.Column("forwarded_at", UTCDateTime, nullable=True),
+    sa.Column("forwarded_reference", sa.String(300), nullable=True),
+    sa.Column("appeal", Json, nullable=True),
+    sa.Index("ix_complaints_status_due", "status", "reconsider_by"),
+)
+
+# Deadline events raised by the watcher, one per (kind, subject): several watchers
+# (one per dispatcher) raise each at most once.
+deadline_alerts = sa.Table(
+    "deadline_alerts", metadata,
+    sa.Column("kind", sa.String(30), primary_key=True),
+    sa.Column("subject_id", sa.String(36), primary_key=True),
+    sa.Column("case_id", sa.String(36), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("raised_at", UTCDateTime, nullable=False),
 )

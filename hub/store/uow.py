@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hub.domain import audit as audit_chain
 from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
-    DecisionStatus, DiscretionaryPoint, Event, InformationItem, InformationSource, Origin,
+    DecisionSource, DecisionStatus, DiscretionaryPoint, HearingException, Event, InformationItem, InformationSource, Origin,
     OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, Sensitivity, StatusChange,
 )
 from hub.store import tables as t
@@ -422,7 +422,8 @@ def _within_limits(q, benefits: Iterable[str] | None, sensitivities: Iterable[Se
 def _benefit(r) -> Benefit:
     return Benefit(r.code, r.name_da, r.name_en, r.kle_number, r.processing_deadline_days,
                    bool(r.discretion_possible), Recurrence(r.recurrence), r.retention_years, r.ledger_account,
-                   AuthorityKind(r.authority_kind), r.central_authority_code, r.central_authority_name)
+                   AuthorityKind(r.authority_kind), r.central_authority_code, r.central_authority_name,
+                   r.hearing_deadline_days, r.appeals_authority_name)
 
 
 def _case(r) -> Case:
@@ -474,7 +475,11 @@ def _decision_row(d: Decision) -> dict[str, Any]:
     return dict(decision_id=d.decision_id, case_id=d.case_id, status=d.status.value, outcome=d.outcome.value,
                 amounts=_amounts_json(d.amounts), reasoning=d.reasoning, legal_basis=d.legal_basis,
                 discretionary_points=_points_json(d.discretionary_points), submitted_by=d.submitted_by,
-                submitted_at=d.submitted_at, approval=approval, returned=returned, effective_from=d.effective_from)
+                submitted_at=d.submitted_at, approval=approval, returned=returned, effective_from=d.effective_from,
+                decisive_fact_ids=list(d.decisive_fact_ids),
+                hearing_exception=d.hearing_exception.value if d.hearing_exception else None,
+                hearing_exception_note=d.hearing_exception_note, complaint_guidance=d.complaint_guidance,
+                source=d.source.value)
 
 
 def _decision(r) -> Decision:
@@ -495,4 +500,8 @@ def _decision_from_values(v) -> Decision:
     return Decision(v["decision_id"], v["case_id"], DecisionStatus(v["status"]), Outcome(v["outcome"]),
                     _amounts(v["amounts"]), v["reasoning"], v["legal_basis"], _points(v["discretionary_points"]),
                     v["submitted_by"], v["submitted_at"], approval, returned, v.get("sent_at"),
-                    v.get("letter_reference"), v.get("effective_from"), v.get("superseded_by"))
+                    v.get("letter_reference"), v.get("effective_from"), v.get("superseded_by"),
+                    tuple(v.get("decisive_fact_ids") or ()),
+                    HearingException(v["hearing_exception"]) if v.get("hearing_exception") else None,
+                    v.get("hearing_exception_note") or "", v.get("complaint_guidance") or "",
+                    DecisionSource(v.get("source") or "AUTHORITY"))

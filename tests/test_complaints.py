@@ -3,6 +3,7 @@ controlled clock: the steps the law sets cannot be skipped, and lateness shows."
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import xml.etree.ElementTree as ET
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from adapters.digital_post.memo import MEMO_NS
 from hub.service.deadlines import DeadlineWatcher
 from hub.store import tables
-from hub.v1 import cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2 as D
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2 as D, events_pb2 as E
 from tests.dispatch_support import dispatcher, file_adapters
 from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts
 
@@ -83,7 +84,7 @@ def test_a_refusal_on_register_data_needs_a_hearing_and_proceeds_when_answered(h
                                                             note="Send gerne lønsedler."))
     assert hearing.status == D.HEARING_STATUS_OPEN and list(hearing.fact_item_ids) == [fact.item_id]
     assert hearing.intended_outcome == D.OUTCOME_REFUSED
-    assert hearing.deadline.ToDatetime() - hearing.started_time.ToDatetime() == __import__("datetime").timedelta(days=14)
+    assert hearing.deadline.ToDatetime() - hearing.started_time.ToDatetime() == dt.timedelta(days=14)
     err = rpc_error(approve, caseworker, r.decision.decision_id)
     assert code_and_reason(err) == (grpc.StatusCode.FAILED_PRECONDITION, "HEARING_IN_PROGRESS")
     # One hearing at a time on a draft.
@@ -271,7 +272,7 @@ def test_a_complaint_needs_a_sent_decision_and_one_open_complaint_per_decision(h
     first = borgerservice.FileComplaint(req)
     assert borgerservice.FileComplaint(req) == first  # a retry gives the first answer
     assert not first.late and first.status == K.COMPLAINT_STATUS_RECEIVED
-    assert first.reconsider_by.ToDatetime() - first.received_time.ToDatetime() == __import__("datetime").timedelta(
+    assert first.reconsider_by.ToDatetime() - first.received_time.ToDatetime() == dt.timedelta(
         weeks=4)
     err = rpc_error(file, backoffice, d.decision_id)
     assert code_and_reason(err) == (grpc.StatusCode.FAILED_PRECONDITION, "COMPLAINT_ALREADY_OPEN")
@@ -449,8 +450,7 @@ def test_overdue_reconsideration_and_processing_deadlines_are_raised_once_and_li
     complaint = file(backoffice, d.decision_id)
     waiting = backoffice.CreateCase(create_req())  # housing benefit: decided within its deadline, or late
     other = backoffice.CreateCase(create_req(municipality="751"))
-    benefit = backoffice.GetBenefit(__import__("hub.v1.benefits_pb2", fromlist=["x"]).GetBenefitRequest(
-        code="BOLIGSTOETTE"))
+    benefit = backoffice.GetBenefit(benefits_pb2.GetBenefitRequest(code="BOLIGSTOETTE"))
     disp.run_once()
     assert not caseworker.ListOverdue(cases_pb2.ListOverdueRequest()).items
 
@@ -479,6 +479,20 @@ def test_overdue_reconsideration_and_processing_deadlines_are_raised_once_and_li
     # Oldest first; the two cases received at the same time by subject id.
     assert [i.subject_id for i in first.items] + [i.subject_id for i in rest.items] == [
         complaint.complaint_id, *sorted([waiting.case_id, other.case_id])] and not rest.next_page_token
+
+    # Subscribers get the deadline events typed.
+    seen = {}
+    call = caseworker.Subscribe(E.SubscribeRequest(heartbeat_seconds=1, filter=E.EventFilter(event_types=[
+        "complaint.reconsideration_overdue", "case.processing_deadline_passed"])))
+    for item in call:
+        if item.HasField("heartbeat"):
+            break
+        seen[item.event.type] = item.event
+    call.cancel()
+    assert seen["complaint.reconsideration_overdue"].complaint_reconsideration_overdue.complaint_id == \
+        complaint.complaint_id
+    assert seen["case.processing_deadline_passed"].case_id == waiting.case_id
+    assert seen["case.processing_deadline_passed"].case_processing_deadline_passed.due
 
     statement(backoffice, complaint.complaint_id)
     done = reconsider(caseworker, complaint.complaint_id, K.RECONSIDERATION_OUTCOME_UPHELD)

@@ -84,3 +84,43 @@ def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys
     assert code == 0 and claim["offset_allowed"] and claim["status"] == "CLAIM_STATUS_OPEN"
     code, written = _run(capsys, hub, "t-backoffice", "claims", "write-off", claim["claim_id"], "--reason", "small")
     assert code == 0 and written["status"] == "CLAIM_STATUS_WRITTEN_OFF"
+
+
+def test_hubctl_hearing_complaint_and_overdue(hub, capsys, tmp_path):
+    from tests.dispatch_support import dispatcher, file_adapters
+    bo, cw = "t-backoffice", "t-cw-101"
+    cpr = new_cpr()
+    _, case = _run(capsys, hub, bo, "case", "create", "--municipality", "101", "--cpr", cpr,
+                   "--benefit", "BOLIGSTOETTE", "--channel", "letter")
+    cid = case["case_id"]
+    _, info = _run(capsys, hub, bo, "case", "add-info", cid, "--source", "register", "--kind", "income.annual",
+                   "--value", "420000")
+    code, sub = _run(capsys, hub, bo, "decision", "submit", cid, "--outcome", "refused", "--reasoning", "Over grænsen.",
+                     "--legal-basis", "Lov om individuel boligstøtte § 8", "--fact", info["item"]["item_id"])
+    assert code == 0 and sub["hearing_required"]
+    did = sub["decision"]["decision_id"]
+    code, hearing = _run(capsys, hub, bo, "hearing", "start", did, "--note", "Send lønsedler.")
+    assert code == 0 and hearing["status"] == "HEARING_STATUS_OPEN"
+    code, answered = _run(capsys, hub, "t-bs-101", "hearing", "respond", hearing["hearing_id"],
+                          "--comments", "Indkomsten er faldet.", "--channel", "in-person")
+    assert code == 0 and answered["status"] == "HEARING_STATUS_ANSWERED"
+    code, approved = _run(capsys, hub, cw, "decision", "approve", did)
+    assert code == 0 and approved["status"] == "DECISION_STATUS_APPROVED"
+    dispatcher(hub.engine, hub.clock, file_adapters(tmp_path)).drain()  # the letter is sent
+
+    code, complaint = _run(capsys, hub, "t-bs-101", "complaint", "file", did, "--channel", "in-person",
+                           "--grounds", "Jeg er uenig.")
+    assert code == 0 and complaint["status"] == "COMPLAINT_STATUS_RECEIVED"
+    kid = complaint["complaint_id"]
+    assert _run(capsys, hub, bo, "complaint", "statement", kid, "--text", "Redegørelse.")[0] == 0
+    _, inbox = _run(capsys, hub, cw, "complaint", "list", "--awaiting")
+    assert [c["complaint_id"] for c in inbox["complaints"]] == [kid]
+    code, upheld = _run(capsys, hub, cw, "complaint", "reconsider", kid, "--upheld", "--note", "fastholdt")
+    assert code == 0 and upheld["status"] == "COMPLAINT_STATUS_FORWARDED"
+    code, remitted = _run(capsys, hub, bo, "complaint", "appeal", kid, "--outcome", "remitted",
+                          "--reference", "25-1", "--decided-on", "2026-04-01")
+    assert code == 0 and remitted["appeal"]["outcome"] == "APPEAL_OUTCOME_REMITTED"
+    _, shown = _run(capsys, hub, bo, "case", "show", cid)
+    assert shown["status"] == "CASE_STATUS_INFORMING" and shown["complaints"][0]["complaint_id"] == kid
+    code, overdue = _run(capsys, hub, cw, "overdue", "--kind", "reconsideration")
+    assert code == 0 and not overdue.get("items")

@@ -24,6 +24,20 @@
     hubctl claims create CASE_ID --amount 150000 --reason "..." [--origin recalculation] [--offset]
     hubctl claims offset CLAIM_ID [--off]     # allow (or stop) offsetting against payments
     hubctl claims write-off CLAIM_ID --reason "..."
+
+    hubctl decision submit CASE_ID --outcome refused --reasoning "..." --legal-basis "..." \
+        [--fact ITEM_ID] [--hearing-exception statutory --hearing-exception-note "..."]
+    hubctl hearing start DECISION_ID [--note "..."]       # letter to the citizen, deadline from the catalogue
+    hubctl hearing respond HEARING_ID --comments "..." --channel letter
+    hubctl complaint file DECISION_ID --channel letter --grounds "..." [--received 2026-05-01T10:00:00Z]
+    hubctl complaint statement COMPLAINT_ID --text "..."
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl complaint list --awaiting   # the authority's inbox
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl complaint reconsider COMPLAINT_ID --upheld
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl complaint reconsider COMPLAINT_ID --changed --decision NEW_DRAFT_ID
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl complaint late COMPLAINT_ID --accept|--dismiss --reason "..."
+    hubctl complaint appeal COMPLAINT_ID --outcome remitted --reference 25-12345
+    hubctl complaint show COMPLAINT_ID
+    hubctl overdue [--kind reconsideration]                  # what is late now
 """
 from __future__ import annotations
 
@@ -35,11 +49,11 @@ import sys
 import uuid
 
 import grpc
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
-from hub.v1 import benefits_pb2, cases_pb2, common_pb2, decisions_pb2, operations_pb2, payments_pb2
+from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2, payments_pb2
 
 
 def _enum(wrapper, prefix: str, text: str) -> int:
@@ -55,6 +69,15 @@ def _amount(text: str) -> common_pb2.PeriodAmount:
     """OERE:START:END, e.g. 125000:2026-04-01:2026-12-31"""
     oere, start, end = text.split(":")
     return common_pb2.PeriodAmount(amount_oere=int(oere), period_start=_date(start), period_end=_date(end))
+
+
+def _time(text: str | None):
+    """An RFC 3339 time, or None (the hub's now)."""
+    if not text:
+        return None
+    t = timestamp_pb2.Timestamp()
+    t.FromJsonString(text)
+    return t
 
 
 def _point(text: str) -> decisions_pb2.DiscretionaryPoint:
@@ -106,7 +129,9 @@ def run(args, hub) -> None:
             _print(d.SubmitDraftDecision(decisions_pb2.SubmitDraftDecisionRequest(
                 request_id=rid, case_id=args.case_id, outcome=_enum(decisions_pb2.Outcome, "OUTCOME", args.outcome),
                 amounts=[_amount(a) for a in args.amount], reasoning=args.reasoning, legal_basis=args.legal_basis,
-                discretionary_points=[_point(p) for p in args.point])))
+                discretionary_points=[_point(p) for p in args.point], decisive_fact_ids=args.fact,
+                hearing_exception=_enum(decisions_pb2.HearingException, "HEARING_EXCEPTION", args.hearing_exception)
+                if args.hearing_exception else 0, hearing_exception_note=args.hearing_exception_note)))
         case "decision-approve":
             req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
             if args.amount or args.point:
@@ -161,6 +186,54 @@ def run(args, hub) -> None:
         case "claims-write-off":
             _print(hub.payments.WriteOffClaim(payments_pb2.WriteOffClaimRequest(
                 request_id=rid, claim_id=args.claim_id, reason=args.reason)))
+        case "hearing-start":
+            _print(d.StartHearing(decisions_pb2.StartHearingRequest(request_id=rid, decision_id=args.decision_id,
+                                                                    note=args.note)))
+        case "hearing-respond":
+            _print(d.RecordHearingResponse(decisions_pb2.RecordHearingResponseRequest(
+                request_id=rid, hearing_id=args.hearing_id, comments=args.comments,
+                channel=_enum(common_pb2.Channel, "CHANNEL", args.channel), received_time=_time(args.received))))
+        case "complaint-file":
+            _print(hub.complaints.FileComplaint(complaints_pb2.FileComplaintRequest(
+                request_id=rid, decision_id=args.decision_id, channel=_enum(common_pb2.Channel, "CHANNEL", args.channel),
+                grounds=args.grounds, received_time=_time(args.received), external_reference=args.ref)))
+        case "complaint-statement":
+            _print(hub.complaints.SubmitStatement(complaints_pb2.SubmitStatementRequest(
+                request_id=rid, complaint_id=args.complaint_id, text=args.text)))
+        case "complaint-late":
+            _print(hub.complaints.DecideLateComplaint(complaints_pb2.DecideLateComplaintRequest(
+                request_id=rid, complaint_id=args.complaint_id, reason=args.reason,
+                decision=complaints_pb2.LATE_COMPLAINT_DECISION_ACCEPTED if args.accept
+                else complaints_pb2.LATE_COMPLAINT_DECISION_DISMISSED)))
+        case "complaint-reconsider":
+            _print(hub.complaints.Reconsider(complaints_pb2.ReconsiderRequest(
+                request_id=rid, complaint_id=args.complaint_id, decision_id=args.decision, note=args.note,
+                outcome=complaints_pb2.RECONSIDERATION_OUTCOME_CHANGED if args.changed
+                else complaints_pb2.RECONSIDERATION_OUTCOME_UPHELD)))
+        case "complaint-appeal":
+            req = complaints_pb2.RecordAppealOutcomeRequest(
+                request_id=rid, complaint_id=args.complaint_id, appeal_reference=args.reference, note=args.note,
+                outcome=_enum(complaints_pb2.AppealOutcome, "APPEAL_OUTCOME", args.outcome))
+            if args.decided_on:
+                req.decided_on.CopyFrom(_date(args.decided_on))
+            if args.outcome == "changed":
+                req.new_decision.CopyFrom(complaints_pb2.AppealDecisionContent(
+                    outcome=_enum(decisions_pb2.Outcome, "OUTCOME", args.new_outcome),
+                    amounts=[_amount(a) for a in args.amount], reasoning=args.reasoning,
+                    legal_basis=args.legal_basis))
+            _print(hub.complaints.RecordAppealOutcome(req))
+        case "complaint-show":
+            _print(hub.complaints.GetComplaint(complaints_pb2.GetComplaintRequest(complaint_id=args.complaint_id)))
+        case "complaint-list":
+            _print(hub.complaints.ListComplaints(complaints_pb2.ListComplaintsRequest(
+                municipality_code=args.municipality, awaiting_reconsideration=args.awaiting,
+                status=_enum(complaints_pb2.ComplaintStatus, "COMPLAINT_STATUS", args.status) if args.status else 0,
+                page_size=args.page_size, page_token=args.page_token)))
+        case "overdue":
+            _print(c.ListOverdue(cases_pb2.ListOverdueRequest(
+                municipality_code=args.municipality,
+                kind=_enum(cases_pb2.OverdueKind, "OVERDUE_KIND", args.kind) if args.kind else 0,
+                page_size=args.page_size, page_token=args.page_token)))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
@@ -198,9 +271,79 @@ def parser() -> argparse.ArgumentParser:
     top.add_parser("benefits", help="list the benefit catalogue").set_defaults(cmd="benefits")
     inbox = top.add_parser("inbox", help="the authority's drafts waiting for approval")
     inbox.set_defaults(cmd="inbox")
-    for sp in (inbox,):
+    overdue = top.add_parser("overdue", help="what is late now: processing deadlines, hearings, reconsiderations")
+    overdue.set_defaults(cmd="overdue")
+    overdue.add_argument("--municipality", default="")
+    overdue.add_argument("--kind", default="", choices=["", "processing-deadline", "hearing-deadline",
+                                                        "reconsideration"])
+    for sp in (inbox, overdue):
         sp.add_argument("--page-size", type=int, default=0)
         sp.add_argument("--page-token", default="")
+
+    hearing = top.add_parser("hearing", help="hear the citizen before an adverse decision").add_subparsers(
+        dest="sub", required=True)
+    s = hearing.add_parser("start", help="send the hearing letter for a draft")
+    s.set_defaults(cmd="hearing-start")
+    s.add_argument("decision_id")
+    s.add_argument("--note", default="", help="words to the citizen in the letter")
+    s = hearing.add_parser("respond", help="record the citizen's comments")
+    s.set_defaults(cmd="hearing-respond")
+    s.add_argument("hearing_id")
+    s.add_argument("--comments", required=True)
+    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
+    s.add_argument("--received", default="", metavar="RFC3339", help="when received (default: now)")
+
+    complaint = top.add_parser("complaint", help="complaints, reconsideration and appeals").add_subparsers(
+        dest="sub", required=True)
+    s = complaint.add_parser("file", help="a complaint about a sent decision")
+    s.set_defaults(cmd="complaint-file")
+    s.add_argument("decision_id")
+    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
+    s.add_argument("--grounds", required=True)
+    s.add_argument("--received", default="", metavar="RFC3339", help="when received (default: now)")
+    s.add_argument("--ref", default="", help="external reference")
+    s = complaint.add_parser("statement", help="the back office's statement")
+    s.set_defaults(cmd="complaint-statement")
+    s.add_argument("complaint_id")
+    s.add_argument("--text", required=True)
+    s = complaint.add_parser("late", help="the authority accepts or dismisses a late complaint")
+    s.set_defaults(cmd="complaint-late")
+    s.add_argument("complaint_id")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--accept", action="store_true")
+    g.add_argument("--dismiss", action="store_true")
+    s.add_argument("--reason", required=True)
+    s = complaint.add_parser("reconsider", help="the authority changes (with the new decision) or upholds")
+    s.set_defaults(cmd="complaint-reconsider")
+    s.add_argument("complaint_id")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--changed", action="store_true")
+    g.add_argument("--upheld", action="store_true")
+    s.add_argument("--decision", default="", help="with --changed: the new draft (or decision approved since)")
+    s.add_argument("--note", default="")
+    s = complaint.add_parser("appeal", help="record the appeals authority's outcome")
+    s.set_defaults(cmd="complaint-appeal")
+    s.add_argument("complaint_id")
+    s.add_argument("--outcome", required=True, choices=["upheld", "changed", "remitted", "dismissed"])
+    s.add_argument("--reference", required=True, help="the appeals authority's journal number")
+    s.add_argument("--decided-on", default="", metavar="YYYY-MM-DD")
+    s.add_argument("--note", default="")
+    s.add_argument("--new-outcome", default="granted", choices=["granted", "partly-granted", "refused"],
+                   help="with --outcome changed")
+    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END", help="with --outcome changed")
+    s.add_argument("--reasoning", default="")
+    s.add_argument("--legal-basis", default="")
+    s = complaint.add_parser("show")
+    s.set_defaults(cmd="complaint-show")
+    s.add_argument("complaint_id")
+    s = complaint.add_parser("list", help="complaints in your scope (--awaiting: the authority's inbox)")
+    s.set_defaults(cmd="complaint-list")
+    s.add_argument("--municipality", default="")
+    s.add_argument("--status", default="", choices=["", "received", "dismissed-as-late",
+                                                    "resolved-by-reconsideration", "forwarded", "appeal-decided"])
+    s.add_argument("--awaiting", action="store_true")
+    s.add_argument("--page-size", type=int, default=0)
+    s.add_argument("--page-token", default="")
 
     case = top.add_parser("case").add_subparsers(dest="sub", required=True)
     s = case.add_parser("create")
@@ -257,7 +400,8 @@ def parser() -> argparse.ArgumentParser:
     for name in ("pause", "resume"):
         s = ops.add_parser(name, help=f"{name} delivery to a destination")
         s.set_defaults(cmd=f"ops-{name}")
-        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register", "payment_provider"])
+        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register",
+                                               "payment_provider", "appeals"])
 
     payments = top.add_parser("payments", help="payment runs, orders, provider files").add_subparsers(
         dest="sub", required=True)
@@ -306,6 +450,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--reasoning", default="")
     s.add_argument("--legal-basis", default="")
     s.add_argument("--point", action="append", default=[], metavar="TOPIC=ASSESSMENT")
+    s.add_argument("--fact", action="append", default=[], metavar="ITEM_ID", help="a decisive fact (information item)")
+    s.add_argument("--hearing-exception", default="", choices=["", "facts-known-to-citizen", "not-essential",
+                                                               "cannot-wait", "statutory", "other"])
+    s.add_argument("--hearing-exception-note", default="")
     s = dec.add_parser("approve")
     s.set_defaults(cmd="decision-approve")
     s.add_argument("decision_id")

@@ -8,8 +8,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
-                    payments_pb2_grpc)
+from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc,
+                    operations_pb2_grpc, payments_pb2_grpc)
 
 
 def _token_interceptor(token: str):
@@ -53,6 +53,10 @@ class Hub:
     @property
     def payments(self) -> payments_pb2_grpc.PaymentServiceStub:
         return payments_pb2_grpc.PaymentServiceStub(self.channel)
+
+    @property
+    def complaints(self) -> complaints_pb2_grpc.ComplaintServiceStub:
+        return complaints_pb2_grpc.ComplaintServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

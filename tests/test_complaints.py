@@ -352,6 +352,27 @@ def test_an_upheld_complaint_is_forwarded_with_the_statement_and_the_case_file(h
     assert len(events(hub.engine, case.case_id, "complaint.forwarded")) == 1
 
 
+@pytest.mark.parametrize("outcome", [K.APPEAL_OUTCOME_UPHELD, K.APPEAL_OUTCOME_DISMISSED])
+def test_an_appeal_upheld_or_dismissed_closes_the_complaint_and_leaves_the_decision(hub, backoffice, caseworker, disp,
+                                                                                    outcome):
+    case, d, complaint = forwarded(backoffice, caseworker, disp)
+    req = K.RecordAppealOutcomeRequest(request_id=rid(), complaint_id=complaint.complaint_id, outcome=outcome,
+                                       appeal_reference="25-77", note="Ankestyrelsen er enig.")
+    done = caseworker.RecordAppealOutcome(req)
+    assert caseworker.RecordAppealOutcome(req) == done  # a retry gives the first answer
+    assert done.status == K.COMPLAINT_STATUS_APPEAL_DECIDED and done.appeal.outcome == outcome
+    assert not done.appeal.new_decision_id
+    shown = get(backoffice, case.case_id)
+    assert shown.status == S.CASE_STATUS_DECIDED and [x.decision_id for x in shown.decisions] == [d.decision_id]
+    # The new decision belongs to CHANGED only.
+    again = rpc_error(caseworker.RecordAppealOutcome, K.RecordAppealOutcomeRequest(
+        request_id=rid(), complaint_id=complaint.complaint_id, outcome=outcome, appeal_reference="25-77",
+        new_decision=K.AppealDecisionContent(outcome=D.OUTCOME_GRANTED, amounts=[period(1)])))
+    assert again.code() == grpc.StatusCode.INVALID_ARGUMENT and "new_decision" in details(again)[0]
+    assert [e["payload"]["outcome"] for e in events(hub.engine, case.case_id, "complaint.appeal_decided")] == [
+        K.AppealOutcome.Name(outcome).removeprefix("APPEAL_OUTCOME_")]
+
+
 def forwarded(backoffice, caseworker, disp, **kw):
     case, d = sent_decision(backoffice, disp, **kw)
     complaint = file(backoffice, d.decision_id)

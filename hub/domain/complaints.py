@@ -100,14 +100,20 @@ class HearingNeed:
         return bool(self.unheard) or self.waiting_for is not None
 
 
+def unheard_facts(decision: Decision, items: Sequence[InformationItem], hearings: Iterable[Hearing],
+                  now: dt.datetime) -> list[InformationItem]:
+    """The register data and information from others the draft rests on that no
+    completed hearing has put to the citizen."""
+    heard = {f for h in hearings if h.completed(now) for f in h.fact_item_ids}
+    return [i for i in facts_relied_on(decision, items) if i.source in HEARING_SOURCES and i.item_id not in heard]
+
+
 def hearing_need(decision: Decision, adverse: bool, items: Sequence[InformationItem],
                  hearings: Iterable[Hearing], now: dt.datetime) -> HearingNeed:
     if not adverse or decision.hearing_exception is not None or decision.source is not DecisionSource.AUTHORITY:
         return HearingNeed()
     hearings = list(hearings)
-    heard = {f for h in hearings if h.completed(now) for f in h.fact_item_ids}
-    pending = [i.item_id for i in facts_relied_on(decision, items)
-               if i.source in HEARING_SOURCES and i.item_id not in heard]
+    pending = [i.item_id for i in unheard_facts(decision, items, hearings, now)]
     waiting = next((h for h in hearings if h.waiting(now) and set(h.fact_item_ids) & set(pending)), None)
     if waiting is not None:
         in_hearing = {f for h in hearings if h.waiting(now) for f in h.fact_item_ids}

@@ -95,10 +95,7 @@ class Complaints:
                 raise FailedPrecondition("a hearing on this draft is open until its deadline",
                                          reason="HEARING_IN_PROGRESS",
                                          metadata={"hearing_id": open_.hearing_id, "deadline": open_.deadline.isoformat()})
-            heard = {f for h in existing if h.completed(now) for f in h.fact_item_ids}
-            items = uow.information(case.case_id)
-            facts = [i for i in cp.facts_relied_on(decision, items)
-                     if i.source in cp.HEARING_SOURCES and i.item_id not in heard]
+            facts = cp.unheard_facts(decision, uow.information(case.case_id), existing, now)
             if not facts:
                 raise FailedPrecondition("the draft rests on no register data or information from others that the "
                                          "citizen has not had the chance to comment on", reason="NOTHING_TO_HEAR")

@@ -17,10 +17,9 @@ import sqlalchemy as sa
 import structlog
 
 from hub.domain import complaints as cp
-from hub.domain.model import Event
 from hub.service.clock import Clock
+from hub.service.steps import record_case_event
 from hub.store import complaints as store
-from hub.store import tables as t
 from hub.store.uow import UnitOfWork
 
 log = structlog.get_logger("hub.deadlines")
@@ -97,7 +96,4 @@ class DeadlineWatcher:
 
     @staticmethod
     def _event(uow: UnitOfWork, case_id: str, type_: str, now: dt.datetime, **payload) -> None:
-        row = uow.conn.execute(sa.select(t.cases.c.municipality_code, t.cases.c.benefit_code)
-                               .where(t.cases.c.case_id == case_id)).first()
-        uow.record_event(Event(type_, case_id, row.municipality_code, row.benefit_code, now, WATCHER_CLIENT,
-                               payload))
+        record_case_event(uow, case_id, type_, now, WATCHER_CLIENT, **payload)

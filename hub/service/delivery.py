@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
-from hub.domain.model import CaseStatus, Event, InformationItem, InformationSource
+from hub.domain.model import CaseStatus, InformationItem, InformationSource
 from hub.service.clock import Clock
-from hub.service.steps import attach_information
+from hub.service.steps import attach_information, record_case_event
 from hub.store import complaints as complaint_store
 from hub.store import outbox as ob
 from hub.store import tables as t
@@ -112,7 +112,4 @@ class DeliveryService:
 
     @staticmethod
     def _event(uow: UnitOfWork, case_id: str, type_: str, now: dt.datetime, **payload) -> None:
-        row = uow.conn.execute(sa.select(t.cases.c.municipality_code, t.cases.c.benefit_code)
-                               .where(t.cases.c.case_id == case_id)).first()
-        uow.record_event(Event(type_, case_id, row.municipality_code if row else None,
-                               row.benefit_code if row else None, now, DISPATCHER_CLIENT, payload))
+        record_case_event(uow, case_id, type_, now, DISPATCHER_CLIENT, **payload)

@@ -19,9 +19,8 @@ from hub.domain.errors import (AlreadyExists, FailedPrecondition, FieldViolation
                                PermissionDenied, Violations)
 from hub.domain.identity import DISCRETION_ROLES, Identity
 from hub.domain.model import (
-    AUTOMATIC_APPROVER, Approval, AuthorityKind, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
+    AUTOMATIC_APPROVER, Approval, ApprovalMode, Benefit, Case, CaseStatus, CaseView, Decision,
     DecisionSource, DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
-    authority_from_key,
     may_approve_automatically, origin_of,
 )
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
@@ -537,7 +536,8 @@ class HubService(Payments, Complaints):
                                 hearing_exception=c.hearing_exception,
                                 hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance)
             uow.insert_decision(decision, case.authority_key)
-            hearing = self._hearing_need(uow, case, decision, now).blocks
+            need = self._hearing_need(uow, case, decision, now)
+            hearing = need.blocks
             uow.record_event(self._event(case, "decision.draft_submitted", now, identity,
                                          decision_id=decision.decision_id, outcome=decision.outcome.value,
                                          hearing_required=hearing,
@@ -548,7 +548,7 @@ class HubService(Payments, Complaints):
             if automatic:
                 approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
                                     note="approved automatically on the authority's behalf: objective case")
-                decision = self._approve(uow, case, decision, approval, None, None, now, identity)
+                decision = self._approve(uow, case, decision, approval, None, None, now, identity, need=need)
             return (decision, case.status, automatic, hearing), case
 
         return self._mutate(identity, "SubmitDraftDecision", c.request_id, fingerprint, encode, work)
@@ -564,12 +564,14 @@ class HubService(Payments, Complaints):
         return decision, case
 
     def _approve(self, uow: UnitOfWork, case: Case, decision: Decision, approval: Approval, amounts, points,
-                 now: dt.datetime, identity: Identity) -> Decision:
+                 now: dt.datetime, identity: Identity, *, need: cp.HearingNeed | None = None) -> Decision:
+        """`need`: the hearing check already made on this unamended draft, if any."""
         decision = decision.approve(approval, amounts, points)
         if approval.mode is not ApprovalMode.RECORDED:
             # The letter must give reasons and guidance, and the citizen must have been heard.
             cp.require_reasons(decision)
-            cp.require_hearing_held(self._hearing_need(uow, case, decision, now))
+            cp.require_hearing_held(need if need is not None and amounts is None
+                                    else self._hearing_need(uow, case, decision, now))
         uow.update_decision(decision)
         self._move(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
                    identity=identity, reason=f"decision approved ({approval.mode.value.lower()})")

@@ -6,12 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
+
 from hub.domain.model import Case, CaseStatus, Event, InformationItem, StatusChange
+from hub.store import tables as t
 from hub.store.uow import UnitOfWork
 
 
 def case_event(case: Case, type_: str, now: dt.datetime, client_id: str, **payload: Any) -> Event:
     return Event(type_, case.case_id, case.municipality_code, case.benefit_code, now, client_id, payload)
+
+
+def record_case_event(uow: UnitOfWork, case_id: str, type_: str, now: dt.datetime, client_id: str,
+                      **payload: Any) -> None:
+    """An event on a case known only by id (the dispatcher's and the deadline watcher's)."""
+    row = uow.conn.execute(sa.select(t.cases.c.municipality_code, t.cases.c.benefit_code)
+                           .where(t.cases.c.case_id == case_id)).first()
+    uow.record_event(Event(type_, case_id, row.municipality_code if row else None,
+                           row.benefit_code if row else None, now, client_id, payload))
 
 
 def move_case(uow: UnitOfWork, case: Case, target: CaseStatus, *, action: str, now: dt.datetime, by: str,

@@ -5,12 +5,12 @@ import datetime as dt
 from typing import Any, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.domain import complaints as cp
 from hub.domain.documents import jsonable
 from hub.domain.model import OPEN_STATUSES, Channel, DecisionStatus, Outcome, Sensitivity
 from hub.store import tables as t
+from hub.store.db import dialect_insert
 
 H, C = t.hearings.c, t.complaints.c
 
@@ -218,14 +218,10 @@ def list_overdue(conn: sa.Connection, *, now: dt.datetime, scope: dict, municipa
 
 # ---- the watcher's alerts -----------------------------------------------------------------
 
-def _insert(conn: sa.Connection, table: sa.Table):
-    return (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
-
-
 def raise_alert(conn: sa.Connection, kind: cp.OverdueKind, subject_id: str, case_id: str, due_at: dt.datetime,
                 now: dt.datetime) -> bool:
     """True the first time only: one alert (and one event) per kind and subject."""
-    row = conn.execute(_insert(conn, t.deadline_alerts).on_conflict_do_nothing()
+    row = conn.execute(dialect_insert(conn, t.deadline_alerts).on_conflict_do_nothing()
                        .returning(t.deadline_alerts.c.subject_id),
                        dict(kind=kind.value, subject_id=subject_id, case_id=case_id, due_at=due_at,
                             raised_at=now)).first()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///var/hub.db"
@@ -17,6 +18,11 @@ def database_url() -> str:
 
 def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def dialect_insert(conn: sa.Connection, table: sa.Table):
+    """INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite alike)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def create_engine(url: str | None = None, *, pool_size: int = 10, read_only: bool = False) -> sa.Engine:

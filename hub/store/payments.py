@@ -7,10 +7,10 @@ import uuid
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.domain import payments as pay
 from hub.store import tables as t
+from hub.store.db import dialect_insert
 
 LIVE = [s.value for s in pay.LIVE_ORDER_STATUSES]
 FLAGGED = [s.value for s in pay.FLAGGED_STATUSES]
@@ -23,8 +23,6 @@ def _pg(conn: sa.Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _insert(conn: sa.Connection, table: sa.Table):
-    return (postgresql.insert if _pg(conn) else sqlite.insert)(table)
 
 
 # ---- grant lines ---------------------------------------------------------------------------
@@ -238,7 +236,7 @@ def create_orders(conn: sa.Connection, rows: Sequence[Any], *, run_id: str | Non
         status="PENDING", amount_oere=r.due, offset_oere=sum(n for _, n in plan.get(r.end_to_end_id, ())),
         run_id=run_id, created_at=now, updated_at=now) for r in candidates]
     created = set(conn.execute(
-        _insert(conn, t.payment_orders).on_conflict_do_nothing(index_elements=["end_to_end_id"])
+        dialect_insert(conn, t.payment_orders).on_conflict_do_nothing(index_elements=["end_to_end_id"])
         .returning(O.end_to_end_id), values).scalars())
     made = [v for v in values if v["end_to_end_id"] in created]
     offsets = {e: plan[e] for e in created if plan.get(e)}
@@ -274,7 +272,7 @@ def run_by_request(conn: sa.Connection, client_id: str, request_id: str):
 
 def start_run(conn: sa.Connection, client_id: str, request_id: str, period: str, now: dt.datetime) -> str:
     run_id = str(uuid.uuid4())
-    conn.execute(_insert(conn, t.payment_runs).on_conflict_do_nothing(), dict(
+    conn.execute(dialect_insert(conn, t.payment_runs).on_conflict_do_nothing(), dict(
         run_id=run_id, client_id=client_id, request_id=request_id, period=period, started_at=now, examined=0,
         orders_created=0, amount_oere=0))
     return run_by_request(conn, client_id, request_id).run_id

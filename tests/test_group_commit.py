@@ -115,3 +115,30 @@ def test_a_batch_that_cannot_commit_runs_its_calls_one_by_one(clean_db):
     assert [s for s in seen if s[1]] == [(f"c{i}", True) for i in range(4)]
     assert [s for s in seen if not s[1]] == [(f"c{i}", False) for i in range(4)]
     assert table_counts(engine)["idempotency"] == 0
+
+
+def test_a_batch_finds_stored_responses_of_several_clients_through_the_primary_key(clean_db):
+    """The batch's look-up of earlier responses must not cost more as the table grows:
+    on SQLite a row-value IN scans the whole table, so the query is asked per client."""
+    import datetime as dt
+    from hub.store.uow import Batch, stored_responses_queries
+    engine = clean_db
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(tables.idempotency.insert(), [
+            dict(client_id=c, request_id=r, rpc="CreateCase", fingerprint=f"{c}{r}", response=b"x", created_at=now)
+            for c in ("a", "b") for r in ("1", "2")])
+    keys = [("a", "1"), ("b", "2"), ("b", "9"), ("c", "1")]
+    batch = Batch(engine)
+    try:
+        batch.prefetch_responses(keys)
+        assert {k: v and v.fingerprint for k, v in batch.responses.items()} == {
+            ("a", "1"): "a1", ("b", "2"): "b2", ("b", "9"): None, ("c", "1"): None}
+    finally:
+        batch.close()
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            for query in stored_responses_queries(keys):
+                compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+                plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+                assert "SEARCH idempotency USING INDEX" in plan, plan

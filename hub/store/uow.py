@@ -129,6 +129,20 @@ _BENEFIT = sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
 
+def stored_responses_queries(keys: Iterable[tuple[str, str]]) -> list[sa.Select]:
+    """The stored responses for (client id, request id) keys: one query per client,
+    `client_id = ? AND request_id IN (...)`, which both databases answer from the
+    primary key. (A row-value IN, `(client_id, request_id) IN (...)`, makes SQLite
+    scan the whole table: a batch would cost more the more requests were ever made.)"""
+    by_client: dict[str, list[str]] = {}
+    for client_id, request_id in keys:
+        by_client.setdefault(client_id, []).append(request_id)
+    c = t.idempotency.c
+    return [sa.select(c.client_id, c.request_id, c.rpc, c.fingerprint, c.response)
+            .where(c.client_id == client_id, c.request_id.in_(request_ids))
+            for client_id, request_ids in by_client.items()]
+
+
 class Batch:
     """Group commit: several use cases share one transaction and one fsync. Each runs
     in a unit of work of its own (a savepoint, opened at its first statement), and its
@@ -147,10 +161,10 @@ class Batch:
     def prefetch_responses(self, keys: list[tuple[str, str]]) -> None:
         if not keys:
             return
-        c = t.idempotency.c
-        found = {(r.client_id, r.request_id): StoredResponse(r.rpc, r.fingerprint, bytes(r.response))
-                 for r in self.conn.execute(sa.select(c.client_id, c.request_id, c.rpc, c.fingerprint, c.response)
-                                            .where(sa.tuple_(c.client_id, c.request_id).in_(keys)))}
+        found = {}
+        for query in stored_responses_queries(keys):
+            found.update({(r.client_id, r.request_id): StoredResponse(r.rpc, r.fingerprint, bytes(r.response))
+                          for r in self.conn.execute(query)})
         for key in keys:
             self.responses.setdefault(key, found.get(key))
 

@@ -5,7 +5,6 @@ the step in one transaction, like every other use case."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import replace
 from typing import Any, Callable, TypeVar
 
@@ -23,6 +22,7 @@ from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST
 from hub.service.steps import attach_information
 from hub.store import complaints as cs
 from hub.store import payments as ps
+from hub.domain.ids import new_id
 from hub.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ class Complaints:
                 raise FailedPrecondition("the draft rests on no register data or information from others that the "
                                          "citizen has not had the chance to comment on", reason="NOTHING_TO_HEAR")
             benefit = uow.benefit(case.benefit_code)
-            hearing = cp.Hearing(str(uuid.uuid4()), case.case_id, decision.decision_id, cp.HearingStatus.OPEN,
+            hearing = cp.Hearing(new_id(), case.case_id, decision.decision_id, cp.HearingStatus.OPEN,
                                  tuple(f.item_id for f in facts), decision.outcome, c.note, identity.client_id, now,
                                  cp.hearing_deadline(now, benefit.hearing_deadline_days))
             cs.insert_hearing(conn, hearing)
@@ -130,7 +130,7 @@ class Complaints:
             if hearing is None or case is None:
                 raise NotFound("hearing not found", reason="HEARING_NOT_FOUND", metadata={"hearing_id": c.hearing_id})
             case.require_open("RecordHearingResponse")
-            item = InformationItem(str(uuid.uuid4()), case.case_id, InformationSource.CITIZEN,
+            item = InformationItem(new_id(), case.case_id, InformationSource.CITIZEN,
                                    f"hearing {hearing.hearing_id}", "hearing.response",
                                    dict(hearing_id=hearing.hearing_id, comments=c.comments,
                                         channel=c.channel.value, received_at=received.isoformat()),
@@ -191,7 +191,7 @@ class Complaints:
             if other:
                 raise FailedPrecondition("a complaint on this decision is open already", reason="COMPLAINT_ALREADY_OPEN",
                                          metadata={"complaint_id": other})
-            complaint = cp.Complaint(str(uuid.uuid4()), case.case_id, decision.decision_id, cp.ComplaintStatus.RECEIVED,
+            complaint = cp.Complaint(new_id(), case.case_id, decision.decision_id, cp.ComplaintStatus.RECEIVED,
                                      c.channel, received, c.grounds, c.external_reference, identity.client_id, now,
                                      cp.is_late(decision.sent_at, received), cp.reconsider_by(received))
             cs.insert_complaint(conn, complaint)
@@ -350,7 +350,7 @@ class Complaints:
         self._move(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="RecordAppealOutcome", now=now,
                    by=identity.client_id, identity=identity,
                    reason=f"decision of the appeals authority ({c.appeal_reference}) recorded")
-        decision = Decision(str(uuid.uuid4()), case.case_id, DecisionStatus.PENDING_APPROVAL, n.outcome, amounts,
+        decision = Decision(new_id(), case.case_id, DecisionStatus.PENDING_APPROVAL, n.outcome, amounts,
                             n.reasoning, n.legal_basis, (), identity.client_id, now, effective_from=effective,
                             source=DecisionSource.APPEALS_AUTHORITY)
         uow.insert_decision(decision, case.authority_key)

@@ -4,7 +4,6 @@ the letter was sent, register data arriving as information), in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from hub.store import complaints as complaint_store
 from hub.store import outbox as ob
 from hub.store import tables as t
 from hub.store.outbox import OutboxRow
+from hub.domain.ids import new_id
 from hub.store.uow import UnitOfWork
 
 DISPATCHER_CLIENT = "hub-dispatcher"
@@ -104,7 +104,7 @@ class DeliveryService:
             return
         value = dict(register="eIndkomst", months=months, fetched_at=receipt.data.get("fetched_at", now.isoformat()),
                      reference=receipt.reference, records=receipt.data.get("records", []))
-        item = InformationItem(str(uuid.uuid4()), case.case_id, InformationSource.REGISTER,
+        item = InformationItem(new_id(), case.case_id, InformationSource.REGISTER,
                                f"eIndkomst {receipt.reference}", "income.register_records", value, False,
                                row.payload.get("requested_by", DISPATCHER_CLIENT), now)
         attach_information(uow, case, item, action="RegisterData", now=now, client_id=DISPATCHER_CLIENT,

@@ -4,7 +4,6 @@ the first response is stored in the same transaction as the change and replayed.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import replace
 from typing import Any, Callable, TypeVar
 
@@ -34,6 +33,7 @@ from hub.service.steps import attach_information, case_event, move_case
 from hub.store import audit as audit_store
 from hub.store import events as ev
 from hub.store import outbox as ob
+from hub.domain.ids import new_id
 from hub.store.uow import AuditEntry, UnitOfWork
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ class HubService(Payments, Complaints):
             if benefit is None:
                 raise InvalidArgument([FieldViolation("benefit_code", "is not in the benefit catalogue")])
             authority = benefit.authority_for(c.municipality_code)
-            case = Case(str(uuid.uuid4()), c.municipality_code, c.cpr, c.benefit_code, c.channel, origin_of(c.channel),
+            case = Case(new_id(), c.municipality_code, c.cpr, c.benefit_code, c.channel, origin_of(c.channel),
                         CaseStatus.CREATED, c.received_at, now,
                         c.received_at + dt.timedelta(days=benefit.processing_deadline_days),
                         c.applicant_statement, c.external_reference, authority.key, identity.client_id, now,
@@ -260,7 +260,7 @@ class HubService(Payments, Complaints):
                 uow.update_case_sensitivity(case)
                 uow.record_event(self._event(case, "case.sensitivity_raised", now, identity,
                                              from_sensitivity=before.value, to_sensitivity=case.sensitivity.value))
-            item = InformationItem(str(uuid.uuid4()), case.case_id, c.source, c.source_reference, c.kind, c.value,
+            item = InformationItem(new_id(), case.case_id, c.source, c.source_reference, c.kind, c.value,
                                    c.discretionary, identity.client_id, now)
             attach_information(uow, case, item, action="AddInformation", now=now, client_id=identity.client_id,
                                reason="information added")
@@ -530,7 +530,7 @@ class HubService(Payments, Complaints):
             self._check_decisive_facts(uow, case, c.decisive_fact_ids)
             benefit = uow.benefit(case.benefit_code)
             guidance = documents.complaint_guidance(self._authority(uow, case), benefit.appeals_authority_name)
-            decision = Decision(str(uuid.uuid4()), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts,
+            decision = Decision(new_id(), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts,
                                 c.reasoning, c.legal_basis, points, identity.client_id, now,
                                 effective_from=effective, decisive_fact_ids=c.decisive_fact_ids,
                                 hearing_exception=c.hearing_exception,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from types import SimpleNamespace
 from typing import Any, Iterator
 
@@ -18,6 +17,7 @@ from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, OutboxM
 from hub.dispatch.ports import ECONOMY, PAYMENT_PROVIDER
 from hub.domain import municipalities
 from hub.store import payments as ps
+from hub.domain.ids import new_id
 from hub.store.uow import AuditEntry, UnitOfWork
 
 RUN_CHUNK = int(os.environ.get("HUB_PAYMENT_RUN_CHUNK", "2000"))
@@ -107,7 +107,7 @@ class Payments:
                        identity: Identity, **details: Any) -> None:
         c = ps.claim(uow.writer(), claim_id)
         uow.record_event(self._event(case, type_, now, identity, claim_id=claim_id, status=c.status, **details))
-        self._post(uow, case, now, f"claim/{claim_id}/{type_}/{uuid.uuid4()}", kind=type_.replace(".", "_"),
+        self._post(uow, case, now, f"claim/{claim_id}/{type_}/{new_id()}", kind=type_.replace(".", "_"),
                    claim_id=claim_id, status=c.status, amount_oere=c.amount_oere, collected_oere=c.collected_oere,
                    cancelled_oere=c.cancelled_oere, written_off_oere=c.written_off_oere, cpr=case.cpr, change=details)
 

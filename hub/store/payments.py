@@ -3,13 +3,13 @@ the unit of work's connection; the caller commits."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
 from hub.domain import payments as pay
 from hub.store import tables as t
+from hub.domain.ids import new_id
 from hub.store.db import dialect_insert
 
 LIVE = [s.value for s in pay.LIVE_ORDER_STATUSES]
@@ -145,7 +145,7 @@ def release_claims(conn: sa.Connection, releases: Sequence[tuple[str, int]], now
 def insert_claim(conn: sa.Connection, *, case_id: str, municipality_code: str, benefit_code: str, origin: pay.ClaimOrigin,
                  amount: int, period_key: str, decision_id: str | None, reason: str, offset_allowed: bool,
                  created_by: str, now: dt.datetime) -> str:
-    claim_id = str(uuid.uuid4())
+    claim_id = new_id()
     conn.execute(t.claims.insert(), dict(
         claim_id=claim_id, case_id=case_id, municipality_code=municipality_code, benefit_code=benefit_code,
         origin=origin.value, status=pay.ClaimStatus.OPEN.value, period_key=period_key, decision_id=decision_id,
@@ -271,7 +271,7 @@ def run_by_request(conn: sa.Connection, client_id: str, request_id: str):
 
 
 def start_run(conn: sa.Connection, client_id: str, request_id: str, period: str, now: dt.datetime) -> str:
-    run_id = str(uuid.uuid4())
+    run_id = new_id()
     conn.execute(dialect_insert(conn, t.payment_runs).on_conflict_do_nothing(), dict(
         run_id=run_id, client_id=client_id, request_id=request_id, period=period, started_at=now, examined=0,
         orders_created=0, amount_oere=0))
@@ -386,7 +386,7 @@ def new_batch(conn: sa.Connection, *, provider_id: str, municipalities: Iterable
     rows = conn.execute(q).all()
     if not rows:
         return None
-    batch_id = str(uuid.uuid4())
+    batch_id = new_id()
     conn.execute(t.payment_batches.insert(), dict(
         batch_id=batch_id, provider_id=provider_id, mode=mode, status=status, created_at=now,
         lease_expires_at=lease_expires_at, acknowledged_at=now if status != "LEASED" else None,

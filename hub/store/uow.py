@@ -4,7 +4,6 @@ commit, in the same transaction as the state change they belong to."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Iterable, Sequence
@@ -17,6 +16,7 @@ from hub.domain.model import (
     DecisionSource, DecisionStatus, DiscretionaryPoint, HearingException, Event, InformationItem, InformationSource, Origin,
     OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, Sensitivity, StatusChange,
 )
+from hub.domain.ids import new_id
 from hub.store import tables as t
 
 
@@ -84,7 +84,7 @@ class _Pending:
             # and sequence order equals commit order.
             n = len(self.events)
             top = conn.execute(_BUMP_EVENTS, {"n": n}).scalar_one()
-            rows = [dict(seq=s, event_id=str(uuid.uuid4()), type=e.type, case_id=e.case_id,
+            rows = [dict(seq=s, event_id=new_id(), type=e.type, case_id=e.case_id,
                          municipality_code=e.municipality_code, benefit_code=e.benefit_code,
                          occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
                     for s, e in zip(range(top - n + 1, top + 1), self.events)]

@@ -20,8 +20,17 @@ UTC = dt.timezone.utc
 
 # ---- enums: domain value "X" <-> proto "PREFIX_X" --------------------------------------
 
+_ENUM_NUMBERS: dict[tuple[Any, str, Any], int] = {}
+
+
 def enum_out(wrapper, prefix: str, value: Any) -> int:
-    return 0 if value is None else wrapper.Value(f"{prefix}_{value.value}")
+    if value is None:
+        return 0
+    key = (wrapper, prefix, value)
+    number = _ENUM_NUMBERS.get(key)
+    if number is None:  # looked up by name once per value, then remembered
+        number = _ENUM_NUMBERS[key] = wrapper.Value(f"{prefix}_{value.value}")
+    return number
 
 
 def enum_in(wrapper, prefix: str, number: int, domain_cls, field: str):
@@ -36,12 +45,16 @@ def enum_in(wrapper, prefix: str, number: int, domain_cls, field: str):
 
 # ---- scalars -------------------------------------------------------------------------
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ts_out(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """The hub keeps every time in UTC; a naive one is read as UTC. (Arithmetic on
+    the timedelta: Timestamp.FromDatetime is several times slower.)"""
     if value is None:
         return None
-    t = timestamp_pb2.Timestamp()
-    t.FromDatetime(value.astimezone(UTC))
-    return t
+    d = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return timestamp_pb2.Timestamp(seconds=d.days * 86400 + d.seconds, nanos=d.microseconds * 1000)
 
 
 def ts_in(msg, field: str) -> dt.datetime | None:

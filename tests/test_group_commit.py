@@ -138,7 +138,7 @@ def test_a_batch_finds_stored_responses_of_several_clients_through_the_primary_k
         batch.close()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
-            for query in stored_responses_queries(keys):
-                compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+            for query, params in stored_responses_queries(keys):
+                compiled = query.params(params).compile(engine, compile_kwargs={"literal_binds": True})
                 plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
                 assert "SEARCH idempotency USING INDEX" in plan, plan

@@ -18,6 +18,7 @@ from hub.domain.model import (
 )
 from hub.domain.ids import new_id
 from hub.store import tables as t
+from hub.store.bulk import insert_many
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class _Pending:
         for name, table in zip(_ROW_BUFFERS, _ROW_TABLES):
             rows = getattr(self, name)
             if rows:
-                conn.execute(table.insert(), rows)
+                insert_many(conn, table, rows)
                 rows.clear()
 
     def write_all(self, conn: sa.Connection) -> None:
@@ -76,7 +77,7 @@ class _Pending:
                 row = dict(entry, seq=seq, prev_hash=prev)
                 row["hash"] = prev = audit_chain.entry_hash(row["prev_hash"], row)
                 rows.append(row)
-            conn.execute(t.audit_log.insert(), rows)
+            insert_many(conn, t.audit_log, rows)
             conn.execute(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1).values(seq=seq, hash=prev))
             self.audit.clear()
         if self.events:
@@ -88,11 +89,11 @@ class _Pending:
                          municipality_code=e.municipality_code, benefit_code=e.benefit_code,
                          occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
                     for s, e in zip(range(top - n + 1, top + 1), self.events)]
-            conn.execute(t.events.insert(), rows)
+            insert_many(conn, t.events, rows)
             if EVENT_RELAY:
                 # Each event also goes out through the outbox (the AMQP bridge), in the
                 # same transaction, so a broker that is down loses nothing.
-                conn.execute(t.outbox.insert(), [dict(
+                insert_many(conn, t.outbox, [dict(
                     message_id=f"event/{r['seq']}/{dest}", destination=dest, case_id=r["case_id"],
                     payload=_event_message(r), created_at=r["occurred_at"], next_attempt_at=r["occurred_at"],
                     status="PENDING", attempts=0)
@@ -125,11 +126,15 @@ _BUMP_EVENTS = (sa.update(t.sequences).where(t.sequences.c.name == "events")
 _STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
                     .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
                            t.idempotency.c.request_id == sa.bindparam("request_id")))
+_STORED_RESPONSES = (sa.select(t.idempotency.c.client_id, t.idempotency.c.request_id, t.idempotency.c.rpc,
+                                t.idempotency.c.fingerprint, t.idempotency.c.response)
+                      .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
+                             t.idempotency.c.request_id.in_(sa.bindparam("request_ids", expanding=True))))
 _BENEFIT = sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code"))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
 
-def stored_responses_queries(keys: Iterable[tuple[str, str]]) -> list[sa.Select]:
+def stored_responses_queries(keys: Iterable[tuple[str, str]]) -> list[tuple[sa.Select, dict[str, Any]]]:
     """The stored responses for (client id, request id) keys: one query per client,
     `client_id = ? AND request_id IN (...)`, which both databases answer from the
     primary key. (A row-value IN, `(client_id, request_id) IN (...)`, makes SQLite
@@ -137,9 +142,7 @@ def stored_responses_queries(keys: Iterable[tuple[str, str]]) -> list[sa.Select]
     by_client: dict[str, list[str]] = {}
     for client_id, request_id in keys:
         by_client.setdefault(client_id, []).append(request_id)
-    c = t.idempotency.c
-    return [sa.select(c.client_id, c.request_id, c.rpc, c.fingerprint, c.response)
-            .where(c.client_id == client_id, c.request_id.in_(request_ids))
+    return [(_STORED_RESPONSES, {"client_id": client_id, "request_ids": request_ids})
             for client_id, request_ids in by_client.items()]
 
 
@@ -162,9 +165,9 @@ class Batch:
         if not keys:
             return
         found = {}
-        for query in stored_responses_queries(keys):
+        for query, params in stored_responses_queries(keys):
             found.update({(r.client_id, r.request_id): StoredResponse(r.rpc, r.fingerprint, bytes(r.response))
-                          for r in self.conn.execute(query)})
+                          for r in self.conn.execute(query, params)})
         for key in keys:
             self.responses.setdefault(key, found.get(key))
 

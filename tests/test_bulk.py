@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sqlalchemy as sa
 
 from hub.store import tables as t
@@ -64,3 +66,17 @@ def test_a_column_with_a_python_default_is_left_to_sqlalchemy(engine):
                 "plain", "plain", "given"]
     finally:
         meta.drop_all(engine)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1, 14), max_value=dt.datetime(9999, 12, 31, 10),
+                    timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=2)),
+                                               dt.timezone(dt.timedelta(hours=-9, minutes=-30))])))
+def test_sqlite_stores_times_in_sqlalchemys_own_datetime_text(value):
+    """The store's faster UTC formatting for SQLite writes exactly the text SQLAlchemy's
+    DATETIME would, so rows written before and after compare and sort alike."""
+    from sqlalchemy.dialects import sqlite
+    dialect = sqlite.dialect()
+    ours = t.events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours(value) == theirs(value.astimezone(UTC).replace(tzinfo=None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData(naming_convention={
@@ -14,18 +15,32 @@ metadata = sa.MetaData(naming_convention={
 })
 
 
+class SQLiteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME, bound from the text UTCDateTime makes (below)."""
+
+    def bind_processor(self, dialect):
+        return None
+
+
 class UTCDateTime(sa.TypeDecorator):
-    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL."""
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL.
+
+    On SQLite the stored text is SQLAlchemy's DATETIME format, "YYYY-MM-DD
+    HH:MM:SS.ffffff" (always with microseconds, so that text order is time order),
+    made here by `isoformat`: 2.5 us instead of 8, and a created case binds nine."""
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return SQLiteDateTime() if dialect.name == "sqlite" else super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValueError("the store takes timezone-aware datetimes only")
         value = value.astimezone(dt.timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.isoformat(" ", "microseconds")[:-6] if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:

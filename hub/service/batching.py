@@ -43,7 +43,7 @@ class _Job:
             self.value, self.ok = exc, False
 
     def resolve(self) -> None:
-        self.loop.call_soon_threadsafe(_set_result, self.future, self.ok, self.value)
+        _set_result(self.future, self.ok, self.value)
 
 
 def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
@@ -52,6 +52,11 @@ def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
         return fn(*args)
     finally:
         _current.reset(token)
+
+
+def _resolve_all(jobs: list[_Job]) -> None:
+    for job in jobs:
+        job.resolve()
 
 
 def _set_result(future: asyncio.Future, ok: bool, value: Any) -> None:
@@ -136,7 +141,11 @@ class GroupCommit:
                 self.fallbacks += 1
                 for job in jobs:
                     job.run(None)
+        # One wake-up of each caller's event loop for the whole batch, not one a call.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:
-            job.resolve()
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, resolved in by_loop.items():
+            loop.call_soon_threadsafe(_resolve_all, resolved)
         if self._on_commit is not None:
             self._on_commit()

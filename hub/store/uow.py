@@ -78,7 +78,7 @@ class _Pending:
                 row["hash"] = prev = audit_chain.entry_hash(row["prev_hash"], row)
                 rows.append(row)
             insert_many(conn, t.audit_log, rows)
-            conn.execute(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1).values(seq=seq, hash=prev))
+            conn.execute(_AUDIT_HEAD_MOVE, {"new_seq": seq, "new_hash": prev})
             self.audit.clear()
         if self.events:
             # Last statement before COMMIT: the counter row stays locked only briefly,
@@ -121,6 +121,10 @@ _ROW_BUFFERS = ("cases", "status", "idempotency", "outbox")
 _ROW_TABLES = (t.cases, t.status_history, t.idempotency, t.outbox)
 _AUDIT_HEAD = (sa.select(t.audit_chain.c.seq, t.audit_chain.c.hash).where(t.audit_chain.c.id == 1)
                .with_for_update())
+# Built once: SQLAlchemy caches a statement's compiled form by its cache key, and
+# building the statement anew on every commit costs more than running it.
+_AUDIT_HEAD_MOVE = (sa.update(t.audit_chain).where(t.audit_chain.c.id == 1)
+                    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
 _BUMP_EVENTS = (sa.update(t.sequences).where(t.sequences.c.name == "events")
                 .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
 _STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)

@@ -66,3 +66,24 @@ def test_failed_call_can_be_retried_with_the_same_id(hub, backoffice):
     assert rpc_error(backoffice.SubmitDraftDecision, req).code() == grpc.StatusCode.FAILED_PRECONDITION
     backoffice.AddInformation(info_req(case.case_id))
     assert backoffice.SubmitDraftDecision(req).decision.case_id == case.case_id
+
+
+def test_a_twin_that_commits_first_is_answered_from_its_stored_response(hub, backoffice, monkeypatch):
+    """Another process may store the same request id between this call's look-up and its
+    commit: the commit then fails on the key, and the retry replays the twin's response."""
+    from hub.store.uow import UnitOfWork
+    req = create_req()
+    first = backoffice.CreateCase(req)
+    real = UnitOfWork.stored_response
+    missed = []
+
+    def looks_too_early(self, client_id, request_id):
+        if not missed:  # the first look-up does not yet see the twin's row
+            missed.append(request_id)
+            return None
+        return real(self, client_id, request_id)
+    monkeypatch.setattr(UnitOfWork, "stored_response", looks_too_early)
+    again = backoffice.CreateCase(req)
+    assert missed == [req.request_id]
+    assert again == first
+    assert table_counts(hub.engine)["cases"] == 1

@@ -18,7 +18,7 @@ from hub.domain.model import (
 )
 from hub.domain.ids import new_id
 from hub.store import tables as t
-from hub.store.bulk import insert_many
+from hub.store.prepared import Query, insert_many
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class _Pending:
         self.write_rows(conn)
         if self.audit:
             # Chained at commit, under the head row's lock (taken late, held briefly).
-            seq, prev = conn.execute(_AUDIT_HEAD).one()
+            seq, prev = _AUDIT_HEAD.first(conn)
             rows = []
             for entry in self.audit:
                 seq += 1
@@ -78,13 +78,13 @@ class _Pending:
                 row["hash"] = prev = audit_chain.entry_hash(row["prev_hash"], row)
                 rows.append(row)
             insert_many(conn, t.audit_log, rows)
-            conn.execute(_AUDIT_HEAD_MOVE, {"new_seq": seq, "new_hash": prev})
+            _AUDIT_HEAD_MOVE.all(conn, new_seq=seq, new_hash=prev)
             self.audit.clear()
         if self.events:
             # Last statement before COMMIT: the counter row stays locked only briefly,
             # and sequence order equals commit order.
             n = len(self.events)
-            top = conn.execute(_BUMP_EVENTS, {"n": n}).scalar_one()
+            (top,) = _BUMP_EVENTS.first(conn, n=n)
             rows = [dict(seq=s, event_id=new_id(), type=e.type, case_id=e.case_id,
                          municipality_code=e.municipality_code, benefit_code=e.benefit_code,
                          occurred_at=e.occurred_at, client_id=e.client_id, payload=e.payload)
@@ -119,14 +119,13 @@ def relay_events_to(*destinations: str) -> None:
 
 _ROW_BUFFERS = ("cases", "status", "idempotency", "outbox")
 _ROW_TABLES = (t.cases, t.status_history, t.idempotency, t.outbox)
-_AUDIT_HEAD = (sa.select(t.audit_chain.c.seq, t.audit_chain.c.hash).where(t.audit_chain.c.id == 1)
-               .with_for_update())
-# Built once: SQLAlchemy caches a statement's compiled form by its cache key, and
-# building the statement anew on every commit costs more than running it.
-_AUDIT_HEAD_MOVE = (sa.update(t.audit_chain).where(t.audit_chain.c.id == 1)
-                    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
-_BUMP_EVENTS = (sa.update(t.sequences).where(t.sequences.c.name == "events")
-                .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
+# The statements every commit runs, prepared (see hub.store.prepared).
+_AUDIT_HEAD = Query(sa.select(t.audit_chain.c.seq, t.audit_chain.c.hash).where(t.audit_chain.c.id == 1)
+                    .with_for_update())
+_AUDIT_HEAD_MOVE = Query(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1)
+                         .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
+_BUMP_EVENTS = Query(sa.update(t.sequences).where(t.sequences.c.name == "events")
+                     .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
 _STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
                     .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
                            t.idempotency.c.request_id == sa.bindparam("request_id")))
@@ -134,7 +133,7 @@ _STORED_RESPONSES = (sa.select(t.idempotency.c.client_id, t.idempotency.c.reques
                                 t.idempotency.c.fingerprint, t.idempotency.c.response)
                       .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
                              t.idempotency.c.request_id.in_(sa.bindparam("request_ids", expanding=True))))
-_BENEFIT = sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code"))
+_BENEFIT = Query(sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
 
@@ -288,7 +287,7 @@ class UnitOfWork:
         cache = self._batch.benefits if self._batch is not None else None
         if cache is not None and code in cache:
             return cache[code]
-        row = self.conn.execute(_BENEFIT, {"code": code}).first()
+        row = _BENEFIT.first(self.conn, code=code)
         b = _benefit(row) if row else None
         if cache is not None:
             cache[code] = b

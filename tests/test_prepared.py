@@ -1,5 +1,5 @@
-"""The group commit's bulk inserts bypass SQLAlchemy's per-row parameter handling; what
-they store, and the errors they raise, must be what SQLAlchemy's own insert gives."""
+"""The group commit's prepared statements bypass SQLAlchemy's per-statement and per-row
+handling; what they store, read and raise must be what SQLAlchemy itself gives."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import sqlalchemy as sa
 
 from hub.store import tables as t
-from hub.store.bulk import insert_many
+from hub.store.prepared import Query, insert_many
 
 UTC = dt.timezone.utc
 
@@ -80,3 +80,21 @@ def test_sqlite_stores_times_in_sqlalchemys_own_datetime_text(value):
     ours = t.events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
     theirs = sqlite.DATETIME().bind_processor(dialect)
     assert ours(value) == theirs(value.astimezone(UTC).replace(tzinfo=None))
+
+
+def test_a_prepared_query_reads_and_writes_what_sqlalchemy_does(clean_db):
+    benefit = sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code"))
+    bump = (sa.update(t.sequences).where(t.sequences.c.name == "events")  # a value written into the SQL
+            .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
+    with clean_db.begin() as conn:
+        expected = conn.execute(benefit, {"code": "BOLIGSTOETTE"}).one()
+        got = Query(benefit).first(conn, code="BOLIGSTOETTE")
+        assert got._asdict() == dict(expected._mapping)
+        assert isinstance(got.discretion_possible, bool)  # the result processors ran (SQLite keeps 0/1)
+        assert Query(benefit).first(conn, code="NO_SUCH") is None
+        assert Query(bump).first(conn, n=5).value == 5
+        assert conn.execute(bump, {"n": 2}).scalar_one() == 7
+        assert Query(bump).all(conn, n=1)[0] == (8,)
+    with pytest.raises(sa.exc.IntegrityError):
+        with clean_db.begin() as conn:
+            Query(sa.update(t.benefits).values(code=None)).all(conn)

@@ -126,27 +126,19 @@ _AUDIT_HEAD_MOVE = Query(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1)
                          .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
 _BUMP_EVENTS = Query(sa.update(t.sequences).where(t.sequences.c.name == "events")
                      .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
-_STORED_RESPONSE = (sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
-                    .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
-                           t.idempotency.c.request_id == sa.bindparam("request_id")))
-_STORED_RESPONSES = (sa.select(t.idempotency.c.client_id, t.idempotency.c.request_id, t.idempotency.c.rpc,
-                                t.idempotency.c.fingerprint, t.idempotency.c.response)
-                      .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
-                             t.idempotency.c.request_id.in_(sa.bindparam("request_ids", expanding=True))))
+# One primary-key look-up per request id: prepared, each costs less than the Python
+# SQLAlchemy spends expanding one `IN (...)` list, and a row-value IN,
+# `(client_id, request_id) IN (...)`, would make SQLite scan the whole table.
+STORED_RESPONSE = Query(sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
+                        .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
+                               t.idempotency.c.request_id == sa.bindparam("request_id")))
 _BENEFIT = Query(sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
 
-def stored_responses_queries(keys: Iterable[tuple[str, str]]) -> list[tuple[sa.Select, dict[str, Any]]]:
-    """The stored responses for (client id, request id) keys: one query per client,
-    `client_id = ? AND request_id IN (...)`, which both databases answer from the
-    primary key. (A row-value IN, `(client_id, request_id) IN (...)`, makes SQLite
-    scan the whole table: a batch would cost more the more requests were ever made.)"""
-    by_client: dict[str, list[str]] = {}
-    for client_id, request_id in keys:
-        by_client.setdefault(client_id, []).append(request_id)
-    return [(_STORED_RESPONSES, {"client_id": client_id, "request_ids": request_ids})
-            for client_id, request_ids in by_client.items()]
+def _stored_response(conn: sa.Connection, client_id: str, request_id: str) -> StoredResponse | None:
+    row = STORED_RESPONSE.first(conn, client_id=client_id, request_id=request_id)
+    return StoredResponse(row.rpc, row.fingerprint, bytes(row.response)) if row else None
 
 
 class Batch:
@@ -165,14 +157,9 @@ class Batch:
         self.benefits: dict[str, Benefit | None] = {}
 
     def prefetch_responses(self, keys: list[tuple[str, str]]) -> None:
-        if not keys:
-            return
-        found = {}
-        for query, params in stored_responses_queries(keys):
-            found.update({(r.client_id, r.request_id): StoredResponse(r.rpc, r.fingerprint, bytes(r.response))
-                          for r in self.conn.execute(query, params)})
         for key in keys:
-            self.responses.setdefault(key, found.get(key))
+            if key not in self.responses:
+                self.responses[key] = _stored_response(self.conn, *key)
 
     def commit(self) -> None:
         self.pending.write_all(self.conn)
@@ -278,8 +265,7 @@ class UnitOfWork:
     def stored_response(self, client_id: str, request_id: str) -> StoredResponse | None:
         if self._batch is not None and (client_id, request_id) in self._batch.responses:
             return self._batch.responses[(client_id, request_id)]
-        row = self.conn.execute(_STORED_RESPONSE, {"client_id": client_id, "request_id": request_id}).first()
-        return StoredResponse(row.rpc, row.fingerprint, bytes(row.response)) if row else None
+        return _stored_response(self.conn, client_id, request_id)
 
     # ---- benefits --------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ def _echo_server(port_q) -> None:
 def _hub_server(port_q, url) -> None:
     from hub import logs
     from hub.api.auth import ClientRegistry
-    from hub.api.server import start
+    from hub.api.server import settle_heap, start
     from hub.store.db import create_engine
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
@@ -58,6 +58,7 @@ def _hub_server(port_q, url) -> None:
 
     async def main():
         hub = await start(engine, registry, "127.0.0.1:0")
+        settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()
     asyncio.run(main())

@@ -12,7 +12,7 @@ from hub import logs
 
 def _serve(args) -> int:
     from hub.api.auth import ClientRegistry
-    from hub.api.server import start
+    from hub.api.server import settle_heap, start
     from hub.store.db import create_engine
 
     clients_file = args.clients or os.environ.get("HUB_CLIENTS_FILE")
@@ -43,6 +43,7 @@ def _serve(args) -> int:
 
     async def main() -> None:
         hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure)
+        settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

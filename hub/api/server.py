@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,15 @@ SERVICE_NAMES = [
     payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
     complaints_pb2.DESCRIPTOR.services_by_name["ComplaintService"].full_name,
 ]
+
+
+def settle_heap() -> None:
+    """Once the server is up: what is alive now (modules, descriptors, the schema,
+    compiled statements) lives as long as the process, so move it out of the cyclic
+    garbage collector's reach. A full collection then walks only what requests made;
+    without this one took 28 ms under load, the whole of a p99 budget."""
+    gc.collect()
+    gc.freeze()
 
 
 def lanes(engine: sa.Engine) -> int:

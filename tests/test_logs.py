@@ -22,3 +22,21 @@ def test_a_walk_with_errors_leaves_no_cpr_in_the_log(hub, backoffice, borgerserv
     assert "CreateCase" in text, "the hub does log"
     assert cpr not in text and cpr[:6] + "-" + cpr[6:] not in text
     assert "[CPR]" in text
+
+
+def test_every_rpc_line_names_the_call_the_request_and_the_client(hub, backoffice, borgerservice):
+    """Refused calls included, and nothing of one call's binding leaks into the next."""
+    import json
+    from hub.domain.cpr import redact
+    start = len(LOG_FILE.read_text(encoding="utf-8"))
+    ok = create_req()
+    backoffice.CreateCase(ok)
+    refused = create_req(municipality="999")
+    rpc_error(borgerservice.CreateCase, refused)
+    backoffice.ListCases(cases_pb2.ListCasesRequest())
+    lines = [json.loads(line) for line in LOG_FILE.read_text(encoding="utf-8")[start:].splitlines() if line.strip()]
+    rpc_lines = [(x["rpc"], x.get("request_id"), x.get("client_id"), x["code"]) for x in lines if x.get("event") == "rpc"]
+    # (A request id can hold a digit run shaped like a CPR number; it is redacted too.)
+    assert rpc_lines == [("CreateCase", redact(ok.request_id), "backoffice", "OK"),
+                         ("CreateCase", redact(refused.request_id), "bs-101", "INVALID_ARGUMENT"),
+                         ("ListCases", None, "backoffice", "OK")]

@@ -95,6 +95,8 @@ def test_a_prepared_query_reads_and_writes_what_sqlalchemy_does(clean_db):
         assert Query(bump).first(conn, n=5).value == 5
         assert conn.execute(bump, {"n": 2}).scalar_one() == 7
         assert Query(bump).all(conn, n=1)[0] == (8,)
+        with pytest.raises(sa.exc.ArgumentError, match="code"):
+            Query(benefit).first(conn)  # a parameter left out is an error, not NULL
     with pytest.raises(sa.exc.IntegrityError):
         with clean_db.begin() as conn:
             Query(sa.update(t.benefits).values(code=None)).all(conn)

@@ -87,7 +87,7 @@ def _run(conn: sa.Connection, sql: str, params, *, many: bool = False) -> list[t
 
 
 class _CompiledQuery:
-    __slots__ = ("sql", "positional", "binds", "row", "result_processors")
+    __slots__ = ("sql", "positional", "binds", "required", "row", "result_processors")
 
     def __init__(self, statement, dialect: sa.Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -96,11 +96,15 @@ class _CompiledQuery:
         # (name, value written into the statement or None, processor), in parameter order
         self.binds = [(n, b.value, b.type.dialect_impl(dialect).bind_processor(dialect))
                       for n, b in _bound_parameters(compiled)]
+        self.required = frozenset(n for n, b in _bound_parameters(compiled) if b.required)
         columns = list(statement.exported_columns)
         self.row = namedtuple("Row", [c.key for c in columns]) if columns else None
         self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def parameters(self, values: dict[str, Any]):
+        missing = self.required.difference(values)
+        if missing:
+            raise sa.exc.ArgumentError(f"a value is required for {', '.join(sorted(missing))}")
         given = [(n, values[n] if n in values else fixed, proc) for n, fixed, proc in self.binds]
         processed = [(n, v if proc is None else proc(v)) for n, v, proc in given]
         return tuple(v for _, v in processed) if self.positional else dict(processed)

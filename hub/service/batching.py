@@ -42,9 +42,6 @@ class _Job:
         except BaseException as exc:  # handed to the caller, who maps it to a status
             self.value, self.ok = exc, False
 
-    def resolve(self) -> None:
-        _set_result(self.future, self.ok, self.value)
-
 
 def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
     token = _current.set(batch)
@@ -56,7 +53,7 @@ def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
 
 def _resolve_all(jobs: list[_Job]) -> None:
     for job in jobs:
-        job.resolve()
+        _set_result(job.future, job.ok, job.value)
 
 
 def _set_result(future: asyncio.Future, ok: bool, value: Any) -> None:

@@ -20,55 +20,72 @@ from typing import Any, Callable, Sequence
 import sqlalchemy as sa
 
 
-def _bound_parameters(compiled) -> list[tuple[str, sa.BindParameter]]:
-    """(name as rendered in the SQL, parameter), in the order the driver takes them."""
-    by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    names = compiled.positiontup if compiled.positional else list(by_name)
-    return [(name, by_name[name]) for name in names]
+class _Compiled:
+    """A statement compiled for one dialect: its SQL, its parameters in the order the
+    driver takes them (with each one's bind processor, and the value written into the
+    statement, if any), and the named-tuple row of its selected or returned columns."""
+    __slots__ = ("sql", "positional", "binds", "required", "row", "result_processors")
 
-
-class _PreparedInsert:
-    __slots__ = ("sql", "names", "processors", "positional")
-
-    def __init__(self, table: sa.Table, keys: Sequence[str], dialect: sa.Dialect):
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+    def __init__(self, statement, dialect: sa.Dialect, column_keys: Sequence[str] | None = None):
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
         self.positional = compiled.positional
-        # (bind name, row key, processor or None), in the statement's parameter order.
-        self.names: list[tuple[str, str]] = [(n, b.key) for n, b in _bound_parameters(compiled)]
-        self.processors: list[Callable[[Any], Any] | None] = [
-            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for _, key in self.names]
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = compiled.positiontup if compiled.positional else list(by_name)
+        # (name as rendered in the SQL, key in the caller's values, value written into
+        # the statement or None, processor or None)
+        self.binds: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = [
+            (n, by_name[n].key if column_keys is not None else n, by_name[n].value,
+             by_name[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
+        self.required = frozenset(key for n, key, _, _ in self.binds if by_name[n].required)
+        columns = list(statement.exported_columns) if column_keys is None else []
+        self.row = namedtuple("Row", [c.key for c in columns]) if columns else None
+        self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
-    def parameters(self, rows: Sequence[dict[str, Any]]) -> list:
-        cols = [(key, proc) for (_, key), proc in zip(self.names, self.processors)]
+    def parameters(self, values: dict[str, Any]):
+        missing = self.required.difference(values)
+        if missing:
+            raise sa.exc.ArgumentError(f"a value is required for {', '.join(sorted(missing))}")
+        processed = [(n, v if proc is None else proc(v))
+                     for n, v, proc in ((n, values.get(key, fixed), proc) for n, key, fixed, proc in self.binds)]
+        return tuple(v for _, v in processed) if self.positional else dict(processed)
+
+    def parameters_many(self, rows: Sequence[dict[str, Any]]) -> list:
+        """For an INSERT compiled for the rows' own keys: every parameter is a key of
+        every row (one without it is a KeyError), so nothing is checked per row."""
+        cols = [(key, proc) for _, key, _, proc in self.binds]
         values = [[row[key] if proc is None else proc(row[key]) for key, proc in cols] for row in rows]
         if self.positional:
             return [tuple(v) for v in values]
-        bind_names = [name for name, _ in self.names]
-        return [dict(zip(bind_names, v)) for v in values]
+        names = [n for n, _, _, _ in self.binds]
+        return [dict(zip(names, v)) for v in values]
+
+    def rows(self, raw: list[tuple]) -> list:
+        procs = self.result_processors
+        return [self.row(*(v if p is None else p(v) for v, p in zip(r, procs))) for r in raw]
 
 
-_PREPARED: dict[tuple[str, str, tuple[str, ...]], _PreparedInsert | None] = {}
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}
 
 
-def _prepared(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _PreparedInsert | None:
+def _insert(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _Compiled | None:
     cache_key = (dialect.name, table.name, keys)
-    if cache_key not in _PREPARED:
+    if cache_key not in _INSERTS:
         # A column left out that has a Python-side default needs SQLAlchemy to fill it in.
         needs_default = any(c.default is not None for c in table.c if c.key not in keys)
-        _PREPARED[cache_key] = None if needs_default else _PreparedInsert(table, keys, dialect)
-    return _PREPARED[cache_key]
+        _INSERTS[cache_key] = None if needs_default else _Compiled(table.insert(), dialect, column_keys=keys)
+    return _INSERTS[cache_key]
 
 
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all with the same keys) in the connection's transaction."""
     if not rows:
         return
-    prepared = _prepared(conn.dialect, table, tuple(rows[0]))
-    if prepared is None:
+    compiled = _insert(conn.dialect, table, tuple(rows[0]))
+    if compiled is None:
         conn.execute(table.insert(), list(rows))
         return
-    _run(conn, prepared.sql, prepared.parameters(rows), many=True)
+    _run(conn, compiled.sql, compiled.parameters_many(rows), many=True)
 
 
 def _run(conn: sa.Connection, sql: str, params, *, many: bool = False) -> list[tuple]:
@@ -86,34 +103,6 @@ def _run(conn: sa.Connection, sql: str, params, *, many: bool = False) -> list[t
         cursor.close()
 
 
-class _CompiledQuery:
-    __slots__ = ("sql", "positional", "binds", "required", "row", "result_processors")
-
-    def __init__(self, statement, dialect: sa.Dialect):
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.positional = compiled.positional
-        # (name, value written into the statement or None, processor), in parameter order
-        self.binds = [(n, b.value, b.type.dialect_impl(dialect).bind_processor(dialect))
-                      for n, b in _bound_parameters(compiled)]
-        self.required = frozenset(n for n, b in _bound_parameters(compiled) if b.required)
-        columns = list(statement.exported_columns)
-        self.row = namedtuple("Row", [c.key for c in columns]) if columns else None
-        self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-
-    def parameters(self, values: dict[str, Any]):
-        missing = self.required.difference(values)
-        if missing:
-            raise sa.exc.ArgumentError(f"a value is required for {', '.join(sorted(missing))}")
-        given = [(n, values[n] if n in values else fixed, proc) for n, fixed, proc in self.binds]
-        processed = [(n, v if proc is None else proc(v)) for n, v, proc in given]
-        return tuple(v for _, v in processed) if self.positional else dict(processed)
-
-    def rows(self, raw: list[tuple]) -> list:
-        procs = self.result_processors
-        return [self.row(*(v if p is None else p(v) for v, p in zip(r, procs))) for r in raw]
-
-
 class Query:
     """One statement, built once at import, run often. Its bound parameters are named
     (`sa.bindparam`); expanding ones (IN lists) are not supported. Rows are named
@@ -121,12 +110,12 @@ class Query:
 
     def __init__(self, statement):
         self.statement = statement
-        self._compiled: dict[str, _CompiledQuery] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
     def all(self, conn: sa.Connection, **values: Any) -> list:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
-            compiled = self._compiled[conn.dialect.name] = _CompiledQuery(self.statement, conn.dialect)
+            compiled = self._compiled[conn.dialect.name] = _Compiled(self.statement, conn.dialect)
         raw = _run(conn, compiled.sql, compiled.parameters(values))
         return compiled.rows(raw) if compiled.row is not None else []
 

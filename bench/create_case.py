@@ -51,13 +51,14 @@ def _hub_server(port_q, url) -> None:
     from hub import logs
     from hub.api.auth import ClientRegistry
     from hub.api.server import settle_heap, start
-    from hub.store.db import create_engine
+    from hub.store.db import create_engine, is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
     engine = create_engine(url)
 
     async def main():
-        hub = await start(engine, registry, "127.0.0.1:0")
+        # As `hub serve` runs: on SQLite with a writer process.
+        hub = await start(engine, registry, "127.0.0.1:0", writer_process=is_sqlite(engine))
         settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()
@@ -113,18 +114,24 @@ def _spawn(target, *args) -> tuple[mp.Process, int]:
     return p, q.get(timeout=30)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads (Linux /proc)."""
+def _cpu_seconds(pid: int, children: bool = True) -> float:
+    """User + system CPU time of a process, all its threads and (`children`) its child
+    processes (a writer process), from Linux /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if not children:
+        return own
+    kids = [int(c) for task in os.listdir(f"/proc/{pid}/task")  # each thread lists the children it started
+            for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    return own + sum(_cpu_seconds(c) for c in kids)
 
 
 def _measured(server_pid: int, load) -> tuple[int, list[float], float, float]:
     """Run `load` (a coroutine); also return the CPU time the server and this
     process (the load generator) spent per request."""
-    server0, client0 = _cpu_seconds(server_pid), _cpu_seconds(os.getpid())
+    server0, client0 = _cpu_seconds(server_pid), _cpu_seconds(os.getpid(), children=False)
     n, lat = asyncio.run(load)
-    server1, client1 = _cpu_seconds(server_pid), _cpu_seconds(os.getpid())
+    server1, client1 = _cpu_seconds(server_pid), _cpu_seconds(os.getpid(), children=False)
     return n, lat, (server1 - server0) / max(n, 1), (client1 - client0) / max(n, 1)
 
 

@@ -41,8 +41,12 @@ def _serve(args) -> int:
         print(f"hub serve: {err}", file=sys.stderr)
         return 2
 
+    from hub.store.db import is_sqlite
+    writer_process = args.writer == "process" or (args.writer == "auto" and is_sqlite(engine))
+
     async def main() -> None:
-        hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure)
+        hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure,
+                          writer_process=writer_process)
         settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -120,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="allow plaintext on a non-loopback address (a network you trust)")
     s.add_argument("--dispatch", choices=["embedded", "off"], default=os.environ.get("HUB_DISPATCH", "embedded"),
                    help="run the outbox dispatcher inside the server (default), or not (run `hub dispatch`)")
+    s.add_argument("--writer", choices=["auto", "process", "inline"], default=os.environ.get("HUB_WRITER", "auto"),
+                   help="where unary calls run: in a writer process of their own, beside the gRPC server "
+                        "(a second core; auto: on SQLite), or inline in the server's process")
     s.set_defaults(fn=_serve)
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
     d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")

@@ -18,15 +18,28 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure(stream: TextIO | None = None, *, json: bool | None = None, level: str | None = None) -> None:
+_settings: dict = {}
+
+
+def settings() -> dict:
+    """How this process logs, for a child process to log the same way
+    (`configure(**settings())`): the same file, or the standard error it inherits."""
+    return dict(_settings)
+
+
+def configure(stream: TextIO | None = None, *, json: bool | None = None, level: str | None = None,
+              path: str | None = None) -> None:
     stream = stream or sys.stderr
-    path = os.environ.get("HUB_LOG_FILE")
+    path = path or os.environ.get("HUB_LOG_FILE")
     if path:
         stream = open(path, "a", buffering=1, encoding="utf-8")
     if json is None:
         fmt = os.environ.get("HUB_LOG_FORMAT", "")
         json = fmt == "json" or (fmt != "console" and not stream.isatty())
     lvl = getattr(logging, (level or os.environ.get("HUB_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    name = getattr(stream, "name", None)
+    _settings.update(json=json, level=logging.getLevelName(lvl),
+                     path=name if isinstance(name, str) and not name.startswith("<") else None)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

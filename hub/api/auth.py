@@ -40,6 +40,11 @@ class ClientRegistry:
         """The known clients of a role, by client id."""
         return {i.client_id: i for i in (*self._by_hash.values(), *self._by_cert.values()) if i.role is role}
 
+    def identities(self) -> list[Identity]:
+        """Every identity once, in the order of the file (the same order in a copy of
+        this registry, which is how a writer process numbers them)."""
+        return list({id(i): i for i in (*self._by_hash.values(), *self._by_cert.values())}.values())
+
     @classmethod
     def from_file(cls, path: str | Path) -> "ClientRegistry":
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

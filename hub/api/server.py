@@ -14,32 +14,30 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.api.auth import ClientRegistry
+from hub.api.services import SERVICE_NAMES, SERVICES
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer, DecisionServicer,
-                               OperationsServicer, PaymentServicer)
+from hub.api.writer import WriterProcess, add_services
 from hub.dispatch.dispatcher import Dispatcher
 from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import create_engine, is_sqlite
-from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
-                    complaints_pb2, complaints_pb2_grpc, decisions_pb2,
-                    decisions_pb2_grpc, events_pb2, events_pb2_grpc, operations_pb2, operations_pb2_grpc, payments_pb2,
-                    payments_pb2_grpc)
+from hub.v1 import (audit_pb2_grpc, benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, decisions_pb2_grpc,
+                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc)
 
 log = structlog.get_logger("hub.server")
 
-SERVICE_NAMES = [
-    benefits_pb2.DESCRIPTOR.services_by_name["BenefitCatalogueService"].full_name,
-    cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
-    decisions_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
-    operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
-    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
-    complaints_pb2.DESCRIPTOR.services_by_name["ComplaintService"].full_name,
-]
+_ADD = {
+    "BenefitCatalogueService": benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server,
+    "CaseService": cases_pb2_grpc.add_CaseServiceServicer_to_server,
+    "DecisionService": decisions_pb2_grpc.add_DecisionServiceServicer_to_server,
+    "OperationsService": operations_pb2_grpc.add_OperationsServiceServicer_to_server,
+    "EventService": events_pb2_grpc.add_EventServiceServicer_to_server,
+    "AuditService": audit_pb2_grpc.add_AuditServiceServicer_to_server,
+    "PaymentService": payments_pb2_grpc.add_PaymentServiceServicer_to_server,
+    "ComplaintService": complaints_pb2_grpc.add_ComplaintServiceServicer_to_server,
+}
 
 
 def settle_heap() -> None:
@@ -49,6 +47,14 @@ def settle_heap() -> None:
     without this one took 28 ms under load, the whole of a p99 budget."""
     gc.collect()
     gc.freeze()
+
+
+def build_service(engine: sa.Engine, clock: Clock | None, registry: ClientRegistry) -> tuple[HubService, sa.Engine]:
+    """The use cases, and the engine they read with (on SQLite a read-only one, whose
+    snapshots never wait for the writer)."""
+    reader = (create_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+              if is_sqlite(engine) else engine)
+    return HubService(engine, clock, reader, registry.with_role(Role.PAYMENT_PROVIDER)), reader
 
 
 def lanes(engine: sa.Engine) -> int:
@@ -65,9 +71,12 @@ class RunningHub:
     dispatcher_thread: threading.Thread | None = None
     reader: sa.Engine | None = None
     feed: EventFeed | None = None
+    writer: WriterProcess | None = None
 
     async def stop(self, grace: float | None = 5) -> None:
         await self.server.stop(grace)
+        if self.writer is not None:
+            await self.writer.stop()
         if self.feed is not None:
             await self.feed.stop()
         await asyncio.to_thread(self.runner.stop)
@@ -103,40 +112,48 @@ def check_listen(listen: str, tls: TlsFiles | None, allow_insecure: bool) -> Non
 
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
                 clock: Clock | None = None, dispatcher: Dispatcher | None = None, tls: TlsFiles | None = None,
-                allow_insecure: bool = False) -> RunningHub:
+                allow_insecure: bool = False, writer_process: bool = False) -> RunningHub:
     """Start serving (listen may end in :0; the bound port is on the result), and run
     `dispatcher`, if given, in a thread of its own. Without `tls`, only on loopback
-    unless `allow_insecure`."""
+    unless `allow_insecure`. `writer_process`: unary calls run in a writer process
+    (hub.api.writer), which gets a pickled copy of `clock`."""
     check_listen(listen, tls, allow_insecure)
+    if writer_process and is_sqlite(engine) and engine.url.database in (None, "", ":memory:"):
+        raise ValueError("a writer process needs a database file, not an in-memory SQLite")
     wakeup = Wakeup(asyncio.get_running_loop())
     runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
-    reader = (create_engine(engine.url.render_as_string(hide_password=False), read_only=True)
-              if is_sqlite(engine) else engine)
-    service = HubService(engine, clock, reader, registry.with_role(Role.PAYMENT_PROVIDER))
+    service, reader = build_service(engine, clock, registry)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    parts = (service, registry, runner)
-    benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server(BenefitCatalogueServicer(*parts), server)
-    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(*parts), server)
-    decisions_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(*parts), server)
-    operations_pb2_grpc.add_OperationsServiceServicer_to_server(OperationsServicer(*parts), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(*parts), server)
-    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentServicer(*parts), server)
-    complaints_pb2_grpc.add_ComplaintServiceServicer_to_server(ComplaintServicer(*parts), server)
-    event_servicer = EventServicer(*parts, wakeup)
-    events_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, server)
+    servicers = {cls: (cls(service, registry, runner, wakeup) if cls is EventServicer else cls(service, registry, runner))
+                 for _, cls in SERVICES}
+    writer = None
+    if writer_process:
+        writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock)
+        await writer.start()
+        add_services(server, writer, registry, servicers)
+    else:
+        for d, cls in SERVICES:
+            _ADD[d.name](servicers[cls], server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
-    if port == 0:
-        raise RuntimeError(f"could not bind {listen}")
-    await server.start()
+    try:
+        port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
+        if port == 0:
+            raise RuntimeError(f"could not bind {listen}")
+        await server.start()
+    except BaseException:
+        if writer is not None:
+            await writer.stop()
+        runner.stop()
+        raise
     for name in SERVICE_NAMES + [""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", listen=listen, port=port, database=engine.dialect.name)
+    log.info("serving", listen=listen, port=port, database=engine.dialect.name,
+             writer_process=writer.pid if writer else None)
     thread = None
     if dispatcher is not None:
         thread = threading.Thread(target=dispatcher.run_forever, name="hub-dispatcher", daemon=True)
         thread.start()
     return RunningHub(server, port, runner, dispatcher, thread, reader if reader is not engine else None,
-                      event_servicer.feed)
+                      servicers[EventServicer].feed, writer)

@@ -64,6 +64,7 @@ def rpc(action: str):
             if isinstance(status, grpc.StatusCode):
                 await context.abort(status, "internal error; the hub has logged it")
             await context.abort_with_status(status)
+        handler.action = action  # the undecorated `fn` is handler.__wrapped__ (a writer process runs it)
         return handler
     return deco
 

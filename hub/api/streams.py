@@ -144,9 +144,9 @@ def _heartbeat_seconds(requested: int) -> int:
 
 
 class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
-    def __init__(self, service, registry, runner, wakeup: Wakeup):
+    def __init__(self, service, registry, runner, wakeup: Wakeup | None = None):
         super().__init__(service, registry, runner)
-        self.feed = EventFeed(service, wakeup)
+        self.feed = EventFeed(service, wakeup)  # (no wakeup: a writer process, which serves no stream)
 
     async def Subscribe(self, request, context: grpc.aio.ServicerContext):
         try:

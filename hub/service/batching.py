@@ -29,18 +29,33 @@ def current_batch() -> Batch | None:
     return _current.get()
 
 
-class _Job:
-    __slots__ = ("ctx", "fn", "args", "future", "loop", "key", "ok", "value")
+class Job:
+    """One call for a batch: `fn(*args)`, run in `ctx` (the caller's log bindings) if
+    given; `key` (client id, request id) lets the batch prefetch its stored response.
+    After `run`, `ok` and `value` hold the result or the exception."""
+    __slots__ = ("fn", "args", "key", "ctx", "ok", "value")
 
-    def __init__(self, ctx, fn, args, future, loop, key):
-        self.ctx, self.fn, self.args, self.future, self.loop, self.key = ctx, fn, args, future, loop, key
+    def __init__(self, fn: Callable, args: tuple, key: tuple[str, str] | None = None,
+                 ctx: contextvars.Context | None = None):
+        self.fn, self.args, self.key, self.ctx = fn, args, key, ctx
         self.ok, self.value = False, None
 
     def run(self, batch: Batch | None) -> None:
         try:
-            self.value, self.ok = self.ctx.run(_call_in_batch, batch, self.fn, self.args), True
+            self.value = (_call_in_batch(batch, self.fn, self.args) if self.ctx is None
+                          else self.ctx.run(_call_in_batch, batch, self.fn, self.args))
+            self.ok = True
         except BaseException as exc:  # handed to the caller, who maps it to a status
             self.value, self.ok = exc, False
+
+
+class _Job(Job):
+    """A job whose caller awaits it on an event loop."""
+    __slots__ = ("future", "loop")
+
+    def __init__(self, ctx, fn, args, future, loop, key):
+        super().__init__(fn, args, key, ctx)
+        self.future, self.loop = future, loop
 
 
 def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
@@ -120,24 +135,8 @@ class GroupCommit:
     def _run(self, jobs: list[_Job]) -> None:
         self.transactions += 1
         self.calls += len(jobs)
-        if len(jobs) == 1:
-            jobs[0].run(None)
-        else:
-            try:
-                batch = Batch(self._engine)
-                try:
-                    batch.prefetch_responses([job.key for job in jobs if job.key])
-                    for job in jobs:
-                        job.run(batch)
-                    batch.commit()
-                finally:
-                    batch.close()
-            except Exception as exc:
-                log.warning("batch failed; running its calls one by one", size=len(jobs),
-                            error=type(exc).__name__)
-                self.fallbacks += 1
-                for job in jobs:
-                    job.run(None)
+        if not run_batch(self._engine, jobs):
+            self.fallbacks += 1
         # One wake-up of each caller's event loop for the whole batch, not one a call.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:
@@ -146,3 +145,27 @@ class GroupCommit:
             loop.call_soon_threadsafe(_resolve_all, resolved)
         if self._on_commit is not None:
             self._on_commit()
+
+
+def run_batch(engine: sa.Engine, jobs: list[Job]) -> bool:
+    """Run `jobs` in one transaction; each job keeps
+    its own result or exception. When the batch's commit fails, every job runs again
+    on its own and this returns False."""
+    if len(jobs) == 1:
+        jobs[0].run(None)
+        return True
+    try:
+        batch = Batch(engine)
+        try:
+            batch.prefetch_responses([job.key for job in jobs if job.key])
+            for job in jobs:
+                job.run(batch)
+            batch.commit()
+        finally:
+            batch.close()
+        return True
+    except Exception as exc:
+        log.warning("batch failed; running its calls one by one", size=len(jobs), error=type(exc).__name__)
+        for job in jobs:
+            job.run(None)
+        return False

@@ -1,0 +1,428 @@
+"""A writer process: the hub's unary calls run in a process of their own.
+
+One Python process uses one core (the GIL), and in one process the gRPC server and the
+use cases take turns on it. With a writer process the gRPC server (the front)
+authenticates each unary call and forwards its raw request bytes over a Unix socket
+pair to one writer process, which runs the calls in group-commit batches on a core of
+its own and answers with the response bytes or the status. This suits SQLite, which
+has one writer at a time anyway; `hub serve` uses it there.
+
+The front stays a complete hub: streams (Subscribe, RunPayments), health and
+reflection run there, and it reads and writes the same database. That is safe because
+no correctness rests on in-process state (several hub processes may share a
+database); the writer's commits wake the front's event streams at once, through the
+socket.
+
+If the writer dies, the calls it held end UNAVAILABLE (a retry with the same
+request_id returns the first result if there was one), the front starts a new writer,
+and calls that arrive meanwhile wait for it.
+
+Frames (little-endian):
+  front -> writer: <IIHHH body length, call id, method number, identity number,
+                   purpose length; body: purpose (UTF-8), request bytes.
+  writer -> front: <IIB body length, call id, status code; body: the response bytes
+                   (OK), else <I message length, message (UTF-8), google.rpc.Status
+                   bytes (if any). Call id 0 is the writer speaking for itself:
+                   code 0 a batch committed, code 1 ready.
+"""
+from __future__ import annotations
+
+import asyncio
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import grpc
+import structlog
+from google.protobuf.message import DecodeError
+
+from hub import logs
+from hub.api.auth import ClientRegistry
+from hub.api.errors import to_status
+from hub.api.servicers import PURPOSE_HEADER
+from hub.api.services import SERVICES, is_unary, request_class, response_class, unary_methods
+from hub.domain.errors import FieldViolation, HubError, InvalidArgument
+from hub.service.batching import Job, run_batch
+from hub.store import uow
+
+log = structlog.get_logger("hub.writer")
+
+TO_WRITER = struct.Struct("<IIHHH")
+TO_FRONT = struct.Struct("<IIB")
+_LEN = struct.Struct("<I")
+COMMITTED, READY = 0, 1
+_STATUS_DETAILS = "grpc-status-details-bin"
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+RESTART_WAIT = 30.0  # seconds a call waits for a restarting writer before UNAVAILABLE
+START_TIMEOUT = 60.0
+
+
+class WriterGone(Exception):
+    """The writer process stopped while it held the call."""
+
+
+def _frame(call_id: int, code: int, body: bytes) -> bytes:
+    return TO_FRONT.pack(len(body), call_id, code) + body
+
+
+def _error_frame(call_id: int, status: grpc.Status | tuple[grpc.StatusCode, str]) -> bytes:
+    if isinstance(status, grpc.Status):  # (grpc_status's Status is a tuple too)
+        code, message = status.code, status.details
+        details = next((v for k, v in status.trailing_metadata or () if k == _STATUS_DETAILS), b"")
+    else:
+        code, message, details = status[0], status[1], b""
+    text = message.encode()
+    return _frame(call_id, code.value[0], _LEN.pack(len(text)) + text + details)
+
+
+# --- the writer process -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Method:
+    action: str
+    fn: Callable  # the undecorated servicer function: fn(servicer, request, identity, purpose)
+    servicer: object
+    request: type
+
+
+def _bound(action: str, request_id: str | None, client_id: str, fn: Callable, *args):
+    """Run `fn` with the call's log bindings (as the in-process handler binds them)."""
+    bound = structlog.contextvars.bind_contextvars(rpc=action, request_id=request_id, client_id=client_id)
+    try:
+        return fn(*args)
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+
+
+class _Call(Job):
+    __slots__ = ("call_id", "method", "identity", "request", "purpose", "request_id")
+
+
+class _Writer:
+    def __init__(self, sock: socket.socket, engine, service, registry: ClientRegistry, max_batch: int):
+        self.sock, self.engine, self.service, self.max_batch = sock, engine, service, max_batch
+        self.identities = registry.identities()
+        servicers = {cls: cls(service, registry, None) for _, cls in SERVICES}  # no lane: this loop is the lane
+        self.methods: list[_Method] = []
+        for _, cls, m in unary_methods():
+            handler = getattr(cls, m.name)
+            self.methods.append(_Method(handler.action, handler.__wrapped__, servicers[cls], request_class(m)))
+
+    def serve(self) -> None:
+        buf = bytearray()
+        while True:
+            data = self.sock.recv(1 << 20)
+            if not data:
+                return  # the front closed its end: stop
+            buf += data
+            calls, answers, used = self._parse(buf)
+            del buf[:used]
+            for i in range(0, len(calls), self.max_batch):
+                answers += self._run(calls[i:i + self.max_batch])
+            if answers:
+                self.sock.sendall(answers)
+
+    def _parse(self, buf: bytearray) -> tuple[list[_Call], bytearray, int]:
+        calls, refused, pos, n = [], bytearray(), 0, len(buf)
+        while n - pos >= TO_WRITER.size:
+            length, call_id, method_no, identity_no, purpose_len = TO_WRITER.unpack_from(buf, pos)
+            start, end = pos + TO_WRITER.size, pos + TO_WRITER.size + length
+            if end > n:
+                break
+            pos = end
+            method, identity = self.methods[method_no], self.identities[identity_no]
+            purpose = bytes(buf[start:start + purpose_len]).decode() if purpose_len else None
+            try:
+                request = method.request.FromString(bytes(buf[start + purpose_len:end]))
+            except DecodeError:
+                log.info("rpc", rpc=method.action, client_id=identity.client_id, code="INVALID_ARGUMENT",
+                         error="unparsable request")
+                refused += _error_frame(call_id, to_status(InvalidArgument(
+                    [FieldViolation("request", f"is not a valid {method.request.DESCRIPTOR.full_name}")])))
+                continue
+            request_id = getattr(request, "request_id", "") or None
+            call = _Call(_bound, (method.action, request_id, identity.client_id, method.fn, method.servicer, request,
+                                  identity, purpose),
+                         (identity.client_id, request_id) if request_id else None)
+            call.call_id, call.method, call.identity, call.request = call_id, method, identity, request
+            call.purpose, call.request_id = purpose, request_id
+            calls.append(call)
+        return calls, refused, pos
+
+    def _run(self, calls: list[_Call]) -> bytearray:
+        run_batch(self.engine, calls)
+        out, audits = bytearray(), []
+        for call in calls:
+            action, client_id = call.method.action, call.identity.client_id
+            if call.ok:
+                try:
+                    body = call.value.SerializeToString()
+                except Exception as exc:
+                    call.ok, call.value = False, exc
+            if call.ok:
+                out += _frame(call.call_id, 0, body)
+                log.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="OK")
+            elif isinstance(call.value, HubError):
+                err, status = call.value, to_status(call.value)
+                out += _error_frame(call.call_id, status)
+                log.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code=status.code.name,
+                         reason=err.reason, error=err.message)
+                audit = self._audit(call, status.code.name)
+                if audit is not None:
+                    audits.append(audit)
+            else:
+                out += _error_frame(call.call_id, (grpc.StatusCode.INTERNAL, "internal error; the hub has logged it"))
+                log.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
+                          exc_info=call.value)
+        if audits:  # committed before the refusals are answered, as in the in-process handler
+            run_batch(self.engine, audits)
+            for audit in audits:
+                if not audit.ok:
+                    log.error("could not audit a failed call", exc_info=audit.value)
+        out += _frame(0, COMMITTED, b"")
+        return out
+
+    def _audit(self, call: _Call, code: str) -> Job | None:
+        """A refused call on a case is audited too (who tried to look at what)."""
+        case_id = getattr(call.request, "case_id", "")
+        decision_id = getattr(call.request, "decision_id", "")
+        if not (case_id or decision_id):
+            return None
+        return Job(self.service.audit_failure, (call.identity, call.method.action, case_id, decision_id, code,
+                                                call.purpose, call.request_id))
+
+
+def child_main() -> None:
+    """The writer process: `python -c "from hub.api.writer import child_main; child_main()" FD`,
+    its settings pickled on standard input (see WriterProcess._spawn)."""
+    # The front decides when the writer stops (it closes the socket): a Ctrl-C or a
+    # SIGTERM sent to the whole process group must not end a batch half-way through.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    url, registry, clock, log_settings, relay, max_batch = pickle.load(sys.stdin.buffer)
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    logs.configure(**log_settings)
+    uow.relay_events_to(*relay)
+    from hub.api.server import build_service, settle_heap
+    from hub.store.db import create_engine
+    engine = create_engine(url)
+    service, reader = build_service(engine, clock, registry)
+    writer = _Writer(sock, engine, service, registry, max_batch)
+    settle_heap()
+    sock.sendall(_frame(0, READY, b""))
+    try:
+        writer.serve()
+    finally:
+        if reader is not engine:
+            reader.dispose()
+        engine.dispose()
+
+
+# --- the front ----------------------------------------------------------------------
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: "WriterProcess"):
+        self.owner = owner
+        self.buf = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos, n = 0, len(buf)
+        while n - pos >= TO_FRONT.size:
+            length, call_id, code = TO_FRONT.unpack_from(buf, pos)
+            end = pos + TO_FRONT.size + length
+            if end > n:
+                break
+            self.owner._answer(call_id, code, bytes(buf[pos + TO_FRONT.size:end]))
+            pos = end
+        del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(self)
+
+
+class WriterProcess:
+    """The front's side: starts the writer process, forwards calls, restarts it."""
+
+    def __init__(self, url: str, registry: ClientRegistry, on_commit: Callable[[], None], clock=None,
+                 max_batch: int = 64):
+        self.url, self.registry, self.on_commit, self.clock, self.max_batch = url, registry, on_commit, clock, max_batch
+        self.identity_numbers = {id(i): n for n, i in enumerate(registry.identities())}
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _Protocol | None = None
+        self._pending: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._restarting: asyncio.Task | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def start(self) -> None:
+        sock, self.process = await asyncio.to_thread(self._spawn)
+        self._transport, self._protocol = await asyncio.get_running_loop().create_unix_connection(
+            lambda: _Protocol(self), sock=sock)
+        self._ready.set()
+
+    def _spawn(self) -> tuple[socket.socket, subprocess.Popen]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from hub.api.writer import child_main; child_main()", str(theirs.fileno())],
+                stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),))
+        finally:
+            theirs.close()
+        try:
+            with process.stdin:
+                # What this process was configured with: the writer's copy must match.
+                pickle.dump((self.url, self.registry, self.clock, logs.settings(), uow.EVENT_RELAY, self.max_batch),
+                            process.stdin)
+        except BrokenPipeError:
+            pass  # it died at once; the handshake below says so
+        ours.settimeout(START_TIMEOUT)
+        head = b""
+        try:
+            while len(head) < TO_FRONT.size:
+                chunk = ours.recv(TO_FRONT.size - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:
+            pass
+        if head != _frame(0, READY, b""):
+            ours.close()
+            process.kill()
+            process.wait(5)
+            raise RuntimeError("the writer process did not start (its log says why)")
+        ours.setblocking(False)
+        log.info("writer process started", pid=process.pid)
+        return ours, process
+
+    async def call(self, method_no: int, identity, purpose: str | None, payload: bytes) -> tuple[int, bytes]:
+        """Forward one call; returns (status code, body). Raises WriterGone."""
+        if not self._ready.is_set():
+            try:
+                await asyncio.wait_for(self._ready.wait(), RESTART_WAIT)
+            except asyncio.TimeoutError:
+                raise WriterGone() from None
+        self._next_id = self._next_id % 0xFFFFFFFF + 1  # never 0: that is the writer's own
+        call_id = self._next_id
+        future = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        p = purpose.encode() if purpose else b""
+        self._transport.write(TO_WRITER.pack(len(p) + len(payload), call_id, method_no,
+                                             self.identity_numbers[id(identity)], len(p)) + p + payload)
+        try:
+            return await future
+        finally:
+            self._pending.pop(call_id, None)
+
+    def _answer(self, call_id: int, code: int, body: bytes) -> None:
+        if call_id == 0:
+            if code == COMMITTED:
+                self.on_commit()
+            return
+        future = self._pending.get(call_id)
+        if future is not None and not future.done():
+            future.set_result((code, body))
+
+    def _lost(self, protocol: _Protocol) -> None:
+        if protocol is not self._protocol:
+            return
+        self._transport = self._protocol = None
+        self._ready.clear()
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(WriterGone())
+        if not self._stopping:
+            log.error("the writer process stopped; starting a new one", pid=self.pid, calls_lost=len(pending),
+                      exitcode=self.process.poll() if self.process else None)
+            self._restarting = asyncio.get_running_loop().create_task(self._restart())
+
+    async def _restart(self) -> None:
+        delay = 0.5
+        old = self.process
+        if old is not None:
+            await asyncio.to_thread(_reap, old)
+        while not self._stopping:
+            try:
+                await self.start()
+                self.restarts += 1
+                return
+            except Exception:
+                log.exception("could not start a writer process; trying again", in_seconds=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._restarting is not None:
+            self._restarting.cancel()
+        if self._transport is not None:
+            self._transport.close()  # the writer sees the end of its input, finishes, exits
+        if self.process is not None:
+            await asyncio.to_thread(_reap, self.process, 30)
+
+
+def _reap(process: subprocess.Popen, grace: float = 5) -> None:
+    """Wait for the process to end; kill it after `grace` seconds."""
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, action: str):
+    async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        metadata = context.invocation_metadata() or ()
+        try:
+            identity = registry.identify(metadata, context.auth_context())
+        except HubError as err:
+            status = to_status(err)
+            log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
+            await context.abort_with_status(status)
+        purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+        try:
+            code, body = await writer.call(method_no, identity, purpose, payload)
+        except WriterGone:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub's writer process restarted while it held "
+                                "this call; retry it with the same request_id")
+        if code == 0:
+            return body
+        (size,) = _LEN.unpack_from(body)
+        message = body[_LEN.size:_LEN.size + size].decode()
+        details = body[_LEN.size + size:]
+        await context.abort(_CODES[code], message, trailing_metadata=((_STATUS_DETAILS, details),) if details else ())
+    return handler
+
+
+def add_services(server: grpc.aio.Server, writer: WriterProcess, registry: ClientRegistry,
+                 servicers: dict[type, object]) -> None:
+    """Register the hub's services on `server`: unary methods forwarded to `writer`,
+    streaming ones served by the local `servicers` (by class)."""
+    numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
+    for d, cls in SERVICES:
+        handlers = {}
+        for m in d.methods:
+            if is_unary(m):
+                handlers[m.name] = grpc.unary_unary_rpc_method_handler(
+                    _forwarder(writer, registry, numbers[(d.full_name, m.name)], getattr(cls, m.name).action))
+            else:
+                handlers[m.name] = grpc.unary_stream_rpc_method_handler(
+                    getattr(servicers[cls], m.name), request_deserializer=request_class(m).FromString,
+                    response_serializer=response_class(m).SerializeToString)
+        # Both, as the generated add_*_to_server functions do.
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(d.full_name, handlers),))
+        server.add_registered_method_handlers(d.full_name, handlers)

@@ -1,5 +1,5 @@
 # sagshub: `make run` serves the hub on the embedded SQLite default; `make test` runs
-# the suite against SQLite and PostgreSQL. Both set up everything on a fresh machine.
+# the suite against SQLite (in one process, then with a writer process) and PostgreSQL. Both set up everything on a fresh machine.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -50,6 +50,7 @@ run: migrate
 HUB_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 test: $(GEN)
 	HUB_TEST_DATABASE=sqlite $(PY) -m pytest -q
+	HUB_TEST_DATABASE=sqlite HUB_TEST_WRITER=process $(PY) -m pytest -q
 	HUB_TEST_DATABASE=postgres HUB_TEST_POSTGRES_URL=$(HUB_TEST_POSTGRES_URL) $(PY) -m pytest -q
 
 bench: $(GEN)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import mmap
 import os
+import struct
+import weakref
 import tempfile
 import threading
 from pathlib import Path
@@ -71,17 +74,41 @@ def new_cpr(born: dt.date = dt.date(1970, 1, 1)) -> str:
 
 
 class FakeClock:
+    """A clock the tests move. Its time lives in a small shared file, so that a copy
+    in a writer process (the clock is pickled to it) reads the same time."""
+
     def __init__(self, start: dt.datetime | None = None):
-        self._now = start or dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+        fd, self._path = tempfile.mkstemp(prefix="sagshub-clock-")
+        os.write(fd, b"\0" * 8)
+        os.close(fd)
+        weakref.finalize(self, os.unlink, self._path)  # (by the test process's clock, not a copy)
+        self._open()
+        self._set(start or dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc))
+
+    def _open(self) -> None:
+        with open(self._path, "r+b") as f:
+            self._map = mmap.mmap(f.fileno(), 8)
         self._lock = threading.Lock()
 
+    def __getstate__(self):
+        return {"path": self._path}
+
+    def __setstate__(self, state) -> None:
+        self._path = state["path"]
+        self._open()
+
+    def _set(self, when: dt.datetime) -> None:
+        self._map[:8] = struct.pack("<q", (when - _EPOCH) // dt.timedelta(microseconds=1))
+
     def now(self) -> dt.datetime:
-        with self._lock:
-            return self._now
+        return _EPOCH + dt.timedelta(microseconds=struct.unpack("<q", self._map[:8])[0])
 
     def advance(self, **kw) -> None:
         with self._lock:
-            self._now += dt.timedelta(**kw)
+            self._set(self.now() + dt.timedelta(**kw))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -124,8 +151,14 @@ def clean_db(engine):
     return engine
 
 
+# HUB_TEST_WRITER=process: every hub of the run serves with a writer process, as
+# `hub serve` does on SQLite (make test runs the suite both ways on SQLite).
+WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
+
+
 class RunningHub:
-    def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None):
+    def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
+                 writer_process: bool = WRITER_PROCESS):
         self.engine = engine
         self.clock = clock
         self._loop = asyncio.new_event_loop()
@@ -134,7 +167,8 @@ class RunningHub:
         from hub.api.server import start
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
-            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls), self._loop).result(10)
+            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process),
+            self._loop).result(30)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"
         self.channel = grpc.insecure_channel(self.address)
@@ -183,6 +217,15 @@ def clock() -> FakeClock:
 @pytest.fixture
 def hub(clean_db, clock):
     h = RunningHub(clean_db, clock)
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def inline_hub(clean_db, clock):
+    """A hub in this process whatever HUB_TEST_WRITER says: for tests that reach into
+    the server (its lanes, a patched unit of work)."""
+    h = RunningHub(clean_db, clock, writer_process=False)
     yield h
     h.stop()
 

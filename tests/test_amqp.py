@@ -24,6 +24,8 @@ BROKER = ("127.0.0.1", 5672)
 
 @pytest.fixture
 def relay():
+    """Set before the hub starts (tests ask for it first), as `hub serve` does: a
+    writer process takes the setting with it when it starts."""
     relay_events_to(AMQP)
     yield
     relay_events_to()
@@ -52,7 +54,7 @@ def _drain_queue(ch, queue) -> list[tuple[pika.spec.Basic.Deliver, pika.BasicPro
         out.append((method, props, body))
 
 
-def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(hub, backoffice, clock, relay, broker):
+def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(relay, hub, backoffice, clock, broker):
     exchange, ch, queue = broker
     proxy = TcpProxy(BROKER)
     publisher = AmqpEventPublisher(f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F", exchange=exchange, timeout=2)

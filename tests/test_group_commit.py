@@ -40,7 +40,8 @@ def _wait_queued(runner, n):
         time.sleep(0.01)
 
 
-def test_a_batch_of_mixed_calls_behaves_like_the_calls_one_by_one(hub, backoffice):
+def test_a_batch_of_mixed_calls_behaves_like_the_calls_one_by_one(inline_hub):
+    hub, backoffice = inline_hub, inline_hub.as_("t-backoffice")
     runner = hub.running.runner
     open_case = backoffice.CreateCase(create_req())
     withdrawn = backoffice.CreateCase(create_req())

@@ -68,10 +68,11 @@ def test_failed_call_can_be_retried_with_the_same_id(hub, backoffice):
     assert backoffice.SubmitDraftDecision(req).decision.case_id == case.case_id
 
 
-def test_a_twin_that_commits_first_is_answered_from_its_stored_response(hub, backoffice, monkeypatch):
+def test_a_twin_that_commits_first_is_answered_from_its_stored_response(inline_hub, monkeypatch):
     """Another process may store the same request id between this call's look-up and its
     commit: the commit then fails on the key, and the retry replays the twin's response."""
     from hub.store.uow import UnitOfWork
+    hub, backoffice = inline_hub, inline_hub.as_("t-backoffice")
     req = create_req()
     first = backoffice.CreateCase(req)
     real = UnitOfWork.stored_response

@@ -1,0 +1,138 @@
+"""The writer process (`hub serve` on SQLite): what only it can get wrong. The whole
+suite also runs through it (HUB_TEST_WRITER=process, as `make test` does on SQLite);
+these tests use it whatever that says."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+
+import grpc
+import pytest
+
+from hub.v1 import cases_pb2, events_pb2
+from tests.conftest import RunningHub
+from tests.helpers import create_req, details, info_req, rid, rpc_error, table_counts
+
+
+@pytest.fixture
+def split(clean_db, clock):
+    h = RunningHub(clean_db, clock, writer_process=True)
+    yield h
+    h.stop()
+
+
+def _writer(hub):
+    return hub.running.writer
+
+
+def _until_ok(call, request, deadline: float):
+    """Call until it succeeds, retrying UNAVAILABLE with the same request; returns
+    (response, how many UNAVAILABLE it met)."""
+    unavailable = 0
+    while True:
+        try:
+            return call(request), unavailable
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+            unavailable += 1
+            time.sleep(0.05)
+
+
+def test_calls_held_by_a_writer_that_dies_end_unavailable_and_a_retry_loses_and_doubles_nothing(split):
+    backoffice = split.as_("t-backoffice")
+    backoffice.CreateCase(create_req())  # the writer is up and has written
+    writer = _writer(split)
+    first_pid = writer.pid
+    requests = [create_req() for _ in range(30)]
+    os.kill(first_pid, signal.SIGSTOP)  # the calls queue up in its socket, unanswered
+    with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+        futures = [pool.submit(_until_ok, backoffice.CreateCase, r, time.monotonic() + 30) for r in requests]
+        time.sleep(0.5)
+        os.kill(first_pid, signal.SIGKILL)
+        results = [f.result(60) for f in futures]
+    assert sum(unavailable for _, unavailable in results) >= 1, "the calls it held were refused, not left hanging"
+    cases = [case for case, _ in results]
+    assert len({c.case_id for c in cases}) == len(requests)
+    assert table_counts(split.engine)["cases"] == len(requests) + 1
+    assert writer.restarts == 1 and writer.pid != first_pid
+    # A retry of an answered request still gets its first answer from the new writer.
+    assert backoffice.CreateCase(requests[0]) == cases[0]
+
+
+def test_calls_that_arrive_together_share_a_batch_and_each_gets_its_own_answer(split):
+    backoffice = split.as_("t-backoffice")
+    open_case = backoffice.CreateCase(create_req())
+    withdrawn = backoffice.CreateCase(create_req())
+    backoffice.WithdrawCase(cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=withdrawn.case_id))
+    before = table_counts(split.engine)
+    twice = create_req()
+    calls = [lambda: backoffice.CreateCase(twice), lambda: backoffice.CreateCase(twice)]
+    calls += [lambda: backoffice.CreateCase(create_req()) for _ in range(10)]
+    calls += [lambda: backoffice.AddInformation(info_req(open_case.case_id)) for _ in range(3)]
+    calls += [lambda: rpc_error(backoffice.AddInformation, info_req(withdrawn.case_id)) for _ in range(3)]
+    calls += [lambda: rpc_error(backoffice.CreateCase, create_req(municipality="999"))]
+    pid = _writer(split).pid
+    os.kill(pid, signal.SIGSTOP)  # all of them wait in the socket, then go in one read
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+            futures = [pool.submit(c) for c in calls]
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGCONT)
+            results = [f.result(30) for f in futures]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert results[0] == results[1]  # the twin was answered from the first
+    assert len({r.case_id for r in results[:12]}) == 11
+    for err in results[15:18]:
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert results[18].code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "municipality_code" in details(results[18])[0]
+    after = table_counts(split.engine)
+    assert after["cases"] - before["cases"] == 11
+    assert after["information_items"] - before["information_items"] == 3
+
+
+def test_bytes_that_are_no_request_are_invalid_argument(split):
+    call = split.channel.unary_unary("/hub.v1.CaseService/CreateCase")  # no serializers: raw bytes
+    with pytest.raises(grpc.RpcError) as err:
+        call(b"\x0a\xff\xff\xff", metadata=[("authorization", "Bearer t-backoffice")], timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields, info = details(err.value)
+    assert "request" in fields and info.reason == "INVALID_ARGUMENT"
+    assert table_counts(split.engine)["cases"] == 0
+    assert _writer(split).restarts == 0
+
+
+def test_a_stream_in_the_server_sees_what_the_writer_commits(split):
+    backoffice = split.as_("t-backoffice")
+    seen: list[str] = []
+    arrived = threading.Event()
+    stream = backoffice.Subscribe(events_pb2.SubscribeRequest(after_sequence=0, heartbeat_seconds=30))
+
+    def read():
+        try:
+            for item in stream:
+                if item.HasField("event"):
+                    seen.append(item.event.case_id)
+                    arrived.set()
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.CANCELLED  # (by the test, below)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    case = backoffice.CreateCase(create_req())
+    assert arrived.wait(10)
+    stream.cancel()
+    reader.join(5)
+    assert case.case_id in seen
+
+
+def test_stopping_the_hub_stops_its_writer(clean_db, clock):
+    hub = RunningHub(clean_db, clock, writer_process=True)
+    process = _writer(hub).process
+    hub.as_("t-backoffice").CreateCase(create_req())
+    hub.stop()
+    assert process.poll() is not None

@@ -136,3 +136,27 @@ def test_stopping_the_hub_stops_its_writer(clean_db, clock):
     hub.as_("t-backoffice").CreateCase(create_req())
     hub.stop()
     assert process.poll() is not None
+
+
+class _ClockThatCannotTravel:
+    """Pickles, but cannot be unpickled: the writer dies before it is ready."""
+
+    def __init__(self):
+        self.state = "here"  # (an object without state is unpickled without __setstate__)
+
+    def now(self):
+        raise AssertionError("never called")
+
+    def __setstate__(self, state):
+        raise RuntimeError("this clock stays where it is")
+
+
+def test_a_writer_that_cannot_start_fails_the_start_with_a_clear_error(clean_db):
+    import asyncio
+
+    from hub.api.auth import ClientRegistry
+    from hub.api.server import start
+    from tests.conftest import CLIENTS
+    with pytest.raises(RuntimeError, match="writer process did not start"):
+        asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0",
+                          clock=_ClockThatCannotTravel(), writer_process=True))

@@ -129,7 +129,6 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     writer = None
     if writer_process:
         writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock)
-        await writer.start()
         add_services(server, writer, registry, servicers)
     else:
         for d, cls in SERVICES:
@@ -141,11 +140,15 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
         port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
         if port == 0:
             raise RuntimeError(f"could not bind {listen}")
+        if writer is not None:
+            await writer.start()
         await server.start()
     except BaseException:
         if writer is not None:
             await writer.stop()
         runner.stop()
+        if reader is not engine:
+            reader.dispose()
         raise
     for name in SERVICE_NAMES + [""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

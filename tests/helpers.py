@@ -95,3 +95,38 @@ def cases_until_heartbeat(call) -> set[str]:
         seen.add(item.event.case_id)
     call.cancel()
     return seen
+
+
+class MixedCalls:
+    """Calls of every kind to run as one batch: a request and its twin, new cases,
+    information on an open case, information refused on a withdrawn one, a read.
+    `check` asserts that each got the answer it would have got alone."""
+
+    def __init__(self, client, engine):
+        self.client, self.engine = client, engine
+        self.open_case = client.CreateCase(create_req())
+        withdrawn = client.CreateCase(create_req())
+        client.WithdrawCase(cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=withdrawn.case_id))
+        self.before = table_counts(engine)
+        twice = create_req()
+        self.calls = [lambda: client.CreateCase(twice), lambda: client.CreateCase(twice)]
+        self.calls += [lambda: client.CreateCase(create_req()) for _ in range(10)]
+        self.calls += [lambda: client.AddInformation(info_req(self.open_case.case_id)) for _ in range(3)]
+        self.calls += [lambda: rpc_error(client.AddInformation, info_req(withdrawn.case_id)) for _ in range(3)]
+        self.calls += [lambda: client.GetCase(cases_pb2.GetCaseRequest(case_id=self.open_case.case_id))]
+
+    def check(self, results: list) -> None:
+        import sqlalchemy as sa
+        from hub.store import tables
+        assert results[0] == results[1]  # the twin in the same batch got the first answer
+        assert len({r.case_id for r in results[:12]}) == 11
+        for err in results[15:18]:
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        after = table_counts(self.engine)
+        assert after["cases"] == self.before["cases"] + 11
+        assert after["information_items"] == self.before["information_items"] + 3  # none on the withdrawn case
+        shown = self.client.GetCase(cases_pb2.GetCaseRequest(case_id=self.open_case.case_id))
+        assert len(shown.information) == 3 and shown.status == results[12].case_status
+        with self.engine.connect() as c:
+            seqs = [r[0] for r in c.execute(sa.select(tables.events.c.seq).order_by(tables.events.c.seq))]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps from the failed calls

@@ -9,13 +9,9 @@ import concurrent.futures
 import threading
 import time
 
-import grpc
-import sqlalchemy as sa
-
 from hub.service.batching import GroupCommit, current_batch
 from hub.store import tables
-from hub.v1 import cases_pb2
-from tests.helpers import create_req, info_req, rid, rpc_error, table_counts
+from tests.helpers import MixedCalls, table_counts
 
 
 def _hold_lanes(hub) -> threading.Event:
@@ -41,42 +37,19 @@ def _wait_queued(runner, n):
 
 
 def test_a_batch_of_mixed_calls_behaves_like_the_calls_one_by_one(inline_hub):
-    hub, backoffice = inline_hub, inline_hub.as_("t-backoffice")
+    hub = inline_hub
     runner = hub.running.runner
-    open_case = backoffice.CreateCase(create_req())
-    withdrawn = backoffice.CreateCase(create_req())
-    backoffice.WithdrawCase(cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=withdrawn.case_id))
-    before = table_counts(hub.engine)
-    twice = create_req()
-    calls = [lambda: backoffice.CreateCase(twice), lambda: backoffice.CreateCase(twice)]
-    calls += [lambda: backoffice.CreateCase(create_req()) for _ in range(10)]
-    calls += [lambda: backoffice.AddInformation(info_req(open_case.case_id)) for _ in range(3)]
-    calls += [lambda: rpc_error(backoffice.AddInformation, info_req(withdrawn.case_id)) for _ in range(3)]
-    calls += [lambda: backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=open_case.case_id))]
-
+    mixed = MixedCalls(hub.as_("t-backoffice"), hub.engine)
     transactions = runner.transactions
     gate = _hold_lanes(hub)
-    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
-        futures = [pool.submit(c) for c in calls]
-        _wait_queued(runner, len(calls))
+    with concurrent.futures.ThreadPoolExecutor(len(mixed.calls)) as pool:
+        futures = [pool.submit(c) for c in mixed.calls]
+        _wait_queued(runner, len(mixed.calls))
         gate.set()
         results = [f.result(30) for f in futures]
     # The blockers, then all the calls in a few shared transactions.
-    assert runner.transactions - transactions - runner.lanes < len(calls)
-
-    assert results[0] == results[1]  # the retry in the same batch got the first answer
-    created = {r.case_id for r in results[:12]}
-    assert len(created) == 11
-    for err in results[15:18]:
-        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-    after = table_counts(hub.engine)
-    assert after["cases"] == before["cases"] + 11
-    assert after["information_items"] == before["information_items"] + 3  # none on the withdrawn case
-    shown = backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=open_case.case_id))
-    assert len(shown.information) == 3 and shown.status == results[12].case_status
-    with hub.engine.connect() as c:
-        seqs = [r[0] for r in c.execute(sa.select(tables.events.c.seq).order_by(tables.events.c.seq))]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps from the failed calls
+    assert runner.transactions - transactions - runner.lanes < len(mixed.calls)
+    mixed.check(results)
 
 
 def test_a_batch_that_cannot_commit_runs_its_calls_one_by_one(clean_db):

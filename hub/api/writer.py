@@ -125,7 +125,10 @@ class _Writer:
             for i in range(0, len(calls), self.max_batch):
                 answers += self._run(calls[i:i + self.max_batch])
             if answers:
-                self.sock.sendall(answers)
+                try:
+                    self.sock.sendall(answers)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the front is gone; what committed stays committed
 
     def _parse(self, buf: bytearray) -> tuple[list[_Call], bytearray, int]:
         calls, refused, pos, n = [], bytearray(), 0, len(buf)

@@ -79,7 +79,11 @@ def test_sqlite_stores_times_in_sqlalchemys_own_datetime_text(value):
     dialect = sqlite.dialect()
     ours = t.events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
     theirs = sqlite.DATETIME().bind_processor(dialect)
-    assert ours(value) == theirs(value.astimezone(UTC).replace(tzinfo=None))
+    expected = theirs(value.astimezone(UTC).replace(tzinfo=None))
+    assert ours(value) == expected
+    assert ours(value) == expected  # bound again: the kept text
+    twin = value.replace()  # equal, but another object: formatted afresh
+    assert ours(twin) == expected and ours(value) == expected
 
 
 def test_a_prepared_query_reads_and_writes_what_sqlalchemy_does(clean_db):

@@ -22,12 +22,19 @@ class SQLiteDateTime(sqlite.DATETIME):
         return None
 
 
+# The last datetime bound on SQLite and its text: a use case stamps most of its rows
+# with one `now` (a new case binds it nine times). Keyed by the object itself, which
+# the entry keeps alive, so a hit is the same immutable value.
+_last_sqlite_text: tuple[dt.datetime | None, str | None] = (None, None)
+
+
 class UTCDateTime(sa.TypeDecorator):
     """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL.
 
     On SQLite the stored text is SQLAlchemy's DATETIME format, "YYYY-MM-DD
     HH:MM:SS.ffffff" (always with microseconds, so that text order is time order),
-    made here by `isoformat`: 4 us instead of 8, and a created case binds nine."""
+    made here by `isoformat`: 4 us instead of 8, and a created case binds nine (most
+    of them one `now`, whose text is kept: _last_sqlite_text)."""
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
@@ -35,12 +42,20 @@ class UTCDateTime(sa.TypeDecorator):
         return SQLiteDateTime() if dialect.name == "sqlite" else super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value, dialect):
+        global _last_sqlite_text
         if value is None:
             return None
+        sqlite = dialect.name == "sqlite"
+        last = _last_sqlite_text  # read once: another thread may replace it
+        if sqlite and value is last[0]:
+            return last[1]
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise ValueError("the store takes timezone-aware datetimes only")
-        value = value.astimezone(dt.timezone.utc)
-        return value.isoformat(" ", "microseconds")[:-6] if dialect.name == "sqlite" else value
+        if not sqlite:
+            return value.astimezone(dt.timezone.utc)
+        text = value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
+        _last_sqlite_text = (value, text)
+        return text
 
     def process_result_value(self, value, dialect):
         if value is None:

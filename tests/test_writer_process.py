@@ -146,3 +146,17 @@ def test_a_writer_that_cannot_start_fails_the_start_with_a_clear_error(clean_db)
     with pytest.raises(RuntimeError, match="writer process did not start"):
         asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0",
                           clock=_ClockThatCannotTravel(), writer_process=True))
+
+
+def test_a_writer_whose_code_numbers_the_methods_differently_is_refused(clean_db, monkeypatch):
+    """As when the hub on disk was upgraded while the server ran, and the writer then
+    restarted from the new code: this server's idea of the method table differs."""
+    import asyncio
+
+    from hub.api import writer
+    from hub.api.auth import ClientRegistry
+    from hub.api.server import start
+    from tests.conftest import CLIENTS
+    monkeypatch.setattr(writer, "method_table_digest", lambda: b"\0" * 32)
+    with pytest.raises(RuntimeError, match="numbers the methods differently"):
+        asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0", writer_process=True))

@@ -23,11 +23,12 @@ Frames (little-endian):
   writer -> front: <IIB body length, call id, status code; body: the response bytes
                    (OK), else <I message length, message (UTF-8), google.rpc.Status
                    bytes (if any). Call id 0 is the writer speaking for itself:
-                   code 0 a batch committed, code 1 ready.
+                   code 0 a batch committed, code 1 ready (body: method_table_digest).
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import pickle
 import signal
 import socket
@@ -64,6 +65,28 @@ START_TIMEOUT = 60.0
 
 class WriterGone(Exception):
     """The writer process stopped while it held the call."""
+
+
+def method_table_digest() -> bytes:
+    """What the method numbers mean, as this process's code has them. A writer started
+    after the hub was upgraded on disk would number them differently: the front
+    compares this at the handshake."""
+    names = "\n".join(f"{d.full_name}/{m.name}:{m.input_type.full_name}" for d, _, m in unary_methods())
+    return hashlib.sha256(names.encode()).digest()
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    """Up to `n` bytes: fewer if the other end closes or the socket times out."""
+    data = b""
+    try:
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data
 
 
 def _frame(call_id: int, code: int, body: bytes) -> bytes:
@@ -217,7 +240,7 @@ def child_main() -> None:
     service, reader = build_service(engine, clock, registry)
     writer = _Writer(sock, engine, service, registry, max_batch)
     settle_heap()
-    sock.sendall(_frame(0, READY, b""))
+    sock.sendall(_frame(0, READY, method_table_digest()))
     try:
         writer.serve()
     finally:
@@ -293,19 +316,15 @@ class WriterProcess:
         except BrokenPipeError:
             pass  # it died at once; the handshake below says so
         ours.settimeout(START_TIMEOUT)
-        head = b""
-        try:
-            while len(head) < TO_FRONT.size:
-                chunk = ours.recv(TO_FRONT.size - len(head))
-                if not chunk:
-                    break
-                head += chunk
-        except OSError:
-            pass
-        if head != _frame(0, READY, b""):
+        expected = _frame(0, READY, method_table_digest())
+        ready = _recv_exactly(ours, len(expected))
+        if ready != expected:
             ours.close()
             process.kill()
             process.wait(5)
+            if len(ready) == len(expected) and ready[:TO_FRONT.size] == expected[:TO_FRONT.size]:
+                raise RuntimeError("the writer process numbers the methods differently: the hub installed on disk "
+                                   "is not the one this server runs (upgraded while running?); restart the hub")
             raise RuntimeError("the writer process did not start (its log says why)")
         ours.setblocking(False)
         log.info("writer process started", pid=process.pid)

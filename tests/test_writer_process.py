@@ -160,3 +160,39 @@ def test_a_writer_whose_code_numbers_the_methods_differently_is_refused(clean_db
     monkeypatch.setattr(writer, "method_table_digest", lambda: b"\0" * 32)
     with pytest.raises(RuntimeError, match="numbers the methods differently"):
         asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0", writer_process=True))
+
+
+def _health(hub) -> int:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    return health_pb2_grpc.HealthStub(hub.channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+
+def _until(predicate, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_while_no_writer_can_start_the_hub_is_not_serving_and_a_call_waits_for_the_next(split, monkeypatch):
+    from grpc_health.v1 import health_pb2
+
+    from hub.api import writer
+    backoffice = split.as_("t-backoffice")
+    assert _health(split) == health_pb2.HealthCheckResponse.SERVING
+    real = writer.method_table_digest
+    monkeypatch.setattr(writer, "method_table_digest", lambda: b"\0" * 32)  # every new writer is refused
+    os.kill(_writer(split).pid, signal.SIGKILL)
+    assert _until(lambda: _health(split) == health_pb2.HealthCheckResponse.NOT_SERVING)
+    request = create_req()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(backoffice.CreateCase, request)
+        time.sleep(0.5)
+        assert not waiting.done()
+        monkeypatch.setattr(writer, "method_table_digest", real)  # the next attempt succeeds
+        case = waiting.result(30)
+    assert _until(lambda: _health(split) == health_pb2.HealthCheckResponse.SERVING)
+    assert _writer(split).restarts == 1
+    assert backoffice.CreateCase(request) == case

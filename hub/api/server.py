@@ -126,14 +126,20 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     servicers = {cls: (cls(service, registry, runner, wakeup) if cls is EventServicer else cls(service, registry, runner))
                  for _, cls in SERVICES}
+    health_servicer = health.aio.HealthServicer()
+
+    async def serving(yes: bool) -> None:
+        for name in SERVICE_NAMES + [""]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING if yes
+                                      else health_pb2.HealthCheckResponse.NOT_SERVING)
     writer = None
     if writer_process:
-        writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock)
+        writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock,
+                               on_health=serving)
         add_services(server, writer, registry, servicers)
     else:
         for d, cls in SERVICES:
             _ADD[d.name](servicers[cls], server)
-    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
@@ -150,8 +156,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
         if reader is not engine:
             reader.dispose()
         raise
-    for name in SERVICE_NAMES + [""]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await serving(True)
     log.info("serving", listen=listen, port=port, database=engine.dialect.name,
              writer_process=writer.pid if writer else None)
     thread = None

@@ -36,7 +36,7 @@ import struct
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import grpc
 import structlog
@@ -277,8 +277,11 @@ class WriterProcess:
     """The front's side: starts the writer process, forwards calls, restarts it."""
 
     def __init__(self, url: str, registry: ClientRegistry, on_commit: Callable[[], None], clock=None,
-                 max_batch: int = 64):
+                 max_batch: int = 64, on_health: Callable[[bool], Awaitable[None]] | None = None):
+        """`on_commit`: a batch committed. `on_health(False)` when the writer is lost,
+        `on_health(True)` when a new one is up (the server's health status)."""
         self.url, self.registry, self.on_commit, self.clock, self.max_batch = url, registry, on_commit, clock, max_batch
+        self.on_health = on_health
         self.identity_numbers = {id(i): n for n, i in enumerate(registry.identities())}
         self.process: subprocess.Popen | None = None
         self.restarts = 0
@@ -373,6 +376,8 @@ class WriterProcess:
             self._restarting = asyncio.get_running_loop().create_task(self._restart())
 
     async def _restart(self) -> None:
+        if self.on_health is not None:
+            await self.on_health(False)
         delay = 0.5
         old = self.process
         if old is not None:
@@ -381,6 +386,8 @@ class WriterProcess:
             try:
                 await self.start()
                 self.restarts += 1
+                if self.on_health is not None:
+                    await self.on_health(True)
                 return
             except Exception:
                 log.exception("could not start a writer process; trying again", in_seconds=delay)

@@ -14,8 +14,10 @@ database); the writer's commits wake the front's event streams at once, through 
 socket.
 
 If the writer dies, the calls it held end UNAVAILABLE (a retry with the same
-request_id returns the first result if there was one), the front starts a new writer,
-and calls that arrive meanwhile wait for it.
+request_id returns the first result if there was one), health says NOT_SERVING until
+the front has started a new writer, and calls that arrive meanwhile wait for it. The
+writer gets a copy of the front's configuration when it starts (registry, clock, log
+settings, event relay); what is set in the front later does not reach it.
 
 Frames (little-endian):
   front -> writer: <IIHHH body length, call id, method number, identity number,

@@ -23,21 +23,8 @@ from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
 from hub.store.db import create_engine, is_sqlite
-from hub.v1 import (audit_pb2_grpc, benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, decisions_pb2_grpc,
-                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc)
 
 log = structlog.get_logger("hub.server")
-
-_ADD = {
-    "BenefitCatalogueService": benefits_pb2_grpc.add_BenefitCatalogueServiceServicer_to_server,
-    "CaseService": cases_pb2_grpc.add_CaseServiceServicer_to_server,
-    "DecisionService": decisions_pb2_grpc.add_DecisionServiceServicer_to_server,
-    "OperationsService": operations_pb2_grpc.add_OperationsServiceServicer_to_server,
-    "EventService": events_pb2_grpc.add_EventServiceServicer_to_server,
-    "AuditService": audit_pb2_grpc.add_AuditServiceServicer_to_server,
-    "PaymentService": payments_pb2_grpc.add_PaymentServiceServicer_to_server,
-    "ComplaintService": complaints_pb2_grpc.add_ComplaintServiceServicer_to_server,
-}
 
 
 def settle_heap() -> None:
@@ -66,7 +53,7 @@ def lanes(engine: sa.Engine) -> int:
 class RunningHub:
     server: grpc.aio.Server
     port: int
-    runner: GroupCommit
+    runner: GroupCommit | None  # None with a writer process: the writer is the lane
     dispatcher: Dispatcher | None = None
     dispatcher_thread: threading.Thread | None = None
     reader: sa.Engine | None = None
@@ -79,7 +66,8 @@ class RunningHub:
             await self.writer.stop()
         if self.feed is not None:
             await self.feed.stop()
-        await asyncio.to_thread(self.runner.stop)
+        if self.runner is not None:
+            await asyncio.to_thread(self.runner.stop)
         if self.dispatcher is not None:
             self.dispatcher.stop()
             await asyncio.to_thread(self.dispatcher_thread.join, 30)
@@ -121,11 +109,13 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     if writer_process and is_sqlite(engine) and engine.url.database in (None, "", ":memory:"):
         raise ValueError("a writer process needs a database file, not an in-memory SQLite")
     wakeup = Wakeup(asyncio.get_running_loop())
-    runner = GroupCommit(engine, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
+    # With a writer process every unary call runs there; the streams served here need no lane.
+    runner = None if writer_process else GroupCommit(engine, lanes=lanes(engine),
+                                                     on_commit=wakeup.notify_threadsafe)
     service, reader = build_service(engine, clock, registry)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    servicers = {cls: (cls(service, registry, runner, wakeup) if cls is EventServicer else cls(service, registry, runner))
-                 for _, cls in SERVICES}
+    servicers = {s.servicer: (s.servicer(service, registry, runner, wakeup) if s.servicer is EventServicer
+                              else s.servicer(service, registry, runner)) for s in SERVICES}
     health_servicer = health.aio.HealthServicer()
 
     async def serving(yes: bool) -> None:
@@ -138,8 +128,8 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
                                on_health=serving)
         add_services(server, writer, registry, servicers)
     else:
-        for d, cls in SERVICES:
-            _ADD[d.name](servicers[cls], server)
+        for s in SERVICES:
+            s.add_to_server(servicers[s.servicer], server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
@@ -152,7 +142,8 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     except BaseException:
         if writer is not None:
             await writer.stop()
-        runner.stop()
+        if runner is not None:
+            runner.stop()
         if reader is not engine:
             reader.dispose()
         raise

@@ -22,6 +22,20 @@ from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, 
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
+INTERNAL_ERROR = "internal error; the hub has logged it"
+
+
+def purpose_of(metadata) -> str | None:
+    """The purpose a caller gives for reading (metadata `x-purpose`)."""
+    return next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+
+
+def audited_failure(request) -> tuple[str, str] | None:
+    """(case id, decision id) when a refused call names a case or a decision: such a
+    refusal is audited too (who tried to look at what)."""
+    case_id = getattr(request, "case_id", "")
+    decision_id = getattr(request, "decision_id", "")
+    return (case_id, decision_id) if case_id or decision_id else None
 
 
 def fingerprint(request) -> str:
@@ -38,7 +52,7 @@ def rpc(action: str):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
             metadata = context.invocation_metadata() or ()
-            purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+            purpose = purpose_of(metadata)
             request_id = getattr(request, "request_id", "") or None
             identity = None
             # Bound for every log line of this call (plain bind and reset: the
@@ -62,7 +76,7 @@ def rpc(action: str):
             finally:
                 structlog.contextvars.reset_contextvars(**bound)
             if isinstance(status, grpc.StatusCode):
-                await context.abort(status, "internal error; the hub has logged it")
+                await context.abort(status, INTERNAL_ERROR)
             await context.abort_with_status(status)
         handler.action = action  # the undecorated `fn` is handler.__wrapped__ (a writer process runs it)
         return handler
@@ -70,20 +84,17 @@ def rpc(action: str):
 
 
 class _Base:
-    def __init__(self, service: HubService, registry: ClientRegistry, runner: GroupCommit):
+    def __init__(self, service: HubService, registry: ClientRegistry, runner: GroupCommit | None):
         self.service = service
         self.registry = registry
         self.runner = runner
 
     async def _audit_failure(self, identity, action: str, request, code: str, purpose, request_id) -> None:
-        """A refused call on a case is audited too (who tried to look at what)."""
-        case_id = getattr(request, "case_id", "")
-        decision_id = getattr(request, "decision_id", "")
-        if not (case_id or decision_id):
+        target = audited_failure(request)
+        if target is None:
             return
         try:
-            await self.runner.run(self.service.audit_failure, identity, action, case_id, decision_id, code, purpose,
-                                  request_id)
+            await self.runner.run(self.service.audit_failure, identity, action, *target, code, purpose, request_id)
         except Exception:
             log.exception("could not audit a failed call")
 
@@ -295,7 +306,7 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
                 log.exception("rpc", code="INTERNAL")
                 status = None
         if status is None:
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error; the hub has logged it")
+            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
         await context.abort_with_status(status)
 
     @rpc("SchedulePayments")

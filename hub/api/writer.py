@@ -47,7 +47,7 @@ from google.protobuf.message import DecodeError
 from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
-from hub.api.servicers import PURPOSE_HEADER
+from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
 from hub.api.services import SERVICES, is_unary, request_class, response_class, unary_methods
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.service.batching import Job, run_batch
@@ -132,7 +132,7 @@ class _Writer:
     def __init__(self, sock: socket.socket, engine, service, registry: ClientRegistry, max_batch: int):
         self.sock, self.engine, self.service, self.max_batch = sock, engine, service, max_batch
         self.identities = registry.identities()
-        servicers = {cls: cls(service, registry, None) for _, cls in SERVICES}  # no lane: this loop is the lane
+        servicers = {s.servicer: s.servicer(service, registry, None) for s in SERVICES}  # this loop is the lane
         self.methods: list[_Method] = []
         for _, cls, m in unary_methods():
             handler = getattr(cls, m.name)
@@ -204,7 +204,7 @@ class _Writer:
                 if audit is not None:
                     audits.append(audit)
             else:
-                out += _error_frame(call.call_id, (grpc.StatusCode.INTERNAL, "internal error; the hub has logged it"))
+                out += _error_frame(call.call_id, (grpc.StatusCode.INTERNAL, INTERNAL_ERROR))
                 log.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
                           exc_info=call.value)
         if audits:  # committed before the refusals are answered, as in the in-process handler
@@ -216,13 +216,11 @@ class _Writer:
         return out
 
     def _audit(self, call: _Call, code: str) -> Job | None:
-        """A refused call on a case is audited too (who tried to look at what)."""
-        case_id = getattr(call.request, "case_id", "")
-        decision_id = getattr(call.request, "decision_id", "")
-        if not (case_id or decision_id):
+        target = audited_failure(call.request)
+        if target is None:
             return None
-        return Job(self.service.audit_failure, (call.identity, call.method.action, case_id, decision_id, code,
-                                                call.purpose, call.request_id))
+        return Job(self.service.audit_failure, (call.identity, call.method.action, *target, code, call.purpose,
+                                                call.request_id))
 
 
 def child_main() -> None:
@@ -424,7 +422,7 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
             status = to_status(err)
             log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
             await context.abort_with_status(status)
-        purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+        purpose = purpose_of(metadata)
         try:
             code, body = await writer.call(method_no, identity, purpose, payload)
         except WriterGone:
@@ -444,7 +442,7 @@ def add_services(server: grpc.aio.Server, writer: WriterProcess, registry: Clien
     """Register the hub's services on `server`: unary methods forwarded to `writer`,
     streaming ones served by the local `servicers` (by class)."""
     numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
-    for d, cls in SERVICES:
+    for d, cls, _ in SERVICES:
         handlers = {}
         for m in d.methods:
             if is_unary(m):

@@ -252,6 +252,36 @@ def test_rejected_payment_is_flagged_and_reissued(hub, backoffice, provider):
     assert [o.status for o in orders(backoffice, case.case_id)] == [P.PAYMENT_STATUS_REJECTED, P.PAYMENT_STATUS_PAID]
 
 
+def test_what_was_collected_back_for_a_payment_the_bank_returned_is_paid_back(hub, backoffice, provider):
+    """April is paid, a refusal from April turns it into a claim, the citizen pays half
+    of it back, and then the bank returns April's payment (account closed). The citizen
+    had nothing for April and paid 500 kr. back: reissuing the returned payment pays
+    that back, although no grant is in force for April any more."""
+    case, _ = granted(backoffice, 100_000, end=(2026, 4, 30))
+    run(backoffice, "2026-04")
+    pay_all(provider)
+    change(backoffice, case, 0, (2026, 4, 1), outcome=decisions_pb2.OUTCOME_REFUSED,
+           effective_from=date_pb2.Date(year=2026, month=4, day=1))
+    [claim] = claims(backoffice, case.case_id)
+    assert claim.amount_oere == 100_000
+    provider.ReportCollection(P.ReportCollectionRequest(request_id=rid(), claim_id=claim.claim_id,
+                                                        amount_oere=50_000, reference="paid in"))
+    [april] = orders(backoffice, case.case_id)
+    settle(provider, P.PaymentBatch(instructions=[P.PaymentInstruction(order=april)]), RETURNED,
+           reason="account closed")
+    [claim] = claims(backoffice, case.case_id)
+    assert (claim.collected_oere, claim.cancelled_oere) == (50_000, 50_000)  # the rest is released
+    again = backoffice.ReissuePayment(P.ReissuePaymentRequest(request_id=rid(), end_to_end_id=april.end_to_end_id))
+    assert (again.kind, again.amount_oere, again.period) == (P.PAYMENT_KIND_REISSUE, 50_000, "2026-04")
+    pay_all(provider)
+    paid = sum(o.amount_oere for o in orders(backoffice, case.case_id) if o.status == P.PAYMENT_STATUS_PAID)
+    assert paid - claim.collected_oere == 0  # what the refusal grants for April
+    # Nothing more is due: a second reissue is refused.
+    err = rpc_error(backoffice.ReissuePayment, P.ReissuePaymentRequest(request_id=rid(),
+                                                                       end_to_end_id=april.end_to_end_id))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
 def test_no_order_without_an_approved_grant_in_force(hub, backoffice, borgerservice):
     case = backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
     backoffice.AddInformation(info_req(case.case_id))

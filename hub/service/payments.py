@@ -422,13 +422,18 @@ class Payments:
                                          reason="NOT_REISSUABLE", metadata={"status": o.status})
             line = ps.active_line(conn, case.case_id, o.period_key)
             due = ps.due_for(conn, case.case_id, o.period_key, line.amount_oere if line else 0)
-            if line is None or due <= 0:
+            if due <= 0:
                 raise FailedPrecondition("nothing is due for the period under the grant in force",
                                          reason="NOTHING_DUE", metadata={"period": o.period_key})
+            # With no grant in force for the period any more, what is due is what the
+            # citizen paid back on a claim for this payment, which never reached them:
+            # the reissue pays that back, under the returned payment's own grant.
+            source = line if line is not None else o
             new_id = pay.reissue_id(end_to_end_id, ps.reissues(conn, end_to_end_id) + 1)
-            row = SimpleNamespace(**{k: getattr(line, k) for k in (
-                "id", "decision_id", "case_id", "municipality_code", "benefit_code", "period_key", "period_start",
-                "period_end", "due_month", "amount_oere")}, end_to_end_id=new_id, cpr=case.cpr, due=due)
+            row = SimpleNamespace(**{k: getattr(source, k) for k in (
+                "decision_id", "case_id", "municipality_code", "benefit_code", "period_key", "period_start",
+                "period_end", "due_month", "amount_oere")}, id=line.id if line is not None else o.line_id,
+                end_to_end_id=new_id, cpr=case.cpr, due=due)
             made, offsets = ps.create_orders(conn, [row], run_id=None, now=now, kind_of=lambda _: pay.OrderKind.REISSUE)
             ps.mark_reissued(conn, end_to_end_id, new_id, now)
             self._post_orders(uow, [row], made, offsets, now)

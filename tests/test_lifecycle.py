@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
+import pytest
 import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -223,3 +224,11 @@ def test_health_and_reflection(hub):
     files = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
         file_containing_symbol="hub.v1.CaseService")])))
     assert files[0].file_descriptor_response.file_descriptor_proto
+
+
+def test_a_method_the_hub_does_not_have_is_unimplemented(hub):
+    for path in ["/hub.v1.CaseService/NoSuchMethod", "/hub.v1.NoSuchService/CreateCase", "/grpc.health.v1.Health/X"]:
+        call = hub.channel.unary_unary(path, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError) as err:
+            call(b"", metadata=(("authorization", "Bearer t-backoffice"),))
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED, path

@@ -10,13 +10,13 @@ from pathlib import Path
 import grpc
 import sqlalchemy as sa
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from hub.api.auth import ClientRegistry
-from hub.api.services import SERVICE_NAMES, SERVICES
+from hub.api.services import SERVICE_NAMES, SERVICES, handlers_for, serve_on
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.writer import WriterProcess, add_services
+from hub.api.writer import WriterProcess, forwarded_services
 from hub.dispatch.dispatcher import Dispatcher
 from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
@@ -126,12 +126,14 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     if writer_process:
         writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock,
                                on_health=serving)
-        add_services(server, writer, registry, servicers)
+        handlers = forwarded_services(writer, registry, servicers)
     else:
-        for s in SERVICES:
-            s.add_to_server(servicers[s.servicer], server)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        handlers = {d.full_name: handlers_for(d, servicers[cls]) for d, cls in SERVICES}
+    handlers[health.SERVICE_NAME] = handlers_for(health_pb2.DESCRIPTOR.services_by_name["Health"], health_servicer)
+    handlers[reflection.SERVICE_NAME] = handlers_for(
+        reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
+        reflection.aio.ReflectionServicer(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME]))
+    serve_on(server, handlers)
     try:
         port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
         if port == 0:

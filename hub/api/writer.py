@@ -48,7 +48,7 @@ from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
-from hub.api.services import SERVICES, is_unary, request_class, response_class, unary_methods
+from hub.api.services import SERVICES, is_unary, method_handler, request_class, unary_methods
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.service.batching import Job, run_batch
 from hub.store import uow
@@ -437,21 +437,13 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
     return handler
 
 
-def add_services(server: grpc.aio.Server, writer: WriterProcess, registry: ClientRegistry,
-                 servicers: dict[type, object]) -> None:
-    """Register the hub's services on `server`: unary methods forwarded to `writer`,
+def forwarded_services(writer: WriterProcess, registry: ClientRegistry,
+                       servicers: dict[type, object]) -> dict[str, dict[str, grpc.RpcMethodHandler]]:
+    """The hub's services for `serve_on`: unary methods forwarded to `writer`,
     streaming ones served by the local `servicers` (by class)."""
     numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
-    for d, cls, _ in SERVICES:
-        handlers = {}
-        for m in d.methods:
-            if is_unary(m):
-                handlers[m.name] = grpc.unary_unary_rpc_method_handler(
-                    _forwarder(writer, registry, numbers[(d.full_name, m.name)], getattr(cls, m.name).action))
-            else:
-                handlers[m.name] = grpc.unary_stream_rpc_method_handler(
-                    getattr(servicers[cls], m.name), request_deserializer=request_class(m).FromString,
-                    response_serializer=response_class(m).SerializeToString)
-        # Both, as the generated add_*_to_server functions do.
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(d.full_name, handlers),))
-        server.add_registered_method_handlers(d.full_name, handlers)
+    return {d.full_name: {m.name: method_handler(m, _forwarder(writer, registry, numbers[(d.full_name, m.name)],
+                                                               getattr(cls, m.name).action), raw=True)
+                          if is_unary(m) else method_handler(m, getattr(servicers[cls], m.name))
+                          for m in d.methods}
+            for d, cls in SERVICES}

@@ -10,6 +10,16 @@ import sys
 from hub import logs
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
 def _serve(args) -> int:
     from hub.api.auth import ClientRegistry
     from hub.api.server import settle_heap, start
@@ -46,7 +56,7 @@ def _serve(args) -> int:
 
     async def main() -> None:
         hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure,
-                          writer_process=writer_process)
+                          writer_process=writer_process, writer_hang_after=args.writer_hang_seconds)
         settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -127,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--writer", choices=["auto", "process", "inline"], default=os.environ.get("HUB_WRITER", "auto"),
                    help="where unary calls run: in a writer process of their own, beside the gRPC server "
                         "(a second core; auto: on SQLite), or inline in the server's process")
+    s.add_argument("--writer-hang-seconds", type=_positive_seconds, default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
+                   help="a writer process that answers nothing for this long while calls wait is taken for hung: "
+                        "killed and replaced (its calls end UNAVAILABLE)")
     s.set_defaults(fn=_serve)
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
     d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")

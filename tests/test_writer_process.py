@@ -196,3 +196,26 @@ def test_while_no_writer_can_start_the_hub_is_not_serving_and_a_call_waits_for_t
     assert _until(lambda: _health(split) == health_pb2.HealthCheckResponse.SERVING)
     assert _writer(split).restarts == 1
     assert backoffice.CreateCase(request) == case
+
+
+def test_a_writer_that_hangs_is_replaced_and_the_calls_it_held_end_unavailable(split):
+    from grpc_health.v1 import health_pb2
+
+    backoffice = split.as_("t-backoffice")
+    backoffice.CreateCase(create_req())
+    writer = _writer(split)
+    hung = writer.pid
+    writer.hang_after = 1.0  # (300 s by default)
+    os.kill(hung, signal.SIGSTOP)  # alive, and answering nothing
+    request = create_req()
+    started = time.monotonic()
+    err = rpc_error(backoffice.CreateCase, request)
+    assert err.code() == grpc.StatusCode.UNAVAILABLE and "retry it with the same request_id" in err.details()
+    assert 1.0 <= time.monotonic() - started < 15
+    assert _until(lambda: _health(split) == health_pb2.HealthCheckResponse.SERVING and writer.pid != hung)
+    assert writer.restarts == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(hung, 0)  # killed, and reaped
+    case = backoffice.CreateCase(request)  # the retry: the hung writer had written nothing of it
+    assert backoffice.CreateCase(request) == case
+    assert table_counts(split.engine)["cases"] == 2

@@ -15,7 +15,9 @@ socket.
 
 If the writer dies, the calls it held end UNAVAILABLE (a retry with the same
 request_id returns the first result if there was one), health says NOT_SERVING until
-the front has started a new writer, and calls that arrive meanwhile wait for it. The
+the front has started a new writer, and calls that arrive meanwhile wait for it. A
+writer that hangs (calls wait and it has answered nothing for `hang_after` seconds,
+300 by default: far longer than any call takes) is killed and replaced the same way. The
 writer gets a copy of the front's configuration when it starts (registry, clock, log
 settings, event relay); what is set in the front later does not reach it.
 
@@ -37,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -63,6 +66,7 @@ _STATUS_DETAILS = "grpc-status-details-bin"
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 RESTART_WAIT = 30.0  # seconds a call waits for a restarting writer before UNAVAILABLE
 START_TIMEOUT = 60.0
+HANG_AFTER = 300.0  # seconds without an answer while calls wait: the writer is hung
 
 
 class WriterGone(Exception):
@@ -257,6 +261,7 @@ class _Protocol(asyncio.Protocol):
         self.buf = bytearray()
 
     def data_received(self, data: bytes) -> None:
+        self.owner._progress = time.monotonic()
         buf = self.buf
         buf += data
         pos, n = 0, len(buf)
@@ -277,11 +282,17 @@ class WriterProcess:
     """The front's side: starts the writer process, forwards calls, restarts it."""
 
     def __init__(self, url: str, registry: ClientRegistry, on_commit: Callable[[], None], clock=None,
-                 max_batch: int = 64, on_health: Callable[[bool], Awaitable[None]] | None = None):
+                 max_batch: int = 64, on_health: Callable[[bool], Awaitable[None]] | None = None,
+                 hang_after: float = HANG_AFTER):
         """`on_commit`: a batch committed. `on_health(False)` when the writer is lost,
-        `on_health(True)` when a new one is up (the server's health status)."""
+        `on_health(True)` when a new one is up (the server's health status).
+        `hang_after`: seconds the writer may leave waiting calls without any answer
+        before it is taken for hung, killed and replaced."""
         self.url, self.registry, self.on_commit, self.clock, self.max_batch = url, registry, on_commit, clock, max_batch
         self.on_health = on_health
+        self.hang_after = hang_after
+        self._progress = time.monotonic()  # the writer's last answer, or the first call to an idle writer
+        self._watchdog: asyncio.Task | None = None
         self.identity_numbers = {id(i): n for n, i in enumerate(registry.identities())}
         self.process: subprocess.Popen | None = None
         self.restarts = 0
@@ -301,7 +312,10 @@ class WriterProcess:
         sock, self.process = await asyncio.to_thread(self._spawn)
         self._transport, self._protocol = await asyncio.get_running_loop().create_unix_connection(
             lambda: _Protocol(self), sock=sock)
+        self._progress = time.monotonic()
         self._ready.set()
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     def _spawn(self) -> tuple[socket.socket, subprocess.Popen]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -342,6 +356,8 @@ class WriterProcess:
                 raise WriterGone() from None
         self._next_id = self._next_id % 0xFFFFFFFF + 1  # never 0: that is the writer's own
         call_id = self._next_id
+        if not self._pending:
+            self._progress = time.monotonic()  # an idle writer: the wait starts now
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         p = purpose.encode() if purpose else b""
@@ -375,6 +391,19 @@ class WriterProcess:
                       exitcode=self.process.poll() if self.process else None)
             self._restarting = asyncio.get_running_loop().create_task(self._restart())
 
+    async def _watch(self) -> None:
+        """Kill a writer that leaves calls waiting and answers nothing for `hang_after`
+        seconds (an endless loop, a disk that does not return): losing its
+        connection then ends those calls UNAVAILABLE and starts a new writer."""
+        while not self._stopping:
+            await asyncio.sleep(min(self.hang_after / 4, 5.0))
+            silent = time.monotonic() - self._progress
+            if self._pending and self._transport is not None and silent > self.hang_after:
+                log.error("the writer process answered nothing while calls waited; killing it to start a new one",
+                          pid=self.pid, silent_seconds=round(silent, 1), calls_waiting=len(self._pending))
+                self.process.kill()
+                self._progress = time.monotonic()  # once: the restart takes it from here
+
     async def _restart(self) -> None:
         if self.on_health is not None:
             await self.on_health(False)
@@ -396,6 +425,8 @@ class WriterProcess:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._restarting is not None:
             self._restarting.cancel()
         if self._transport is not None:

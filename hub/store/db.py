@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from hub.store.prepared import driver_execute
+
 DEFAULT_URL = "sqlite:///var/hub.db"
 
 
@@ -51,7 +53,9 @@ def create_engine(url: str | None = None, *, pool_size: int = 10, read_only: boo
         def _sqlite_begin(conn):
             # Writers take the write lock up front: no lock upgrade deadlocks between
             # processes. Readers read a WAL snapshot and never block the writer.
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            # (On the driver's cursor, as the prepared statements run: through
+            # SQLAlchemy's execute it costs 40 us more, on every transaction.)
+            driver_execute(conn, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -85,10 +85,12 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     if compiled is None:
         conn.execute(table.insert(), list(rows))
         return
-    _run(conn, compiled.sql, compiled.parameters_many(rows), many=True)
+    driver_execute(conn, compiled.sql, compiled.parameters_many(rows), many=True)
 
 
-def _run(conn: sa.Connection, sql: str, params, *, many: bool = False) -> list[tuple]:
+def driver_execute(conn: sa.Connection, sql: str, params=(), *, many: bool = False) -> list[tuple]:
+    """Run `sql` on the driver's cursor, in the connection's current transaction;
+    returns the rows, if any. A driver error is wrapped as SQLAlchemy wraps it."""
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.cursor()
     try:
@@ -116,7 +118,7 @@ class Query:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = _Compiled(self.statement, conn.dialect)
-        raw = _run(conn, compiled.sql, compiled.parameters(values))
+        raw = driver_execute(conn, compiled.sql, compiled.parameters(values))
         return compiled.rows(raw) if compiled.row is not None else []
 
     def first(self, conn: sa.Connection, **values: Any):

@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--writer", choices=["auto", "process", "inline"], default=os.environ.get("HUB_WRITER", "auto"),
                    help="where unary calls run: in a writer process of their own, beside the gRPC server "
                         "(a second core; auto: on SQLite), or inline in the server's process")
-    s.add_argument("--writer-hang-seconds", type=_positive_seconds, default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
+    s.add_argument("--writer-hang-seconds", type=_positive_seconds,
+                   default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
                    help="a writer process that answers nothing for this long while calls wait is taken for hung: "
                         "killed and replaced (its calls end UNAVAILABLE)")
     s.set_defaults(fn=_serve)

@@ -12,7 +12,8 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
                                DecisionServicer, OperationsServicer, PaymentServicer)
 from hub.api.streams import EventServicer
-from hub.v1 import audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2, payments_pb2
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2,
+                    payments_pb2)
 
 
 class Service(NamedTuple):

@@ -401,8 +401,11 @@ class WriterProcess:
             if self._pending and self._transport is not None and silent > self.hang_after:
                 log.error("the writer process answered nothing while calls waited; killing it to start a new one",
                           pid=self.pid, silent_seconds=round(silent, 1), calls_waiting=len(self._pending))
-                self.process.kill()
                 self._progress = time.monotonic()  # once: the restart takes it from here
+                try:
+                    self.process.kill()
+                except OSError:
+                    pass  # it ended meanwhile: its end starts the new one all the same
 
     async def _restart(self) -> None:
         if self.on_health is not None:

@@ -2,9 +2,14 @@
 returns, reissues, offsets and collections on one case: once the provider has paid what
 is due and collected what is owed, for every period paid - collected equals what the
 latest decision grants; nothing is paid without an approved decision, and no period of
-a grant is paid twice. Through the service layer, on the test database."""
+a grant is paid twice. Through the service layer, on the test database.
+
+The examples share the database (a run made in one orders the next one's grants at
+approval), which is how it found a returned payment whose claim had been half
+collected. HUB_TEST_PAYMENT_EXAMPLES=400 hunts longer than the suite's 60."""
 from __future__ import annotations
 
+import os
 import pickle
 import uuid
 
@@ -132,7 +137,7 @@ def service(clean_db):
     return HubService(clean_db, FakeClock())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("HUB_TEST_PAYMENT_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=st.tuples(st.sampled_from([50_000, 100_000, 125_000]), st.integers(0, 5)),
        steps=st.lists(step, max_size=10))
 def test_paid_minus_collected_is_what_the_latest_decision_grants(service, first, steps):

@@ -2,7 +2,6 @@
 them: runs, batches, settlements, supersession, claims, offsets, reissue, pain.001."""
 from __future__ import annotations
 
-import datetime as dt
 import xml.etree.ElementTree as ET
 
 import grpc

@@ -116,3 +116,63 @@ def test_a_batch_finds_stored_responses_of_several_clients_through_the_primary_k
             compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
             plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
             assert "SEARCH idempotency USING INDEX" in plan, plan
+
+
+def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_db):
+    """A lane reuses its connection (on SQLite) from one transaction to the next, but
+    a connection whose transaction failed in the database is never used again, and a
+    kept one sees what others committed in between."""
+    import datetime as dt
+
+    import pytest
+    import sqlalchemy as sa
+    from hub.domain.errors import NotFound
+    from hub.store.uow import Lane, UnitOfWork
+    engine = clean_db
+    lane = Lane(engine)
+    keeps = engine.dialect.name == "sqlite"
+
+    def run(work=lambda uow: None):
+        with UnitOfWork(engine, lane=lane) as uow:
+            work(uow)
+            uow.commit()
+            return uow.conn
+
+    def count(uow):
+        uow.counted = uow.conn.execute(sa.select(sa.func.count()).select_from(tables.idempotency)).scalar_one()
+
+    try:
+        first = run()
+        assert (run() is first) == keeps
+
+        def refused(uow):
+            raise NotFound("no such case")  # the use case's own refusal: the connection is fine
+        with pytest.raises(NotFound):
+            run(refused)
+        assert (run() is first) == keeps
+
+        def broken(uow):  # the database refuses the statement
+            uow.conn.execute(sa.insert(tables.sequences).values(name="events", value=0))
+        with pytest.raises(sa.exc.IntegrityError):
+            run(broken)
+        assert first.closed
+        after = run()
+        assert after is not first and after.closed != keeps
+
+        # Between transactions a kept connection holds no snapshot.
+        seen = []
+        with UnitOfWork(engine, lane=lane) as uow:
+            count(uow)
+            seen.append(uow.counted)
+            uow.commit()
+        with engine.begin() as other:
+            other.execute(tables.idempotency.insert(), [dict(
+                client_id="c", request_id="r", rpc="CreateCase", fingerprint="f", response=b"x",
+                created_at=dt.datetime.now(dt.timezone.utc))])
+        with UnitOfWork(engine, lane=lane) as uow:
+            count(uow)
+            seen.append(uow.counted)
+            uow.commit()
+        assert seen == [0, 1]
+    finally:
+        lane.close()

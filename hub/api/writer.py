@@ -55,6 +55,7 @@ from hub.api.services import SERVICES, is_unary, method_handler, request_class, 
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.service.batching import Job, run_batch
 from hub.store import uow
+from hub.store.uow import Lane
 
 log = structlog.get_logger("hub.writer")
 
@@ -135,6 +136,7 @@ class _Call(Job):
 class _Writer:
     def __init__(self, sock: socket.socket, engine, service, registry: ClientRegistry, max_batch: int):
         self.sock, self.engine, self.service, self.max_batch = sock, engine, service, max_batch
+        self.lane = Lane(engine)  # the writer's connection, kept from one batch to the next
         self.identities = registry.identities()
         servicers = {s.servicer: s.servicer(service, registry, None) for s in SERVICES}  # this loop is the lane
         self.methods: list[_Method] = []
@@ -187,7 +189,7 @@ class _Writer:
         return calls, refused, pos
 
     def _run(self, calls: list[_Call]) -> bytearray:
-        run_batch(self.engine, calls)
+        run_batch(self.engine, calls, self.lane)
         out, audits = bytearray(), []
         for call in calls:
             action, client_id = call.method.action, call.identity.client_id
@@ -212,7 +214,7 @@ class _Writer:
                 log.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
                           exc_info=call.value)
         if audits:  # committed before the refusals are answered, as in the in-process handler
-            run_batch(self.engine, audits)
+            run_batch(self.engine, audits, self.lane)
             for audit in audits:
                 if not audit.ok:
                     log.error("could not audit a failed call", exc_info=audit.value)
@@ -248,6 +250,7 @@ def child_main() -> None:
     try:
         writer.serve()
     finally:
+        writer.lane.close()
         if reader is not engine:
             reader.dispose()
         engine.dispose()

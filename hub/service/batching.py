@@ -18,15 +18,21 @@ from typing import Any, Callable
 import sqlalchemy as sa
 import structlog
 
-from hub.store.uow import Batch
+from hub.store.uow import Batch, Lane
 
 log = structlog.get_logger("hub.batching")
 _current: ContextVar[Batch | None] = ContextVar("hub_batch", default=None)
+_lane: ContextVar[Lane | None] = ContextVar("hub_lane", default=None)
 _STOP = object()
 
 
 def current_batch() -> Batch | None:
     return _current.get()
+
+
+def current_lane() -> Lane | None:
+    """The lane a use case runs on (its connection), when it runs alone on one."""
+    return _lane.get()
 
 
 class Job:
@@ -40,10 +46,10 @@ class Job:
         self.fn, self.args, self.key, self.ctx = fn, args, key, ctx
         self.ok, self.value = False, None
 
-    def run(self, batch: Batch | None) -> None:
+    def run(self, batch: Batch | None, lane: Lane | None = None) -> None:
         try:
-            self.value = (_call_in_batch(batch, self.fn, self.args) if self.ctx is None
-                          else self.ctx.run(_call_in_batch, batch, self.fn, self.args))
+            self.value = (_call_in_batch(batch, lane, self.fn, self.args) if self.ctx is None
+                          else self.ctx.run(_call_in_batch, batch, lane, self.fn, self.args))
             self.ok = True
         except BaseException as exc:  # handed to the caller, who maps it to a status
             self.value, self.ok = exc, False
@@ -58,11 +64,12 @@ class _Job(Job):
         self.future, self.loop = future, loop
 
 
-def _call_in_batch(batch: Batch | None, fn: Callable, args: tuple) -> Any:
-    token = _current.set(batch)
+def _call_in_batch(batch: Batch | None, lane: Lane | None, fn: Callable, args: tuple) -> Any:
+    token, lane_token = _current.set(batch), _lane.set(lane)
     try:
         return fn(*args)
     finally:
+        _lane.reset(lane_token)
         _current.reset(token)
 
 
@@ -116,6 +123,13 @@ class GroupCommit:
             th.join(timeout=30)
 
     def _lane(self) -> None:
+        lane = Lane(self._engine)
+        try:
+            self._serve(lane)
+        finally:
+            lane.close()
+
+    def _serve(self, lane: Lane) -> None:
         while True:
             job = self._queue.get()
             if job is _STOP:
@@ -130,12 +144,12 @@ class GroupCommit:
                     self._queue.put(_STOP)  # let this lane finish the batch first
                     break
                 jobs.append(nxt)
-            self._run(jobs)
+            self._run(jobs, lane)
 
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[_Job], lane: Lane) -> None:
         self.transactions += 1
         self.calls += len(jobs)
-        if not run_batch(self._engine, jobs):
+        if not run_batch(self._engine, jobs, lane):
             self.fallbacks += 1
         # One wake-up of each caller's event loop for the whole batch, not one a call.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
@@ -147,15 +161,15 @@ class GroupCommit:
             self._on_commit()
 
 
-def run_batch(engine: sa.Engine, jobs: list[Job]) -> bool:
-    """Run `jobs` in one transaction; each job keeps
-    its own result or exception. When the batch's commit fails, every job runs again
-    on its own and this returns False."""
+def run_batch(engine: sa.Engine, jobs: list[Job], lane: Lane | None = None) -> bool:
+    """Run `jobs` in one transaction (on the `lane`'s connection, if given); each job
+    keeps its own result or exception. When the batch's commit fails, every job runs
+    again on its own and this returns False."""
     if len(jobs) == 1:
-        jobs[0].run(None)
+        jobs[0].run(None, lane)
         return True
     try:
-        batch = Batch(engine)
+        batch = Batch(engine, lane)
         try:
             batch.prefetch_responses([job.key for job in jobs if job.key])
             for job in jobs:
@@ -167,5 +181,5 @@ def run_batch(engine: sa.Engine, jobs: list[Job]) -> bool:
     except Exception as exc:
         log.warning("batch failed; running its calls one by one", size=len(jobs), error=type(exc).__name__)
         for job in jobs:
-            job.run(None)
+            job.run(None, lane)
         return False

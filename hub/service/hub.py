@@ -23,7 +23,7 @@ from hub.domain.model import (
     may_approve_automatically, origin_of,
 )
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
-from hub.service.batching import current_batch
+from hub.service.batching import current_batch, current_lane
 from hub.service.clock import Clock, SystemClock
 from hub.domain import complaints as cp
 from hub.service.complaints import Complaints
@@ -53,8 +53,9 @@ class HubService(Payments, Complaints):
     # ---- plumbing ----------------------------------------------------------------------
 
     def _uow(self) -> UnitOfWork:
-        # Inside a group-commit lane the use case joins the lane's shared transaction.
-        return UnitOfWork(self.engine, current_batch())
+        # Inside a group-commit lane the use case joins the lane's shared transaction,
+        # or (alone) has one of its own on the lane's connection.
+        return UnitOfWork(self.engine, current_batch(), current_lane())
 
     @staticmethod
     def _authorize(identity: Identity, action: str) -> None:

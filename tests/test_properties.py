@@ -1,4 +1,4 @@
-"""Property tests: the CPR validator and the case state machine."""
+"""Property tests: the CPR validator, the case state machine and the audit chain's canonical form."""
 from __future__ import annotations
 
 import datetime as dt
@@ -93,3 +93,23 @@ def test_state_machine_only_takes_legal_steps_and_terminal_states_stay(targets):
     for a, b in zip(history, history[1:]):
         if b is CaseStatus.DECIDED:
             assert a is CaseStatus.DRAFT_PENDING_APPROVAL
+
+
+_AUDIT_TEXT = st.one_of(st.none(), st.text(), st.text(alphabet="\"\\\n\t\x00\x7f\u2028æøå€\U0001f600", max_size=8))
+
+
+@given(seq=st.one_of(st.integers(min_value=0, max_value=2**63), st.booleans()),
+       at=st.datetimes(timezones=st.timezones()), texts=st.lists(_AUDIT_TEXT, min_size=8, max_size=8),
+       extra=st.dictionaries(st.text(max_size=5), st.integers()))
+@settings(max_examples=300, deadline=None)
+def test_the_audit_chain_hashes_exactly_what_it_always_hashed(seq, at, texts, extra):
+    """The stored hashes rest on the canonical JSON of an entry: the hand-built body
+    must be byte for byte what json.dumps wrote, whatever the text holds."""
+    import json
+
+    from hub.domain import audit
+    entry = dict(zip(("client_id", "role", "rpc", "case_id", "cpr", "outcome", "request_id", "purpose"), texts),
+                 seq=seq, at=at, **{k: v for k, v in extra.items() if k not in audit.FIELDS})
+    expected = json.dumps({k: audit._canonical(entry.get(k)) for k in audit.FIELDS}, sort_keys=True,
+                          ensure_ascii=False, separators=(",", ":"))
+    assert audit.canonical_body(entry) == expected

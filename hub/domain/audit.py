@@ -18,7 +18,29 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def canonical_body(entry: dict[str, Any]) -> str:
+    """The entry as the hash covers it: its FIELDS as JSON, keys sorted, compact, not
+    ASCII-escaped. Byte for byte what `json.dumps(..., sort_keys=True,
+    ensure_ascii=False, separators=(",", ":"))` writes (the hashes already stored rest
+    on it), put together here field by field: every audited call hashes one, and this
+    costs a third of building the dict and dumping it."""
+    return "{" + ",".join([f'"{k}":{_json(_canonical(entry.get(k)))}' for k in _SORTED]) + "}"
+
+
+_SORTED = tuple(sorted(FIELDS))
+_json_str = json.encoder.encode_basestring  # the string encoder json.dumps uses with ensure_ascii=False
+
+
+def _json(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _json_str(value)
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    body = json.dumps({k: _canonical(entry.get(k)) for k in FIELDS}, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{canonical_body(entry)}".encode()).hexdigest()

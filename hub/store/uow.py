@@ -152,7 +152,7 @@ class Batch:
         self._lane = lane
         self.conn = lane.acquire() if lane is not None else engine.connect()
         self._committed = False
-        self.conn.begin()
+        _begin(self.conn, lane)
         self.pending = _Pending()
         # Idempotency keys known to this batch: looked up in advance (None: not used
         # before) or answered by an earlier use case in the batch.
@@ -171,6 +171,14 @@ class Batch:
 
     def close(self) -> None:
         _end(self.conn, self._lane, ok=self._committed)
+
+
+def _begin(conn: sa.Connection, lane: "Lane | None") -> None:
+    try:
+        conn.begin()
+    except Exception:  # (SQLite: the write lock not had within the busy timeout)
+        _end(conn, lane, ok=False)
+        raise
 
 
 def _end(conn: sa.Connection, lane: "Lane | None", *, ok: bool) -> None:
@@ -235,7 +243,7 @@ class UnitOfWork:
             self.conn = self._batch.conn
         else:
             self.conn = self._lane.acquire() if self._lane is not None else self._engine.connect()
-            self.conn.begin()
+            _begin(self.conn, self._lane)
         self._for_update = self._engine.dialect.name != "sqlite"  # SQLite locks the database
         return self
 

@@ -105,3 +105,33 @@ def test_the_simulated_population_is_deterministic():
     assert income_records("0101701234", ["2026-01", "2026-02"]) == income_records("0101701234", ["2026-01", "2026-02"])
     for r in income_records("0101701234", ["2026-01"]):
         assert r["fields"]["16"] == r["a_income_with_am_oere"] * 8 // 100
+
+
+def test_file_drops_and_the_database_stay_put_when_the_working_directory_changes(tmp_path, monkeypatch):
+    """bagit.make_bag changes the process's working directory while it builds an
+    archive bag, and the dispatcher delivers to several destinations at once: a posting
+    or a letter written meanwhile, or a database connection opened meanwhile, must still
+    go where the hub was configured (relative paths, as `make run` uses), not into the
+    bag being built."""
+    import sqlalchemy as sa
+
+    from adapters.wiring import ECONOMY, build_adapters
+    from hub.store.db import create_engine
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(home)
+    economy = build_adapters({"HUB_VAR_DIR": "var"})[ECONOMY]
+    engine = create_engine("sqlite:///var/hub.db")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        monkeypatch.chdir(elsewhere)  # as make_bag does, in another thread
+        economy.deliver(_posting("m1"))
+        engine.dispose()  # the next connection is a new one
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        engine.dispose()
+    assert _ids(home / "var" / "economy" / "101" / "2026-03-02.jsonl") == ["m1#1", "m1#2"]
+    assert list(elsewhere.iterdir()) == []

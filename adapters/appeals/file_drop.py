@@ -13,7 +13,7 @@ from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 class AppealsFileDrop:
     def __init__(self, root: str | Path, *, organization: str = "sagshub"):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
         self.organization = organization
 
     def deliver(self, d: Delivery) -> Receipt:

@@ -57,7 +57,7 @@ def memo_xml(message_uuid: str, letter: dict, created: str) -> bytes:
 
 class MeMoFileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
 
     def deliver(self, d: Delivery) -> Receipt:
         letter = d.payload.get("letter")

@@ -40,7 +40,7 @@ class _FileState:
 
 class EconomyFileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
         self._lock = threading.Lock()  # guards the two dicts; each file has a lock of its own
         self._files: dict[Path, _FileState] = {}
         self._file_locks: dict[Path, threading.Lock] = {}

@@ -64,7 +64,7 @@ def pain001_xml(p: dict[str, Any]) -> bytes:
 
 class Pain001FileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
 
     def deliver(self, d: Delivery) -> Receipt:
         p = d.payload

@@ -33,7 +33,12 @@ def create_engine(url: str | None = None, *, pool_size: int = 10, read_only: boo
     url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            # Absolute: a connection opened while another thread has changed the working
+            # directory (bagit.make_bag does, building an archive bag) must not open, and
+            # create, a database file of its own there.
+            parsed = parsed.set(database=str(Path(parsed.database).absolute()))
+            url = parsed.render_as_string(hide_password=False)
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

@@ -7,6 +7,14 @@ import uuid
 from pathlib import Path
 
 
+def drop_root(root: str | Path) -> Path:
+    """A file drop's folder, made absolute when the adapter is built: bagit.make_bag
+    (adapters/bags.py) changes the whole process's working directory while it builds a
+    bag, and the dispatcher delivers to other destinations in other threads meanwhile;
+    a relative path would then point into the bag being built."""
+    return Path(root).absolute()
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.bags import case_file_payload, dump, place_bag
+from adapters.files import drop_root
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 
 class AppealsFileDrop:
     def __init__(self, root: str | Path, *, organization: str = "sagshub"):
-        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
+        self.root = drop_root(root)
         self.organization = organization
 
     def deliver(self, d: Delivery) -> Receipt:

@@ -9,7 +9,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from adapters.files import atomic_write
+from adapters.files import atomic_write, drop_root
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
@@ -57,7 +57,7 @@ def memo_xml(message_uuid: str, letter: dict, created: str) -> bytes:
 
 class MeMoFileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
+        self.root = drop_root(root)
 
     def deliver(self, d: Delivery) -> Receipt:
         letter = d.payload.get("letter")

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from adapters.files import drop_root
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 
@@ -40,7 +41,7 @@ class _FileState:
 
 class EconomyFileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
+        self.root = drop_root(root)
         self._lock = threading.Lock()  # guards the two dicts; each file has a lock of its own
         self._files: dict[Path, _FileState] = {}
         self._file_locks: dict[Path, threading.Lock] = {}

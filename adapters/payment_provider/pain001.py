@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from adapters.files import atomic_write
+from adapters.files import atomic_write, drop_root
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 from hub.domain.payments import kroner
 
@@ -64,7 +64,7 @@ def pain001_xml(p: dict[str, Any]) -> bytes:
 
 class Pain001FileDrop:
     def __init__(self, root: str | Path):
-        self.root = Path(root).absolute()  # bagit.make_bag changes the working directory while it runs
+        self.root = drop_root(root)
 
     def deliver(self, d: Delivery) -> Receipt:
         p = d.payload

@@ -22,7 +22,7 @@ from hub.store.uow import Batch, Lane
 
 log = structlog.get_logger("hub.batching")
 _current: ContextVar[Batch | None] = ContextVar("hub_batch", default=None)
-_lane: ContextVar[Lane | None] = ContextVar("hub_lane", default=None)
+_current_lane: ContextVar[Lane | None] = ContextVar("hub_lane", default=None)
 _STOP = object()
 
 
@@ -32,7 +32,7 @@ def current_batch() -> Batch | None:
 
 def current_lane() -> Lane | None:
     """The lane a use case runs on (its connection), when it runs alone on one."""
-    return _lane.get()
+    return _current_lane.get()
 
 
 class Job:
@@ -65,11 +65,11 @@ class _Job(Job):
 
 
 def _call_in_batch(batch: Batch | None, lane: Lane | None, fn: Callable, args: tuple) -> Any:
-    token, lane_token = _current.set(batch), _lane.set(lane)
+    token, lane_token = _current.set(batch), _current_lane.set(lane)
     try:
         return fn(*args)
     finally:
-        _lane.reset(lane_token)
+        _current_lane.reset(lane_token)
         _current.reset(token)
 
 

@@ -150,9 +150,8 @@ class Batch:
 
     def __init__(self, engine: sa.Engine, lane: "Lane | None" = None):
         self._lane = lane
-        self.conn = lane.acquire() if lane is not None else engine.connect()
+        self.conn = _open(engine, lane)
         self._committed = False
-        _begin(self.conn, lane)
         self.pending = _Pending()
         # Idempotency keys known to this batch: looked up in advance (None: not used
         # before) or answered by an earlier use case in the batch.
@@ -173,12 +172,15 @@ class Batch:
         _end(self.conn, self._lane, ok=self._committed)
 
 
-def _begin(conn: sa.Connection, lane: "Lane | None") -> None:
+def _open(engine: sa.Engine, lane: "Lane | None") -> sa.Connection:
+    """A connection (the lane's, or one from the pool) with a transaction begun."""
+    conn = lane.acquire() if lane is not None else engine.connect()
     try:
         conn.begin()
     except Exception:  # (SQLite: the write lock not had within the busy timeout)
         _end(conn, lane, ok=False)
         raise
+    return conn
 
 
 def _end(conn: sa.Connection, lane: "Lane | None", *, ok: bool) -> None:
@@ -242,8 +244,7 @@ class UnitOfWork:
         if self._batch is not None:
             self.conn = self._batch.conn
         else:
-            self.conn = self._lane.acquire() if self._lane is not None else self._engine.connect()
-            _begin(self.conn, self._lane)
+            self.conn = _open(self._engine, self._lane)
         self._for_update = self._engine.dialect.name != "sqlite"  # SQLite locks the database
         return self
 

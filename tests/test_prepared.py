@@ -82,8 +82,22 @@ def test_sqlite_stores_times_in_sqlalchemys_own_datetime_text(value):
     expected = theirs(value.astimezone(UTC).replace(tzinfo=None))
     assert ours(value) == expected
     assert ours(value) == expected  # bound again: the kept text
-    twin = value.replace()  # equal, but another object: formatted afresh
-    assert ours(twin) == expected and ours(value) == expected
+    elsewhere = value.astimezone(dt.timezone(dt.timedelta(hours=5)))  # the same instant in another zone
+    assert ours(elsewhere) == expected
+    other = value + dt.timedelta(microseconds=1) if value.year < 9999 else value - dt.timedelta(microseconds=1)
+    assert ours(other) != expected and ours(value) == expected  # texts kept side by side
+    with pytest.raises(ValueError):
+        ours(value.replace(tzinfo=None))  # naive: refused, even when its wall time was kept
+
+
+def test_the_kept_datetime_texts_stay_bounded():
+    from sqlalchemy.dialects import sqlite
+    dialect = sqlite.dialect()
+    bind = t.events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3 * t._SQLITE_TEXTS_MAX):
+        assert bind(start + dt.timedelta(seconds=i)) == f"2026-01-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000000"
+    assert len(t._SQLITE_TEXTS) <= t._SQLITE_TEXTS_MAX
 
 
 def test_a_prepared_query_reads_and_writes_what_sqlalchemy_does(clean_db):

@@ -22,10 +22,25 @@ class SQLiteDateTime(sqlite.DATETIME):
         return None
 
 
-# The last datetime bound on SQLite and its text: a use case stamps most of its rows
-# with one `now` (a new case binds it nine times). Keyed by the object itself, which
-# the entry keeps alive, so a hit is the same immutable value.
-_last_sqlite_text: tuple[dt.datetime | None, str | None] = (None, None)
+# The text of the datetimes bound on SQLite lately: a use case stamps most of its rows
+# with one `now` (a new case binds it six times, and three other times besides), and
+# rows are bound column by column, so the last value alone is seldom the one asked
+# for. Keyed by value: equal datetimes are one instant, whatever their zone, and so
+# one UTC text. Emptied when full (one dict operation is atomic under the GIL).
+_SQLITE_TEXTS: dict[dt.datetime, str] = {}
+_SQLITE_TEXTS_MAX = 1024
+
+
+def sqlite_text(value: dt.datetime) -> str:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise ValueError("the store takes timezone-aware datetimes only")
+    text = _SQLITE_TEXTS.get(value)
+    if text is None:
+        text = value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
+        if len(_SQLITE_TEXTS) >= _SQLITE_TEXTS_MAX:
+            _SQLITE_TEXTS.clear()
+        _SQLITE_TEXTS[value] = text
+    return text
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -33,8 +48,8 @@ class UTCDateTime(sa.TypeDecorator):
 
     On SQLite the stored text is SQLAlchemy's DATETIME format, "YYYY-MM-DD
     HH:MM:SS.ffffff" (always with microseconds, so that text order is time order),
-    made here by `isoformat`: 4 us instead of 8, and a created case binds nine (most
-    of them one `now`, whose text is kept: _last_sqlite_text)."""
+    made here by `isoformat`: 4 us instead of 8, and kept for the next rows that bind
+    the same time (sqlite_text)."""
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
@@ -42,20 +57,13 @@ class UTCDateTime(sa.TypeDecorator):
         return SQLiteDateTime() if dialect.name == "sqlite" else super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value, dialect):
-        global _last_sqlite_text
         if value is None:
             return None
-        sqlite = dialect.name == "sqlite"
-        last = _last_sqlite_text  # read once: another thread may replace it
-        if sqlite and value is last[0]:
-            return last[1]
+        if dialect.name == "sqlite":
+            return sqlite_text(value)
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise ValueError("the store takes timezone-aware datetimes only")
-        if not sqlite:
-            return value.astimezone(dt.timezone.utc)
-        text = value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
-        _last_sqlite_text = (value, text)
-        return text
+        return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):
         if value is None:

@@ -47,7 +47,10 @@ def fingerprint(request) -> str:
 
 
 def rpc(action: str):
-    """Wrap a synchronous handler `fn(self, request, identity, purpose) -> response`."""
+    """Wrap a synchronous handler `fn(self, request, identity, purpose) -> response`.
+    The response is a message, or its encoded bytes: a mutating call's answer is the
+    stored response (for a retry to get the same bytes), sent on as it is rather than
+    parsed here and encoded again (see services.method_handler)."""
     def deco(fn):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
@@ -119,7 +122,7 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
     def CreateCase(self, request, identity, purpose):
         raw = self.service.create_case(identity, convert.create_case_in(request), fingerprint(request),
                                        _serialize_case_view)
-        return cases_pb2.Case.FromString(raw)
+        return raw  # cases_pb2.Case, encoded
 
     @rpc("GetCase")
     def GetCase(self, request, identity, purpose):
@@ -137,13 +140,13 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
             identity, convert.add_information_in(request), fingerprint(request),
             lambda r: cases_pb2.AddInformationResponse(item=convert.information_out(r[0]),
                                                        case_status=convert.status_out(r[1])).SerializeToString())
-        return cases_pb2.AddInformationResponse.FromString(raw)
+        return raw  # cases_pb2.AddInformationResponse, encoded
 
     @rpc("WithdrawCase")
     def WithdrawCase(self, request, identity, purpose):
         raw = self.service.withdraw_case(identity, convert.withdraw_in(request), fingerprint(request),
                                          _serialize_case_view)
-        return cases_pb2.Case.FromString(raw)
+        return raw  # cases_pb2.Case, encoded
 
 
     @rpc("RequestRegisterData")
@@ -152,7 +155,7 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
             identity, convert.register_request_in(request), fingerprint(request),
             lambda r: cases_pb2.RequestRegisterDataResponse(requested_months=r[0],
                                                             reused_months=r[1]).SerializeToString())
-        return cases_pb2.RequestRegisterDataResponse.FromString(raw)
+        return raw  # cases_pb2.RequestRegisterDataResponse, encoded
 
 
     @rpc("ListCitizenCases")
@@ -188,31 +191,31 @@ class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
             lambda r: decisions_pb2.SubmitDraftDecisionResponse(
                 decision=convert.decision_out(r[0]), case_status=convert.status_out(r[1]),
                 approved_automatically=r[2], hearing_required=r[3]).SerializeToString())
-        return decisions_pb2.SubmitDraftDecisionResponse.FromString(raw)
+        return raw  # decisions_pb2.SubmitDraftDecisionResponse, encoded
 
     @rpc("StartHearing")
     def StartHearing(self, request, identity, purpose):
         raw = self.service.start_hearing(identity, convert.start_hearing_in(request), fingerprint(request),
                                          _serialize_hearing)
-        return decisions_pb2.Hearing.FromString(raw)
+        return raw  # decisions_pb2.Hearing, encoded
 
     @rpc("RecordHearingResponse")
     def RecordHearingResponse(self, request, identity, purpose):
         raw = self.service.record_hearing_response(identity, convert.hearing_response_in(request),
                                                    fingerprint(request), _serialize_hearing)
-        return decisions_pb2.Hearing.FromString(raw)
+        return raw  # decisions_pb2.Hearing, encoded
 
     @rpc("ApproveDecision")
     def ApproveDecision(self, request, identity, purpose):
         raw = self.service.approve_decision(identity, convert.approve_in(request), fingerprint(request),
                                             _serialize_decision)
-        return decisions_pb2.Decision.FromString(raw)
+        return raw  # decisions_pb2.Decision, encoded
 
     @rpc("ReturnDraft")
     def ReturnDraft(self, request, identity, purpose):
         raw = self.service.return_draft(identity, convert.return_in(request), fingerprint(request),
                                         _serialize_decision)
-        return decisions_pb2.Decision.FromString(raw)
+        return raw  # decisions_pb2.Decision, encoded
 
     @rpc("ListPendingApprovals")
     def ListPendingApprovals(self, request, identity, purpose):
@@ -243,13 +246,13 @@ class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
         raw = self.service.replay_dead_letters(
             identity, request.request_id, request.message_id, request.all, request.destination, fingerprint(request),
             lambda n: operations_pb2.ReplayDeadLettersResponse(replayed=n).SerializeToString())
-        return operations_pb2.ReplayDeadLettersResponse.FromString(raw)
+        return raw  # operations_pb2.ReplayDeadLettersResponse, encoded
 
     def _set_paused(self, request, identity, paused: bool):
         raw = self.service.set_destination_paused(
             identity, request.request_id, request.destination, paused, fingerprint(request),
             lambda p: operations_pb2.DestinationState(destination=request.destination, paused=p).SerializeToString())
-        return operations_pb2.DestinationState.FromString(raw)
+        return raw  # operations_pb2.DestinationState, encoded
 
     @rpc("PauseDestination")
     def PauseDestination(self, request, identity, purpose):
@@ -313,7 +316,7 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
     def SchedulePayments(self, request, identity, purpose):
         raw = self.service.schedule_payments(identity, request.request_id, request.decision_id, request.period,
                                              fingerprint(request), _orders)
-        return payments_pb2.SchedulePaymentsResponse.FromString(raw)
+        return raw  # payments_pb2.SchedulePaymentsResponse, encoded
 
     @rpc("ListPayments")
     def ListPayments(self, request, identity, purpose):
@@ -335,44 +338,44 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
             identity, request.request_id, convert.settlements_in(request), fingerprint(request),
             lambda orders: payments_pb2.ReportSettlementResponse(
                 orders=[convert.order_out(o) for o in orders]).SerializeToString())
-        return payments_pb2.ReportSettlementResponse.FromString(raw)
+        return raw  # payments_pb2.ReportSettlementResponse, encoded
 
     @rpc("ReportCollection")
     def ReportCollection(self, request, identity, purpose):
         raw = self.service.report_collection(identity, request.request_id, request.claim_id, request.amount_oere,
                                              request.reference, fingerprint(request), _claim)
-        return payments_pb2.Claim.FromString(raw)
+        return raw  # payments_pb2.Claim, encoded
 
     @rpc("PushPaymentBatch")
     def PushPaymentBatch(self, request, identity, purpose):
         raw = self.service.push_payment_batch(identity, request.request_id, request.provider_id, fingerprint(request),
                                               lambda b: convert.batch_out(b).SerializeToString())
-        return payments_pb2.PaymentBatch.FromString(raw)
+        return raw  # payments_pb2.PaymentBatch, encoded
 
     @rpc("ReissuePayment")
     def ReissuePayment(self, request, identity, purpose):
         raw = self.service.reissue_payment(identity, request.request_id, request.end_to_end_id, fingerprint(request),
                                            lambda o: convert.order_out(o).SerializeToString())
-        return payments_pb2.PaymentOrder.FromString(raw)
+        return raw  # payments_pb2.PaymentOrder, encoded
 
     @rpc("CreateClaim")
     def CreateClaim(self, request, identity, purpose):
         origin = convert.enum_in(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", request.origin, pay.ClaimOrigin, "origin")
         raw = self.service.create_claim(identity, request.request_id, request.case_id, origin, request.amount_oere,
                                         request.reason, request.offset_allowed, fingerprint(request), _claim)
-        return payments_pb2.Claim.FromString(raw)
+        return raw  # payments_pb2.Claim, encoded
 
     @rpc("SetClaimOffset")
     def SetClaimOffset(self, request, identity, purpose):
         raw = self.service.set_claim_offset(identity, request.request_id, request.claim_id, request.offset_allowed,
                                             fingerprint(request), _claim)
-        return payments_pb2.Claim.FromString(raw)
+        return raw  # payments_pb2.Claim, encoded
 
     @rpc("WriteOffClaim")
     def WriteOffClaim(self, request, identity, purpose):
         raw = self.service.write_off_claim(identity, request.request_id, request.claim_id, request.reason,
                                            fingerprint(request), _claim)
-        return payments_pb2.Claim.FromString(raw)
+        return raw  # payments_pb2.Claim, encoded
 
 
 def _serialize_complaint(result) -> bytes:
@@ -382,7 +385,7 @@ def _serialize_complaint(result) -> bytes:
 class ComplaintServicer(_Base, complaints_pb2_grpc.ComplaintServiceServicer):
     def _step(self, method, request, identity, command):
         raw = method(identity, command, fingerprint(request), _serialize_complaint)
-        return complaints_pb2.Complaint.FromString(raw)
+        return raw  # complaints_pb2.Complaint, encoded
 
     @rpc("FileComplaint")
     def FileComplaint(self, request, identity, purpose):

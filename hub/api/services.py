@@ -57,12 +57,23 @@ _KINDS = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): gr
 
 def method_handler(m: MethodDescriptor, behavior: Callable, *, raw: bool = False) -> grpc.RpcMethodHandler:
     """The handler of method `m`, served by `behavior`; `raw`: it takes the request's
-    bytes and returns the response's bytes (a forwarder)."""
+    bytes and returns the response's bytes (a forwarder). Otherwise `behavior` returns
+    the response message or its encoded bytes."""
     if raw:
         return _KINDS[(m.client_streaming, m.server_streaming)](behavior)
     return _KINDS[(m.client_streaming, m.server_streaming)](
         behavior, request_deserializer=request_class(m).FromString,
-        response_serializer=response_class(m).SerializeToString)
+        response_serializer=response_encoder(m))
+
+
+def response_encoder(m: MethodDescriptor) -> Callable[[object], bytes]:
+    """Encodes method `m`'s response; bytes are a response already encoded (a mutating
+    call's stored response: see servicers.rpc) and go out as they are."""
+    encode = response_class(m).SerializeToString
+
+    def encoded(response) -> bytes:
+        return response if response.__class__ is bytes else encode(response)
+    return encoded
 
 
 def handlers_for(descriptor: ServiceDescriptor, servicer: object) -> dict[str, grpc.RpcMethodHandler]:

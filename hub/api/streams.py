@@ -203,7 +203,7 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
         raw = self.service.create_subscription(
             identity, request.request_id, request.name, convert.event_filter_in(request.filter),
             request.after_sequence, fingerprint(request), lambda s: convert.subscription_out(s).SerializeToString())
-        return events_pb2.Subscription.FromString(raw)
+        return raw  # events_pb2.Subscription, encoded
 
     @rpc("GetSubscription")
     def GetSubscription(self, request, identity, purpose):

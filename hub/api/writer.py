@@ -191,33 +191,34 @@ class _Writer:
     def _run(self, calls: list[_Call]) -> bytearray:
         run_batch(self.engine, calls, self.lane)
         out, audits = bytearray(), []
+        logger = log.bind()  # the configured logger, once a batch rather than once a line
         for call in calls:
             action, client_id = call.method.action, call.identity.client_id
             if call.ok:
                 try:
-                    body = call.value.SerializeToString()
+                    body = call.value if call.value.__class__ is bytes else call.value.SerializeToString()
                 except Exception as exc:
                     call.ok, call.value = False, exc
             if call.ok:
                 out += _frame(call.call_id, 0, body)
-                log.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="OK")
+                logger.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="OK")
             elif isinstance(call.value, HubError):
                 err, status = call.value, to_status(call.value)
                 out += _error_frame(call.call_id, status)
-                log.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code=status.code.name,
-                         reason=err.reason, error=err.message)
+                logger.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code=status.code.name,
+                            reason=err.reason, error=err.message)
                 audit = self._audit(call, status.code.name)
                 if audit is not None:
                     audits.append(audit)
             else:
                 out += _error_frame(call.call_id, (grpc.StatusCode.INTERNAL, INTERNAL_ERROR))
-                log.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
-                          exc_info=call.value)
+                logger.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
+                             exc_info=call.value)
         if audits:  # committed before the refusals are answered, as in the in-process handler
             run_batch(self.engine, audits, self.lane)
             for audit in audits:
                 if not audit.ok:
-                    log.error("could not audit a failed call", exc_info=audit.value)
+                    logger.error("could not audit a failed call", exc_info=audit.value)
         out += _frame(0, COMMITTED, b"")
         return out
 

@@ -33,7 +33,16 @@ CREATE_CASES = [
     ("request_id", dict(request_id="")),
     ("request_id", dict(request_id="x" * 129)),
     ("external_reference", dict(external_reference="x" * 201)),
+    # 33,000 characters, 66,000 bytes of UTF-8 as JSON: over the 64 KiB limit, which counts bytes
+    ("applicant_statement", dict(applicant_statement=struct_pb2.Struct(fields={
+        "note": struct_pb2.Value(string_value="æ" * 33_000)}))),
 ]
+
+
+def test_an_applicant_statement_just_under_the_json_limit_is_taken(backoffice):
+    statement = struct_pb2.Struct(fields={"note": struct_pb2.Value(string_value="æ" * 32_000)})
+    case = backoffice.CreateCase(create_req(applicant_statement=statement))
+    assert case.applicant_statement == statement
 
 
 @pytest.mark.parametrize("field,kw", CREATE_CASES, ids=[c[0] + str(i) for i, c in enumerate(CREATE_CASES)])

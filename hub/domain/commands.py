@@ -39,8 +39,12 @@ def check_text(v: Violations, name: str, value: str, *, required: bool = False, 
         v.add(name, f"must be at most {limit} characters")
 
 
+# json.dumps builds a new encoder for every call with a non-default argument.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def check_json_size(v: Violations, name: str, value: Any) -> None:
-    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+    if len(_JSON.encode(value).encode()) > MAX_JSON_BYTES:
         v.add(name, f"must be at most {MAX_JSON_BYTES} bytes as JSON")
 
 

@@ -135,3 +135,16 @@ def test_file_drops_and_the_database_stay_put_when_the_working_directory_changes
         engine.dispose()
     assert _ids(home / "var" / "economy" / "101" / "2026-03-02.jsonl") == ["m1#1", "m1#2"]
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_file_drop_that_cannot_be_completed_leaves_no_temporary_file(tmp_path):
+    from adapters.files import atomic_write
+    target = tmp_path / "letter.xml"
+    (target / "in-the-way").mkdir(parents=True)  # a directory where the file should go: the rename fails
+    with pytest.raises(OSError):
+        atomic_write(target, b"<letter/>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.xml"]
+    assert target.is_dir()
+    atomic_write(tmp_path / "next.xml", b"<letter/>")  # and the next write is whole
+    assert (tmp_path / "next.xml").read_bytes() == b"<letter/>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.xml", "next.xml"]

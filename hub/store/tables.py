@@ -23,7 +23,7 @@ class SQLiteDateTime(sqlite.DATETIME):
 
 
 # The text of the datetimes bound on SQLite lately: a use case stamps most of its rows
-# with one `now` (a new case binds it six times, and three other times besides), and
+# with one `now` (a new case binds it seven times, and two other times besides), and
 # rows are bound column by column, so the last value alone is seldom the one asked
 # for. Keyed by value: equal datetimes are one instant, whatever their zone, and so
 # one UTC text. Emptied when full (one dict operation is atomic under the GIL).
@@ -31,10 +31,14 @@ _SQLITE_TEXTS: dict[dt.datetime, str] = {}
 _SQLITE_TEXTS_MAX = 1024
 
 
-def sqlite_text(value: dt.datetime) -> str:
+def _aware(value: dt.datetime) -> dt.datetime:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise ValueError("the store takes timezone-aware datetimes only")
-    text = _SQLITE_TEXTS.get(value)
+    return value
+
+
+def sqlite_text(value: dt.datetime) -> str:
+    text = _SQLITE_TEXTS.get(_aware(value))
     if text is None:
         text = value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
         if len(_SQLITE_TEXTS) >= _SQLITE_TEXTS_MAX:
@@ -61,9 +65,7 @@ class UTCDateTime(sa.TypeDecorator):
             return None
         if dialect.name == "sqlite":
             return sqlite_text(value)
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            raise ValueError("the store takes timezone-aware datetimes only")
-        return value.astimezone(dt.timezone.utc)
+        return _aware(value).astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):
         if value is None:

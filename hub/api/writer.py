@@ -51,7 +51,7 @@ from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
-from hub.api.services import SERVICES, is_unary, method_handler, request_class, unary_methods
+from hub.api.services import SERVICES, is_unary, method_handler, request_class, response_encoder, unary_methods
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.service.batching import Job, run_batch
 from hub.store import uow
@@ -118,6 +118,7 @@ class _Method:
     fn: Callable  # the undecorated servicer function: fn(servicer, request, identity, purpose)
     servicer: object
     request: type
+    encode: Callable[[object], bytes]  # the response, as the in-process server encodes it
 
 
 def _bound(action: str, request_id: str | None, client_id: str, fn: Callable, *args):
@@ -142,7 +143,8 @@ class _Writer:
         self.methods: list[_Method] = []
         for _, cls, m in unary_methods():
             handler = getattr(cls, m.name)
-            self.methods.append(_Method(handler.action, handler.__wrapped__, servicers[cls], request_class(m)))
+            self.methods.append(_Method(handler.action, handler.__wrapped__, servicers[cls], request_class(m),
+                                        response_encoder(m)))
 
     def serve(self) -> None:
         buf = bytearray()
@@ -196,7 +198,7 @@ class _Writer:
             action, client_id = call.method.action, call.identity.client_id
             if call.ok:
                 try:
-                    body = call.value if call.value.__class__ is bytes else call.value.SerializeToString()
+                    body = call.method.encode(call.value)
                 except Exception as exc:
                     call.ok, call.value = False, exc
             if call.ok:

@@ -29,6 +29,7 @@ def canonical_body(entry: dict[str, Any]) -> str:
 
 _SORTED = tuple(sorted(FIELDS))
 _json_str = json.encoder.encode_basestring  # the string encoder json.dumps uses with ensure_ascii=False
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))  # what json.dumps builds for those arguments, built once
 
 
 def _json(value: Any) -> str:
@@ -39,7 +40,7 @@ def _json(value: Any) -> str:
         return "null"
     if kind is int:
         return int.__repr__(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(value)
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:

@@ -68,6 +68,24 @@ def test_a_column_with_a_python_default_is_left_to_sqlalchemy(engine):
         meta.drop_all(engine)
 
 
+def test_rows_of_one_column_and_rows_with_no_time_are_written_as_given(engine):
+    meta = sa.MetaData()
+    ids = sa.Table("bulk_one_column_probe", meta, sa.Column("id", sa.Integer, primary_key=True))
+    times = sa.Table("bulk_null_time_probe", meta, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("at", t.UTCDateTime, nullable=True))
+    meta.create_all(engine)
+    at = dt.datetime(2026, 11, 23, 12, 0, 0, 7, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            insert_many(conn, ids, [dict(id=1), dict(id=2)])
+            insert_many(conn, times, [dict(id=1, at=None), dict(id=2, at=at)])
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(ids.c.id).order_by(ids.c.id)).scalars().all() == [1, 2]
+            assert conn.execute(sa.select(times.c.at).order_by(times.c.id)).scalars().all() == [None, at]
+    finally:
+        meta.drop_all(engine)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(min_value=dt.datetime(1, 1, 1, 14), max_value=dt.datetime(9999, 12, 31, 10),
                     timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=2)),

@@ -47,6 +47,10 @@ def sqlite_text(value: dt.datetime) -> str:
     return text
 
 
+def _sqlite_bind(value: dt.datetime | None) -> str | None:
+    return None if value is None else sqlite_text(value)
+
+
 class UTCDateTime(sa.TypeDecorator):
     """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL.
 
@@ -66,6 +70,13 @@ class UTCDateTime(sa.TypeDecorator):
         if dialect.name == "sqlite":
             return sqlite_text(value)
         return _aware(value).astimezone(dt.timezone.utc)
+
+    def bind_processor(self, dialect):
+        # On SQLite, process_bind_param's result is bound as it is (SQLiteDateTime has
+        # no processor of its own): one call per value instead of three layers.
+        if dialect.name == "sqlite":
+            return _sqlite_bind
+        return super().bind_processor(dialect)
 
     def process_result_value(self, value, dialect):
         if value is None:

@@ -95,27 +95,31 @@ def test_a_batch_finds_stored_responses_of_several_clients_through_the_primary_k
     """The batch's look-up of earlier responses must not cost more as the table grows
     (on SQLite, a row-value IN over (client, request id) scans the whole table)."""
     import datetime as dt
-    from hub.store.uow import STORED_RESPONSE, Batch
+    from hub.store.uow import PREFETCH_CHUNK, STORED_RESPONSE, Batch, stored_responses_query
     engine = clean_db
     now = dt.datetime.now(dt.timezone.utc)
+    many = [str(n) for n in range(100, 100 + PREFETCH_CHUNK + 6)]  # more than one look-up's worth
     with engine.begin() as conn:
         conn.execute(tables.idempotency.insert(), [
             dict(client_id=c, request_id=r, rpc="CreateCase", fingerprint=f"{c}{r}", response=b"x", created_at=now)
-            for c in ("a", "b") for r in ("1", "2")])
-    keys = [("a", "1"), ("b", "2"), ("b", "9"), ("c", "1")]
+            for c in ("a", "b") for r in ("1", "2", *many[::3])])
+    keys = [("a", "1"), ("b", "2"), ("b", "9"), ("c", "1"), ("a", "1"), *(("a", r) for r in many)]
     batch = Batch(engine)
     try:
         batch.prefetch_responses(keys)
         assert {k: v and v.fingerprint for k, v in batch.responses.items()} == {
-            ("a", "1"): "a1", ("b", "2"): "b2", ("b", "9"): None, ("c", "1"): None}
+            ("a", "1"): "a1", ("b", "2"): "b2", ("b", "9"): None, ("c", "1"): None,
+            **{("a", r): f"a{r}" if i % 3 == 0 else None for i, r in enumerate(many)}}
+        assert batch.responses[("a", "1")].response == b"x"
     finally:
         batch.close()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
-            query = STORED_RESPONSE.statement.params(client_id="a", request_id="1")
-            compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
-            plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-            assert "SEARCH idempotency USING INDEX" in plan, plan
+            for statement, values in ((STORED_RESPONSE.statement, dict(client_id="a", request_id="1")),
+                                      (stored_responses_query(3).statement, dict(client_id="a", r0="1", r1="2", r2="3"))):
+                compiled = statement.params(**values).compile(engine, compile_kwargs={"literal_binds": True})
+                plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+                assert "SEARCH idempotency USING INDEX" in plan, plan
 
 
 def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_db):

@@ -127,12 +127,26 @@ _AUDIT_HEAD_MOVE = Query(sa.update(t.audit_chain).where(t.audit_chain.c.id == 1)
                          .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
 _BUMP_EVENTS = Query(sa.update(t.sequences).where(t.sequences.c.name == "events")
                      .values(value=t.sequences.c.value + sa.bindparam("n")).returning(t.sequences.c.value))
-# One primary-key look-up per request id: prepared, each costs less than the Python
-# SQLAlchemy spends expanding one `IN (...)` list, and a row-value IN,
-# `(client_id, request_id) IN (...)`, would make SQLite scan the whole table.
 STORED_RESPONSE = Query(sa.select(t.idempotency.c.rpc, t.idempotency.c.fingerprint, t.idempotency.c.response)
                         .where(t.idempotency.c.client_id == sa.bindparam("client_id"),
                                t.idempotency.c.request_id == sa.bindparam("request_id")))
+# A batch looks up its request ids one client at a time, `client_id = ? AND request_id
+# IN (?, ...)`: primary-key searches (a row-value IN, `(client_id, request_id) IN
+# (...)`, would make SQLite scan the whole table). Prepared for each list length up to
+# PREFETCH_CHUNK: SQLAlchemy's own expanding IN costs more Python than the query.
+PREFETCH_CHUNK = 64
+_STORED_RESPONSES: dict[int, Query] = {}
+
+
+def stored_responses_query(n: int) -> Query:
+    query = _STORED_RESPONSES.get(n)
+    if query is None:
+        c = t.idempotency.c
+        query = _STORED_RESPONSES[n] = Query(
+            sa.select(c.request_id, c.rpc, c.fingerprint, c.response)
+            .where(c.client_id == sa.bindparam("client_id"),
+                   c.request_id.in_([sa.bindparam(f"r{i}", type_=c.request_id.type) for i in range(n)])))
+    return query
 _BENEFIT = Query(sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
@@ -159,9 +173,19 @@ class Batch:
         self.benefits: dict[str, Benefit | None] = {}
 
     def prefetch_responses(self, keys: list[tuple[str, str]]) -> None:
-        for key in keys:
-            if key not in self.responses:
-                self.responses[key] = _stored_response(self.conn, *key)
+        by_client: dict[str, dict[str, None]] = {}  # (ordered sets)
+        for client_id, request_id in keys:
+            if (client_id, request_id) not in self.responses:
+                by_client.setdefault(client_id, {})[request_id] = None
+        for client_id, request_ids in by_client.items():
+            ids = list(request_ids)
+            for start in range(0, len(ids), PREFETCH_CHUNK):
+                chunk = ids[start:start + PREFETCH_CHUNK]
+                found = {row.request_id: StoredResponse(row.rpc, row.fingerprint, bytes(row.response))
+                         for row in stored_responses_query(len(chunk)).all(
+                             self.conn, client_id=client_id, **{f"r{i}": r for i, r in enumerate(chunk)})}
+                for request_id in chunk:
+                    self.responses[(client_id, request_id)] = found.get(request_id)
 
     def commit(self) -> None:
         self.pending.write_all(self.conn)

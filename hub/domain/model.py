@@ -70,10 +70,13 @@ class Sensitivity(str, enum.Enum):
 
     @property
     def rank(self) -> int:
-        return list(Sensitivity).index(self)
+        return _SENSITIVITY_RANKS[self]
 
     def at_most(self) -> list["Sensitivity"]:
         return [s for s in Sensitivity if s.rank <= self.rank]
+
+
+_SENSITIVITY_RANKS = {s: n for n, s in enumerate(Sensitivity)}  # (listing an enum costs more than the check)
 
 
 class Recurrence(str, enum.Enum):

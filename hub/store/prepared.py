@@ -42,7 +42,15 @@ class _Compiled:
         columns = list(statement.exported_columns) if column_keys is None else []
         self.row = namedtuple("Row", [c.key for c in columns]) if columns else None
         self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        self._getter = self._processed = None  # parameters_many's, made at its first call
+        # For parameters_many: every value out of a row in one C call (an itemgetter of
+        # one key returns the value itself, not a 1-tuple), and which of them to process.
+        keys = [key for _, key, _, _ in self.binds]
+        if len(keys) == 1:
+            (only,) = keys
+            self._getter = lambda row: (row[only],)
+        else:
+            self._getter = operator.itemgetter(*keys) if keys else (lambda row: ())
+        self._processed = tuple((i, proc) for i, (_, _, _, proc) in enumerate(self.binds) if proc is not None)
 
     def parameters(self, values: dict[str, Any]):
         missing = self.required.difference(values)
@@ -57,11 +65,6 @@ class _Compiled:
         every row (one without it is a KeyError), so nothing is checked per row. The
         values are taken out of each row in one C call (itemgetter); only the columns
         whose type has a bind processor (times, JSON) are then run through it."""
-        if self._getter is None:
-            keys = [key for _, key, _, _ in self.binds]
-            # itemgetter of one key returns the value itself, not a 1-tuple
-            self._getter = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
-            self._processed = tuple((i, proc) for i, (_, _, _, proc) in enumerate(self.binds) if proc is not None)
         getter, processed = self._getter, self._processed
         if processed:
             values = []

@@ -147,13 +147,19 @@ def stored_responses_query(n: int) -> Query:
             .where(c.client_id == sa.bindparam("client_id"),
                    c.request_id.in_([sa.bindparam(f"r{i}", type_=c.request_id.type) for i in range(n)])))
     return query
+
+
 _BENEFIT = Query(sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
 
 
+def _stored(row) -> StoredResponse:
+    return StoredResponse(row.rpc, row.fingerprint, bytes(row.response))
+
+
 def _stored_response(conn: sa.Connection, client_id: str, request_id: str) -> StoredResponse | None:
     row = STORED_RESPONSE.first(conn, client_id=client_id, request_id=request_id)
-    return StoredResponse(row.rpc, row.fingerprint, bytes(row.response)) if row else None
+    return _stored(row) if row else None
 
 
 class Batch:
@@ -181,8 +187,7 @@ class Batch:
             ids = list(request_ids)
             for start in range(0, len(ids), PREFETCH_CHUNK):
                 chunk = ids[start:start + PREFETCH_CHUNK]
-                found = {row.request_id: StoredResponse(row.rpc, row.fingerprint, bytes(row.response))
-                         for row in stored_responses_query(len(chunk)).all(
+                found = {row.request_id: _stored(row) for row in stored_responses_query(len(chunk)).all(
                              self.conn, client_id=client_id, **{f"r{i}": r for i, r in enumerate(chunk)})}
                 for request_id in chunk:
                     self.responses[(client_id, request_id)] = found.get(request_id)

@@ -49,17 +49,19 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ts_out(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    """The hub keeps every time in UTC; a naive one is read as UTC. (Arithmetic on
-    the timedelta: Timestamp.FromDatetime is several times slower.)"""
+    """The time as a new Timestamp (see ts_into)."""
     if value is None:
         return None
-    d = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
-    return timestamp_pb2.Timestamp(seconds=d.days * 86400 + d.seconds, nanos=d.microseconds * 1000)
+    out = timestamp_pb2.Timestamp()
+    ts_into(out, value)
+    return out
 
 
 def ts_into(field: timestamp_pb2.Timestamp, value: dt.datetime | None) -> None:
     """Set a message's Timestamp field in place (None leaves it unset): cheaper than
-    ts_out, whose new message the parent then copies."""
+    ts_out, whose new message the parent then copies. The hub keeps every time in
+    UTC; a naive one is read as UTC. (Arithmetic on the timedelta:
+    Timestamp.FromDatetime is several times slower.)"""
     if value is None:
         return
     d = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH

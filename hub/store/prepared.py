@@ -45,11 +45,7 @@ class _Compiled:
         # For parameters_many: every value out of a row in one C call (an itemgetter of
         # one key returns the value itself, not a 1-tuple), and which of them to process.
         keys = [key for _, key, _, _ in self.binds]
-        if len(keys) == 1:
-            (only,) = keys
-            self._getter = lambda row: (row[only],)
-        else:
-            self._getter = operator.itemgetter(*keys) if keys else (lambda row: ())
+        self._getter = operator.itemgetter(*keys) if len(keys) > 1 else lambda row: tuple(row[k] for k in keys)
         self._processed = tuple((i, proc) for i, (_, _, _, proc) in enumerate(self.binds) if proc is not None)
 
     def parameters(self, values: dict[str, Any]):

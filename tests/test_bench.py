@@ -1,0 +1,50 @@
+"""The CreateCase benchmark's load generator: which calls count toward req/s and p99.
+
+A server that answers each call after DELAY seconds makes the windows plain: a closed
+loop of N callers over a run shorter than two calls counts N calls (the second call of
+each caller ends after the run); an open loop counts every call it started, however
+late its answer."""
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from bench import create_case
+from hub.v1 import cases_pb2
+
+DELAY = 0.4
+
+
+async def _with_slow_server(load):
+    async def answer(request, context):
+        await asyncio.sleep(DELAY)
+        return cases_pb2.Case(case_id=request.request_id)
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("hub.v1.CaseService", {
+        "CreateCase": grpc.unary_unary_rpc_method_handler(
+            answer, request_deserializer=cases_pb2.CreateCaseRequest.FromString,
+            response_serializer=cases_pb2.Case.SerializeToString)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        return await load(port)
+    finally:
+        await server.stop(None)
+
+
+def test_closed_loop_counts_only_the_calls_answered_within_the_run():
+    # Each caller's first call ends at 0.4 s, its second at 0.8 s: after the 0.6 s run.
+    # Counting that second one would add callers / seconds to the rate (here double it).
+    n, latencies = asyncio.run(_with_slow_server(lambda port: create_case._load(port, 0.6, 4)))
+    assert n == 4
+    assert len(latencies) == 4 and all(lat >= DELAY for lat in latencies)
+
+
+def test_open_loop_counts_every_call_it_started_even_when_answered_after_the_run():
+    # Calls start at 0, 0.25 and 0.5 s of the 0.6 s run; the last is answered at 0.9 s.
+    # Leaving it out would drop the slowest answers and flatter the p99.
+    n, latencies = asyncio.run(_with_slow_server(lambda port: create_case._load(port, 0.6, 0, rate=4)))
+    assert n == 3
+    assert all(lat >= DELAY for lat in latencies)

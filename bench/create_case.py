@@ -202,7 +202,7 @@ def main() -> int:
     sides = [("echo server", echo.pid, echo_port), ("hub CreateCase", hub.pid, hub_port)]
     best: dict[str, tuple[float, int]] = {}
     for i, c in enumerate(SWEEP):
-        got = _alternating(sides, i, "{name}, {callers} callers", SWEEP_SECONDS, dict.fromkeys(("echo server", "hub CreateCase"), c))
+        got = _alternating(sides, i, "{name}, {callers} callers", SWEEP_SECONDS, {name: c for name, _, _ in sides})
         print(f"{'':<38} ratio at {c} callers each: {got['hub CreateCase']['rps'] / got['echo server']['rps']:.0%}")
         for name, r in got.items():
             best[name] = max(best.get(name, (0.0, c)), (r["rps"], c))

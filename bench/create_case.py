@@ -44,20 +44,28 @@ ROUNDS = int(os.environ.get("HUB_BENCH_ROUNDS", "5"))
 TOKEN = "bench-token"
 
 
+async def bare_create_case_server(answer) -> tuple[grpc.aio.Server, int]:
+    """A started grpc.aio server whose hub.v1.CaseService/CreateCase is `answer`
+    (async (request, context) -> Case) and nothing else; and its port."""
+    from hub.v1 import cases_pb2
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("hub.v1.CaseService", {
+        "CreateCase": grpc.unary_unary_rpc_method_handler(
+            answer, request_deserializer=cases_pb2.CreateCaseRequest.FromString,
+            response_serializer=cases_pb2.Case.SerializeToString)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
 def _echo_server(port_q) -> None:
     from hub.v1 import cases_pb2
 
+    async def echo(request, context):
+        return cases_pb2.Case(case_id=request.request_id, cpr=request.cpr)
+
     async def main():
-        async def echo(request, context):
-            return cases_pb2.Case(case_id=request.request_id, cpr=request.cpr)
-        handler = grpc.method_handlers_generic_handler("hub.v1.CaseService", {
-            "CreateCase": grpc.unary_unary_rpc_method_handler(
-                echo, request_deserializer=cases_pb2.CreateCaseRequest.FromString,
-                response_serializer=cases_pb2.Case.SerializeToString)})
-        server = grpc.aio.server()
-        server.add_generic_rpc_handlers((handler,))
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
+        server, port = await bare_create_case_server(echo)
         port_q.put(port)
         await server.wait_for_termination()
     asyncio.run(main())
@@ -179,13 +187,13 @@ def _summary(name: str, n: int, lat: list[float], server_cpu: float, client_cpu:
     return r
 
 
-def _alternating(sides, rnd: int, label: str, seconds: float, callers) -> dict:
-    """Run each side once, in turn; each goes first in every other round, so that
-    neither gains from its place in the pair (an A/A test of two equal hubs put the
-    second about 1 % ahead), and a machine whose speed drifts (a shared host) moves
-    both alike. `callers` gives each side's caller count."""
+def _alternating(sides, rnd: int, seconds: float, callers: dict[str, int], suffix: str = "") -> dict:
+    """Run each side once, in turn, with its caller count from `callers`; each goes
+    first in every other round, so that neither gains from its place in the pair (an
+    A/A test of two equal hubs put the second about 1 % ahead), and a machine whose
+    speed drifts (a shared host) moves both alike."""
     order = sides if rnd % 2 else sides[::-1]
-    return {name: _summary(label.format(name=name, callers=callers[name]),
+    return {name: _summary(f"{name} @ {callers[name]} callers{suffix}",
                            *_measured(pid, _load(port, seconds, callers[name])), seconds)
             for name, pid, port in order}
 
@@ -202,7 +210,7 @@ def main() -> int:
     sides = [("echo server", echo.pid, echo_port), ("hub CreateCase", hub.pid, hub_port)]
     best: dict[str, tuple[float, int]] = {}
     for i, c in enumerate(SWEEP):
-        got = _alternating(sides, i, "{name}, {callers} callers", SWEEP_SECONDS, {name: c for name, _, _ in sides})
+        got = _alternating(sides, i, SWEEP_SECONDS, {name: c for name, _, _ in sides})
         print(f"{'':<38} ratio at {c} callers each: {got['hub CreateCase']['rps'] / got['echo server']['rps']:.0%}")
         for name, r in got.items():
             best[name] = max(best.get(name, (0.0, c)), (r["rps"], c))
@@ -211,7 +219,7 @@ def main() -> int:
     # 6 % from one run to the next, the hub's by less, and a median of three moved with it.
     ratios, peaks, cpus = [], [], []
     for r in range(1, ROUNDS + 1):
-        got = _alternating(sides, r, f"{{name}} @ {{callers}} callers, round {r}", DURATION, callers)
+        got = _alternating(sides, r, DURATION, callers, f", round {r}")
         e, h = got["echo server"], got["hub CreateCase"]
         ratios.append(h["rps"] / e["rps"])
         peaks.append(h["rps"])

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
-
 from bench import create_case
 from hub.v1 import cases_pb2
 
@@ -21,13 +19,7 @@ async def _with_slow_server(load):
         await asyncio.sleep(DELAY)
         return cases_pb2.Case(case_id=request.request_id)
 
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("hub.v1.CaseService", {
-        "CreateCase": grpc.unary_unary_rpc_method_handler(
-            answer, request_deserializer=cases_pb2.CreateCaseRequest.FromString,
-            response_serializer=cases_pb2.Case.SerializeToString)}),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
+    server, port = await create_case.bare_create_case_server(answer)
     try:
         return await load(port)
     finally:

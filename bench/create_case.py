@@ -160,6 +160,32 @@ def _cpu_seconds(pid: int, children: bool = True) -> float:
     return own + sum(_cpu_seconds(c) for c in kids)
 
 
+def _core_stalls(seconds: float = 3.0) -> str:
+    """How often this host takes a core away: a fixed task of about a millisecond of
+    CPU, run again and again for `seconds` with short sleeps between, timed by the
+    thread's own CPU clock. On a shared virtual machine the time a core is taken away
+    can be charged to whatever ran on it, with no steal counted in /proc/stat; a task
+    that takes several times its median then shows it. Every process of a run, the
+    load generator's included, pays those stalls, and a p99 is made of a few of them."""
+    def task() -> int:
+        total = 0
+        for i in range(15000):
+            total += i * i
+        return total
+
+    times, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.thread_time()
+        task()
+        times.append(time.thread_time() - start)
+        time.sleep(0.001)
+    times.sort()
+    median = times[len(times) // 2]
+    slow = sum(t > 3 * median for t in times) / len(times)
+    return (f"a {median * 1000:.1f} ms CPU task took over 3x that in {slow:.1%} of {len(times)} runs, "
+            f"the longest {times[-1] * 1000:.1f} ms")
+
+
 def _host_times() -> list[int]:
     """The host's CPU time counters (all cores), from Linux /proc/stat."""
     return [int(x) for x in open("/proc/stat").readline().split()[1:]]
@@ -205,6 +231,7 @@ def main() -> int:
     print(f"grpcio {grpc.__version__}; database {url.split(':')[0]}; {os.cpu_count()} cores; sweep of "
           f"{', '.join(map(str, SWEEP))} concurrent callers, {SWEEP_SECONDS:.0f} s each; then {ROUNDS} rounds "
           f"of {DURATION:.0f} s")
+    print(f"core stalls on the idle host: {_core_stalls()}")
     echo, echo_port = _spawn(_echo_server)
     hub, hub_port = _spawn(_hub_server, url)
     for port in (echo_port, hub_port):

@@ -221,9 +221,17 @@ def _alternating(sides, rnd: int, seconds: float, callers: dict[str, int] | None
     gains from its place in the pair (an A/A test of two equal hubs put the second
     about 1 % ahead), and a machine whose speed drifts (a shared host) moves both alike."""
     order = sides if rnd % 2 else sides[::-1]
-    return {name: _summary(f"{name} @ {rate:.0f}/s{suffix}" if rate else f"{name} @ {callers[name]} callers{suffix}",
-                           *_measured(pid, _load(port, seconds, 0 if rate else callers[name], rate=rate)), seconds)
-            for name, pid, port in order}
+    got = {}
+    for name, pid, port in order:
+        concurrency, load = (0, f"{rate:.0f}/s") if rate else (callers[name], f"{callers[name]} callers")
+        got[name] = _summary(f"{name} @ {load}{suffix}",
+                             *_measured(pid, _load(port, seconds, concurrency, rate=rate)), seconds)
+    return got
+
+
+def _rounds(values: list[float], fmt: str) -> str:
+    """The median of `values` and, in brackets, every round, each formatted with `fmt`."""
+    return f"{statistics.median(values):{fmt}} (rounds: {', '.join(f'{x:{fmt}}' for x in values)})"
 
 
 def main() -> int:
@@ -265,12 +273,10 @@ def main() -> int:
     echo.kill()
     hub.kill()
     hub_p99, echo_p99 = p99s["hub CreateCase"], p99s["echo server"]
-    print(f"ratio hub/echo at peak (echo at {callers['echo server']} callers, hub at {callers['hub CreateCase']}): "
-          f"{statistics.median(ratios):.0%} (target >= 60%; rounds: {', '.join(f'{x:.0%}' for x in ratios)});  "
-          f"p99 at half of peak ({half:.0f}/s): {statistics.median(hub_p99):.2f} ms "
-          f"(target < 25 ms; rounds: {', '.join(f'{x:.1f}' for x in hub_p99)}), "
-          f"echo server at that rate {statistics.median(echo_p99):.2f} ms "
-          f"(rounds: {', '.join(f'{x:.1f}' for x in echo_p99)});  "
+    print(f"ratio hub/echo at peak (echo at {callers['echo server']} callers, hub at {callers['hub CreateCase']}; "
+          f"target >= 60%): {_rounds(ratios, '.0%')};  "
+          f"p99 at half of peak ({half:.0f}/s; target < 25 ms), ms: {_rounds(hub_p99, '.1f')}, "
+          f"echo server at that rate {_rounds(echo_p99, '.1f')};  "
           f"server CPU per request hub/echo: {statistics.median(cpus):.1f}x")
     return 0
 

@@ -158,7 +158,7 @@ WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
 
 class RunningHub:
     def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
-                 writer_process: bool = WRITER_PROCESS):
+                 writer_process: bool = WRITER_PROCESS, writer_linger=None):
         self.engine = engine
         self.clock = clock
         self._loop = asyncio.new_event_loop()
@@ -167,7 +167,8 @@ class RunningHub:
         from hub.api.server import start
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
-            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process),
+            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process,
+                  **({} if writer_linger is None else {"writer_linger": writer_linger})),
             self._loop).result(30)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"

@@ -6,12 +6,15 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import grpc
 import pytest
 
+from hub.api.writer import BusyShare, Linger
 from hub.v1 import events_pb2
 from tests.conftest import RunningHub
 from tests.helpers import MixedCalls, create_req, details, rpc_error, table_counts
@@ -219,3 +222,59 @@ def test_a_writer_that_hangs_is_replaced_and_the_calls_it_held_end_unavailable(s
     case = backoffice.CreateCase(request)  # the retry: the hung writer had written nothing of it
     assert backoffice.CreateCase(request) == case
     assert table_counts(split.engine)["cases"] == 2
+
+
+def _hub_with_linger(clean_db, clock, **linger) -> RunningHub:
+    # Long waits, so that whether the writer lingered is plain whatever the machine's speed.
+    return RunningHub(clean_db, clock, writer_process=True,
+                      writer_linger=Linger(**{"max_wait": 5.0, "min_calls": 3, "gap": 2.0, **linger}))
+
+
+def test_a_busy_writer_waits_for_more_calls_and_commits_them_in_one_transaction(clean_db, clock):
+    hub = _hub_with_linger(clean_db, clock, busy=0.0)  # taken for busy from the start
+    try:
+        backoffice, writer = hub.as_("t-backoffice"), _writer(hub)
+        requests = [create_req(external_reference=f"ref-{i}") for i in range(3)]
+        before = writer.batches
+        with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+            futures = []
+            for r in requests:  # one at a time, each well within the gap after the last
+                futures.append(pool.submit(backoffice.CreateCase, r))
+                time.sleep(0.3)
+            cases = [f.result(30) for f in futures]
+        assert len({c.case_id for c in cases}) == 3
+        assert [c.external_reference for c in cases] == [r.external_reference for r in requests]
+        assert writer.batches - before == 1
+        assert table_counts(hub.engine)["cases"] == 3
+    finally:
+        hub.stop()
+
+
+def test_an_idle_writer_runs_a_call_at_once(clean_db, clock):
+    hub = _hub_with_linger(clean_db, clock)  # busy: the default share
+    try:
+        backoffice, writer = hub.as_("t-backoffice"), _writer(hub)
+        before = writer.batches
+        for _ in range(3):
+            started = time.monotonic()
+            backoffice.CreateCase(create_req())
+            assert time.monotonic() - started < 1.5, "answered without waiting out the 2 s gap"
+        assert writer.batches - before == 3
+    finally:
+        hub.stop()
+
+
+def test_the_busy_share_follows_the_writers_recent_time():
+    share = BusyShare(window=0.05)
+    for _ in range(20):  # back to back: 10 ms batches, no wait between them
+        share.record(waited=0.0001, worked=0.01)
+    assert share.share > 0.9
+    share.record(waited=0.2, worked=0.001)  # then a pause longer than the window
+    assert share.share < 0.01
+
+
+def test_serve_refuses_a_linger_out_of_range():
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "serve", "--writer-linger-ms", "500"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--writer-linger-ms: must be 0 to 100 milliseconds, not '500'" in done.stderr

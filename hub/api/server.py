@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from hub.api.auth import ClientRegistry
 from hub.api.services import SERVICE_NAMES, SERVICES, handlers_for, serve_on
 from hub.api.streams import EventFeed, EventServicer, Wakeup
-from hub.api.writer import HANG_AFTER, WriterProcess, forwarded_services
+from hub.api.writer import HANG_AFTER, Linger, WriterProcess, forwarded_services
 from hub.dispatch.dispatcher import Dispatcher
 from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
@@ -101,12 +101,13 @@ def check_listen(listen: str, tls: TlsFiles | None, allow_insecure: bool) -> Non
 async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
                 clock: Clock | None = None, dispatcher: Dispatcher | None = None, tls: TlsFiles | None = None,
                 allow_insecure: bool = False, writer_process: bool = False,
-                writer_hang_after: float = HANG_AFTER) -> RunningHub:
+                writer_hang_after: float = HANG_AFTER, writer_linger: Linger = Linger()) -> RunningHub:
     """Start serving (listen may end in :0; the bound port is on the result), and run
     `dispatcher`, if given, in a thread of its own. Without `tls`, only on loopback
     unless `allow_insecure`. `writer_process`: unary calls run in a writer process
     (hub.api.writer), which gets a pickled copy of `clock`, and is replaced if it
-    leaves calls unanswered for `writer_hang_after` seconds."""
+    leaves calls unanswered for `writer_hang_after` seconds; `writer_linger` says when
+    the busy writer waits for more calls to share a transaction."""
     check_listen(listen, tls, allow_insecure)
     if writer_process and is_sqlite(engine) and engine.url.database in (None, "", ":memory:"):
         raise ValueError("a writer process needs a database file, not an in-memory SQLite")
@@ -127,7 +128,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     writer = None
     if writer_process:
         writer = WriterProcess(engine.url.render_as_string(hide_password=False), registry, wakeup.notify, clock,
-                               on_health=serving, hang_after=writer_hang_after)
+                               on_health=serving, hang_after=writer_hang_after, linger=writer_linger)
         handlers = forwarded_services(writer, registry, servicers)
     else:
         handlers = {d.full_name: handlers_for(d, servicers[cls]) for d, cls in SERVICES}

@@ -80,7 +80,7 @@ def _hub_server(port_q, url) -> None:
     from hub.api.auth import ClientRegistry
     from hub.api.server import settle_heap, start
     from hub.api.writer import Linger
-    from hub.cli import _linger_ms
+    from hub.cli import linger_seconds
     from hub.store.db import create_engine, is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
@@ -90,7 +90,7 @@ def _hub_server(port_q, url) -> None:
         # As `hub serve` runs: on SQLite with a writer process.
         linger = os.environ.get("HUB_WRITER_LINGER_MS")  # as `hub serve` reads it
         hub = await start(engine, registry, "127.0.0.1:0", writer_process=is_sqlite(engine),
-                          writer_linger=Linger() if linger is None else Linger(max_wait=_linger_ms(linger)))
+                          writer_linger=Linger() if linger is None else Linger(max_wait=linger_seconds(linger)))
         settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()
@@ -269,8 +269,8 @@ def _rounds(values: list[float], fmt: str) -> str:
 def main() -> int:
     url = fresh_database("bench")
     print(f"grpcio {grpc.__version__}; database {url.split(':')[0]}; {os.cpu_count()} cores; sweep of "
-          f"{', '.join(map(str, SWEEP))} concurrent callers, {SWEEP_SECONDS:.0f} s each, up and down; then {ROUNDS} rounds "
-          f"of {DURATION:.0f} s")
+          f"{', '.join(map(str, SWEEP))} concurrent callers, {SWEEP_SECONDS:.0f} s each, up and down; "
+          f"then {ROUNDS} rounds of {DURATION:.0f} s")
     print(f"core stalls on the idle host: {_core_stalls()}")
     echo, echo_port = _spawn(_echo_server)
     hub, hub_port = _spawn(_hub_server, url)

@@ -20,8 +20,8 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _linger_ms(text: str) -> float:
-    """Milliseconds from 0 to 100, as seconds."""
+def linger_seconds(text: str) -> float:
+    """HUB_WRITER_LINGER_MS: milliseconds from 0 to 100, as seconds."""
     try:
         value = float(text)
     except ValueError:
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                    default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
                    help="a writer process that answers nothing for this long while calls wait is taken for hung: "
                         "killed and replaced (its calls end UNAVAILABLE)")
-    s.add_argument("--writer-linger-ms", type=_linger_ms, default=os.environ.get("HUB_WRITER_LINGER_MS", "1"),
+    s.add_argument("--writer-linger-ms", type=linger_seconds,
+                   default=os.environ.get("HUB_WRITER_LINGER_MS", "1"),
                    help="a writer process that is busy waits up to this long for more calls to commit with the "
                         "ones it has (one fsync for more of them); 0: never")
     s.set_defaults(fn=_serve)

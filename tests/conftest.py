@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from hub import logs
 from hub.api.auth import ClientRegistry
+from hub.api.writer import Linger
 from hub.store import tables
 from hub.store.db import create_engine
 from hub.store.migrate import recreate_postgres_schema, upgrade
@@ -158,7 +159,7 @@ WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
 
 class RunningHub:
     def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
-                 writer_process: bool = WRITER_PROCESS, writer_linger=None):
+                 writer_process: bool = WRITER_PROCESS, writer_linger: Linger = Linger()):
         self.engine = engine
         self.clock = clock
         self._loop = asyncio.new_event_loop()
@@ -168,7 +169,7 @@ class RunningHub:
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
             start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process,
-                  **({} if writer_linger is None else {"writer_linger": writer_linger})),
+                  writer_linger=writer_linger),
             self._loop).result(30)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"

@@ -145,12 +145,13 @@ class Linger:
     commit_delay does, only when other transactions are active (commit_siblings). An
     idle writer runs a call at once. `max_wait` 0: never wait.
 
-    Measured on the 2-core bench host, three runs each (medians), without -> with: at
-    1,744 CreateCase calls/s (half of the hub's peak) server CPU per call 0.69 -> 0.63 ms
-    and p99 29 -> 15 ms; at 1,100/s p50 3.0 -> 5.0 ms and p99 7.6 -> 9.2 ms (the writer
-    is busy there too, mostly waiting for its fsyncs); at 600/s and for one or four
-    callers in turn no change; at peak (512 callers) 2 % more req/s. Bigger waits
-    (8 calls, 2 ms) saved more CPU but cost twice as much at 1,100/s."""
+    Measured on the 2-core bench host, fresh database, three runs each (medians),
+    without -> with: at 1,744 CreateCase calls/s (half of the hub's peak) server CPU
+    per call 0.69 -> 0.63 ms and p99 29 -> 15 ms; at 1,100/s p50 3.0 -> 5.0 ms and p99
+    7.6 -> 9.2 ms (the writer is busy there too, mostly waiting for its fsyncs); at
+    600/s and for one or four callers in turn no change; at peak (512 callers) 2 % more
+    req/s. Bigger waits (8 calls, 2 ms) saved more CPU but cost twice as much at
+    1,100/s."""
     max_wait: float = 0.001
     min_calls: int = 4
     gap: float = 0.0005

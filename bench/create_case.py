@@ -79,8 +79,7 @@ def _hub_server(port_q, url) -> None:
     from hub import logs
     from hub.api.auth import ClientRegistry
     from hub.api.server import settle_heap, start
-    from hub.api.writer import Linger
-    from hub.cli import linger_seconds
+    from hub.cli import writer_linger
     from hub.store.db import create_engine, is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
@@ -88,9 +87,8 @@ def _hub_server(port_q, url) -> None:
 
     async def main():
         # As `hub serve` runs: on SQLite with a writer process.
-        linger = os.environ.get("HUB_WRITER_LINGER_MS")  # as `hub serve` reads it
         hub = await start(engine, registry, "127.0.0.1:0", writer_process=is_sqlite(engine),
-                          writer_linger=Linger() if linger is None else Linger(max_wait=linger_seconds(linger)))
+                          writer_linger=writer_linger(os.environ.get("HUB_WRITER_LINGER_MS", "")))
         settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()

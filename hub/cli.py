@@ -20,21 +20,24 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def linger_seconds(text: str) -> float:
-    """HUB_WRITER_LINGER_MS: milliseconds from 0 to 100, as seconds."""
+def writer_linger(text: str):
+    """HUB_WRITER_LINGER_MS (--writer-linger-ms): milliseconds from 0 to 100, as the
+    writer's Linger; empty (unset): Linger's own default."""
+    from hub.api.writer import Linger
+    if text == "":
+        return Linger()
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be 0 to 100 milliseconds, not {text!r}")
-    return value / 1000
+    return Linger(max_wait=value / 1000)
 
 
 def _serve(args) -> int:
     from hub.api.auth import ClientRegistry
     from hub.api.server import settle_heap, start
-    from hub.api.writer import Linger
     from hub.store.db import create_engine
 
     clients_file = args.clients or os.environ.get("HUB_CLIENTS_FILE")
@@ -69,7 +72,7 @@ def _serve(args) -> int:
     async def main() -> None:
         hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure,
                           writer_process=writer_process, writer_hang_after=args.writer_hang_seconds,
-                          writer_linger=Linger(max_wait=args.writer_linger_ms))
+                          writer_linger=args.writer_linger_ms)
         settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -154,10 +157,9 @@ def main(argv: list[str] | None = None) -> int:
                    default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
                    help="a writer process that answers nothing for this long while calls wait is taken for hung: "
                         "killed and replaced (its calls end UNAVAILABLE)")
-    s.add_argument("--writer-linger-ms", type=linger_seconds,
-                   default=os.environ.get("HUB_WRITER_LINGER_MS", "1"),
+    s.add_argument("--writer-linger-ms", type=writer_linger, default=os.environ.get("HUB_WRITER_LINGER_MS", ""),
                    help="a writer process that is busy waits up to this long for more calls to commit with the "
-                        "ones it has (one fsync for more of them); 0: never")
+                        "ones it has (one fsync for more of them); default 1; 0: never")
     s.set_defaults(fn=_serve)
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
     d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")

@@ -19,6 +19,7 @@ from hub.domain.model import (
 from hub.domain.errors import HubError
 from hub.domain.ids import new_id
 from hub.store import tables as t
+from hub.store.checkpoint import Checkpointer, has_log
 from hub.store.prepared import Query, insert_many
 
 
@@ -234,18 +235,23 @@ class Lane:
     a SQLite writer 0.1 ms a transaction. Only on SQLite, whose database cannot go away
     under an open connection; elsewhere each transaction takes one from the pool (whose
     pre-ping notices a server that restarted). A connection whose transaction failed
-    is closed, and the next transaction opens a new one."""
+    is closed, and the next transaction opens a new one. On a SQLite file the lane's
+    transactions are checkpointed in the background (hub.store.checkpoint), not by
+    the lane's commits."""
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
         self._keep = engine.dialect.name == "sqlite"
         self._conn: sa.Connection | None = None
+        self.checkpointer = Checkpointer(engine) if has_log(engine) else None
 
     def acquire(self) -> sa.Connection:
         conn, self._conn = self._conn, None
         return conn if conn is not None else self._engine.connect()
 
     def release(self, conn: sa.Connection, *, ok: bool) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
         if ok and self._keep and not conn.invalidated and self._conn is None:
             self._conn = conn
         else:
@@ -255,6 +261,8 @@ class Lane:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
 class UnitOfWork:

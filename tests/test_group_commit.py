@@ -230,6 +230,49 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
     assert not lane.checkpointer._thread.is_alive()
 
 
+def test_the_checkpointer_waits_longer_when_little_was_copied_and_shorter_when_much_was():
+    from hub.store.checkpoint import Pace
+    pace = Pace(shortest=0.01, longest=1.0, low=100, high=400)
+    waits = []
+    for log_pages, copied in [(20, 20), (40, 40), (200, 200), (400, 400), (1000, 1000),  # a trickle, then a flood
+                              (30, 30),  # the log began again from its start: 30 copied, not -970
+                              (-1, -1)]:  # not told (not in WAL mode): no change
+        pace.checkpointed(log_pages, copied)
+        waits.append(pace.wait)
+    assert waits == [0.02, 0.04, 0.04, 0.04, 0.02, 0.04, 0.04]
+    for _ in range(20):
+        pace.checkpointed(0, 0)
+    assert pace.wait == 1.0  # at most `longest`
+    flood = Pace(shortest=0.01, low=100, high=400)
+    flood.checkpointed(5000, 5000)
+    assert flood.wait == 0.01  # at least `shortest`
+
+
+def test_a_trickle_of_commits_is_checkpointed_less_often_than_once_a_commit(tmp_path):
+    """One checkpoint a commit would write a table's last page into the database file,
+    and sync it, at every commit; a few commits' pages go in one."""
+    import datetime as dt
+
+    from hub.store.db import create_engine
+    from hub.store.migrate import upgrade
+    from hub.store.uow import Lane, UnitOfWork
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    lane = Lane(engine)
+    try:
+        for n in range(20):
+            with UnitOfWork(engine, lane=lane) as uow:
+                uow.remember_response("client", f"request-{n}", "CreateCase", "f" * 64, b"answer",
+                                      dt.datetime.now(dt.timezone.utc))
+                uow.commit()
+            time.sleep(0.03)  # three times the shortest wait: each commit would have a checkpoint of its own
+        assert 1 <= lane.checkpointer.checkpoints <= 10
+    finally:
+        lane.close()
+        engine.dispose()
+
+
 def test_only_a_sqlite_file_has_a_log_to_checkpoint(engine):
     from hub.store.checkpoint import has_log
     from hub.store.db import create_engine

@@ -9,6 +9,8 @@ over the file, and syncing a few hundred scattered pages took 8-20 ms on the ben
 host, against 0.5 ms for a commit. Run from a thread of its own, as SQLite's
 documentation suggests, a checkpoint takes no lock that the writer needs (PASSIVE),
 and the writer's own automatic checkpoint, when it comes, finds little left to copy.
+Each copies no more than a few hundred pages if it can (see Pace): the writer's next
+commit waits on the disk behind the checkpoint's sync of those scattered pages.
 
 Durability is unchanged: the log is synced at every commit (synchronous=FULL), and a
 checkpoint syncs the database file before the log can be reused."""
@@ -28,13 +30,42 @@ def has_log(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
+class Pace:
+    """How long the checkpointer waits after a commit: long enough that a checkpoint
+    copies at least `low` pages of the log (one for every commit would rewrite a
+    table's last page in the database file at every commit, and sync the file each
+    time), short enough that it copies at most `high` (a sync of a few hundred pages,
+    scattered by random keys, delays the writer's next commit sync behind it). From
+    `shortest` (at a steady 1,800 CreateCase calls a second, about 150 pages; twice
+    that wait took the bench's p99 up by a few ms) up to `longest`, halved or doubled
+    by what the last checkpoint copied."""
+
+    def __init__(self, shortest: float = 0.01, longest: float = 1.0, low: int = 64, high: int = 256):
+        self.shortest, self.longest, self.low, self.high = shortest, longest, low, high
+        self.wait = shortest
+        self._log = self._done = 0  # the log's length and its pages copied, after the last checkpoint
+
+    def checkpointed(self, log_pages: int, copied_pages: int) -> None:
+        """What `PRAGMA wal_checkpoint` answered: the pages in the log, and how many of
+        them are in the database file now."""
+        if log_pages < 0 or copied_pages < 0:
+            return  # not in WAL mode, or not told
+        restarted = log_pages < self._log or copied_pages < self._done  # the log began again from its start
+        copied = copied_pages if restarted else copied_pages - self._done
+        self._log, self._done = log_pages, copied_pages
+        if copied < self.low:
+            self.wait = min(self.wait * 2, self.longest)
+        elif copied > self.high:
+            self.wait = max(self.wait / 2, self.shortest)
+
+
 class Checkpointer:
-    """After a commit (`committed`), waits `delay` seconds for more to gather, then
-    copies the log into the database file as far as no reader needs it (a PASSIVE
+    """After a commit (`committed`), waits for more to gather (see Pace), then copies
+    the log into the database file as far as no reader needs it (a PASSIVE
     checkpoint), on a thread and connection of its own; idle while nothing commits."""
 
-    def __init__(self, engine: sa.Engine, delay: float = 0.01):
-        self._engine, self._delay = engine, delay
+    def __init__(self, engine: sa.Engine, pace: Pace | None = None):
+        self._engine, self.pace = engine, pace or Pace()
         self._due = threading.Event()
         self._stopping = False
         self.checkpoints = 0  # for operators and tests
@@ -56,7 +87,7 @@ class Checkpointer:
                 self._due.wait()
                 if self._stopping:
                     return
-                time.sleep(self._delay)
+                time.sleep(self.pace.wait)
                 self._due.clear()  # a commit from now on asks for the next one
                 if self._stopping:  # (`stop` sets the flag before the event this may have cleared)
                     return
@@ -66,10 +97,11 @@ class Checkpointer:
                     cursor = conn.cursor()
                     try:
                         cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                        cursor.fetchall()
+                        _, log_pages, copied_pages = cursor.fetchone()
                     finally:
                         cursor.close()
                     self.checkpoints += 1
+                    self.pace.checkpointed(log_pages, copied_pages)
                 except Exception:
                     # The writer's own automatic checkpoints still keep the log bounded.
                     log.exception("background checkpoint failed; trying again after the next commit")

@@ -222,30 +222,36 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
         assert wait_for(lambda: in_file() == 3 and lane.checkpointer.checkpoints >= 1)
         time.sleep(0.5)  # (a checkpoint the later commits asked for ends meanwhile)
         done = lane.checkpointer.checkpoints
+        with UnitOfWork(engine, lane=lane) as uow:  # a read-only transaction writes nothing to the log
+            assert uow.stored_response("client", "request-0") is not None
+            uow.commit()
         time.sleep(0.5)
-        assert lane.checkpointer.checkpoints == done  # nothing committed: nothing to do
+        assert lane.checkpointer.checkpoints == done  # nothing written: nothing to do
     finally:
         lane.close()
         engine.dispose()
     assert not lane.checkpointer._thread.is_alive()
 
 
-def test_the_checkpointer_waits_longer_when_little_was_copied_and_shorter_when_much_was():
+def test_the_checkpointer_waits_longer_when_the_log_grew_little_and_shorter_when_it_grew_much():
+    import pytest
     from hub.store.checkpoint import Pace
     pace = Pace(shortest=0.01, longest=1.0, low=100, high=400)
     waits = []
-    for log_pages, copied in [(20, 20), (40, 40), (200, 200), (400, 400), (1000, 1000),  # a trickle, then a flood
-                              (30, 30),  # the log began again from its start: 30 copied, not -970
-                              (-1, -1)]:  # not told (not in WAL mode): no change
-        pace.checkpointed(log_pages, copied)
+    for log_pages in [20, 40,  # a trickle: 20 pages each time
+                      240, 640,  # more: 200, 400
+                      1440,  # a flood: 800 pages, cut to fit 400 in one step
+                      30,  # the log began again from its start: 30 pages, not -1410
+                      30,  # again, to the same length
+                      -1]:  # not told (not in WAL mode): no change
+        pace.checkpointed(log_pages)
         waits.append(pace.wait)
-    assert waits == [0.02, 0.04, 0.04, 0.04, 0.02, 0.04, 0.04]
-    for _ in range(20):
-        pace.checkpointed(0, 0)
+    assert waits == pytest.approx([0.02, 0.04, 0.04, 0.04, 0.02, 0.04, 0.08, 0.08])
+    for n in range(1, 20):
+        pace.checkpointed(n)
     assert pace.wait == 1.0  # at most `longest`
-    flood = Pace(shortest=0.01, low=100, high=400)
-    flood.checkpointed(5000, 5000)
-    assert flood.wait == 0.01  # at least `shortest`
+    pace.checkpointed(100_000)
+    assert pace.wait == 0.01  # at least `shortest`
 
 
 def test_a_trickle_of_commits_is_checkpointed_less_often_than_once_a_commit(tmp_path):

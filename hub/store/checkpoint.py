@@ -31,32 +31,33 @@ def has_log(engine: sa.Engine) -> bool:
 
 
 class Pace:
-    """How long the checkpointer waits after a commit: long enough that a checkpoint
-    copies at least `low` pages of the log (one for every commit would rewrite a
-    table's last page in the database file at every commit, and sync the file each
-    time), short enough that it copies at most `high` (a sync of a few hundred pages,
-    scattered by random keys, delays the writer's next commit sync behind it). From
-    `shortest` (at a steady 1,800 CreateCase calls a second, about 150 pages; twice
-    that wait took the bench's p99 up by a few ms) up to `longest`, halved or doubled
-    by what the last checkpoint copied."""
+    """How long the checkpointer waits after a commit: long enough that the log has
+    grown by at least `low` pages (a checkpoint after every commit would rewrite a
+    table's last page in the database file, and sync the file, at every commit),
+    short enough that it has grown by at most `high` (the writer's next commit waits
+    on the disk behind a checkpoint's sync of that many scattered pages). From
+    `shortest` (at a steady 1,800 CreateCase calls a second the log grows about 150
+    pages in it; twice that wait took the bench's p99 up by a few ms) up to `longest`:
+    doubled when the log grew by fewer than `low`, cut to fit when by more than `high`."""
 
     def __init__(self, shortest: float = 0.01, longest: float = 1.0, low: int = 64, high: int = 256):
         self.shortest, self.longest, self.low, self.high = shortest, longest, low, high
         self.wait = shortest
-        self._log = self._done = 0  # the log's length and its pages copied, after the last checkpoint
+        self._log = 0  # the log's length at the last checkpoint
 
-    def checkpointed(self, log_pages: int, copied_pages: int) -> None:
-        """What `PRAGMA wal_checkpoint` answered: the pages in the log, and how many of
-        them are in the database file now."""
-        if log_pages < 0 or copied_pages < 0:
-            return  # not in WAL mode, or not told
-        restarted = log_pages < self._log or copied_pages < self._done  # the log began again from its start
-        copied = copied_pages if restarted else copied_pages - self._done
-        self._log, self._done = log_pages, copied_pages
-        if copied < self.low:
+    def checkpointed(self, log_pages: int) -> None:
+        """The log's length in pages, as `PRAGMA wal_checkpoint` answered (-1: not in
+        WAL mode). Told only after commits, a log that did not grow began again from
+        its start (once a checkpoint had copied all of it)."""
+        if log_pages < 0:
+            return
+        grown = log_pages - self._log if log_pages > self._log else log_pages
+        self._log = log_pages
+        if grown < self.low:
             self.wait = min(self.wait * 2, self.longest)
-        elif copied > self.high:
-            self.wait = max(self.wait / 2, self.shortest)
+        elif grown > self.high:
+            # In one step: a burst after a quiet hour must not wait for seven halvings.
+            self.wait = max(self.wait * self.high / grown, self.shortest)
 
 
 class Checkpointer:
@@ -73,6 +74,7 @@ class Checkpointer:
         self._thread.start()
 
     def committed(self) -> None:
+        """A transaction wrote to the log."""
         self._due.set()
 
     def stop(self) -> None:
@@ -97,11 +99,11 @@ class Checkpointer:
                     cursor = conn.cursor()
                     try:
                         cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                        _, log_pages, copied_pages = cursor.fetchone()
+                        _, log_pages, _ = cursor.fetchone()
                     finally:
                         cursor.close()
                     self.checkpoints += 1
-                    self.pace.checkpointed(log_pages, copied_pages)
+                    self.pace.checkpointed(log_pages)
                 except Exception:
                     # The writer's own automatic checkpoints still keep the log bounded.
                     log.exception("background checkpoint failed; trying again after the next commit")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 
@@ -182,30 +183,42 @@ def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_d
         lane.close()
 
 
+@contextlib.contextmanager
+def _lane_on_a_new_file(tmp_path):
+    """A migrated SQLite file of its own (no other connection checkpoints it), its
+    engine and a lane; the lane closed (its checkpointer stopped) afterwards."""
+    from hub.store.db import create_engine
+    from hub.store.migrate import upgrade
+    from hub.store.uow import Lane
+    path = tmp_path / "hub.db"
+    upgrade(f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}")
+    lane = Lane(engine)
+    try:
+        yield path, engine, lane
+    finally:
+        lane.close()
+        engine.dispose()
+
+
+def _remember(engine, lane, request_id: str) -> None:
+    """One small transaction on the lane: a few pages in the log."""
+    import datetime as dt
+
+    from hub.store.uow import UnitOfWork
+    with UnitOfWork(engine, lane=lane) as uow:
+        uow.remember_response("client", request_id, "CreateCase", "f" * 64, b"answer", dt.datetime.now(dt.timezone.utc))
+        uow.commit()
+
+
 def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint(tmp_path):
     """On a SQLite file, what a lane commits is copied from the write-ahead log into the
     database file by a thread of its own, soon after the commit, rather than by one of
     the lane's commits (each would wait for it: 8-20 ms on a grown database); the thread
-    is idle while nothing commits and ends with the lane."""
-    import datetime as dt
+    is idle while nothing is written and ends with the lane."""
     import sqlite3
 
-    from hub.store.db import create_engine
-    from hub.store.migrate import upgrade
-    from hub.store.uow import Lane, UnitOfWork
-    path = tmp_path / "hub.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    engine = create_engine(url)
-    lane = Lane(engine)
-
-    def in_file() -> int:
-        """Idempotency rows in the database file itself, the log left aside."""
-        file = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-        try:
-            return file.execute("SELECT count(*) FROM idempotency").fetchone()[0]
-        finally:
-            file.close()
+    from hub.store.uow import UnitOfWork
 
     def wait_for(condition) -> bool:
         deadline = time.monotonic() + 10
@@ -213,12 +226,17 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
             time.sleep(0.01)
         return condition()
 
-    try:
+    with _lane_on_a_new_file(tmp_path) as (path, engine, lane):
+        def in_file() -> int:
+            """Idempotency rows in the database file itself, the log left aside."""
+            file = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            try:
+                return file.execute("SELECT count(*) FROM idempotency").fetchone()[0]
+            finally:
+                file.close()
+
         for n in range(3):  # a few pages: far below SQLite's own checkpoint in the commit (1,000)
-            with UnitOfWork(engine, lane=lane) as uow:
-                uow.remember_response("client", f"request-{n}", "CreateCase", "f" * 64, b"answer",
-                                      dt.datetime.now(dt.timezone.utc))
-                uow.commit()
+            _remember(engine, lane, f"request-{n}")
         assert wait_for(lambda: in_file() == 3 and lane.checkpointer.checkpoints >= 1)
         time.sleep(0.5)  # (a checkpoint the later commits asked for ends meanwhile)
         done = lane.checkpointer.checkpoints
@@ -227,9 +245,6 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
             uow.commit()
         time.sleep(0.5)
         assert lane.checkpointer.checkpoints == done  # nothing written: nothing to do
-    finally:
-        lane.close()
-        engine.dispose()
     assert not lane.checkpointer._thread.is_alive()
 
 
@@ -257,26 +272,11 @@ def test_the_checkpointer_waits_longer_when_the_log_grew_little_and_shorter_when
 def test_a_trickle_of_commits_is_checkpointed_less_often_than_once_a_commit(tmp_path):
     """One checkpoint a commit would write a table's last page into the database file,
     and sync it, at every commit; a few commits' pages go in one."""
-    import datetime as dt
-
-    from hub.store.db import create_engine
-    from hub.store.migrate import upgrade
-    from hub.store.uow import Lane, UnitOfWork
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(url)
-    engine = create_engine(url)
-    lane = Lane(engine)
-    try:
+    with _lane_on_a_new_file(tmp_path) as (_, engine, lane):
         for n in range(20):
-            with UnitOfWork(engine, lane=lane) as uow:
-                uow.remember_response("client", f"request-{n}", "CreateCase", "f" * 64, b"answer",
-                                      dt.datetime.now(dt.timezone.utc))
-                uow.commit()
+            _remember(engine, lane, f"request-{n}")
             time.sleep(0.03)  # three times the shortest wait: each commit would have a checkpoint of its own
         assert 1 <= lane.checkpointer.checkpoints <= 10
-    finally:
-        lane.close()
-        engine.dispose()
 
 
 def test_only_a_sqlite_file_has_a_log_to_checkpoint(engine):

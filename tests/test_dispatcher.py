@@ -156,14 +156,25 @@ def test_two_dispatchers_never_deliver_the_same_message_at_once(clean_db, clock)
     lock = threading.Lock()
     in_flight: set[str] = set()
     overlaps, calls = [], collections.Counter()
+    # Each dispatcher's first delivery waits (up to 10 s) until the other has one in
+    # hand too: the two are then at work at once for certain. Left to the scheduler,
+    # one of them once claimed all 200 while the other's busy handler was backing off
+    # from SQLite's write lock.
+    both_started = threading.Barrier(2, timeout=10)
 
     class Slowish:
+        def __init__(self):
+            self.started = False
+
         def deliver(self, delivery):
             with lock:
                 if delivery.message_id in in_flight:
                     overlaps.append(delivery.message_id)
                 in_flight.add(delivery.message_id)
                 calls[delivery.message_id] += 1
+                first, self.started = not self.started, True
+            if first:
+                both_started.wait()
             time.sleep(random.uniform(0, 0.002))
             with lock:
                 in_flight.discard(delivery.message_id)

@@ -280,11 +280,10 @@ def test_a_trickle_of_commits_is_checkpointed_less_often_than_once_a_commit(tmp_
 
 
 def test_only_a_sqlite_file_has_a_log_to_checkpoint(engine):
-    from hub.store.checkpoint import has_log
-    from hub.store.db import create_engine
-    assert has_log(engine) == (engine.dialect.name == "sqlite")
+    from hub.store.db import create_engine, is_sqlite_file
+    assert is_sqlite_file(engine) == (engine.dialect.name == "sqlite")
     memory = create_engine("sqlite://")
     try:
-        assert not has_log(memory)
+        assert not is_sqlite_file(memory)
     finally:
         memory.dispose()

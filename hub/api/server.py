@@ -22,7 +22,7 @@ from hub.domain.identity import Role
 from hub.service.batching import GroupCommit
 from hub.service.clock import Clock
 from hub.service.hub import HubService
-from hub.store.db import create_engine, is_sqlite
+from hub.store.db import create_engine, is_sqlite, is_sqlite_file
 
 log = structlog.get_logger("hub.server")
 
@@ -109,7 +109,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     leaves calls unanswered for `writer_hang_after` seconds; `writer_linger` says when
     the busy writer waits for more calls to share a transaction."""
     check_listen(listen, tls, allow_insecure)
-    if writer_process and is_sqlite(engine) and engine.url.database in (None, "", ":memory:"):
+    if writer_process and is_sqlite(engine) and not is_sqlite_file(engine):
         raise ValueError("a writer process needs a database file, not an in-memory SQLite")
     wakeup = Wakeup(asyncio.get_running_loop())
     # With a writer process every unary call runs there; the streams served here need no lane.

@@ -25,11 +25,6 @@ import structlog
 log = structlog.get_logger("hub.checkpoint")
 
 
-def has_log(engine: sa.Engine) -> bool:
-    """A SQLite database in a file: one with a write-ahead log to checkpoint."""
-    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
-
-
 class Pace:
     """How long the checkpointer waits after a commit: long enough that the log has
     grown by at least `low` pages (a checkpoint after every commit would rewrite a

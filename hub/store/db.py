@@ -22,6 +22,12 @@ def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def is_sqlite_file(engine: sa.Engine) -> bool:
+    """A SQLite database in a file (not in memory): one with a write-ahead log, that
+    another process can open."""
+    return is_sqlite(engine) and engine.url.database not in (None, "", ":memory:")
+
+
 def dialect_insert(conn: sa.Connection, table: sa.Table):
     """INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite alike)."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

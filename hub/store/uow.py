@@ -19,7 +19,8 @@ from hub.domain.model import (
 from hub.domain.errors import HubError
 from hub.domain.ids import new_id
 from hub.store import tables as t
-from hub.store.checkpoint import Checkpointer, has_log
+from hub.store.checkpoint import Checkpointer
+from hub.store.db import is_sqlite_file
 from hub.store.prepared import Query, insert_many
 
 
@@ -243,7 +244,7 @@ class Lane:
         self._engine = engine
         self._keep = engine.dialect.name == "sqlite"
         self._conn: sa.Connection | None = None
-        self.checkpointer = Checkpointer(engine) if has_log(engine) else None
+        self.checkpointer = Checkpointer(engine) if is_sqlite_file(engine) else None
         self._changes = -1
 
     def acquire(self) -> sa.Connection:

@@ -49,6 +49,13 @@ def place_bag(root: Path, final: Path, files: dict[str, str], info: dict[str, st
             raise
 
 
+def letter_data(letter) -> dict[str, Any]:
+    """A letter (hub.domain.documents.Letter) without its text, as kept beside it."""
+    return dict(title=letter.title, sender=dict(key=letter.sender.key, name=letter.sender.name),
+                recipient_cpr=letter.recipient_cpr, case_id=letter.case_id, document_id=letter.document_id,
+                **letter.details)
+
+
 def case_file_payload(case_file: dict) -> dict[str, str]:
     """A case file as the files of a bag."""
     return {f"{part}.json": dump(case_file.get(part, default))

@@ -14,15 +14,26 @@ import time
 import uuid
 
 from bench.database import fresh_database
+from hub.dispatch import messages as msg
+from hub.domain.documents import Letter, Sender
 
 MESSAGES = int(os.environ.get("HUB_BENCH_MESSAGES", "100000"))
 BATCH = int(os.environ.get("HUB_DISPATCH_BATCH", "100"))
 
 
+def _posting(case_id: str, cpr: str, municipality: str) -> dict:
+    return msg.DecisionPosting(
+        municipality_code=municipality, benefit_code="BOLIGSTOETTE", ledger_account="5.57.76", case_id=case_id,
+        cpr=cpr, decision_id=f"d-{case_id}", outcome="GRANTED",
+        amounts=(msg.PostedAmount(125_000, dt.date(2026, 4, 1), dt.date(2026, 12, 31)),)).to_payload()
+
+
 def _letter(case_id: str, cpr: str) -> dict:
-    return dict(title="Afgørelse om boligstøtte", sender=dict(key="municipality:101", name="København Kommune"),
-                recipient_cpr=cpr, case_id=case_id, decision_id=f"d-{case_id}", outcome="GRANTED",
-                text="Afgørelse om boligstøtte\n\nDu får boligstøtte.\n" * 20)
+    letter = Letter(title="Afgørelse om boligstøtte", sender=Sender("municipality:101", "København Kommune"),
+                    recipient_cpr=cpr, case_id=case_id, document_id=f"d-{case_id}", file_prefix="afgoerelse",
+                    text="Afgørelse om boligstøtte\n\nDu får boligstøtte.\n" * 20)
+    return msg.DigitalPostLetter(letter_kind="decision_letter", case_id=case_id, municipality_code="101",
+                                 letter=letter, decision_id=f"d-{case_id}").to_payload()
 
 
 def _fill(engine, n: int, now: dt.datetime) -> None:
@@ -32,13 +43,10 @@ def _fill(engine, n: int, now: dt.datetime) -> None:
         case_id = str(uuid.uuid4())
         cpr = f"010170{i % 10000:04d}"
         base = dict(case_id=case_id, created_at=now, next_attempt_at=now, status="PENDING", attempts=0)
-        rows.append(dict(base, message_id=f"bench/{case_id}/economy", destination="economy", payload=dict(
-            kind="decision_posting", municipality_code=f"{101 + (i % 3) * 46}", ledger_account="5.32.30",
-            case_id=case_id, decision_id=f"d-{case_id}", cpr=cpr,
-            amounts=[dict(amount_oere=125_000, period_start="2026-04-01", period_end="2026-12-31")])))
+        rows.append(dict(base, message_id=f"bench/{case_id}/economy", destination="economy",
+                         payload=_posting(case_id, cpr, f"{101 + (i % 3) * 46}")))
         rows.append(dict(base, message_id=f"bench/{case_id}/letter", destination="digital_post",
-                         payload=dict(kind="decision_letter", case_id=case_id, decision_id=f"d-{case_id}",
-                                      municipality_code="101", letter=_letter(case_id, cpr))))
+                         payload=_letter(case_id, cpr)))
         if len(rows) >= 10_000:
             with engine.begin() as c:
                 c.execute(t.outbox.insert(), rows)

@@ -3,6 +3,7 @@ register simulator on a real socket, a dispatcher on the test's fake clock, and 
 small economy webhook receiver whose behaviour the test controls."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -14,10 +15,12 @@ from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator
+from hub.dispatch import messages as msg
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from adapters.payment_provider.pain001 import Pain001FileDrop
 from adapters.appeals.file_drop import AppealsFileDrop
 from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
+from hub.domain.documents import Letter, Sender
 from hub.service.delivery import DeliveryService
 
 
@@ -107,21 +110,33 @@ def enqueue_postings(engine, clock, cases: int, per_case: int, destination: str 
     payments will write them. Returns the message ids in the order they were written."""
     import uuid
 
-    from hub.domain.model import OutboxMessage
     from hub.store.uow import UnitOfWork
+    make = {ECONOMY: posting, DIGITAL_POST: letter}[destination]
     ids = []
     with UnitOfWork(engine) as uow:
         for c in range(cases):
             case_id = str(uuid.uuid4())
             for n in range(per_case):
                 mid = f"test/{case_id}/{n}"
-                uow.add_outbox(OutboxMessage(mid, destination, case_id, dict(
-                    kind="posting", municipality_code="101", case_id=case_id, decision_id=f"d-{n}",
-                    ledger_account="5.32.30", cpr="", amounts=[dict(amount_oere=1000 + n, period_start="2026-01-01",
-                                                                 period_end="2026-01-31")])), clock.now())
+                uow.add_outbox(make(case_id, n).outbox(mid, case_id), clock.now())
                 ids.append(mid)
         uow.commit()
     return ids
+
+
+def posting(case_id: str, n: int = 0, cpr: str = "") -> msg.DecisionPosting:
+    """A decision's posting, as the hub writes them (one period amount)."""
+    return msg.DecisionPosting(municipality_code="101", benefit_code="BOLIGSTOETTE", ledger_account="5.57.76",
+                               case_id=case_id, cpr=cpr, decision_id=f"d-{n}", outcome="GRANTED",
+                               amounts=(msg.PostedAmount(1000 + n, dt.date(2026, 1, 1), dt.date(2026, 1, 31)),))
+
+
+def letter(case_id: str, n: int = 0, cpr: str = "0101001000") -> msg.DigitalPostLetter:
+    """A short letter to the citizen (not a decision letter: it records no sending time)."""
+    return msg.DigitalPostLetter(letter_kind="hearing_letter", case_id=case_id, municipality_code="101",
+                                 letter=Letter(title="Brev", sender=Sender("municipality:101", "Københavns Kommune"),
+                                               recipient_cpr=cpr, case_id=case_id, document_id=f"l-{n}",
+                                               file_prefix="brev", text="Hej.\n"))
 
 
 def statuses(engine) -> dict[str, str]:

@@ -4,23 +4,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+from dataclasses import replace
 
 import pytest
 
 from adapters.economy.file_drop import EconomyFileDrop
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator, income_records
+from hub.dispatch import messages as msg
 from hub.dispatch.ports import Delivery, DeliveryFailed
-from tests.dispatch_support import Webhook
+from tests.dispatch_support import Webhook, letter, posting
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 
 
 def _posting(mid: str, periods: int = 2) -> Delivery:
-    amounts = [dict(amount_oere=1000 * (i + 1), period_start="2026-01-01", period_end="2026-01-31")
-               for i in range(periods)]
-    return Delivery(mid, "economy", "case-1", dict(kind="posting", municipality_code="101", ledger_account="x",
-                                                   amounts=amounts), 1, NOW, NOW)
+    amounts = tuple(msg.PostedAmount(1000 * (i + 1), dt.date(2026, 1, 1), dt.date(2026, 1, 31)) for i in range(periods))
+    return Delivery(mid, "economy", "case-1", replace(posting("case-1"), amounts=amounts), 1, NOW, NOW)
 
 
 def _ids(path) -> list[str]:
@@ -43,10 +43,11 @@ def test_file_drop_is_idempotent_across_instances_and_repairs_a_torn_write(tmp_p
     assert _ids(path) == ["m1#1", "m1#2", "m2#1", "m2#2"]
 
 
-def test_file_drop_refuses_a_posting_without_municipality(tmp_path):
+def test_file_drop_refuses_a_message_it_cannot_render(tmp_path):
     with pytest.raises(DeliveryFailed) as e:
-        EconomyFileDrop(tmp_path).deliver(Delivery("m", "economy", None, {}, 1, NOW, NOW))
-    assert e.value.permanent
+        EconomyFileDrop(tmp_path).deliver(Delivery("m", "economy", None, letter("case-1"), 1, NOW, NOW))
+    assert e.value.permanent and "cannot render a letter" in str(e.value)
+    assert not list(tmp_path.rglob("*.jsonl"))
 
 
 @pytest.mark.parametrize("status,permanent", [(400, True), (404, True), (429, False), (503, False)])
@@ -73,6 +74,11 @@ def test_webhook_unreachable_and_slow_are_transient():
     assert not e.value.permanent and "unreachable" in str(e.value)
 
 
+def _register_request(cpr: str, *months: str) -> msg.RegisterRequest:
+    return msg.RegisterRequest(register="income_register", case_id="c", municipality_code="101", cpr=cpr,
+                               months=months)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,7 +88,7 @@ def _free_port() -> int:
 def test_income_register_client_down_then_up():
     port = _free_port()
     client = IncomeRegisterClient(f"http://127.0.0.1:{port}", timeout=1)
-    d = Delivery("r1", "income_register", "c", dict(cpr="0101701234", months=["2026-01", "2026-03"]), 1, NOW, NOW)
+    d = Delivery("r1", "income_register", "c", _register_request("0101701234", "2026-01", "2026-03"), 1, NOW, NOW)
     with pytest.raises(DeliveryFailed) as e:
         client.deliver(d)
     assert not e.value.permanent
@@ -92,7 +98,7 @@ def test_income_register_client_down_then_up():
         months = {r["income_period_start"][:7] for r in receipt.data["records"]}
         assert months <= {"2026-01", "2026-03"}  # February was not asked for
         assert receipt.reference.startswith("EI-")
-        bad = Delivery("r2", "income_register", "c", dict(cpr="12", months=["2026-01"]), 1, NOW, NOW)
+        bad = Delivery("r2", "income_register", "c", _register_request("12", "2026-01"), 1, NOW, NOW)
         with pytest.raises(DeliveryFailed) as e:
             client.deliver(bad)
         assert e.value.permanent

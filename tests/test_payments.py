@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from google.type import date_pb2
 
+from hub.dispatch.messages import decode
 from hub.dispatch.ports import Delivery
 from hub.store import tables
 from hub.v1 import cases_pb2, common_pb2 as S, decisions_pb2, payments_pb2 as P
@@ -393,8 +394,8 @@ def test_push_writes_a_pain001_file_per_payer_municipality(hub, backoffice, tmp_
         row = c.execute(sa.select(tables.outbox).where(tables.outbox.c.destination == "payment_provider")).first()
     before = files[0].read_bytes(), len(files)
     adapter = file_adapters(tmp_path)["payment_provider"]
-    again = adapter.deliver(Delivery(row.message_id, row.destination, None, row.payload, 2, hub.clock.now(),
-                                     row.created_at))
+    again = adapter.deliver(Delivery(row.message_id, row.destination, None, decode(row.destination, row.payload), 2,
+                                     hub.clock.now(), row.created_at))
     assert again.reference.startswith("provider-a/")
     assert (files[0].read_bytes(), len(list((tmp_path / "payment_provider" / "provider-a").glob("*.xml")))) == before
 

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import pika
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
+from hub.dispatch import messages as m
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 EXCHANGE = "sagshub.events"
@@ -84,7 +85,9 @@ class AmqpEventPublisher:
         return self._channel
 
     def deliver(self, d: Delivery) -> Receipt:
-        event = d.payload
+        if not isinstance(d.message, m.EventNotice):
+            raise m.cannot_render("the AMQP bridge", d.message)
+        event = d.message.to_payload()
         props = pika.BasicProperties(message_id=event["event_id"], delivery_mode=pika.DeliveryMode.Persistent,
                                      content_type="application/xml", type=event["type"],
                                      timestamp=None, headers={"sequence": event["sequence"]})

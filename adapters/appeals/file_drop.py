@@ -9,7 +9,8 @@ from pathlib import Path
 
 from adapters.bags import case_file_payload, dump, place_bag
 from adapters.files import drop_root
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.dispatch import messages as m
+from hub.dispatch.ports import Delivery, Receipt
 
 
 class AppealsFileDrop:
@@ -18,32 +19,28 @@ class AppealsFileDrop:
         self.organization = organization
 
     def deliver(self, d: Delivery) -> Receipt:
-        p = d.payload
-        try:
-            municipality, complaint = p["municipality_code"], p["complaint"]
-            statement, case_file = p["statement"], p["case_file"]
-        except KeyError as exc:
-            raise DeliveryFailed(f"appeal without {exc.args[0]}", permanent=True) from exc
-        complaint_id = complaint["complaint_id"]
-        letter = p.get("letter") or {}
-        files = case_file_payload(case_file)
+        if not isinstance(d.message, m.Appeal):
+            raise m.cannot_render("the appeals authority's file drop", d.message)
+        p = d.message
+        complaint_id = p.complaint_id
+        files = case_file_payload(p.case_file)
+        statement = p.statement or {}
         files.update({
-            "complaint.json": dump(complaint),
+            "complaint.json": dump(p.complaint),
             "statement.txt": statement.get("text", ""),
             "statement.json": dump(statement),
-            "reconsideration.json": dump(p.get("reconsideration") or {}),
-            "decision.json": dump(p.get("decision") or {}),
-            "letter.txt": letter.get("text", ""),
+            "reconsideration.json": dump(p.reconsideration or {}),
+            "decision.json": dump(p.decision),
+            "letter.txt": p.letter.text,
         })
         info = {
             "Source-Organization": self.organization,
             "External-Identifier": d.message_id,
-            "External-Description": f"Complaint {complaint_id} on case {complaint.get('case_id', '')}, "
-                                    f"upheld by {p.get('authority_name', '')}",
+            "External-Description": f"Complaint {complaint_id} on case {p.case_id}, upheld by {p.authority_name}",
             "Bagging-Date": d.created_at.date().isoformat(),
-            "Municipality-Code": municipality,
-            "Benefit-Code": p.get("benefit_code", ""),
-            "Complaint-Received": complaint.get("received_at", ""),
+            "Municipality-Code": p.municipality_code,
+            "Benefit-Code": p.benefit_code,
+            "Complaint-Received": p.complaint.get("received_at", ""),
         }
-        place_bag(self.root, self.root / municipality / complaint_id, files, info)
-        return Receipt(reference=f"{municipality}/{complaint_id}")
+        place_bag(self.root, self.root / p.municipality_code / complaint_id, files, info)
+        return Receipt(reference=f"{p.municipality_code}/{complaint_id}")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.bags import case_file_payload, dump, place_bag
+from adapters.bags import case_file_payload, dump, letter_data, place_bag
 from adapters.files import drop_root
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.dispatch import messages as m
+from hub.dispatch.ports import Delivery, Receipt
 
 
 class BagItArchive:
@@ -18,46 +19,37 @@ class BagItArchive:
         self.organization = organization
 
     def deliver(self, d: Delivery) -> Receipt:
-        p = d.payload
-        if p.get("kind") == "archive_document":
-            return self._document(d)
-        try:
-            municipality, decision_id, case_file = p["municipality_code"], p["decision_id"], p["case_file"]
-        except KeyError as exc:
-            raise DeliveryFailed(f"archive message without {exc.args[0]}", permanent=True) from exc
-        letter = p.get("letter") or {}
-        files = case_file_payload(case_file)
-        files["letter.json"] = dump({k: v for k, v in letter.items() if k != "text"})
-        files["letter.txt"] = letter.get("text", "")
-        place_bag(self.root, self.root / municipality / decision_id, files, self._bag_info(
-            d, f"Decided case {p.get('case_id', '')}, decision {decision_id}",
-            {"Decision-Date": p.get("decided_on", ""), "Retention-Years": str(p.get("retention_years", "")),
-             "Archive-Action-Date": p.get("archive_action_date", "")}))
-        return Receipt(reference=f"{municipality}/{decision_id}")
+        if isinstance(d.message, m.ArchiveDocument):
+            return self._document(d, d.message)
+        if not isinstance(d.message, m.ArchiveCase):
+            raise m.cannot_render("the archive", d.message)
+        p = d.message
+        files = case_file_payload(p.case_file)
+        letter = p.letter
+        files["letter.json"] = dump(letter_data(letter) if letter else {})
+        files["letter.txt"] = letter.text if letter else ""
+        place_bag(self.root, self.root / p.municipality_code / p.decision_id, files, self._bag_info(
+            d, p, f"Decided case {p.case_id}, decision {p.decision_id}",
+            {"Decision-Date": p.decided_on.isoformat(), "Retention-Years": str(p.retention_years),
+             "Archive-Action-Date": p.archive_action_date.isoformat(), "KLE-Number": p.kle_number}))
+        return Receipt(reference=f"{p.municipality_code}/{p.decision_id}")
 
-    def _document(self, d: Delivery) -> Receipt:
-        p = d.payload
-        try:
-            municipality, case_id, document_id = p["municipality_code"], p["case_id"], p["document_id"]
-            document = p["document"]
-        except KeyError as exc:
-            raise DeliveryFailed(f"archive document without {exc.args[0]}", permanent=True) from exc
-        files = {"document.json": dump({k: v for k, v in document.items() if k != "text"})}
-        if "text" in document:
-            files["document.txt"] = document["text"]
-        place_bag(self.root, self.root / municipality / case_id / document_id, files, self._bag_info(
-            d, f"{p.get('title', 'Document')} on case {case_id}", {"Document-Kind": p.get("document_kind", "")}))
-        return Receipt(reference=f"{municipality}/{case_id}/{document_id}")
+    def _document(self, d: Delivery, p: m.ArchiveDocument) -> Receipt:
+        files = {"document.json": dump({k: v for k, v in p.document.items() if k != "text"})}
+        if "text" in p.document:
+            files["document.txt"] = p.document["text"]
+        place_bag(self.root, self.root / p.municipality_code / p.case_id / p.document_id, files, self._bag_info(
+            d, p, f"{p.title or 'Document'} on case {p.case_id}", {"Document-Kind": p.document_kind}))
+        return Receipt(reference=f"{p.municipality_code}/{p.case_id}/{p.document_id}")
 
-    def _bag_info(self, d: Delivery, description: str, extra: dict[str, str]) -> dict[str, str]:
-        p = d.payload
+    def _bag_info(self, d: Delivery, p: m.ArchiveCase | m.ArchiveDocument, description: str,
+                  extra: dict[str, str]) -> dict[str, str]:
         return {
             "Source-Organization": self.organization,
             "External-Identifier": d.message_id,
             "External-Description": description,
             "Bagging-Date": d.created_at.date().isoformat(),
-            "Municipality-Code": p["municipality_code"],
-            "Benefit-Code": p.get("benefit_code", ""),
-            "KLE-Number": p.get("kle_number", ""),
+            "Municipality-Code": p.municipality_code,
+            "Benefit-Code": p.benefit_code,
             **extra,
         }

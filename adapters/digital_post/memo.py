@@ -10,13 +10,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from adapters.files import atomic_write, drop_root
+from hub.dispatch import messages as m
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
 _NAMESPACE_UUID = uuid.UUID("6f0f3d1c-55a4-4c1e-9d59-2f0f6f3a8b10")
 
 
-def memo_xml(message_uuid: str, letter: dict, created: str) -> bytes:
+def memo_xml(message_uuid: str, letter: m.Letter, created: str) -> bytes:
     ET.register_namespace("memo", MEMO_NS)
 
     def el(parent, tag, text=None, **attrs):
@@ -29,29 +30,29 @@ def memo_xml(message_uuid: str, letter: dict, created: str) -> bytes:
     header = el(root, "MessageHeader")
     el(header, "messageType", "DIGITALPOST")
     el(header, "messageUUID", message_uuid)
-    el(header, "label", letter["title"])
+    el(header, "label", letter.title)
     el(header, "mandatory", "true")
     sender = el(header, "Sender")
-    key = letter["sender"]["key"]
+    key = letter.sender.key
     el(sender, "senderID", key.partition(":")[2])
     el(sender, "idType", "MUNICIPALITY" if key.startswith("municipality:") else "AUTHORITY")
-    el(sender, "label", letter["sender"]["name"])
+    el(sender, "label", letter.sender.name)
     recipient = el(header, "Recipient")
-    el(recipient, "recipientID", letter["recipient_cpr"])
+    el(recipient, "recipientID", letter.recipient_cpr)
     el(recipient, "idType", "CPR")
     ref = el(header, "ContentResponsible")
-    el(ref, "label", letter["sender"]["name"])
+    el(ref, "label", letter.sender.name)
     body = el(root, "MessageBody")
     el(body, "createdDateTime", created)
     main = el(body, "MainDocument")
-    document_id = letter.get("document_id") or letter["decision_id"]
+    document_id = letter.document_id
     el(main, "mainDocumentID", document_id)
-    el(main, "label", letter["title"])
+    el(main, "label", letter.title)
     f = el(main, "File")
     el(f, "encodingFormat", "text/plain")
-    el(f, "filename", f"{letter.get('file_prefix', 'afgoerelse')}-{document_id}.txt")
+    el(f, "filename", f"{letter.file_prefix}-{document_id}.txt")
     el(f, "language", "da")
-    el(f, "content", base64.b64encode(letter["text"].encode("utf-8")).decode("ascii"))
+    el(f, "content", base64.b64encode(letter.text.encode("utf-8")).decode("ascii"))
     return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -60,8 +61,10 @@ class MeMoFileDrop:
         self.root = drop_root(root)
 
     def deliver(self, d: Delivery) -> Receipt:
-        letter = d.payload.get("letter")
-        if not letter or not letter.get("recipient_cpr") or not letter.get("sender"):
+        if not isinstance(d.message, m.DigitalPostLetter):
+            raise m.cannot_render("Digital Post", d.message)
+        letter = d.message.letter
+        if not letter.recipient_cpr or not letter.sender.key:
             raise DeliveryFailed("letter without recipient or sender", permanent=True)
         message_uuid = str(uuid.uuid5(_NAMESPACE_UUID, d.message_id))
         path = self.root / f"{message_uuid}.xml"

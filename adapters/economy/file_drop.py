@@ -1,8 +1,8 @@
 """Economy system, file drop: ledger postings as JSON Lines, one file per municipality
 and day (the day the posting was caused, so a redelivery lands in the same file):
-<root>/<municipality>/<YYYY-MM-DD>.jsonl.
+<root>/<municipality>/<YYYY-MM-DD>.jsonl. The lines are adapters.economy.postings'.
 
-Each message is appended as one write of all its lines (one per period amount) and
+Each message is appended as one write of all its lines (at least one) and
 fsynced. Idempotent on the message id, also across processes: the file is locked
 (flock) while a message is checked and appended, and the ids already in it are read
 from disk. A torn write (a crash mid-append) is repaired before the next append:
@@ -16,21 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from adapters.economy.postings import posting_lines
 from adapters.files import drop_root
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
-
-
-def posting_lines(d: Delivery) -> list[dict[str, Any]]:
-    """The ledger postings of one message: one per period amount."""
-    p = d.payload
-    amounts = p.get("amounts") or []
-    common = dict(message_id=d.message_id, kind=p.get("kind", ""), municipality_code=p["municipality_code"],
-                  ledger_account=p.get("ledger_account", ""), benefit_code=p.get("benefit_code", ""),
-                  case_id=p.get("case_id", d.case_id), decision_id=p.get("decision_id", ""), cpr=p.get("cpr", ""),
-                  caused_at=d.created_at.isoformat())
-    return [dict(common, posting_id=f"{d.message_id}#{i + 1}", line=i + 1, lines=len(amounts),
-                 amount_oere=int(a["amount_oere"]), period_start=a["period_start"], period_end=a["period_end"])
-            for i, a in enumerate(amounts)]
+from hub.dispatch.ports import Delivery, Receipt
 
 
 class _FileState:
@@ -47,12 +35,10 @@ class EconomyFileDrop:
         self._file_locks: dict[Path, threading.Lock] = {}
 
     def path_for(self, d: Delivery) -> Path:
-        return self.root / d.payload["municipality_code"] / f"{d.created_at.date().isoformat()}.jsonl"
+        return self.root / d.message.municipality_code / f"{d.created_at.date().isoformat()}.jsonl"
 
     def deliver(self, d: Delivery) -> Receipt:
-        if "municipality_code" not in d.payload:
-            raise DeliveryFailed("posting without municipality_code", permanent=True)
-        lines = posting_lines(d)
+        lines = posting_lines(d, "the economy file drop")
         path = self.path_for(d)
         path.parent.mkdir(parents=True, exist_ok=True)
         ref = f"{path.relative_to(self.root)}"
@@ -63,7 +49,7 @@ class EconomyFileDrop:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 self._catch_up(f, state)
-                if d.message_id in state.ids or not lines:
+                if d.message_id in state.ids:
                     return Receipt(reference=ref)
                 data = b"".join(json.dumps(line, ensure_ascii=False, sort_keys=True).encode() + b"\n"
                                 for line in lines)

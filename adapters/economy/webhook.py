@@ -1,12 +1,14 @@
 """Economy system, HTTP webhook: each message is POSTed as JSON with an Idempotency-Key
-header (the message id), so the receiver can drop a repeat. 2xx is delivered; 4xx is
-permanent (the receiver refuses the message; 408 and 429 are retried); 5xx, connection
-errors and timeouts are retried by the dispatcher."""
+header (the message id), so the receiver can drop a repeat. The body is
+{"message_id", "kind", "caused_at", "postings": [...]}, the postings being the lines
+of adapters.economy.postings (at least one). 2xx is delivered; 4xx is permanent (the
+receiver refuses the message; 408 and 429 are retried); 5xx, connection errors and
+timeouts are retried by the dispatcher."""
 from __future__ import annotations
 
 import httpx
 
-from adapters.economy.file_drop import posting_lines
+from adapters.economy.postings import posting_lines
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 RETRYABLE_4XX = {408, 425, 429}
@@ -18,7 +20,8 @@ class EconomyWebhook:
         self._client = httpx.Client(timeout=timeout, headers=headers or {})
 
     def deliver(self, d: Delivery) -> Receipt:
-        body = dict(message_id=d.message_id, kind=d.payload.get("kind", ""), postings=posting_lines(d))
+        body = dict(message_id=d.message_id, kind=d.message.KIND, caused_at=d.created_at.isoformat(),
+                    postings=posting_lines(d, "the economy webhook"))
         try:
             r = self._client.post(self.url, json=body, headers={"Idempotency-Key": d.message_id})
         except httpx.TimeoutException as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from hub.dispatch import messages as m
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 
 
@@ -21,9 +22,10 @@ class IncomeRegisterClient:
         return self._client.post(f"{self.base_url}/v1/income", json=body)
 
     def deliver(self, d: Delivery) -> Receipt:
-        p = d.payload
-        months = p["months"]
-        body = dict(cpr=p["cpr"], from_month=months[0], to_month=months[-1])
+        if not isinstance(d.message, m.RegisterRequest) or not d.message.months:
+            raise m.cannot_render("the income register client", d.message)
+        months = d.message.months
+        body = dict(cpr=d.message.cpr, from_month=months[0], to_month=months[-1])
         try:
             r = self._post(body)
         except httpx.TimeoutException as exc:

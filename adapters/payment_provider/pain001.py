@@ -12,16 +12,16 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 from adapters.files import atomic_write, drop_root
+from hub.dispatch import messages as m
 from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
 from hub.domain.payments import kroner
 
 NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 
 
-def pain001_xml(p: dict[str, Any]) -> bytes:
+def pain001_xml(p: m.CreditTransfer) -> bytes:
     ET.register_namespace("", NS)
 
     def el(parent, tag, text=None, **attrs):
@@ -30,35 +30,35 @@ def pain001_xml(p: dict[str, Any]) -> bytes:
             e.text = str(text)
         return e
 
-    txs = p["transactions"]
-    total = kroner(sum(int(t["amount_oere"]) for t in txs))
+    txs = p.transactions
+    total = kroner(sum(t.amount_oere for t in txs))
     root = ET.Element(f"{{{NS}}}Document")
     init = el(root, "CstmrCdtTrfInitn")
     header = el(init, "GrpHdr")
-    el(header, "MsgId", p["message_identification"])
-    el(header, "CreDtTm", p["created_at"])
+    el(header, "MsgId", p.message_identification)
+    el(header, "CreDtTm", p.created_at.isoformat())
     el(header, "NbOfTxs", len(txs))
     el(header, "CtrlSum", total)
-    el(el(header, "InitgPty"), "Nm", p["payer"]["name"])
+    el(el(header, "InitgPty"), "Nm", p.payer.name)
     info = el(init, "PmtInf")
-    el(info, "PmtInfId", p["message_identification"])
+    el(info, "PmtInfId", p.message_identification)
     el(info, "PmtMtd", "TRF")
     el(info, "NbOfTxs", len(txs))
     el(info, "CtrlSum", total)
-    el(el(info, "ReqdExctnDt"), "Dt", p["requested_execution_date"])
+    el(el(info, "ReqdExctnDt"), "Dt", p.requested_execution_date.isoformat())
     debtor = el(info, "Dbtr")
-    el(debtor, "Nm", p["payer"]["name"])
+    el(debtor, "Nm", p.payer.name)
     other = el(el(el(debtor, "Id"), "OrgId"), "Othr")
-    el(other, "Id", p["payer"]["municipality_code"])
+    el(other, "Id", p.payer.municipality_code)
     el(el(other, "SchmeNm"), "Prtry", "KOMMUNEKODE")
     for t in txs:
         tx = el(info, "CdtTrfTxInf")
-        el(el(tx, "PmtId"), "EndToEndId", t["end_to_end_id"])
-        el(el(tx, "Amt"), "InstdAmt", kroner(int(t["amount_oere"])), Ccy="DKK")
+        el(el(tx, "PmtId"), "EndToEndId", t.end_to_end_id)
+        el(el(tx, "Amt"), "InstdAmt", kroner(t.amount_oere), Ccy="DKK")
         creditor = el(el(el(el(tx, "Cdtr"), "Id"), "PrvtId"), "Othr")
-        el(creditor, "Id", t["cpr"])
+        el(creditor, "Id", t.cpr)
         el(el(creditor, "SchmeNm"), "Prtry", "CPR")  # NemKonto: the account is looked up by CPR
-        el(el(tx, "RmtInf"), "Ustrd", t["remittance"])
+        el(el(tx, "RmtInf"), "Ustrd", t.remittance)
     return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -67,13 +67,15 @@ class Pain001FileDrop:
         self.root = drop_root(root)
 
     def deliver(self, d: Delivery) -> Receipt:
-        p = d.payload
-        if p.get("kind") != "credit_transfer" or not p.get("transactions"):
-            raise DeliveryFailed("not a credit transfer with transactions", permanent=True)
-        if any(len(str(t.get("cpr", ""))) != 10 for t in p["transactions"]):
+        p = d.message
+        if not isinstance(p, m.CreditTransfer):
+            raise m.cannot_render("the pain.001 file drop", p)
+        if not p.transactions:
+            raise DeliveryFailed("a credit transfer without transactions", permanent=True)
+        if any(len(t.cpr) != 10 for t in p.transactions):
             raise DeliveryFailed("a transaction without a recipient CPR", permanent=True)
-        folder = re.sub(r"[^A-Za-z0-9._-]", "_", p["provider_id"])
-        path = self.root / folder / f"{p['message_identification']}.xml"
+        folder = re.sub(r"[^A-Za-z0-9._-]", "_", p.provider_id)
+        path = self.root / folder / f"{p.message_identification}.xml"
         if not path.exists():
             atomic_write(path, pain001_xml(p))
         return Receipt(reference=str(path.relative_to(self.root)))

@@ -24,7 +24,8 @@ from typing import Mapping
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed
+from hub.dispatch.messages import decode
+from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed, Receipt
 from hub.domain.cpr import redact
 from hub.service.clock import Clock
 from hub.service.deadlines import DeadlineWatcher
@@ -133,9 +134,14 @@ class Dispatcher:
         return len(outcomes)
 
     def _start(self, row: OutboxRow) -> concurrent.futures.Future:
-        delivery = Delivery(row.message_id, row.destination, row.case_id, row.payload, row.attempts + 1,
-                            self.clock.now(), row.created_at)
-        return self._pool.submit(self.adapters[row.destination].deliver, delivery)
+        return self._pool.submit(self._hand_over, row)
+
+    def _hand_over(self, row: OutboxRow) -> Receipt:
+        """The stored message, read back as its kind (one that cannot be read is a
+        permanent failure), to its destination's adapter."""
+        delivery = Delivery(row.message_id, row.destination, row.case_id, decode(row.destination, row.payload),
+                            row.attempts + 1, self.clock.now(), row.created_at)
+        return self.adapters[row.destination].deliver(delivery)
 
     def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
         return self._finish(row, self._start(row))

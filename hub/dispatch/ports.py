@@ -2,12 +2,17 @@
 are chosen by configuration; the hub knows only these Protocols.
 
 An adapter must be idempotent on `Delivery.message_id`: after a crash the same message
-may be handed over again, and delivering it twice must have the effect of once."""
+may be handed over again, and delivering it twice must have the effect of once. It
+renders the kinds of message it knows (hub.dispatch.messages) and fails any other kind
+permanently (`messages.cannot_render`), so that nothing is receipted unwritten."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hub.dispatch.messages import Message
 
 
 @dataclass(frozen=True)
@@ -15,7 +20,7 @@ class Delivery:
     message_id: str
     destination: str
     case_id: str | None
-    payload: dict[str, Any]
+    message: "Message"  # typed (hub.dispatch.messages); the adapter renders it
     attempt: int  # 1 for the first try
     now: dt.datetime
     created_at: dt.datetime  # when the cause was committed; stable across retries

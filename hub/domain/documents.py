@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome
@@ -41,8 +42,32 @@ def complaint_guidance(authority: Authority, appeals_authority: str) -> str:
     )
 
 
-def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority: Authority) -> dict[str, Any]:
-    """The letter as data (JSON-able); `text` is the main document."""
+@dataclass(frozen=True)
+class Sender:
+    key: str    # municipality:<code> or central:<code>
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Letter:
+    """A letter to the citizen with the authority as sender; `text` is the main
+    document, `document_id` names it (and the file it travels in, with `file_prefix`).
+    `details` holds its structured parts, kept beside the text in the archive."""
+    title: str
+    sender: Sender
+    recipient_cpr: str
+    case_id: str
+    document_id: str
+    file_prefix: str
+    text: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _sender(authority: Authority) -> Sender:
+    return Sender(authority.key, authority.name)
+
+
+def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority: Authority) -> Letter:
     title = f"Afgørelse om {benefit.name_da.lower()}"
     lines = [title, "", _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + "."]
     if decision.amounts:
@@ -52,14 +77,12 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
     lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]
     guidance = decision.complaint_guidance
     lines += ["", "Klagevejledning:", guidance, "", f"Venlig hilsen {authority.name}"]
-    return dict(
-        title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
-        case_id=case.case_id, decision_id=decision.decision_id, outcome=decision.outcome.value,
-        amounts=[dict(amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
-                      period_end=a.period_end.isoformat()) for a in decision.amounts],
-        reasoning=decision.reasoning, legal_basis=decision.legal_basis,
-        complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS, text="\n".join(lines) + "\n",
-    )
+    return Letter(
+        title=title, sender=_sender(authority), recipient_cpr=case.cpr, case_id=case.case_id,
+        document_id=decision.decision_id, file_prefix="afgoerelse", text="\n".join(lines) + "\n",
+        details=dict(decision_id=decision.decision_id, outcome=decision.outcome.value,
+                     amounts=jsonable(decision.amounts), reasoning=decision.reasoning,
+                     legal_basis=decision.legal_basis, complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS))
 
 
 def _fact_line(item: InformationItem) -> str:
@@ -70,7 +93,7 @@ def _fact_line(item: InformationItem) -> str:
 
 
 def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem], deadline: dt.datetime,
-                   benefit: Benefit, authority: Authority, note: str) -> dict[str, Any]:
+                   benefit: Benefit, authority: Authority, note: str, *, hearing_id: str) -> Letter:
     """Partshøring: the facts the citizen has not seen, what the authority intends to
     decide, and by when they may comment."""
     title = f"Partshøring om {benefit.name_da.lower()}"
@@ -84,16 +107,18 @@ def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem],
     lines += ["", f"Du kan komme med bemærkninger til oplysningerne senest {deadline.date().isoformat()}. "
                   "Hører vi ikke fra dig inden da, træffer vi afgørelsen på det grundlag, vi har "
                   "(forvaltningsloven § 19).", "", f"Venlig hilsen {authority.name}"]
-    return dict(title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
-                case_id=case.case_id, decision_id=decision.decision_id, intended_outcome=decision.outcome.value,
-                fact_item_ids=[f.item_id for f in facts], deadline=deadline.isoformat(), text="\n".join(lines) + "\n")
+    return Letter(title=title, sender=_sender(authority), recipient_cpr=case.cpr, case_id=case.case_id,
+                  document_id=hearing_id, file_prefix="partshoering", text="\n".join(lines) + "\n",
+                  details=dict(decision_id=decision.decision_id, intended_outcome=decision.outcome.value,
+                               fact_item_ids=[f.item_id for f in facts], deadline=deadline.isoformat()))
 
 
-def simple_letter(case: Case, authority: Authority, title: str, body: str, **refs: Any) -> dict[str, Any]:
+def simple_letter(case: Case, authority: Authority, title: str, body: str, *, document_id: str, file_prefix: str,
+                  **details: Any) -> Letter:
     """A short letter with the authority as sender (e.g. a late complaint dismissed)."""
     text = "\n".join([title, "", body, "", f"Venlig hilsen {authority.name}"]) + "\n"
-    return dict(title=title, sender=dict(key=authority.key, name=authority.name), recipient_cpr=case.cpr,
-                case_id=case.case_id, text=text, **refs)
+    return Letter(title=title, sender=_sender(authority), recipient_cpr=case.cpr, case_id=case.case_id,
+                  document_id=document_id, file_prefix=file_prefix, text=text, details=details)
 
 
 def archive_action_date(decided: dt.date, retention_years: int) -> dt.date:

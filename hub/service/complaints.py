@@ -16,9 +16,9 @@ from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgumen
 from hub.domain.identity import Identity
 from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Case, CaseStatus, CaseView, Decision, DecisionSource, DecisionStatus,
-    InformationItem, InformationSource, OutboxMessage, authority_from_key,
+    InformationItem, InformationSource, authority_from_key,
 )
-from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST
+from hub.dispatch import messages as msg
 from hub.service.steps import attach_information
 from hub.store import complaints as cs
 from hub.store import payments as ps
@@ -60,16 +60,16 @@ class Complaints:
     def _archive_step(uow: UnitOfWork, case: Case, now: dt.datetime, document_id: str, kind: str, title: str,
                       document: dict[str, Any]) -> None:
         """A step on the case, kept in the shared archive with the case."""
-        uow.add_outbox(OutboxMessage(f"archive/{case.case_id}/{document_id}", ARCHIVE, case.case_id, dict(
-            kind="archive_document", municipality_code=case.municipality_code, case_id=case.case_id,
-            benefit_code=case.benefit_code, document_id=document_id, document_kind=kind, title=title,
-            document=documents.jsonable(document))), now)
+        uow.add_outbox(msg.ArchiveDocument(case_id=case.case_id, municipality_code=case.municipality_code,
+                                           benefit_code=case.benefit_code, document_id=document_id, document_kind=kind,
+                                           title=title, document=documents.jsonable(document))
+                       .outbox(f"archive/{case.case_id}/{document_id}", case.case_id), now)
 
-    def _send_letter(self, uow: UnitOfWork, case: Case, now: dt.datetime, message_id: str, letter: dict,
-                     **refs: Any) -> None:
-        uow.add_outbox(OutboxMessage(message_id, DIGITAL_POST, case.case_id,
-                                     dict(kind=letter.get("kind", "letter"), case_id=case.case_id,
-                                          municipality_code=case.municipality_code, letter=letter, **refs)), now)
+    def _send_letter(self, uow: UnitOfWork, case: Case, now: dt.datetime, message_id: str, letter_kind: str,
+                     letter: documents.Letter, **refs: str) -> None:
+        uow.add_outbox(msg.DigitalPostLetter(letter_kind=letter_kind, case_id=case.case_id,
+                                             municipality_code=case.municipality_code, letter=letter, **refs)
+                       .outbox(message_id, case.case_id), now)
 
     # ---- hearings ----------------------------------------------------------------------------
 
@@ -105,11 +105,11 @@ class Complaints:
                                  cp.hearing_deadline(now, benefit.hearing_deadline_days))
             cs.insert_hearing(conn, hearing)
             authority = self._authority(uow, case)
-            letter = documents.hearing_letter(case, decision, facts, hearing.deadline, benefit, authority, c.note)
-            letter.update(kind="hearing_letter", document_id=hearing.hearing_id, file_prefix="partshoering")
-            self._send_letter(uow, case, now, f"hearing/{hearing.hearing_id}/letter", letter,
+            letter = documents.hearing_letter(case, decision, facts, hearing.deadline, benefit, authority, c.note,
+                                              hearing_id=hearing.hearing_id)
+            self._send_letter(uow, case, now, f"hearing/{hearing.hearing_id}/letter", "hearing_letter", letter,
                               hearing_id=hearing.hearing_id)
-            self._archive_step(uow, case, now, f"hearing-{hearing.hearing_id}", "hearing_letter", letter["title"],
+            self._archive_step(uow, case, now, f"hearing-{hearing.hearing_id}", "hearing_letter", letter.title,
                                letter)
             uow.record_event(self._event(case, "hearing.started", now, identity, hearing_id=hearing.hearing_id,
                                          decision_id=decision.decision_id, deadline=hearing.deadline.isoformat(),
@@ -217,10 +217,10 @@ class Complaints:
                     case, authority, "Din klage er afvist",
                     f"Vi har modtaget din klage for sent (mere end 4 uger efter, at du fik afgørelsen), og vi "
                     f"behandler den ikke. Begrundelse: {c.reason}",
-                    decision_id=complaint.decision_id, document_id=complaint.complaint_id, file_prefix="klage-afvist",
-                    kind="complaint_dismissed_letter")
-                self._send_letter(uow, case, now, f"complaint/{complaint.complaint_id}/dismissed", letter,
-                                  complaint_id=complaint.complaint_id)
+                    document_id=complaint.complaint_id, file_prefix="klage-afvist",
+                    decision_id=complaint.decision_id)
+                self._send_letter(uow, case, now, f"complaint/{complaint.complaint_id}/dismissed",
+                                  "complaint_dismissed_letter", letter, complaint_id=complaint.complaint_id)
             self._archive_step(uow, case, now, f"complaint-{complaint.complaint_id}-late", "late_complaint_ruling",
                                "Afgørelse om klage modtaget for sent", changed.late_ruling)
             uow.record_event(self._event(case, "complaint.late_decided", now, identity,
@@ -300,14 +300,14 @@ class Complaints:
                         hearings=tuple(cs.hearings(conn, case.case_id)),
                         complaints=tuple(x if x.complaint_id != complaint.complaint_id else complaint
                                          for x in cs.complaints_for_case(conn, case.case_id)))
-        uow.add_outbox(OutboxMessage(f"complaint/{complaint.complaint_id}/appeal", APPEALS, case.case_id, dict(
-            kind="appeal", complaint_id=complaint.complaint_id, case_id=case.case_id,
-            municipality_code=case.municipality_code, benefit_code=case.benefit_code,
-            appeals_authority=benefit.appeals_authority_name, authority_name=authority.name,
-            complaint=documents.jsonable(complaint), statement=documents.jsonable(complaint.statement),
+        uow.add_outbox(msg.Appeal(
+            complaint_id=complaint.complaint_id, case_id=case.case_id, municipality_code=case.municipality_code,
+            benefit_code=case.benefit_code, appeals_authority=benefit.appeals_authority_name,
+            authority_name=authority.name, complaint=documents.jsonable(complaint),
+            statement=documents.jsonable(complaint.statement),
             reconsideration=documents.jsonable(complaint.reconsideration), decision=documents.jsonable(decision),
-            letter=documents.decision_letter(case, decision, benefit, authority),
-            case_file=documents.case_file(view))), now)
+            letter=documents.decision_letter(case, decision, benefit, authority), case_file=documents.case_file(view),
+        ).outbox(f"complaint/{complaint.complaint_id}/appeal", case.case_id), now)
 
     def record_appeal_outcome(self, identity: Identity, c: cmd.RecordAppealOutcome, fingerprint: str,
                               encode: Encode[tuple[cp.Complaint, Case]]) -> bytes:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, INCOME_REGISTER, Receipt
+from hub.dispatch import messages as msg
+from hub.dispatch.messages import decode
+from hub.dispatch.ports import Receipt
 from hub.domain.model import CaseStatus, InformationItem, InformationSource
 from hub.service.clock import Clock
 from hub.service.steps import attach_information, record_case_event
@@ -68,34 +70,34 @@ class DeliveryService:
     # ---- what a delivery changes on the case ---------------------------------------
 
     def _apply(self, uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
-        p = row.payload
-        if row.destination == ARCHIVE and p.get("kind") == "archive_document":
-            return  # a step archived with the case; the case's own reference stays
-        if row.destination == APPEALS:
-            if complaint_store.set_forwarded_reference(uow.conn, p["complaint_id"], receipt.reference):
-                self._event(uow, row.case_id, "complaint.forwarded", now, complaint_id=p["complaint_id"],
+        m = decode(row.destination, row.payload)
+        if isinstance(m, msg.Appeal):
+            if complaint_store.set_forwarded_reference(uow.conn, m.complaint_id, receipt.reference):
+                self._event(uow, row.case_id, "complaint.forwarded", now, complaint_id=m.complaint_id,
                             reference=receipt.reference)
-        elif row.destination == ARCHIVE:
+        elif isinstance(m, msg.ArchiveCase):
             uow.conn.execute(sa.update(t.cases).where(t.cases.c.case_id == row.case_id)
                              .values(archive_reference=receipt.reference))
             self._event(uow, row.case_id, "case.archived", now, archive_reference=receipt.reference)
-        elif row.destination == DIGITAL_POST and p.get("decision_id"):
+        elif isinstance(m, msg.DigitalPostLetter) and m.decision_id and m.letter_kind == "decision_letter":
             d = t.decisions.c
             sent_at = dt.datetime.fromisoformat(receipt.data["sent_at"]) if "sent_at" in receipt.data else now
             changed = uow.conn.execute(
-                sa.update(t.decisions).where(d.decision_id == p["decision_id"], d.sent_at.is_(None))
+                sa.update(t.decisions).where(d.decision_id == m.decision_id, d.sent_at.is_(None))
                 .values(sent_at=sent_at, letter_reference=receipt.reference)).rowcount
             if changed:
-                self._event(uow, row.case_id, "decision.sent", now, decision_id=p["decision_id"],
+                self._event(uow, row.case_id, "decision.sent", now, decision_id=m.decision_id,
                             sent_at=sent_at.isoformat(), letter_reference=receipt.reference)
-        elif row.destination == INCOME_REGISTER:
-            self._register_data(uow, row, receipt, now)
+        elif isinstance(m, msg.RegisterRequest):
+            self._register_data(uow, row, m, receipt, now)
+        # (An archived step keeps the case's own archive reference; other kinds change nothing here.)
 
-    def _register_data(self, uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
+    def _register_data(self, uow: UnitOfWork, row: OutboxRow, m: msg.RegisterRequest, receipt: Receipt,
+                       now: dt.datetime) -> None:
         case = uow.case(row.case_id)
         if case is None:
             return
-        months = row.payload["months"]
+        months = list(m.months)
         if case.status is CaseStatus.WITHDRAWN:
             # The case was withdrawn while the register answered: keep the fact that
             # data came, not the data. (A decided case keeps it, for a recalculation.)
@@ -106,7 +108,7 @@ class DeliveryService:
                      reference=receipt.reference, records=receipt.data.get("records", []))
         item = InformationItem(new_id(), case.case_id, InformationSource.REGISTER,
                                f"eIndkomst {receipt.reference}", "income.register_records", value, False,
-                               row.payload.get("requested_by", DISPATCHER_CLIENT), now)
+                               m.requested_by or DISPATCHER_CLIENT, now)
         attach_information(uow, case, item, action="RegisterData", now=now, client_id=DISPATCHER_CLIENT,
                            reason="register data arrived")
 

@@ -22,6 +22,7 @@ from hub.domain.model import (
     DecisionSource, DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
     may_approve_automatically, origin_of,
 )
+from hub.dispatch import messages as msg
 from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch, current_lane
 from hub.service.clock import Clock, SystemClock
@@ -29,6 +30,7 @@ from hub.domain import complaints as cp
 from hub.service.complaints import Complaints
 from hub.service.payments import Payments
 from hub.store import complaints as complaint_store
+from hub.store import payments as ps
 from hub.service.steps import attach_information, case_event, move_case
 from hub.store import audit as audit_store
 from hub.store import events as ev
@@ -316,10 +318,10 @@ class HubService(Payments, Complaints):
                 # Months are fetched once per case, so the first new month names the message.
                 message_id = f"register/{case.case_id}/{register}/{new[0]}..{new[-1]}"
                 uow.add_register_fetches(case.case_id, register, new, message_id, now)
-                uow.add_outbox(OutboxMessage(message_id, register, case.case_id, dict(
-                    kind="register_request", register=register, case_id=case.case_id,
-                    municipality_code=case.municipality_code, cpr=case.cpr, months=new,
-                    requested_by=identity.client_id)), now)
+                uow.add_outbox(msg.RegisterRequest(register=register, case_id=case.case_id,
+                                                   municipality_code=case.municipality_code, cpr=case.cpr,
+                                                   months=tuple(new), requested_by=identity.client_id)
+                               .outbox(message_id, case.case_id), now)
                 uow.record_event(self._event(case, "case.register_data_requested", now, identity,
                                              register=register, months=new))
             return (new, reused), case
@@ -595,33 +597,38 @@ class HubService(Payments, Complaints):
         return decision
 
     def _messages_for_decision(self, uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
-        """What an approved decision causes elsewhere: a ledger posting (if it grants
-        money), the letter to the citizen with the authority as sender, and the archive
-        package of the decided case."""
+        """What an approved decision causes elsewhere: a posting to the municipality's
+        economy system (every decision, also a refusal or one that stops a grant: the
+        municipality knows each decision it is the sender of), the letter to the
+        citizen with the authority as sender, and the archive package of the case."""
         benefit = uow.benefit(case.benefit_code)
         authority = self._authority(uow, case)
         letter = documents.decision_letter(case, decision, benefit, authority)
-        ref = dict(case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
-                   benefit_code=case.benefit_code)
-        out = []
-        if any(a.amount_oere for a in decision.amounts):
-            out.append(OutboxMessage(f"decision/{decision.decision_id}/economy", "economy", case.case_id,
-                                     dict(ref, kind="decision_posting", ledger_account=benefit.ledger_account,
-                                          amounts=letter["amounts"], cpr=case.cpr)))
+        decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
+        effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
+        replaces = bool(effective and ps.amounts_in_force(uow.writer(), case.case_id, effective, decision.decision_id))
+        out = [msg.DecisionPosting(
+            municipality_code=case.municipality_code, benefit_code=case.benefit_code,
+            ledger_account=benefit.ledger_account, case_id=case.case_id, cpr=case.cpr,
+            decision_id=decision.decision_id, outcome=decision.outcome.value,
+            amounts=tuple(msg.PostedAmount(a.amount_oere, a.period_start, a.period_end) for a in decision.amounts),
+            effective_from=effective, decided_on=decided, replaces_grant=replaces, source=decision.source.value,
+        ).outbox(f"decision/{decision.decision_id}/economy", case.case_id)]
         if decision.source is DecisionSource.AUTHORITY:
             # The appeals authority sends its own decisions; the hub records and pays them.
-            out.append(OutboxMessage(f"decision/{decision.decision_id}/letter", "digital_post", case.case_id,
-                                     dict(ref, kind="decision_letter", letter=letter)))
-        decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
+            out.append(msg.DigitalPostLetter(letter_kind="decision_letter", case_id=case.case_id,
+                                             municipality_code=case.municipality_code, letter=letter,
+                                             decision_id=decision.decision_id)
+                       .outbox(f"decision/{decision.decision_id}/letter", case.case_id))
         view = self._view(uow, case)
         view = replace(view, decisions=tuple(d for d in view.decisions if d.decision_id != decision.decision_id)
                        + (decision,))
-        out.append(OutboxMessage(f"decision/{decision.decision_id}/archive", "archive", case.case_id,
-                                 dict(ref, kind="archive_case", kle_number=benefit.kle_number,
-                                      retention_years=benefit.retention_years, decided_on=decided.isoformat(),
-                                      archive_action_date=documents.archive_action_date(
-                                          decided, benefit.retention_years).isoformat(),
-                                      case_file=documents.case_file(view), letter=letter)))
+        out.append(msg.ArchiveCase(
+            case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
+            benefit_code=case.benefit_code, kle_number=benefit.kle_number, retention_years=benefit.retention_years,
+            decided_on=decided, archive_action_date=documents.archive_action_date(decided, benefit.retention_years),
+            case_file=documents.case_file(view), letter=letter,
+        ).outbox(f"decision/{decision.decision_id}/archive", case.case_id))
         return out
 
     def approve_decision(self, identity: Identity, c: cmd.ApproveDecision, fingerprint: str,

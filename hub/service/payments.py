@@ -13,8 +13,8 @@ from hub.domain import paging
 from hub.domain import payments as pay
 from hub.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Violations
 from hub.domain.identity import Identity, Role
-from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, OutboxMessage
-from hub.dispatch.ports import ECONOMY, PAYMENT_PROVIDER
+from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus
+from hub.dispatch import messages as msg
 from hub.domain import municipalities
 from hub.store import payments as ps
 from hub.domain.ids import new_id
@@ -77,10 +77,13 @@ class Payments:
         conn = uow.writer()
         _, adj = ps.balance(conn, case.case_id, period_key, cancel_unsent=cancel_unsent)
         if adj.cancel:
-            ps.cancel_orders(conn, adj.cancel, "superseded by a new decision", now)
+            reason = "superseded by a new decision"
+            cancelled = ps.orders_by_ids(conn, adj.cancel)
+            ps.cancel_orders(conn, adj.cancel, reason, now)
             for e2e in adj.cancel:
-                self._post(uow, case, now, f"payment/{e2e}/cancelled", kind="payment_cancelled", end_to_end_id=e2e,
-                           period=period_key)
+                o = cancelled[e2e]
+                self._post(uow, case, now, f"payment/{e2e}/cancelled", msg.PaymentCancelledPosting, end_to_end_id=e2e,
+                           period=period_key, amount_oere=o.amount_oere, offset_oere=o.offset_oere, reason=reason)
             uow.record_event(self._event(case, "payment.cancelled", now, identity, end_to_end_ids=adj.cancel,
                                          period=period_key))
         if adj.new_claim_oere:
@@ -97,19 +100,26 @@ class Payments:
                 self._claim_changed(uow, case, claim_id, "claim.released", now, identity, amount_oere=amount,
                                     period=period_key)
 
-    def _post(self, uow: UnitOfWork, case: Case, now: dt.datetime, message_id: str, **payload: Any) -> None:
-        """A posting to the municipality's economy system, through the outbox."""
-        uow.add_outbox(OutboxMessage(message_id, ECONOMY, case.case_id, dict(
-            case_id=case.case_id, municipality_code=case.municipality_code, benefit_code=case.benefit_code,
-            ledger_account=uow.benefit(case.benefit_code).ledger_account, **payload)), now)
+    def _post(self, uow: UnitOfWork, case: Case, now: dt.datetime, message_id: str, kind: type[msg.EconomyMessage],
+              **fields: Any) -> None:
+        """A posting of `kind` to the municipality's economy system, through the outbox."""
+        uow.add_outbox(kind(municipality_code=case.municipality_code, benefit_code=case.benefit_code,
+                            ledger_account=uow.benefit(case.benefit_code).ledger_account, case_id=case.case_id,
+                            cpr=case.cpr, **fields).outbox(message_id, case.case_id), now)
 
     def _claim_changed(self, uow: UnitOfWork, case: Case, claim_id: str, type_: str, now: dt.datetime,
                        identity: Identity, **details: Any) -> None:
+        """`type_` is the event (claim.created, ...); `details` its payload: amount_oere
+        (what the change moved), period, origin, reason, end_to_end_id, offset_allowed."""
         c = ps.claim(uow.writer(), claim_id)
         uow.record_event(self._event(case, type_, now, identity, claim_id=claim_id, status=c.status, **details))
-        self._post(uow, case, now, f"claim/{claim_id}/{type_}/{new_id()}", kind=type_.replace(".", "_"),
-                   claim_id=claim_id, status=c.status, amount_oere=c.amount_oere, collected_oere=c.collected_oere,
-                   cancelled_oere=c.cancelled_oere, written_off_oere=c.written_off_oere, cpr=case.cpr, change=details)
+        self._post(uow, case, now, f"claim/{claim_id}/{type_}/{new_id()}", msg.ClaimPosting, claim_id=claim_id,
+                   change=type_.removeprefix("claim."), status=c.status, amount_oere=c.amount_oere,
+                   collected_oere=c.collected_oere, cancelled_oere=c.cancelled_oere,
+                   written_off_oere=c.written_off_oere, change_amount_oere=details.get("amount_oere", 0),
+                   period=details.get("period", ""), origin=details.get("origin", ""),
+                   reason=details.get("reason", ""), end_to_end_id=details.get("end_to_end_id", ""),
+                   offset_allowed=details.get("offset_allowed"))
 
     # ---- creating orders ----------------------------------------------------------------------
 
@@ -128,13 +138,15 @@ class Payments:
         cprs = {r.end_to_end_id: r.cpr for r in rows}
         for o in made:
             e2e = o["end_to_end_id"]
-            uow.add_outbox(OutboxMessage(f"payment/{e2e}/order", ECONOMY, o["case_id"], dict(
-                kind="payment_order", end_to_end_id=e2e, case_id=o["case_id"], decision_id=o["decision_id"],
+            uow.add_outbox(msg.PaymentOrderPosting(
                 municipality_code=o["municipality_code"], benefit_code=o["benefit_code"],
-                ledger_account=uow.benefit(o["benefit_code"]).ledger_account, period=o["period_key"],
+                ledger_account=uow.benefit(o["benefit_code"]).ledger_account, case_id=o["case_id"],
+                cpr=cprs.get(e2e, ""), end_to_end_id=e2e, decision_id=o["decision_id"], period=o["period_key"],
                 order_kind=o["kind"], amount_oere=o["amount_oere"], offset_oere=o["offset_oere"],
-                net_amount_oere=o["amount_oere"] - o["offset_oere"], cpr=cprs.get(e2e, ""),
-                offsets=[dict(claim_id=c, amount_oere=n) for c, n in offsets.get(e2e, ())])), now)
+                net_amount_oere=o["amount_oere"] - o["offset_oere"],
+                offsets=tuple(msg.Offset(c, n) for c, n in offsets.get(e2e, ())),
+                period_start=o["period_start"], period_end=o["period_end"],
+            ).outbox(f"payment/{e2e}/order", o["case_id"]), now)
 
     def run_payments(self, identity: Identity, request_id: str, period: str) -> Iterator[dict[str, Any]]:
         """Create every order due up to `period`, in chunks of one transaction each
@@ -360,9 +372,9 @@ class Payments:
                                      end_to_end_id=o.end_to_end_id, period=o.period_key, amount_oere=r["amount_oere"],
                                      flagged=result is not pay.SettlementResult.PAID))
         self._post(uow, case, now, f"payment/{o.end_to_end_id}/settlement/{result.value.lower()}",
-                   kind="payment_settlement", end_to_end_id=o.end_to_end_id, result=result.value,
-                   amount_oere=r["amount_oere"], bank_reference=r["bank_reference"],
-                   settlement_date=date.isoformat() if date else None, period=o.period_key, cpr=case.cpr)
+                   msg.PaymentSettlementPosting, end_to_end_id=o.end_to_end_id, result=result.value,
+                   amount_oere=r["amount_oere"], bank_reference=r["bank_reference"], settlement_date=date,
+                   period=o.period_key, reason=r["reason"])
         self._rebalance(uow, case, o.period_key, now, identity, cancel_unsent=False, decision_id=None)
 
     def push_payment_batch(self, identity: Identity, request_id: str, provider_id: str, fingerprint: str,
@@ -390,13 +402,13 @@ class Payments:
                 by_payer.setdefault(i.order.municipality_code, []).append(i)
             for code, items in sorted(by_payer.items()):
                 m = municipalities.get(code)
-                uow.add_outbox(OutboxMessage(f"batch/{batch_id}/{code}", PAYMENT_PROVIDER, None, dict(
-                    kind="credit_transfer", provider_id=provider_id, batch_id=batch_id,
-                    message_identification=f"HUB-B{number}-{code}", created_at=now.isoformat(),
-                    payer=dict(municipality_code=code, name=m.authority_name if m else code),
-                    requested_execution_date=now.date().isoformat(),
-                    transactions=[dict(end_to_end_id=i.order.end_to_end_id, amount_oere=i.order.net_oere, cpr=i.cpr,
-                                       remittance=pay.remittance(i.order)) for i in items])), now)
+                uow.add_outbox(msg.CreditTransfer(
+                    provider_id=provider_id, batch_id=batch_id, message_identification=f"HUB-B{number}-{code}",
+                    created_at=now, payer=msg.Payer(code, m.authority_name if m else code),
+                    requested_execution_date=now.date(),
+                    transactions=tuple(msg.Transfer(i.order.end_to_end_id, i.order.net_oere, i.cpr,
+                                                    pay.remittance(i.order)) for i in items),
+                ).outbox(f"batch/{batch_id}/{code}", None), now)
             self._audit_batch(uow, identity, "PushPaymentBatch", batch, now)
             return batch, None
 

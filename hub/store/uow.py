@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from hub.dispatch.messages import EventNotice
 from hub.domain import audit as audit_chain
 from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
@@ -110,9 +111,9 @@ EVENT_RELAY: tuple[str, ...] = ()
 
 
 def _event_message(row: dict[str, Any]) -> dict[str, Any]:
-    return dict(sequence=row["seq"], event_id=row["event_id"], type=row["type"], case_id=row["case_id"],
-                municipality_code=row["municipality_code"], benefit_code=row["benefit_code"],
-                occurred_at=row["occurred_at"].isoformat(), client_id=row["client_id"], payload=row["payload"])
+    return EventNotice(sequence=row["seq"], event_id=row["event_id"], type=row["type"], case_id=row["case_id"],
+                       municipality_code=row["municipality_code"], benefit_code=row["benefit_code"],
+                       occurred_at=row["occurred_at"], client_id=row["client_id"], payload=row["payload"]).to_payload()
 
 
 def relay_events_to(*destinations: str) -> None:

@@ -69,9 +69,10 @@ def test_hubctl_register_data(hub, capsys):
     assert code == 0 and r["requested_months"] == ["2026-01", "2026-02"]
 
 
-def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys):
-    from tests.test_payments import granted
+def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys, clock):
+    from tests.test_payments import granted, reach
     cases = [granted(backoffice)[0] for _ in range(2)]
+    reach(clock, "2026-05")
     code = main(["--address", hub.address, "--token", "t-backoffice", "payments", "run", "--period", "2026-05"])
     out = capsys.readouterr()
     summary = json.loads(out.out)

@@ -2,6 +2,7 @@
 them: runs, batches, settlements, supersession, claims, offsets, reissue, pain.001."""
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 
 import grpc
@@ -39,17 +40,42 @@ def granted(backoffice, amount=125_000, start=(2026, 4, 1), end=(2026, 12, 31), 
 
 
 def change(backoffice, case, amount, start, end=(2026, 12, 31), outcome=decisions_pb2.OUTCOME_GRANTED, **kw):
-    """A new decision on a decided case (automatically approved). A lower amount from
-    register income names the statutory exception from hearing, as a regulation does."""
+    """A new decision on a decided case (automatically approved). A lower amount rests
+    on what the citizen told us (no hearing is needed for it)."""
     amounts = [period(amount, start, end)] if amount else []
-    kw.setdefault("hearing_exception", decisions_pb2.HEARING_EXCEPTION_STATUTORY)
-    kw.setdefault("hearing_exception_note", "regulering efter indkomstregistret")
+    if "decisive_fact_ids" not in kw:
+        told = backoffice.AddInformation(info_req(case.case_id, source=cases_pb2.INFORMATION_SOURCE_CITIZEN)).item
+        kw["decisive_fact_ids"] = [told.item_id]
     r = backoffice.SubmitDraftDecision(draft_req(case.case_id, outcome=outcome, amounts=amounts, **kw))
     assert r.approved_automatically, r
     return r.decision
 
 
+_clock = None
+
+
+@pytest.fixture(autouse=True)
+def _payments_clock(clock):
+    """The tests' clock, for `run` to move to the month a run is for."""
+    global _clock
+    _clock = clock
+    yield
+    _clock = None
+
+
+def reach(clock, month: str) -> None:
+    """Move the clock to the month before `month` if it is earlier (a run is for this
+    month or the next at most)."""
+    y, m = map(int, month.split("-"))
+    y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    target = dt.datetime(y, m, 2, 9, 0, tzinfo=dt.timezone.utc)
+    if clock.now() < target:
+        clock.advance(seconds=(target - clock.now()).total_seconds())
+
+
 def run(client, month, request_id=None) -> list[P.RunPaymentsProgress]:
+    if _clock is not None:
+        reach(_clock, month)
     return list(client.RunPayments(P.RunPaymentsRequest(request_id=request_id or rid(), period=month)))
 
 
@@ -105,7 +131,7 @@ def test_a_grant_becomes_monthly_orders_once_each(hub, backoffice):
     first = run(backoffice, "2026-07", rid_)[-1]
     again = run(backoffice, "2026-07", rid_)
     assert len(again) == 1 and again[0].done and again[0].orders_created == first.orders_created == 1
-    err = rpc_error(lambda r: list(backoffice.RunPayments(r)), P.RunPaymentsRequest(request_id=rid_, period="2026-08"))
+    err = rpc_error(lambda r: list(backoffice.RunPayments(r)), P.RunPaymentsRequest(request_id=rid_, period="2026-06"))
     assert err.code() == grpc.StatusCode.ALREADY_EXISTS
     # Each order is posted to the economy system through the outbox.
     with hub.engine.connect() as c:
@@ -282,7 +308,8 @@ def test_what_was_collected_back_for_a_payment_the_bank_returned_is_paid_back(hu
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_no_order_without_an_approved_grant_in_force(hub, backoffice, borgerservice):
+def test_no_order_without_an_approved_grant_in_force(hub, backoffice, borgerservice, clock):
+    reach(clock, "2026-12")
     case = backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
     backoffice.AddInformation(info_req(case.case_id))
     pending = backoffice.SubmitDraftDecision(draft_req(case.case_id, points=[("health", "assessed")])).decision

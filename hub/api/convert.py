@@ -122,7 +122,9 @@ def benefit_out(b: m.Benefit) -> benefits_pb2.Benefit:
         processing_deadline_days=b.processing_deadline_days, discretion_possible=b.discretion_possible,
         recurrence=enum_out(benefits_pb2.Recurrence, "RECURRENCE", b.recurrence), retention_years=b.retention_years,
         ledger_account=b.ledger_account, deciding_authority=authority_out(authority),
-        hearing_deadline_days=b.hearing_deadline_days, appeals_authority_name=b.appeals_authority_name)
+        hearing_deadline_days=b.hearing_deadline_days, appeals_authority_name=b.appeals_authority_name,
+        amount_limits=[benefits_pb2.AmountLimit(per=enum_out(benefits_pb2.PeriodKind, "PERIOD_KIND", x.per),
+                                                max_oere=x.max_oere, basis=x.basis) for x in b.amount_limits])
 
 
 # ---- cases -------------------------------------------------------------------------------
@@ -221,8 +223,10 @@ def claim_out(c: pay.Claim) -> payments_pb2.Claim:
 
 
 def payment_history_out(h: pay.PaymentHistory) -> payments_pb2.PaymentHistory:
-    return payments_pb2.PaymentHistory(orders=[order_out(o) for o in h.orders], claims=[claim_out(c) for c in h.claims],
-                                       flagged=h.flagged)
+    return payments_pb2.PaymentHistory(
+        orders=[order_out(o) for o in h.orders], claims=[claim_out(c) for c in h.claims], flagged=h.flagged,
+        held=[payments_pb2.HeldPayment(decision_id=x.decision_id, period=x.period_key, amount_oere=x.amount_oere,
+                                       reason=x.reason) for x in h.held])
 
 
 def batch_out(b: pay.Batch) -> payments_pb2.PaymentBatch:

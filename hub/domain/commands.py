@@ -12,6 +12,7 @@ from hub.domain import cpr as cpr_rules
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
+from hub.domain.payments import MAX_AMOUNT_OERE
 from hub.domain.model import (Channel, DiscretionaryPoint, HearingException, InformationSource, Outcome, PeriodAmount,
                               Sensitivity)
 
@@ -86,7 +87,8 @@ def check_amounts(v: Violations, name: str, items: list[PeriodAmountInput]) -> t
     out: list[PeriodAmount] = []
     for i, item in enumerate(items):
         f = f"{name}[{i}]"
-        ok = v.require(item.amount_oere >= 0, f"{f}.amount_oere", "must not be negative (øre)")
+        ok = v.require(0 <= item.amount_oere <= MAX_AMOUNT_OERE, f"{f}.amount_oere",
+                       f"must be from 0 to {MAX_AMOUNT_OERE} øre" if item.amount_oere > 0 else "must not be negative (øre)")
         start = to_date(v, f"{f}.period_start", item.period_start)
         end = to_date(v, f"{f}.period_end", item.period_end)
         if start and end:

@@ -85,6 +85,24 @@ class Recurrence(str, enum.Enum):
     PER_PERIOD = "PER_PERIOD"
 
 
+class PeriodKind(str, enum.Enum):
+    """What a granted amount is per: a calendar month (monthly benefits), a week of a
+    period (per-period benefits, pro rata), or one payment (one-off benefits)."""
+    MONTH = "MONTH"
+    WEEK = "WEEK"
+    PAYMENT = "PAYMENT"
+
+
+@dataclass(frozen=True)
+class AmountLimit:
+    """The catalogue's plausible maximum of one granted amount per period kind: no
+    legitimate grant exceeds it (a sanity ceiling, not the legal maximum), with the
+    basis it was set on."""
+    per: PeriodKind
+    max_oere: int
+    basis: str = ""
+
+
 class AuthorityKind(str, enum.Enum):
     HOME_MUNICIPALITY = "HOME_MUNICIPALITY"
     CENTRAL = "CENTRAL"
@@ -121,6 +139,10 @@ class Benefit:
     # The citizen's days to comment in a hearing, and who decides upheld complaints.
     hearing_deadline_days: int = 14
     appeals_authority_name: str = "Ankestyrelsen"
+    amount_limits: tuple[AmountLimit, ...] = ()
+
+    def amount_limit(self, per: PeriodKind) -> AmountLimit | None:
+        return next((x for x in self.amount_limits if x.per is per), None)
 
     def authority_for(self, municipality_code: str) -> Authority:
         if self.authority_kind is AuthorityKind.HOME_MUNICIPALITY:

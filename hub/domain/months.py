@@ -4,8 +4,22 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Benefit periods are calendar dates in Denmark.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def of(now: dt.datetime) -> str:
+    """The month `now` falls in, in Denmark."""
+    d = now.astimezone(COPENHAGEN)
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def following(month: str) -> str:
+    y, m = map(int, month.split("-"))
+    return f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}"
 
 
 def parse(month: str) -> tuple[int, int] | None:

@@ -18,7 +18,12 @@ from typing import Iterable, Sequence
 
 from hub.domain import months
 from hub.domain.errors import Violations
-from hub.domain.model import PeriodAmount, Recurrence
+from hub.domain.model import Benefit, PeriodAmount, PeriodKind, Recurrence
+
+# No single period amount is ever larger, whatever the catalogue says: 10 billion kroner.
+# Sums of up to 900,000 of them fit in the int64 øre of the contract and the database.
+MAX_AMOUNT_OERE = 10 ** 12
+INT64_MAX = 2 ** 63 - 1
 
 
 class OrderStatus(str, enum.Enum):
@@ -130,6 +135,57 @@ def check_grant_periods(v: Violations, recurrence: Recurrence, amounts: Sequence
     if first is not None and first < effective_from:
         v.add("effective_from", "must not be after the first period granted")
     return effective_from
+
+
+_PERIOD_KIND = {Recurrence.MONTHLY: PeriodKind.MONTH, Recurrence.PER_PERIOD: PeriodKind.WEEK,
+                Recurrence.ONE_OFF: PeriodKind.PAYMENT}
+_PER = {PeriodKind.MONTH: "per month", PeriodKind.WEEK: "per week", PeriodKind.PAYMENT: "per payment"}
+
+
+def amount_ceiling(benefit: Benefit, start: dt.date, end: dt.date) -> tuple[int, str] | None:
+    """The catalogue's plausible maximum for one period amount of `benefit` from
+    `start` to `end` (a monthly amount is per month; a per-period amount may be the
+    weekly maximum for each week begun), and how it reads; None: the catalogue sets
+    none for this benefit."""
+    per = _PERIOD_KIND[benefit.recurrence]
+    limit = benefit.amount_limit(per)
+    if limit is None:
+        return None
+    if per is PeriodKind.WEEK:
+        weeks = -(-((end - start).days + 1) // 7)
+        return limit.max_oere * weeks, f"{kroner(limit.max_oere)} DKK per week for {weeks} week(s)"
+    return limit.max_oere, f"{kroner(limit.max_oere)} DKK {_PER[per]}"
+
+
+def check_grant_amounts(v: Violations, benefit: Benefit, amounts: Sequence[PeriodAmount], *,
+                        name: str = "amounts") -> None:
+    """Each amount a grant gives is more than nothing and no more than the catalogue's
+    plausible maximum for the benefit."""
+    for i, a in enumerate(amounts):
+        field = f"{name}[{i}].amount_oere"
+        if a.amount_oere <= 0:
+            v.add(field, "a grant gives more than 0 øre in every period it names (a period without money is "
+                         "left out, or decided by a refusal)")
+            continue
+        ceiling = amount_ceiling(benefit, a.period_start, a.period_end)
+        if ceiling is not None and a.amount_oere > ceiling[0]:
+            v.add(field, f"is more than the plausible maximum for {benefit.code} ({ceiling[1]}); the amount is "
+                         f"in øre")
+
+
+def line_problem(benefit: Benefit | None, line) -> str | None:
+    """Why a due line (`amount_oere`, `due`, its period) must not be ordered, if it
+    must not: a grant's amount that no legitimate grant has (written before the
+    catalogue knew its limit, or by hand), which would pay a fortune or overflow the
+    provider's sums. The line is held for the back office instead."""
+    if benefit is None:
+        return "the benefit is not in the catalogue"
+    if not 0 < line.due <= MAX_AMOUNT_OERE or line.amount_oere > MAX_AMOUNT_OERE:
+        return f"the amount due ({line.due} øre) is outside what any payment can be"
+    ceiling = amount_ceiling(benefit, line.period_start, line.period_end)
+    if ceiling is not None and line.amount_oere > ceiling[0]:
+        return f"the granted amount ({line.amount_oere} øre) is above the plausible maximum ({ceiling[1]})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -331,10 +387,20 @@ class Claim:
 class PaymentHistory:
     orders: tuple[PaymentOrder, ...] = ()
     claims: tuple[Claim, ...] = ()
+    held: tuple["HeldPayment", ...] = ()
 
     @property
     def flagged(self) -> int:
         return sum(1 for o in self.orders if o.status in FLAGGED_STATUSES and not o.reissued_as)
+
+
+@dataclass(frozen=True)
+class HeldPayment:
+    """A grant's period a payment run held back instead of ordering, and why."""
+    decision_id: str
+    period_key: str
+    amount_oere: int
+    reason: str
 
 
 @dataclass(frozen=True)

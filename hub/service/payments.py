@@ -7,19 +7,22 @@ import os
 from types import SimpleNamespace
 from typing import Any, Iterator
 
+import structlog
+
 from hub.domain import commands as cmd
 from hub.domain import months as month_rules
 from hub.domain import paging
 from hub.domain import payments as pay
 from hub.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Violations
 from hub.domain.identity import Identity, Role
-from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus
+from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, Outcome
 from hub.dispatch import messages as msg
 from hub.domain import municipalities
 from hub.store import payments as ps
 from hub.domain.ids import new_id
 from hub.store.uow import AuditEntry, UnitOfWork
 
+log = structlog.get_logger("hub.payments")
 RUN_CHUNK = int(os.environ.get("HUB_PAYMENT_RUN_CHUNK", "2000"))
 LEASE = dt.timedelta(seconds=int(os.environ.get("HUB_PAYMENT_BATCH_LEASE_SECONDS", "600")))
 MAX_BATCH = 5000
@@ -30,6 +33,16 @@ def _check_month(v: Violations, name: str, value: str) -> None:
     v.require(month_rules.parse(value) is not None, name, "must be a month, YYYY-MM")
 
 
+def _check_run_period(v: Violations, period: str, now: dt.datetime) -> None:
+    """Orders are made for this month and the next at most: a run for a later month
+    would pay months of benefit ahead at once."""
+    if month_rules.parse(period) is None:
+        v.add("period", "must be a month, YYYY-MM")
+        return
+    latest = month_rules.following(month_rules.of(now))
+    v.require(period <= latest, "period", f"must not be after {latest}: payments are ordered at most one month ahead")
+
+
 class Payments:
     """Expects HubService's plumbing: _uow, _mutate, _authorize, _case_in_scope,
     _visible, _event, _limits, clock, and `providers` (client id -> identity)."""
@@ -38,11 +51,16 @@ class Payments:
 
     # ---- from grant to lines (called when a decision is approved) ----------------------
 
-    def _check_grant(self, uow: UnitOfWork, case: Case, amounts, effective_from, *, name: str = "amounts"):
+    def _check_grant(self, uow: UnitOfWork, case: Case, outcome: Outcome, amounts, effective_from, *,
+                     name: str = "amounts"):
+        """A decision's amounts as payments need them: periods that fit the benefit's
+        recurrence and, for a grant, amounts within the catalogue's plausible maximum."""
         benefit = uow.benefit(case.benefit_code)
         v = Violations()
         effective = pay.check_grant_periods(v, benefit.recurrence, amounts, effective_from,
                                             replaces_grant=ps.case_has_grant(uow.writer(), case.case_id), name=name)
+        if outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
+            pay.check_grant_amounts(v, benefit, amounts, name=name)
         v.raise_if_any()
         return effective
 
@@ -125,14 +143,33 @@ class Payments:
 
     def _order_due(self, uow: UnitOfWork, up_to: str, now: dt.datetime, identity: Identity, *,
                    decision_id: str | None = None, after_id: int = 0, limit: int | None = None,
-                   run_id: str | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
-        """One chunk of due lines into orders, each posted to the economy system."""
+                   run_id: str | None = None, rows=None) -> tuple[list[Any], list[dict[str, Any]], int]:
+        """One chunk of due lines (or the `rows` given) into orders, each posted to the
+        economy system. A line no payment can be (see pay.line_problem) is held for the
+        back office, flagged by an event, and the others are ordered. Returns the lines
+        examined, the orders made and how many were held."""
         conn = uow.writer()
-        rows = ps.due_lines(conn, up_to, after_id=after_id, limit=limit or RUN_CHUNK, decision_id=decision_id)
-        made, offsets = ps.create_orders(conn, rows, run_id=run_id, now=now)
-        ps.close_lines(conn, rows)
-        self._post_orders(uow, rows, made, offsets, now)
-        return rows, made
+        if rows is None:
+            rows = ps.due_lines(conn, up_to, after_id=after_id, limit=limit or RUN_CHUNK, decision_id=decision_id)
+        held = [(r, problem) for r in rows if r.due > 0 and (problem := pay.line_problem(uow.benefit(r.benefit_code), r))]
+        if held:
+            self._hold(uow, held, now, identity)
+            skip = {id(r) for r, _ in held}
+            rows_to_order = [r for r in rows if id(r) not in skip]
+        else:
+            rows_to_order = rows
+        made, offsets = ps.create_orders(conn, rows_to_order, run_id=run_id, now=now)
+        ps.close_lines(conn, rows_to_order)
+        self._post_orders(uow, rows_to_order, made, offsets, now)
+        return rows, made, len(held)
+
+    def _hold(self, uow: UnitOfWork, held: list[tuple[Any, str]], now: dt.datetime, identity: Identity) -> None:
+        ps.hold_lines(uow.writer(), held)
+        for r, reason in held:
+            case = uow.case(r.case_id)
+            log.warning("payment held", case_id=r.case_id, period=r.period_key, reason=reason)
+            uow.record_event(self._event(case, "payment.held", now, identity, decision_id=r.decision_id,
+                                         period=r.period_key, amount_oere=r.amount_oere, reason=reason))
 
     def _post_orders(self, uow: UnitOfWork, rows, made, offsets, now: dt.datetime) -> None:
         cprs = {r.end_to_end_id: r.cpr for r in rows}
@@ -154,7 +191,7 @@ class Payments:
         self._authorize(identity, "RunPayments")
         v = Violations()
         cmd.check_request_id(v, request_id)
-        _check_month(v, "period", period)
+        _check_run_period(v, period, self.clock.now())
         v.raise_if_any()
         with self._uow() as uow:
             conn = uow.writer()
@@ -167,25 +204,36 @@ class Payments:
             total = ps.count_due(conn, period)
             uow.commit()
         progress = dict(run_id=run_id, period=period, examined=0, total=total, orders_created=0, amount_oere=0,
-                        done=False)
+                        held=0, done=False)
         if run is not None and run.finished_at is not None:
             yield dict(progress, examined=run.examined, total=run.examined, orders_created=run.orders_created,
-                       amount_oere=run.amount_oere, done=True)
+                       amount_oere=run.amount_oere, held=run.held, done=True)
             return
         yield progress
         after = 0
         while True:
-            with self._uow() as uow:
-                rows, made = self._order_due(uow, period, self.clock.now(), identity, after_id=after, run_id=run_id)
+            try:
+                with self._uow() as uow:
+                    rows, made, held = self._order_due(uow, period, self.clock.now(), identity, after_id=after,
+                                                       run_id=run_id)
+                    if not rows:
+                        break
+                    amount = sum(o["amount_oere"] for o in made)
+                    ps.add_to_run(uow.writer(), run_id, len(rows), len(made), amount, held)
+                    uow.commit()
+            except Exception:
+                # Something in this chunk cannot be ordered: one citizen's case must not
+                # stop everyone else's payments. Each line on its own; one that fails
+                # is held for the back office, and the run goes on.
+                log.exception("a payment chunk failed; ordering its lines one by one", after_id=after)
+                rows, made, held = self._order_one_by_one(identity, period, run_id, after)
                 if not rows:
                     break
                 amount = sum(o["amount_oere"] for o in made)
-                ps.add_to_run(uow.writer(), run_id, len(rows), len(made), amount)
-                uow.commit()
             after = rows[-1].id
             progress.update(examined=progress["examined"] + len(rows),
                             orders_created=progress["orders_created"] + len(made),
-                            amount_oere=progress["amount_oere"] + amount)
+                            amount_oere=progress["amount_oere"] + amount, held=progress["held"] + held)
             progress["total"] = max(progress["total"], progress["examined"])
             yield dict(progress)
         with self._uow() as uow:
@@ -196,7 +244,40 @@ class Payments:
                                  "OK", request_id, f"payment run {period}: {run.orders_created} orders"))
             uow.commit()
         yield dict(progress, examined=run.examined, total=max(progress["total"], run.examined),
-                   orders_created=run.orders_created, amount_oere=run.amount_oere, done=True)
+                   orders_created=run.orders_created, amount_oere=run.amount_oere, held=run.held, done=True)
+
+    def _order_one_by_one(self, identity: Identity, period: str, run_id: str,
+                          after: int) -> tuple[list[Any], list[dict[str, Any]], int]:
+        """The next chunk's lines, each ordered in a transaction of its own; a line
+        whose ordering fails is held (in a transaction of its own) with the error's
+        kind as the reason. Returns the lines examined, the orders made, how many held."""
+        with self._uow() as uow:
+            rows = ps.due_lines(uow.writer(), period, after_id=after, limit=RUN_CHUNK)
+            uow.commit()
+        made_all: list[dict[str, Any]] = []
+        held_all = 0
+        for row in rows:
+            try:
+                with self._uow() as uow:
+                    again = ps.due_lines(uow.writer(), period, after_id=row.id - 1, limit=1)
+                    if not again or again[0].id != row.id:
+                        continue  # ordered meanwhile by another run, or superseded
+                    _, made, held = self._order_due(uow, period, self.clock.now(), identity, run_id=run_id,
+                                                    rows=again)
+                    ps.add_to_run(uow.writer(), run_id, 1, len(made), sum(o["amount_oere"] for o in made), held)
+                    uow.commit()
+                made_all += made
+                held_all += held
+            except Exception as exc:
+                log.exception("a payment line could not be ordered; holding it", case_id=row.case_id,
+                              period=row.period_key)
+                with self._uow() as uow:
+                    self._hold(uow, [(row, f"could not be ordered ({type(exc).__name__}); see the hub's log")],
+                               self.clock.now(), identity)
+                    ps.add_to_run(uow.writer(), run_id, 1, 0, 0, 1)
+                    uow.commit()
+                held_all += 1
+        return rows, made_all, held_all
 
     def schedule_payments(self, identity: Identity, request_id: str, decision_id: str, period: str,
                           fingerprint: str, encode) -> bytes:
@@ -204,7 +285,7 @@ class Payments:
         v = Violations()
         cmd.check_request_id(v, request_id)
         v.require(bool(decision_id), "decision_id", "is required")
-        _check_month(v, "period", period)
+        _check_run_period(v, period, self.clock.now())
         v.raise_if_any()
 
         def work(uow: UnitOfWork, now: dt.datetime):
@@ -222,7 +303,7 @@ class Payments:
                           else f"it was superseded by decision {decision.superseded_by}")
                 raise FailedPrecondition(f"the decision is not a grant in force: {reason}",
                                          reason="DECISION_NOT_IN_FORCE")
-            _, made = self._order_due(uow, period, now, identity, decision_id=decision_id, limit=100_000)
+            _, made, _ = self._order_due(uow, period, now, identity, decision_id=decision_id, limit=100_000)
             return [ps.to_order(ps.order(conn, o["end_to_end_id"])) for o in made], case
 
         return self._mutate(identity, "SchedulePayments", request_id, fingerprint, encode, work)

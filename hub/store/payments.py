@@ -15,7 +15,7 @@ from hub.store.db import dialect_insert
 LIVE = [s.value for s in pay.LIVE_ORDER_STATUSES]
 FLAGGED = [s.value for s in pay.FLAGGED_STATUSES]
 OPEN_CLAIMS = [s.value for s in pay.OPEN_CLAIM_STATUSES]
-OPEN, DONE, SUPERSEDED = "OPEN", "DONE", "SUPERSEDED"
+OPEN, DONE, SUPERSEDED, HELD = "OPEN", "DONE", "SUPERSEDED", "HELD"
 L, O, K, B = t.payment_lines.c, t.payment_orders.c, t.claims.c, t.payment_batches.c
 
 
@@ -255,6 +255,14 @@ def create_orders(conn: sa.Connection, rows: Sequence[Any], *, run_id: str | Non
     return made, offsets
 
 
+def hold_lines(conn: sa.Connection, held: Sequence[tuple[Any, str]]) -> None:
+    """Due lines that must not be ordered leave the run's work list, each with why; a
+    new decision on the case supersedes them like any other line."""
+    for row, reason in held:
+        conn.execute(sa.update(t.payment_lines).where(L.id == row.id, L.state == OPEN)
+                     .values(state=HELD, held_reason=reason))
+
+
 def close_lines(conn: sa.Connection, rows: Sequence[Any]) -> None:
     """Lines considered (ordered, or nothing due) leave the run's work list; lines of a
     period with a rejected payment wait for the back office."""
@@ -278,10 +286,11 @@ def start_run(conn: sa.Connection, client_id: str, request_id: str, period: str,
     return run_by_request(conn, client_id, request_id).run_id
 
 
-def add_to_run(conn: sa.Connection, run_id: str, examined: int, created: int, amount: int) -> None:
+def add_to_run(conn: sa.Connection, run_id: str, examined: int, created: int, amount: int, held: int = 0) -> None:
     r = t.payment_runs.c
     conn.execute(sa.update(t.payment_runs).where(r.run_id == run_id).values(
-        examined=r.examined + examined, orders_created=r.orders_created + created, amount_oere=r.amount_oere + amount))
+        examined=r.examined + examined, orders_created=r.orders_created + created, amount_oere=r.amount_oere + amount,
+        held=r.held + held))
 
 
 def finish_run(conn: sa.Connection, run_id: str, now: dt.datetime) -> None:
@@ -375,6 +384,19 @@ def batch_instructions(conn: sa.Connection, batch_id: str) -> list[Any]:
                         .where(O.batch_id == batch_id).order_by(O.id)).all()
 
 
+def _within_int64(rows: Sequence[Any]) -> list[Any]:
+    """The first orders whose net sum still fits the int64 control sum a provider gets
+    (the contract's and the database's): the rest wait for the next batch. Amounts are
+    capped far below this (pay.MAX_AMOUNT_OERE), so only damaged data ever meets it."""
+    out, total = [], 0
+    for r in rows:
+        total += r.amount_oere - r.offset_oere
+        if total > pay.INT64_MAX:
+            break
+        out.append(r)
+    return out
+
+
 def new_batch(conn: sa.Connection, *, provider_id: str, municipalities: Iterable[str], limit: int, mode: str,
               status: str, now: dt.datetime, lease_expires_at: dt.datetime | None) -> str | None:
     """Take up to `limit` pending orders of the municipalities into a new batch."""
@@ -383,7 +405,7 @@ def new_batch(conn: sa.Connection, *, provider_id: str, municipalities: Iterable
          .order_by(O.id).limit(limit))
     if _pg(conn):
         q = q.with_for_update(skip_locked=True)
-    rows = conn.execute(q).all()
+    rows = _within_int64(conn.execute(q).all())
     if not rows:
         return None
     batch_id = new_id()
@@ -430,8 +452,12 @@ def to_claim(r, collected: Sequence[Any] = ()) -> pay.Claim:
 def history(conn: sa.Connection, case_id: str) -> pay.PaymentHistory:
     claim_rows = case_claims(conn, case_id)
     found = collections(conn, [c.claim_id for c in claim_rows]) if claim_rows else {}
+    held = conn.execute(sa.select(L.decision_id, L.period_key, L.amount_oere, L.held_reason)
+                        .where(L.case_id == case_id, L.state == HELD).order_by(L.id)).all()
     return pay.PaymentHistory(tuple(to_order(r) for r in case_orders(conn, case_id)),
-                              tuple(to_claim(c, found.get(c.claim_id, ())) for c in claim_rows))
+                              tuple(to_claim(c, found.get(c.claim_id, ())) for c in claim_rows),
+                              tuple(pay.HeldPayment(r.decision_id, r.period_key, r.amount_oere, r.held_reason or "")
+                                    for r in held))
 
 
 def claim_model(conn: sa.Connection, claim_id: str) -> pay.Claim:

@@ -104,6 +104,8 @@ benefits = sa.Table(
     sa.Column("central_authority_name", sa.String(200), nullable=False, server_default=""),
     sa.Column("hearing_deadline_days", sa.Integer, nullable=False, server_default="14"),
     sa.Column("appeals_authority_name", sa.String(200), nullable=False, server_default="Ankestyrelsen"),
+    # [{"per": "MONTH" | "WEEK" | "PAYMENT", "max_oere": n, "basis": "..."}]: plausible maxima.
+    sa.Column("amount_limits", Json, nullable=False, server_default="[]"),
 )
 
 cases = sa.Table(
@@ -331,6 +333,7 @@ payment_lines = sa.Table(
     sa.Column("end_to_end_id", sa.String(35), nullable=False, unique=True),
     sa.Column("state", sa.String(12), nullable=False),
     sa.Column("superseded_by", sa.String(36), nullable=True),
+    sa.Column("held_reason", sa.Text, nullable=True),  # state HELD: why it was not ordered
     sa.UniqueConstraint("decision_id", "period_key", name="uq_payment_lines_decision_period"),
     sa.Index("ix_payment_lines_work", "state", "due_month", "id"),
     sa.Index("ix_payment_lines_case_period", "case_id", "period_key"),
@@ -432,6 +435,7 @@ payment_runs = sa.Table(
     sa.Column("examined", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("orders_created", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("amount_oere", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("held", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("client_id", "request_id", name="uq_payment_runs_request"),
 )
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hub.dispatch.messages import EventNotice
 from hub.domain import audit as audit_chain
 from hub.domain.model import (
-    Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision,
+    AmountLimit, Approval, ApprovalMode, AuthorityKind, Benefit, PeriodKind, Case, CaseStatus, Channel, Decision,
     DecisionSource, DecisionStatus, DiscretionaryPoint, HearingException, Event, InformationItem, InformationSource, Origin,
     OutboxMessage, Outcome, PeriodAmount, Recurrence, Return, Sensitivity, StatusChange,
 )
@@ -529,7 +529,9 @@ def _benefit(r) -> Benefit:
     return Benefit(r.code, r.name_da, r.name_en, r.kle_number, r.processing_deadline_days,
                    bool(r.discretion_possible), Recurrence(r.recurrence), r.retention_years, r.ledger_account,
                    AuthorityKind(r.authority_kind), r.central_authority_code, r.central_authority_name,
-                   r.hearing_deadline_days, r.appeals_authority_name)
+                   r.hearing_deadline_days, r.appeals_authority_name,
+                   tuple(AmountLimit(PeriodKind(x["per"]), int(x["max_oere"]), x.get("basis", ""))
+                         for x in r.amount_limits or ()))
 
 
 def _case(r) -> Case:

@@ -148,11 +148,17 @@ def test_an_expired_hearing_lets_the_draft_proceed_and_is_reported(hub, backoffi
 
 
 def test_a_hearing_exception_a_grant_and_citizen_facts_need_no_hearing(hub, backoffice, caseworker):
-    # An exception, with a note saying why.
+    # An exception, with a note saying why: no hearing, but the exception is the
+    # authority's judgement: never approved automatically, and shown when approving.
     _, _, r = refusal_pending(backoffice, hearing_exception=D.HEARING_EXCEPTION_CANNOT_WAIT,
                               hearing_exception_note="udsættelse vil skade borgeren")
-    assert not r.hearing_required and r.approved_automatically
+    assert not r.hearing_required and not r.approved_automatically
     assert r.decision.hearing_exception == D.HEARING_EXCEPTION_CANNOT_WAIT
+    [pending] = [p for p in caseworker.ListPendingApprovals(D.ListPendingApprovalsRequest()).items
+                 if p.decision.decision_id == r.decision.decision_id]
+    assert (pending.decision.hearing_exception, pending.decision.hearing_exception_note) == (
+        D.HEARING_EXCEPTION_CANNOT_WAIT, "udsættelse vil skade borgeren")
+    assert approve(caseworker, r.decision.decision_id).status == D.DECISION_STATUS_APPROVED
     # An exception without a note is bad input.
     case = backoffice.CreateCase(create_req())
     backoffice.AddInformation(info_req(case.case_id))
@@ -194,24 +200,59 @@ def test_a_lower_amount_than_the_grant_in_force_is_adverse(hub, backoffice, case
 
 # ---- reasons and guidance --------------------------------------------------------------------
 
-def test_a_decision_without_reasons_or_guidance_cannot_be_approved(hub, backoffice, caseworker, engine):
-    _, _, r = refusal_pending(backoffice, legal_basis="", reasoning="",
-                              hearing_exception=D.HEARING_EXCEPTION_FACTS_KNOWN_TO_CITIZEN,
-                              hearing_exception_note="borgeren har selv oplyst indkomsten", points=[("x", "y")])
+BENEFITS = ["FOLKEPENSION", "BOLIGSTOETTE", "BOERNEBIDRAG", "BARSELSDAGPENGE", "OEKONOMISK_FRIPLADS"]
+
+
+@pytest.mark.parametrize("benefit", BENEFITS)
+def test_an_adverse_draft_without_reasons_is_bad_input_for_every_benefit(hub, backoffice, benefit):
+    """A refusal, a partial grant, or a grant lower than the one in force states its
+    reasons and legal basis (forvaltningsloven §§ 22, 24): without them the draft is
+    INVALID_ARGUMENT at submission, whatever the benefit, and nothing is written."""
+    amount = [period(125_000, (2026, 4, 1), (2026, 4, 30))]
+    case = backoffice.CreateCase(create_req(benefit=benefit))
+    backoffice.AddInformation(info_req(case.case_id, source=cases_pb2.INFORMATION_SOURCE_CITIZEN))
     before = table_counts(hub.engine)
-    err = rpc_error(approve, caseworker, r.decision.decision_id)
-    code, reason = code_and_reason(err)
-    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DECISION_LACKS_REASONS")
-    assert details(err)[1].metadata["missing"] == "legal_basis,reasoning"
-    assert "legal basis" in err.details()
+    for draft, missing in [
+        (dict(REFUSAL, legal_basis="", reasoning=""), {"legal_basis", "reasoning"}),
+        (dict(REFUSAL, legal_basis="  "), {"legal_basis"}),
+        (dict(outcome=D.OUTCOME_PARTLY_GRANTED, amounts=amount, reasoning="", legal_basis="§ 1"), {"reasoning"}),
+    ]:
+        err = rpc_error(backoffice.SubmitDraftDecision, draft_req(case.case_id, **draft))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        assert set(details(err)[0]) == missing and "forvaltningsloven" in details(err)[0].popitem()[1]
     assert table_counts(hub.engine) == before
-    # An objective refusal without reasons is refused at submission (its automatic approval).
+    # A grant lower than the one in force is adverse too, though its outcome says GRANTED.
+    backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=amount, reasoning="", legal_basis=""))
+    with_grant = get(backoffice, case.case_id)
+    if with_grant.status != S.CASE_STATUS_DECIDED:  # a benefit with discretion: the authority approves
+        approve(hub.as_("t-cw-101"), with_grant.decisions[-1].decision_id)
+    before = table_counts(hub.engine)
+    err = rpc_error(backoffice.SubmitDraftDecision, draft_req(
+        case.case_id, amounts=[period(100_000, (2026, 4, 1), (2026, 4, 30))], reasoning="", legal_basis=""))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and set(details(err)[0]) == {"legal_basis", "reasoning"}
+    assert table_counts(hub.engine) == before
+
+
+def test_an_amendment_that_makes_a_grant_adverse_needs_its_reasons(hub, backoffice, caseworker):
+    """The authority amends a full grant (no reasons needed) down below the grant in
+    force: the letter would lack its reasons, so it cannot be approved like that."""
+    case = backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
+    backoffice.AddInformation(info_req(case.case_id, source=cases_pb2.INFORMATION_SOURCE_CITIZEN))
+    first = backoffice.SubmitDraftDecision(draft_req(case.case_id, reasoning="", legal_basis="")).decision
+    approve(caseworker, first.decision_id)
+    again = backoffice.SubmitDraftDecision(draft_req(case.case_id, reasoning="", legal_basis="")).decision
+    before = table_counts(hub.engine)
+    err = rpc_error(caseworker.ApproveDecision, D.ApproveDecisionRequest(
+        request_id=rid(), decision_id=again.decision_id, note="lavere",
+        amendment=D.Amendment(amounts=[period(100_000)])))
+    assert code_and_reason(err) == (grpc.StatusCode.FAILED_PRECONDITION, "DECISION_LACKS_REASONS")
+    assert details(err)[1].metadata["missing"] == "legal_basis,reasoning"
+    assert table_counts(hub.engine) == before
+
+
+def test_a_decision_without_guidance_cannot_be_approved(hub, backoffice, caseworker, engine):
     case = backoffice.CreateCase(create_req())
     backoffice.AddInformation(info_req(case.case_id, source=cases_pb2.INFORMATION_SOURCE_CITIZEN))
-    err = rpc_error(backoffice.SubmitDraftDecision, draft_req(case.case_id, **{**REFUSAL, "legal_basis": ""}))
-    assert details(err)[1].metadata["missing"] == "legal_basis"
-    assert get(backoffice, case.case_id).status == S.CASE_STATUS_INFORMING
-
     # Complaint guidance names the appeals authority from the catalogue; without one, no approval.
     granted = backoffice.SubmitDraftDecision(draft_req(case.case_id))
     assert "Ankestyrelsen" in granted.decision.complaint_guidance and "4 uger" in granted.decision.complaint_guidance
@@ -279,6 +320,29 @@ def test_a_complaint_needs_a_sent_decision_and_one_open_complaint_per_decision(h
     # Another municipality's caseworker does not see it.
     err = rpc_error(hub.as_("t-cw-751").GetComplaint, K.GetComplaintRequest(complaint_id=first.complaint_id))
     assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_complaint_received_before_the_decision_was_sent_is_bad_input(hub, backoffice, borgerservice, disp, clock):
+    """Today it would be accepted and overdue for reconsideration at once."""
+    clock.advance(days=10)
+    case, d = sent_decision(backoffice, disp)
+    before = table_counts(hub.engine)
+    err = rpc_error(lambda: file(borgerservice, d.decision_id, received_time=ts(clock.now() - dt.timedelta(days=3))))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "received_time" in details(err)[0]
+    assert "before the decision was sent" in details(err)[0]["received_time"]
+    assert table_counts(hub.engine) == before
+    # Received the moment it was sent, or later: a complaint, not overdue.
+    ok = file(borgerservice, d.decision_id, received_time=d.sent_time)
+    assert ok.status == K.COMPLAINT_STATUS_RECEIVED
+    assert not hub.as_("t-cw-101").ListOverdue(cases_pb2.ListOverdueRequest(
+        kind=cases_pb2.OVERDUE_KIND_RECONSIDERATION)).items
+
+
+def ts(when: dt.datetime):
+    from google.protobuf import timestamp_pb2
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(when)
+    return out
 
 
 def test_a_complaint_reconsidered_and_changed_ends_with_the_new_decision(hub, backoffice, borgerservice, caseworker,

@@ -9,6 +9,7 @@ approval), which is how it found a returned payment whose claim had been half
 collected. HUB_TEST_PAYMENT_EXAMPLES=400 hunts longer than the suite's 60."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pickle
 import uuid
@@ -22,7 +23,7 @@ from hub.domain import commands as cmd
 from hub.domain import payments as pay
 from hub.domain.errors import FailedPrecondition
 from hub.domain.identity import Identity, Role
-from hub.domain.model import HearingException, Channel, InformationSource, Outcome
+from hub.domain.model import Channel, InformationSource, Outcome
 from hub.service.hub import HubService
 from hub.store import tables as t
 from tests.conftest import FakeClock, new_cpr
@@ -50,16 +51,16 @@ class World:
         view = _ok(service.create_case(BACK, cmd.CreateCase(_id(), "101", new_cpr(), "BOLIGSTOETTE", Channel.LETTER,
                                                              service.clock.now(), {}, ""), _id(), pickle.dumps))
         self.case_id = view.case.case_id
-        service.add_information(BACK, cmd.AddInformation(_id(), self.case_id, InformationSource.REGISTER, "", "x", 1,
+        # What the citizen said: a decision lowering the grant on it needs no hearing and
+        # is approved automatically (the hearing rule has tests of its own).
+        service.add_information(BACK, cmd.AddInformation(_id(), self.case_id, InformationSource.CITIZEN, "", "x", 1,
                                                          True, False), _id(), pickle.dumps)
 
     def decide(self, amount: int, first: int) -> None:
         outcome = Outcome.GRANTED if amount else Outcome.REFUSED
         effective = None if amount else (2026, first + 1, 1)
-        # Register-based regulation: exempt from hearing by law (the hearing rule has tests of its own).
         _ok(self.s.submit_draft(BACK, cmd.SubmitDraft(_id(), self.case_id, outcome, _amount(amount, first), "r", "b",
-                                                      [], effective, hearing_exception=HearingException.STATUTORY,
-                                                      hearing_exception_note="regulering"), _id(), pickle.dumps))
+                                                      [], effective), _id(), pickle.dumps))
 
     def run(self, month: int) -> None:
         list(self.s.run_payments(BACK, _id(), MONTHS[month]))
@@ -134,7 +135,8 @@ step = st.one_of(
 
 @pytest.fixture
 def service(clean_db):
-    return HubService(clean_db, FakeClock())
+    # June: runs reach every month of MONTHS (a run is for this month or the next at most).
+    return HubService(clean_db, FakeClock(dt.datetime(2026, 6, 2, 9, 0, tzinfo=dt.timezone.utc)))
 
 
 @settings(max_examples=int(os.environ.get("HUB_TEST_PAYMENT_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -91,9 +91,11 @@ def facts_relied_on(decision: Decision, items: Sequence[InformationItem]) -> lis
 
 @dataclass(frozen=True)
 class HearingNeed:
-    """What stands between a draft and its approval, as far as hearing goes."""
+    """What stands between a draft and its approval, as far as hearing goes, and
+    whether the draft is adverse to the citizen at all."""
     unheard: tuple[str, ...] = ()            # facts never put to the citizen
     waiting_for: Hearing | None = None       # a hearing still open for some of them
+    adverse: bool = False
 
     @property
     def blocks(self) -> bool:
@@ -111,14 +113,14 @@ def unheard_facts(decision: Decision, items: Sequence[InformationItem], hearings
 def hearing_need(decision: Decision, adverse: bool, items: Sequence[InformationItem],
                  hearings: Iterable[Hearing], now: dt.datetime) -> HearingNeed:
     if not adverse or decision.hearing_exception is not None or decision.source is not DecisionSource.AUTHORITY:
-        return HearingNeed()
+        return HearingNeed(adverse=adverse)
     hearings = list(hearings)
     pending = [i.item_id for i in unheard_facts(decision, items, hearings, now)]
     waiting = next((h for h in hearings if h.waiting(now) and set(h.fact_item_ids) & set(pending)), None)
     if waiting is not None:
         in_hearing = {f for h in hearings if h.waiting(now) for f in h.fact_item_ids}
-        return HearingNeed(tuple(f for f in pending if f not in in_hearing), waiting)
-    return HearingNeed(tuple(pending))
+        return HearingNeed(tuple(f for f in pending if f not in in_hearing), waiting, adverse=True)
+    return HearingNeed(tuple(pending), adverse=True)
 
 
 def require_hearing_held(need: HearingNeed) -> None:
@@ -137,22 +139,29 @@ def require_hearing_held(need: HearingNeed) -> None:
 
 # ---- reasons and guidance ---------------------------------------------------------------------
 
-def missing_reasons(decision: Decision) -> list[str]:
-    """The parts a decision letter lacks: a decision that does not fully grant gives its
-    legal basis and the decisive facts (reasoning); every decision complaint guidance."""
-    missing = []
-    if decision.outcome is not Outcome.GRANTED:
-        if not decision.legal_basis.strip():
-            missing.append("legal_basis")
-        if not decision.reasoning.strip():
-            missing.append("reasoning")
+ADVERSE_NEEDS_REASONS = ("reasoning", "legal_basis")
+
+
+def adverse_without_reasons(decision: Decision, adverse: bool) -> list[str]:
+    """The parts an adverse decision (a refusal, a partial grant, or a grant lower than
+    the one in force) lacks of its reasons: the decisive facts and the assessment
+    (reasoning) and the legal basis (forvaltningsloven §§ 22, 24)."""
+    if not (adverse or decision.outcome is not Outcome.GRANTED):
+        return []
+    return [name for name in ADVERSE_NEEDS_REASONS if not getattr(decision, name).strip()]
+
+
+def missing_reasons(decision: Decision, adverse: bool = False) -> list[str]:
+    """The parts a decision letter lacks: an adverse decision gives its legal basis and
+    its reasons; every decision complaint guidance."""
+    missing = sorted(adverse_without_reasons(decision, adverse))
     if not decision.complaint_guidance.strip():
         missing.append("complaint_guidance")
     return missing
 
 
-def require_reasons(decision: Decision) -> None:
-    missing = missing_reasons(decision)
+def require_reasons(decision: Decision, adverse: bool = False) -> None:
+    missing = missing_reasons(decision, adverse)
     if missing:
         named = {"legal_basis": "the legal basis", "reasoning": "the reasons (the decisive facts)",
                  "complaint_guidance": "complaint guidance (the catalogue names no appeals authority)"}

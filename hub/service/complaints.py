@@ -39,14 +39,17 @@ class Complaints:
             authority = replace(authority, name=benefit.central_authority_name)
         return authority
 
-    def _hearing_need(self, uow: UnitOfWork, case: Case, decision: Decision, now: dt.datetime) -> cp.HearingNeed:
-        """What the hearing rule asks of this draft now."""
+    def _adverse(self, uow: UnitOfWork, case: Case, decision: Decision) -> bool:
+        """The draft refuses, partly grants, or grants less than the grant in force."""
         benefit = uow.benefit(case.benefit_code)
         granted = {line.period_key: line.amount_oere for line in pay.schedule(benefit.recurrence, decision.amounts)}
         effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
         in_force = ps.amounts_in_force(uow.writer(), case.case_id, effective, decision.decision_id) if effective else {}
-        adverse = cp.is_adverse(decision.outcome, in_force, granted)
-        return cp.hearing_need(decision, adverse, uow.information(case.case_id),
+        return cp.is_adverse(decision.outcome, in_force, granted)
+
+    def _hearing_need(self, uow: UnitOfWork, case: Case, decision: Decision, now: dt.datetime) -> cp.HearingNeed:
+        """What the hearing rule asks of this draft now."""
+        return cp.hearing_need(decision, self._adverse(uow, case, decision), uow.information(case.case_id),
                                cs.hearings(uow.writer(), case.case_id), now)
 
     def _check_decisive_facts(self, uow: UnitOfWork, case: Case, fact_ids: tuple[str, ...]) -> None:
@@ -186,6 +189,10 @@ class Complaints:
                 raise FailedPrecondition("a complaint is filed on a decision that was sent to the citizen; this one "
                                          "has not been sent", reason="DECISION_NOT_SENT",
                                          metadata={"decision_status": decision.status.value})
+            if received < decision.sent_at - cmd.CLOCK_SKEW:
+                raise InvalidArgument([FieldViolation(
+                    "received_time", f"must not be before the decision was sent ({decision.sent_at.isoformat()}): a "
+                                     f"complaint is about a decision the citizen has received")])
             conn = uow.writer()
             other = cs.open_complaint_on(conn, decision.decision_id)
             if other:
@@ -346,7 +353,7 @@ class Complaints:
         governs payments like any other, and its letter comes from the appeals
         authority, not from the hub."""
         n = c.new_decision
-        effective = self._check_grant(uow, case, amounts, effective_from, name="new_decision.amounts")
+        effective = self._check_grant(uow, case, n.outcome, amounts, effective_from, name="new_decision.amounts")
         self._move(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="RecordAppealOutcome", now=now,
                    by=identity.client_id, identity=identity,
                    reason=f"decision of the appeals authority ({c.appeal_reference}) recorded")

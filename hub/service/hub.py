@@ -538,7 +538,7 @@ class HubService(Payments, Complaints):
             self._move(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
                        by=identity.client_id, identity=identity,
                        reason="new draft decision submitted" if recalculation else "draft decision submitted")
-            effective = self._check_grant(uow, case, amounts, effective_from)
+            effective = self._check_grant(uow, case, c.outcome, amounts, effective_from)
             self._check_decisive_facts(uow, case, c.decisive_fact_ids)
             benefit = uow.benefit(case.benefit_code)
             guidance = documents.complaint_guidance(self._authority(uow, case), benefit.appeals_authority_name)
@@ -547,16 +547,23 @@ class HubService(Payments, Complaints):
                                 effective_from=effective, decisive_fact_ids=c.decisive_fact_ids,
                                 hearing_exception=c.hearing_exception,
                                 hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance)
-            uow.insert_decision(decision, case.authority_key)
             need = self._hearing_need(uow, case, decision, now)
+            missing = cp.adverse_without_reasons(decision, need.adverse)
+            if missing:
+                raise InvalidArgument([FieldViolation(name, "is required: the draft refuses, partly grants or lowers "
+                                                            "the grant in force (forvaltningsloven §§ 22, 24)")
+                                       for name in missing])
+            uow.insert_decision(decision, case.authority_key)
             hearing = need.blocks
             uow.record_event(self._event(case, "decision.draft_submitted", now, identity,
                                          decision_id=decision.decision_id, outcome=decision.outcome.value,
                                          hearing_required=hearing,
                                          hearing_exception=c.hearing_exception.value if c.hearing_exception else ""))
             others = uow.other_open_cases(case.cpr, case.municipality_code, case.case_id)
-            # A draft that needs a hearing waits for it, and then for the authority.
-            automatic = may_approve_automatically(benefit, points, others) and not hearing
+            # A draft that needs a hearing waits for it, and then for the authority; one
+            # that claims an exception from hearing asks for the authority's judgement.
+            automatic = (may_approve_automatically(benefit, points, others) and not hearing
+                         and c.hearing_exception is None)
             if automatic:
                 approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
                                     note="approved automatically on the authority's behalf: objective case")
@@ -581,9 +588,9 @@ class HubService(Payments, Complaints):
         decision = decision.approve(approval, amounts, points)
         if approval.mode is not ApprovalMode.RECORDED:
             # The letter must give reasons and guidance, and the citizen must have been heard.
-            cp.require_reasons(decision)
-            cp.require_hearing_held(need if need is not None and amounts is None
-                                    else self._hearing_need(uow, case, decision, now))
+            need = need if need is not None and amounts is None else self._hearing_need(uow, case, decision, now)
+            cp.require_reasons(decision, need.adverse)
+            cp.require_hearing_held(need)
         uow.update_decision(decision)
         self._move(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
                    identity=identity, reason=f"decision approved ({approval.mode.value.lower()})")
@@ -643,7 +650,8 @@ class HubService(Payments, Complaints):
                 raise FailedPrecondition("a refusal cannot be amended to grant an amount",
                                          reason="AMENDMENT_CONTRADICTS_OUTCOME")
             if amounts is not None:
-                self._check_grant(uow, case, amounts, decision.effective_from, name="amendment.amounts")
+                self._check_grant(uow, case, decision.outcome, amounts, decision.effective_from,
+                                  name="amendment.amounts")
             amended = amounts is not None or points is not None
             approval = Approval(ApprovalMode.MANUAL, identity.client_id, case.authority_key, now, c.note, amended,
                                 decision.amounts if amended else (), decision.discretionary_points if amended else ())

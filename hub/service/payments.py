@@ -151,7 +151,8 @@ class Payments:
         conn = uow.writer()
         if rows is None:
             rows = ps.due_lines(conn, up_to, after_id=after_id, limit=limit or RUN_CHUNK, decision_id=decision_id)
-        held = [(r, problem) for r in rows if r.due > 0 and (problem := pay.line_problem(uow.benefit(r.benefit_code), r))]
+        benefits = {code: uow.benefit(code) for code in {r.benefit_code for r in rows}}
+        held = [(r, problem) for r in rows if r.due > 0 and (problem := pay.line_problem(benefits[r.benefit_code], r))]
         if held:
             self._hold(uow, held, now, identity)
             skip = {id(r) for r, _ in held}
@@ -173,11 +174,12 @@ class Payments:
 
     def _post_orders(self, uow: UnitOfWork, rows, made, offsets, now: dt.datetime) -> None:
         cprs = {r.end_to_end_id: r.cpr for r in rows}
+        accounts = {code: uow.benefit(code).ledger_account for code in {o["benefit_code"] for o in made}}
         for o in made:
             e2e = o["end_to_end_id"]
             uow.add_outbox(msg.PaymentOrderPosting(
                 municipality_code=o["municipality_code"], benefit_code=o["benefit_code"],
-                ledger_account=uow.benefit(o["benefit_code"]).ledger_account, case_id=o["case_id"],
+                ledger_account=accounts[o["benefit_code"]], case_id=o["case_id"],
                 cpr=cprs.get(e2e, ""), end_to_end_id=e2e, decision_id=o["decision_id"], period=o["period_key"],
                 order_kind=o["kind"], amount_oere=o["amount_oere"], offset_oere=o["offset_oere"],
                 net_amount_oere=o["amount_oere"] - o["offset_oere"],

@@ -266,6 +266,13 @@ class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
     def ResumeDestination(self, request, identity, purpose):
         return self._set_paused(request, identity, False)
 
+    @rpc("RetryNow")
+    def RetryNow(self, request, identity, purpose):
+        raw = self.service.retry_now(
+            identity, request.request_id, request.destination, fingerprint(request),
+            lambda n: operations_pb2.RetryNowResponse(made_due=n).SerializeToString())
+        return raw  # operations_pb2.RetryNowResponse, encoded
+
 
 class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):
     @rpc("ListAuditEntries")

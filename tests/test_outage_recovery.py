@@ -117,6 +117,23 @@ def test_a_failed_probe_changes_nothing_but_its_messages_last_error(clean_db, cl
     assert d.run_once() == 0 and webhook.requests == requests + 1  # not again within the interval
 
 
+def test_probing_through_a_long_outage_makes_no_dead_letter(clean_db, clock, webhook):
+    """Had each probe counted as an attempt, a lone message probed every 10 s would use
+    up its 40 attempts in under seven minutes."""
+    [mid] = enqueue_postings(clean_db, clock, cases=1, per_case=1)
+    d = dispatcher(clean_db, clock, {ECONOMY: webhook.adapter(timeout=0.5)})
+    webhook.mode = "503"
+    for _ in range(90):  # 15 minutes
+        d.run_once()
+        clock.advance(seconds=PROBE)
+    message = _outbox(clean_db)[mid]
+    assert message["status"] == "PENDING" and message["attempts"] < 12 < webhook.requests
+    webhook.mode = "ok"
+    clock.advance(seconds=PROBE)
+    d.run_once()
+    assert webhook.order == [mid]
+
+
 def test_a_probe_that_gets_through_lets_the_rest_go_in_order_with_two_dispatchers(clean_db, clock):
     """Two dispatchers at work on one backlog as it recovers: each message is delivered
     once, never twice at the same time, and in order per case."""

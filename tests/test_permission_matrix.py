@@ -155,6 +155,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             request_id=rid(), destination="archive")),
         "ResumeDestination": lambda c: c.ResumeDestination(operations_pb2.ResumeDestinationRequest(
             request_id=rid(), destination="archive")),
+        "RetryNow": lambda c: c.RetryNow(operations_pb2.RetryNowRequest(request_id=rid(), destination="archive")),
         "CreateSubscription": lambda c: c.CreateSubscription(events_pb2.CreateSubscriptionRequest(
             request_id=rid(), name=f"s-{rid()[:8]}")),
         "GetSubscription": lambda c: c.GetSubscription(events_pb2.GetSubscriptionRequest(name="mine")),

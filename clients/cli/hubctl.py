@@ -163,6 +163,9 @@ def run(args, hub) -> None:
         case "ops-resume":
             _print(hub.operations.ResumeDestination(operations_pb2.ResumeDestinationRequest(
                 request_id=rid, destination=args.destination)))
+        case "ops-retry-now":
+            _print(hub.operations.RetryNow(operations_pb2.RetryNowRequest(request_id=rid,
+                                                                          destination=args.destination)))
         case "payments-run":
             run_payments(hub, rid, args.period, quiet=args.quiet)
         case "payments-list":
@@ -402,6 +405,10 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(cmd=f"ops-{name}")
         s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register",
                                                "payment_provider", "appeals"])
+    s = ops.add_parser("retry-now", help="a destination's backing-off messages due now (it answers again)")
+    s.set_defaults(cmd="ops-retry-now")
+    s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register",
+                                           "payment_provider", "appeals", "amqp"])
 
     payments = top.add_parser("payments", help="payment runs, orders, provider files").add_subparsers(
         dest="sub", required=True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -17,6 +17,8 @@ _CODES: list[tuple[type[e.HubError], int]] = [
     (e.PermissionDenied, code_pb2.PERMISSION_DENIED),
     (e.Unauthenticated, code_pb2.UNAUTHENTICATED),
     (e.AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (e.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (e.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
 ]
 
 
@@ -33,6 +35,9 @@ def to_status(err: e.HubError) -> grpc.Status:
         details.append(_pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
             for v in err.violations])))
+    if isinstance(err, e.ResourceExhausted):
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+            seconds=int(err.retry_after), nanos=int(err.retry_after % 1 * 1e9)))))
     details.append(_pack(error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN,
                                                      metadata={k: str(v) for k, v in err.metadata.items()})))
     return rpc_status.to_status(status_pb2.Status(code=code, message=err.message, details=details))

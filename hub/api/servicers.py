@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 
 import grpc
 import structlog
@@ -12,7 +13,7 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
-from hub.domain.errors import HubError
+from hub.domain.errors import HubError, NotRun
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
 from hub.domain import payments as pay
@@ -50,7 +51,8 @@ def rpc(action: str):
     """Wrap a synchronous handler `fn(self, request, identity, purpose) -> response`.
     The response is a message, or its encoded bytes: a mutating call's answer is the
     stored response (for a retry to get the same bytes), sent on as it is rather than
-    parsed here and encoded again (see services.method_handler)."""
+    parsed here and encoded again (see services.method_handler). The caller's deadline
+    goes with the call to the lane: a call that cannot start before it is not run."""
     def deco(fn):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
@@ -64,14 +66,16 @@ def rpc(action: str):
             try:
                 identity = self.registry.identify(metadata, context.auth_context())
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
+                left = context.time_remaining()  # seconds, None without a deadline
                 response = await self.runner.run(fn, self, request, identity, purpose,
-                                                 key=(identity.client_id, request_id) if request_id else None)
+                                                 key=(identity.client_id, request_id) if request_id else None,
+                                                 deadline=None if left is None else time.monotonic() + left)
                 log.info("rpc", code="OK")
                 return response
             except HubError as err:
                 status = to_status(err)
                 log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
-                if identity is not None:
+                if identity is not None and not isinstance(err, NotRun):  # (a call not run looked at nothing)
                     await self._audit_failure(identity, action, request, status.code.name, purpose, request_id)
             except Exception:
                 log.exception("rpc", code="INTERNAL")
@@ -261,6 +265,13 @@ class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
     @rpc("ResumeDestination")
     def ResumeDestination(self, request, identity, purpose):
         return self._set_paused(request, identity, False)
+
+    @rpc("RetryNow")
+    def RetryNow(self, request, identity, purpose):
+        raw = self.service.retry_now(
+            identity, request.request_id, request.destination, fingerprint(request),
+            lambda n: operations_pb2.RetryNowResponse(made_due=n).SerializeToString())
+        return raw  # operations_pb2.RetryNowResponse, encoded
 
 
 class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):

@@ -26,13 +26,23 @@ writer that hangs (calls wait and it has answered nothing for `hang_after` secon
 writer gets a copy of the front's configuration when it starts (registry, clock, log
 settings, event relay, linger); what is set in the front later does not reach it.
 
+Deadlines: the front forwards each call with its caller's deadline, and the writer
+does not run a call whose deadline has passed when its turn comes (DEADLINE_EXCEEDED;
+nothing is written). A call that arrives behind more calls than its remaining time
+allows is refused by the front at once (RESOURCE_EXHAUSTED), from the number of calls
+the writer holds and the time per call it last reported (hub.service.batching.admit).
+
 Frames (little-endian):
-  front -> writer: <IIHHH body length, call id, method number, identity number,
-                   purpose length; body: purpose (UTF-8), request bytes.
+  front -> writer: <IIHHHd body length, call id, method number, identity number,
+                   purpose length, deadline (time.monotonic() seconds: CLOCK_MONOTONIC,
+                   one clock for every process of the host; 0: none); body: purpose
+                   (UTF-8), request bytes.
   writer -> front: <IIB body length, call id, status code; body: the response bytes
                    (OK), else <I message length, message (UTF-8), google.rpc.Status
                    bytes (if any). Call id 0 is the writer speaking for itself:
-                   code 0 a batch committed, code 1 ready (body: method_table_digest).
+                   code 0 a batch committed (body: <I the writer's recent time per call
+                   in microseconds, batching.ServiceTime), code 1 ready (body:
+                   method_table_digest, which covers these layouts too).
 """
 from __future__ import annotations
 
@@ -58,14 +68,14 @@ from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
 from hub.api.services import SERVICES, is_unary, method_handler, request_class, response_encoder, unary_methods
-from hub.domain.errors import FieldViolation, HubError, InvalidArgument
-from hub.service.batching import Job, run_batch
+from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
+from hub.service.batching import Job, ServiceTime, admit, refuse_late, run_batch
 from hub.store import uow
 from hub.store.uow import Lane
 
 log = structlog.get_logger("hub.writer")
 
-TO_WRITER = struct.Struct("<IIHHH")
+TO_WRITER = struct.Struct("<IIHHHd")
 TO_FRONT = struct.Struct("<IIB")
 _LEN = struct.Struct("<I")
 COMMITTED, READY = 0, 1
@@ -85,7 +95,8 @@ def method_table_digest() -> bytes:
     after the hub was upgraded on disk would number them differently: the front
     compares this at the handshake."""
     names = "\n".join(f"{d.full_name}/{m.name}:{m.input_type.full_name}" for d, _, m in unary_methods())
-    return hashlib.sha256(names.encode()).digest()
+    # The frames' layouts too: a writer that reads them otherwise must be refused as well.
+    return hashlib.sha256(f"{TO_WRITER.format} {TO_FRONT.format} {_LEN.format}\n{names}".encode()).digest()
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -180,6 +191,7 @@ class _Writer:
                  linger: Linger = Linger()):
         self.sock, self.engine, self.service, self.max_batch = sock, engine, service, max_batch
         self.linger, self.busy = linger, BusyShare()
+        self.service_time = ServiceTime()  # reported to the front with every commit
         self.lane = Lane(engine)  # the writer's connection, kept from one batch to the next
         self.identities = registry.identities()
         servicers = {s.servicer: s.servicer(service, registry, None) for s in SERVICES}  # this loop is the lane
@@ -239,7 +251,7 @@ class _Writer:
     def _parse(self, buf: bytearray) -> tuple[list[_Call], bytearray, int]:
         calls, refused, pos, n = [], bytearray(), 0, len(buf)
         while n - pos >= TO_WRITER.size:
-            length, call_id, method_no, identity_no, purpose_len = TO_WRITER.unpack_from(buf, pos)
+            length, call_id, method_no, identity_no, purpose_len, deadline = TO_WRITER.unpack_from(buf, pos)
             start, end = pos + TO_WRITER.size, pos + TO_WRITER.size + length
             if end > n:
                 break
@@ -259,12 +271,16 @@ class _Writer:
                                   identity, purpose),
                          (identity.client_id, request_id) if request_id else None)
             call.call_id, call.method, call.identity, call.request = call_id, method, identity, request
-            call.purpose, call.request_id = purpose, request_id
+            call.purpose, call.request_id, call.deadline = purpose, request_id, deadline or None
             calls.append(call)
         return calls, refused, pos
 
     def _run(self, calls: list[_Call]) -> bytearray:
-        run_batch(self.engine, calls, self.lane)
+        live = refuse_late(calls)  # (answered below like any other refusal)
+        if live:
+            started = time.perf_counter()
+            run_batch(self.engine, live, self.lane)
+            self.service_time.record(len(live), time.perf_counter() - started)
         out, audits = bytearray(), []
         logger = log.bind()  # the configured logger, once a batch rather than once a line
         for call in calls:
@@ -282,7 +298,7 @@ class _Writer:
                 out += _error_frame(call.call_id, status)
                 logger.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code=status.code.name,
                             reason=err.reason, error=err.message)
-                audit = self._audit(call, status.code.name)
+                audit = None if isinstance(err, NotRun) else self._audit(call, status.code.name)
                 if audit is not None:
                     audits.append(audit)
             else:
@@ -294,7 +310,8 @@ class _Writer:
             for audit in audits:
                 if not audit.ok:
                     logger.error("could not audit a failed call", exc_info=audit.value)
-        out += _frame(0, COMMITTED, b"")
+        if live:  # (calls refused for their deadline opened no transaction)
+            out += _frame(0, COMMITTED, _LEN.pack(min(int(self.service_time.per_call * 1e6), 0xFFFFFFFF)))
         return out
 
     def _audit(self, call: _Call, code: str) -> Job | None:
@@ -373,6 +390,7 @@ class WriterProcess:
         self.hang_after = hang_after
         self.linger = linger
         self.batches = 0  # transactions the writer reported committed
+        self.per_call = 0.0  # the writer's recent time per call (seconds), as it last reported
         self._progress = time.monotonic()  # the writer's last answer, or the first call to an idle writer
         self._watchdog: asyncio.Task | None = None
         self.identity_numbers = {id(i): n for n, i in enumerate(registry.identities())}
@@ -429,8 +447,13 @@ class WriterProcess:
         log.info("writer process started", pid=process.pid)
         return ours, process
 
-    async def call(self, method_no: int, identity, purpose: str | None, payload: bytes) -> tuple[int, bytes]:
-        """Forward one call; returns (status code, body). Raises WriterGone."""
+    async def call(self, method_no: int, identity, purpose: str | None, payload: bytes,
+                   deadline: float | None = None) -> tuple[int, bytes]:
+        """Forward one call; returns (status code, body). Raises WriterGone, or
+        DeadlineExceeded / ResourceExhausted when a call with a `deadline`
+        (time.monotonic()) could not start in time behind the calls the writer holds."""
+        if deadline is not None:
+            admit(deadline, len(self._pending), self.per_call)
         if not self._ready.is_set():
             try:
                 await asyncio.wait_for(self._ready.wait(), RESTART_WAIT)
@@ -444,7 +467,8 @@ class WriterProcess:
         self._pending[call_id] = future
         p = purpose.encode() if purpose else b""
         self._transport.write(TO_WRITER.pack(len(p) + len(payload), call_id, method_no,
-                                             self.identity_numbers[id(identity)], len(p)) + p + payload)
+                                             self.identity_numbers[id(identity)], len(p), deadline or 0.0)
+                              + p + payload)
         try:
             return await future
         finally:
@@ -454,6 +478,8 @@ class WriterProcess:
         if call_id == 0:
             if code == COMMITTED:
                 self.batches += 1
+                if body:
+                    self.per_call = _LEN.unpack(body)[0] / 1e6
                 self.on_commit()
             return
         future = self._pending.get(call_id)
@@ -540,8 +566,15 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
             log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
             await context.abort_with_status(status)
         purpose = purpose_of(metadata)
+        left = context.time_remaining()  # seconds, None without a deadline
         try:
-            code, body = await writer.call(method_no, identity, purpose, payload)
+            code, body = await writer.call(method_no, identity, purpose, payload,
+                                           None if left is None else time.monotonic() + left)
+        except NotRun as err:
+            status = to_status(err)
+            log.info("rpc", rpc=action, client_id=identity.client_id, code=status.code.name, reason=err.reason,
+                     error=err.message)
+            await context.abort_with_status(status)
         except WriterGone:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub's writer process restarted while it held "
                                 "this call; retry it with the same request_id")

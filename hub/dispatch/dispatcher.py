@@ -6,6 +6,11 @@ and records the outcome.
   the adapter's idempotency on the message id absorbs the second delivery.
 - Retries back off exponentially with jitter (tenacity's wait strategy); a permanent
   error, or `max_attempts` failures, moves the message to dead letters.
+- Probes: while a destination's messages back off, every `probe_interval` seconds the
+  dispatcher tries one of them before its time. When it gets through, the rest are due
+  at once: after an outage the backlog flows within about one interval, instead of
+  each message waiting out its own backoff (up to an hour). A probe that fails changes
+  nothing but its message's last error.
 - Per destination timeout: an adapter that does not answer in time counts as a
   transient failure. The lease always outlasts the deliveries made under it: a message
   whose delivery could end after the lease is given back untried.
@@ -44,6 +49,7 @@ class DispatchSettings:
     backoff_initial: float = 2.0        # seconds
     backoff_max: float = 3600.0         # seconds
     idle_sleep: float = 0.5             # seconds between polls when nothing is due
+    probe_interval: float = 10.0        # seconds between probes of a destination whose messages back off; 0: none
     timeouts: dict[str, float] = field(default_factory=dict)  # per destination, seconds
     default_timeout: float = 30.0
 
@@ -63,6 +69,8 @@ class DispatchSettings:
             s.max_attempts = int(env["HUB_DISPATCH_MAX_ATTEMPTS"])
         if "HUB_DISPATCH_IDLE_SECONDS" in env:
             s.idle_sleep = float(env["HUB_DISPATCH_IDLE_SECONDS"])
+        if "HUB_DISPATCH_PROBE_SECONDS" in env:
+            s.probe_interval = max(0.0, float(env["HUB_DISPATCH_PROBE_SECONDS"]))
         if "HUB_DISPATCH_TIMEOUT_SECONDS" in env:
             s.default_timeout = float(env["HUB_DISPATCH_TIMEOUT_SECONDS"])
         for dest in DESTINATIONS:  # e.g. HUB_DISPATCH_TIMEOUT_ECONOMY_SECONDS
@@ -98,6 +106,7 @@ class Dispatcher:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2 * self.settings.parallel,
                                                            thread_name_prefix="hub-deliver")
         self._stop = threading.Event()
+        self._probe_at: dict[str, dt.datetime] = {}  # destination -> when this dispatcher may probe it next
 
     def backoff(self, attempt: int) -> dt.timedelta:
         state = RetryCallState(None, None, (), {})
@@ -114,9 +123,10 @@ class Dispatcher:
                 self.watcher.tick()
             except Exception:
                 log.exception("deadline scan failed")
+        probed = self._probe() if s.probe_interval > 0 else 0
         rows = self.service.claim(self.id, lease=s.lease, limit=s.batch_size, destinations=self.adapters)
         if not rows:
-            return 0
+            return probed
         lease_until = self.clock.now() + s.lease
         outcomes: list[DeliveryOutcome] = []
         untried: list[OutboxRow] = []
@@ -131,6 +141,25 @@ class Dispatcher:
         if untried:
             self.service.release(self.id, untried)
         self.service.record(self.id, outcomes)
+        return probed + len(outcomes)
+
+    def _probe(self) -> int:
+        """Probe each destination whose messages back off, at most once per
+        `probe_interval` (several dispatchers may each probe; the claim never gives two
+        of them the same message). Returns how many messages were tried."""
+        now = self.clock.now()
+        due = [d for d in self.adapters if self._probe_at.get(d, now) <= now]
+        if not due or self._stop.is_set():
+            return 0
+        for d in due:
+            self._probe_at[d] = now + dt.timedelta(seconds=self.settings.probe_interval)
+        rows = self.service.claim_probes(self.id, lease=self.settings.lease, destinations=due)
+        if not rows:
+            return 0
+        started = [(row, self._start(row)) for row in rows]  # one per destination, all at once
+        outcomes = [self._finish(row, future, probe=True) for row, future in started]
+        for destination, n in self.service.record(self.id, outcomes).items():
+            log.info("destination answers again: its backlog is due now", destination=destination, made_due=n)
         return len(outcomes)
 
     def _start(self, row: OutboxRow) -> concurrent.futures.Future:
@@ -146,13 +175,14 @@ class Dispatcher:
     def _deliver(self, row: OutboxRow) -> DeliveryOutcome:
         return self._finish(row, self._start(row))
 
-    def _finish(self, row: OutboxRow, future: concurrent.futures.Future) -> DeliveryOutcome:
+    def _finish(self, row: OutboxRow, future: concurrent.futures.Future, probe: bool = False) -> DeliveryOutcome:
         s = self.settings
         attempt = row.attempts + 1
         try:
             receipt = future.result(timeout=s.timeout(row.destination))
-            log.debug("delivered", message_id=row.message_id, destination=row.destination, attempt=attempt)
-            return DeliveryOutcome(row, receipt=receipt)
+            log.debug("delivered", message_id=row.message_id, destination=row.destination, attempt=attempt,
+                      probe=probe)
+            return DeliveryOutcome(row, receipt=receipt, probe=probe)
         except concurrent.futures.TimeoutError:
             error, permanent = f"timed out after {s.timeout(row.destination):g} s", False
         except DeliveryFailed as exc:
@@ -160,10 +190,12 @@ class Dispatcher:
         except Exception as exc:  # an adapter bug: retried, and visible in last_error
             error, permanent = f"{type(exc).__name__}: {exc}", False
         error = redact(error)  # an external system may echo a CPR number back
-        dead = permanent or attempt >= s.max_attempts
+        # A failed probe counts no attempt (see DeliveryService.record); a refusal is final all the same.
+        dead = permanent or (attempt >= s.max_attempts and not probe)
         log.warning("delivery failed", message_id=row.message_id, destination=row.destination, attempt=attempt,
-                    permanent=permanent, dead_letter=dead, error=error)
-        return DeliveryOutcome(row, error=error, dead=dead, next_attempt_at=self.clock.now() + self.backoff(attempt))
+                    permanent=permanent, dead_letter=dead, error=error, probe=probe)
+        return DeliveryOutcome(row, error=error, dead=dead, next_attempt_at=self.clock.now() + self.backoff(attempt),
+                               probe=probe)
 
     def drain(self, max_rounds: int = 1_000_000) -> int:
         """Deliver until nothing is due now (for tests, tools and benchmarks)."""

@@ -54,6 +54,25 @@ class AlreadyExists(HubError):
     reason = "ALREADY_EXISTS"
 
 
+class NotRun(HubError):
+    """A call refused before its work started (the hub is overloaded, or the caller's
+    deadline passed while it waited): nothing was written and no response stored, so a
+    retry with the same request_id runs it. Not audited: it looked at nothing."""
+
+
+class DeadlineExceeded(NotRun):
+    reason = "DEADLINE_EXCEEDED"
+
+
+class ResourceExhausted(NotRun):
+    """`retry_after`: seconds the caller had better wait before it tries again."""
+    reason = "OVERLOADED"
+
+    def __init__(self, message: str, *, retry_after: float, metadata: dict[str, str] | None = None):
+        super().__init__(message, metadata=metadata)
+        self.retry_after = retry_after
+
+
 @dataclass
 class Violations:
     """Collects field violations so that a request reports all its problems at once."""

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ReplayDeadLetters": frozenset({_R.OPERATOR}),
     "PauseDestination": frozenset({_R.OPERATOR}),
     "ResumeDestination": frozenset({_R.OPERATOR}),
+    "RetryNow": frozenset({_R.OPERATOR}),
     # Payments: runs and the back office's corrections; providers pay and collect.
     "RunPayments": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
     "SchedulePayments": frozenset({_R.BACK_OFFICE}),

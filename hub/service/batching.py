@@ -5,19 +5,28 @@ that queue up while one transaction commits share the next one. On SQLite one la
 A caller's future is resolved only after its batch has committed. When the batch's
 commit fails (a concurrent process won a unique key, a deadlock on PostgreSQL), every
 call in it runs again on its own, so no call is answered from a transaction that did
-not commit and none is lost."""
+not commit and none is lost.
+
+Deadlines: a call may carry its caller's deadline (time.monotonic() seconds). A call
+whose deadline has passed when its turn comes is not run (DEADLINE_EXCEEDED: nothing
+written, so a retry with the same request_id runs it), and one that arrives behind a
+queue it clearly cannot wait out is refused at once (RESOURCE_EXHAUSTED, see `admit`).
+Under overload, callers give up while their calls wait; before, the lane ran them
+all the same, spending its time on answers no one would read."""
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import queue
 import threading
+import time
 from contextvars import ContextVar
 from typing import Any, Callable
 
 import sqlalchemy as sa
 import structlog
 
+from hub.domain.errors import DeadlineExceeded, ResourceExhausted
 from hub.store.uow import Batch, Lane
 
 log = structlog.get_logger("hub.batching")
@@ -35,18 +44,63 @@ def current_lane() -> Lane | None:
     return _current_lane.get()
 
 
+# Refuse a call at once only when even at twice the measured pace it could not start
+# before its deadline: the estimate is rough, and a call let in that then cannot start
+# in time costs the lane next to nothing (it is not run, see Job.run).
+HOPELESS = 2.0
+
+
+class ServiceTime:
+    """A recent time a call takes on a lane when calls queue up: an average of a batch's
+    time per call, over about `window` calls, each batch weighted by its size. Only
+    batches of at least `min_calls` count: a lone call's time is mostly its commit (an
+    fsync), which queued calls share, so it would overstate a queued call's wait several
+    times over. 0 until measured (and nothing is refused before)."""
+    __slots__ = ("per_call", "window", "min_calls")
+
+    def __init__(self, window: int = 256, min_calls: int = 4):
+        self.per_call, self.window, self.min_calls = 0.0, window, min_calls
+
+    def record(self, calls: int, seconds: float) -> None:
+        if calls >= self.min_calls:
+            x = seconds / calls
+            self.per_call = x if self.per_call == 0.0 else self.per_call + min(1.0, calls / self.window) * (
+                x - self.per_call)
+
+
+def admit(deadline: float, queued: int, per_call: float, parallel: int = 1) -> None:
+    """Let a call with `deadline` (time.monotonic()) join a queue of `queued` calls served
+    `parallel` at a time, each in about `per_call` seconds, or refuse it: DEADLINE_EXCEEDED
+    if its deadline has passed, RESOURCE_EXHAUSTED if the wait is clearly hopeless."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded("the call's deadline passed before it could start; nothing was done")
+    wait = queued * per_call / parallel
+    if wait > HOPELESS * left:
+        raise ResourceExhausted(
+            f"the hub is overloaded: {queued} calls queued, about {wait * 1000:.0f} ms to wait, {left * 1000:.0f} ms "
+            f"left; retry later with the same request_id", retry_after=wait,
+            metadata={"queued": queued, "wait_ms": round(wait * 1000), "left_ms": round(left * 1000)})
+
+
 class Job:
     """One call for a batch: `fn(*args)`, run in `ctx` (the caller's log bindings) if
-    given; `key` (client id, request id) lets the batch prefetch its stored response.
-    After `run`, `ok` and `value` hold the result or the exception."""
-    __slots__ = ("fn", "args", "key", "ctx", "ok", "value")
+    given; `key` (client id, request id) lets the batch prefetch its stored response;
+    `deadline` (time.monotonic(), or None): past it, the call is not run. After `run`,
+    `ok` and `value` hold the result or the exception."""
+    __slots__ = ("fn", "args", "key", "ctx", "ok", "value", "deadline")
 
     def __init__(self, fn: Callable, args: tuple, key: tuple[str, str] | None = None,
-                 ctx: contextvars.Context | None = None):
-        self.fn, self.args, self.key, self.ctx = fn, args, key, ctx
+                 ctx: contextvars.Context | None = None, deadline: float | None = None):
+        self.fn, self.args, self.key, self.ctx, self.deadline = fn, args, key, ctx, deadline
         self.ok, self.value = False, None
 
     def run(self, batch: Batch | None, lane: Lane | None = None) -> None:
+        if self.deadline is not None and self.deadline <= time.monotonic():
+            # Its caller has given up (or is about to): do nothing, and say so.
+            self.value, self.ok = DeadlineExceeded("the call's deadline passed while it waited its turn; nothing "
+                                                   "was done"), False
+            return
         try:
             self.value = (_call_in_batch(batch, lane, self.fn, self.args) if self.ctx is None
                           else self.ctx.run(_call_in_batch, batch, lane, self.fn, self.args))
@@ -59,8 +113,8 @@ class _Job(Job):
     """A job whose caller awaits it on an event loop."""
     __slots__ = ("future", "loop")
 
-    def __init__(self, ctx, fn, args, future, loop, key):
-        super().__init__(fn, args, key, ctx)
+    def __init__(self, ctx, fn, args, future, loop, key, deadline):
+        super().__init__(fn, args, key, ctx, deadline)
         self.future, self.loop = future, loop
 
 
@@ -96,18 +150,30 @@ class GroupCommit:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         # Counters for operators (and tests): transactions, calls, batches that failed.
         self.transactions = self.calls = self.fallbacks = 0
+        self.expired = 0  # calls not run: their deadline had passed when their turn came
+        self.waiting = 0  # calls handed to run() and not yet answered (queued or running)
+        self.service_time = ServiceTime()
         self._threads = [threading.Thread(target=self._lane, name=f"hub-db-{i}", daemon=True) for i in range(lanes)]
         for th in self._threads:
             th.start()
 
-    async def run(self, fn: Callable[..., Any], *args: Any, key: tuple[str, str] | None = None) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, key: tuple[str, str] | None = None,
+                  deadline: float | None = None) -> Any:
         """Run `fn(*args)` on a database lane, in the caller's context (log bindings),
         and return its result once its transaction has committed. `key` (client id,
-        request id) lets a batch look up all its stored responses in one query."""
+        request id) lets a batch look up all its stored responses in one query.
+        `deadline` (time.monotonic()): the call is refused rather than run late (see
+        `admit` and Job.run)."""
+        if deadline is not None:
+            admit(deadline, self.waiting, self.service_time.per_call, len(self._threads))
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Job(contextvars.copy_context(), fn, args, future, loop, key))
-        return await future
+        self._queue.put(_Job(contextvars.copy_context(), fn, args, future, loop, key, deadline))
+        self.waiting += 1
+        try:
+            return await future
+        finally:
+            self.waiting -= 1
 
     @property
     def lanes(self) -> int:
@@ -147,18 +213,36 @@ class GroupCommit:
             self._run(jobs, lane)
 
     def _run(self, jobs: list[_Job], lane: Lane) -> None:
-        self.transactions += 1
-        self.calls += len(jobs)
-        if not run_batch(self._engine, jobs, lane):
-            self.fallbacks += 1
+        live = refuse_late(jobs)
+        self.expired += len(jobs) - len(live)
+        if live:
+            self.transactions += 1
+            self.calls += len(live)
+            started = time.perf_counter()
+            if not run_batch(self._engine, live, lane):
+                self.fallbacks += 1
+            self.service_time.record(len(live), time.perf_counter() - started)
         # One wake-up of each caller's event loop for the whole batch, not one a call.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:
             by_loop.setdefault(job.loop, []).append(job)
         for loop, resolved in by_loop.items():
             loop.call_soon_threadsafe(_resolve_all, resolved)
-        if self._on_commit is not None:
+        if self._on_commit is not None and live:
             self._on_commit()
+
+
+def refuse_late(jobs: list[Job]) -> list[Job]:
+    """The jobs whose deadline has not passed; the others are refused (DEADLINE_EXCEEDED)
+    now, before a batch opens a transaction for the rest. (Job.run checks again, as each
+    job's turn comes within its batch.)"""
+    now = time.monotonic()
+    live = [job for job in jobs if job.deadline is None or job.deadline > now]
+    if len(live) < len(jobs):
+        for job in jobs:
+            if job.deadline is not None and job.deadline <= now:
+                job.run(None)  # refuses it
+    return live
 
 
 def run_batch(engine: sa.Engine, jobs: list[Job], lane: Lane | None = None) -> bool:

@@ -1,6 +1,7 @@
-"""The dispatcher's use cases: claim due messages, and record what happened to them
-together with what a delivery changes on the case (the archive reference, the time
-the letter was sent, register data arriving as information), in one transaction."""
+"""The dispatcher's use cases: claim due messages (and probes of destinations whose
+messages back off), and record what happened to them together with what a delivery
+changes on the case (the archive reference, the time the letter was sent, register
+data arriving as information), in one transaction."""
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,7 @@ class DeliveryOutcome:
     error: str = ""                  # failed
     dead: bool = False
     next_attempt_at: dt.datetime | None = None
+    probe: bool = False              # tried before its time, to see if the destination answers again
 
 
 class DeliveryService:
@@ -44,28 +46,50 @@ class DeliveryService:
             return ob.claim(conn, dispatcher_id=dispatcher_id, now=now, lease_until=now + lease, limit=limit,
                             destinations=destinations)
 
+    def claim_probes(self, dispatcher_id: str, *, lease: dt.timedelta, destinations) -> list[OutboxRow]:
+        """At most one message of each of `destinations` (not paused) whose messages back
+        off, claimed to probe it with (see hub.store.outbox.claim_probe)."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            wanted = set(destinations) - ob.paused_destinations(conn)
+            if not wanted:
+                return []
+            rows = (ob.claim_probe(conn, dispatcher_id=dispatcher_id, now=now, lease_until=now + lease, destination=d)
+                    for d in ob.backing_off_destinations(conn, now, wanted))
+            return [r for r in rows if r is not None]
+
     def release(self, dispatcher_id: str, rows: list[OutboxRow]) -> None:
         with self.engine.begin() as conn:
             ob.release(conn, [r.id for r in rows], dispatcher_id)
 
-    def record(self, dispatcher_id: str, outcomes: list[DeliveryOutcome]) -> None:
+    def record(self, dispatcher_id: str, outcomes: list[DeliveryOutcome]) -> dict[str, int]:
         """One transaction for a batch of outcomes. A message whose lease was lost (a
-        slow dispatcher overtaken after its lease expired) is left to its new owner."""
+        slow dispatcher overtaken after its lease expired) is left to its new owner.
+        A probe that got through makes the rest of its destination's backlog due now;
+        returns how many, by destination. One that did not changes nothing but its
+        message's last error (a probe every few seconds through a long outage must not
+        use up the message's attempts and make it a dead letter)."""
         now = self.clock.now()
+        made_due: dict[str, int] = {}
         with UnitOfWork(self.engine) as uow:
             delivered = [o for o in outcomes if o.receipt is not None]
             marked = ob.mark_delivered(uow.conn, [o.row.id for o in delivered], dispatcher_id, now)
             for o in delivered:
                 if o.row.id in marked:
                     self._apply(uow, o.row, o.receipt, now)
+                    if o.probe:
+                        made_due[o.row.destination] = ob.make_due(uow.conn, o.row.destination, now)
             for o in outcomes:
-                if o.receipt is None:
+                if o.receipt is None and o.probe and not o.dead:
+                    ob.probe_failed(uow.conn, o.row.id, dispatcher_id, o.error)
+                elif o.receipt is None:
                     ob.mark_failed(uow.conn, o.row.id, dispatcher_id, now, o.error, dead=o.dead,
                                    next_attempt_at=o.next_attempt_at or now)
                     if o.dead and o.row.case_id:
                         self._event(uow, o.row.case_id, "delivery.dead_lettered", now,
                                     message_id=o.row.message_id, destination=o.row.destination)
             uow.commit()
+        return made_due
 
     # ---- what a delivery changes on the case ---------------------------------------
 

@@ -393,6 +393,21 @@ class HubService(Payments, Complaints):
 
         return self._mutate(identity, action, request_id, fingerprint, encode, work)
 
+    def retry_now(self, identity: Identity, request_id: str, destination: str, fingerprint: str,
+                  encode: Encode[int]) -> bytes:
+        """The destination's backing-off messages due now (the dispatcher's probe does the
+        same when one gets through). Returns how many, encoded."""
+        self._authorize(identity, "RetryNow")
+        v = Violations()
+        cmd.check_request_id(v, request_id)
+        self._check_destination(v, destination, required=True)
+        v.raise_if_any()
+
+        def work(uow: UnitOfWork, now: dt.datetime):
+            return ob.make_due(uow.writer(), destination, now), None
+
+        return self._mutate(identity, "RetryNow", request_id, fingerprint, encode, work)
+
     def audit_failure(self, identity: Identity, action: str, case_id: str, decision_id: str, outcome: str,
                       purpose: str | None, request_id: str | None) -> None:
         """Record a call on a case that ended in an error, with the citizen concerned

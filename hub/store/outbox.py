@@ -5,7 +5,11 @@ short transaction; on PostgreSQL the candidate rows are locked FOR UPDATE SKIP L
 that concurrent dispatchers take different messages, on SQLite the transaction holds
 the database's write lock (BEGIN IMMEDIATE). A message whose lease has expired (its
 dispatcher died) can be claimed again. A later message for the same case and
-destination is not claimable while an earlier one is undelivered (pending or dead)."""
+destination is not claimable while an earlier one is undelivered (pending or dead).
+
+A probe is a claim too: one message of a destination whose messages back off (failed
+at least once, next attempt in the future), taken before its time to find out whether
+the destination answers again; if it does, `make_due` lets the rest go now."""
 from __future__ import annotations
 
 import datetime as dt
@@ -47,31 +51,77 @@ def paused_destinations(conn: sa.Connection) -> set[str]:
     return set(conn.execute(sa.select(d.name).where(d.paused.is_(True))).scalars())
 
 
+def _earlier_undelivered(o) -> sa.Exists:
+    """An earlier message for the same case and destination is not delivered yet."""
+    p = t.outbox.alias("p")
+    return sa.exists(sa.select(sa.literal(1)).select_from(p)
+                     .where(p.c.case_id == o.c.case_id, p.c.destination == o.c.destination,
+                            p.c.id < o.c.id, p.c.status != DELIVERED))
+
+
+def _take(conn: sa.Connection, ids: list[int], dispatcher_id: str, lease_until: dt.datetime) -> list[OutboxRow]:
+    c = t.outbox.c
+    conn.execute(sa.update(t.outbox).where(c.id.in_(ids))
+                 .values(claimed_by=dispatcher_id, claim_expires_at=lease_until))
+    return [_row(r) for r in conn.execute(sa.select(t.outbox).where(c.id.in_(ids)).order_by(c.id))]
+
+
 def claim(conn: sa.Connection, *, dispatcher_id: str, now: dt.datetime, lease_until: dt.datetime, limit: int,
           destinations: Iterable[str]) -> list[OutboxRow]:
     o = t.outbox.alias("o")
-    p = t.outbox.alias("p")
-    earlier_undelivered = (sa.select(sa.literal(1)).select_from(p)
-                           .where(p.c.case_id == o.c.case_id, p.c.destination == o.c.destination,
-                                  p.c.id < o.c.id, p.c.status != DELIVERED))
     wanted = sorted(set(destinations) - paused_destinations(conn))
     if not wanted:
         return []
     q = (sa.select(o.c.id)
          .where(o.c.status == PENDING, o.c.next_attempt_at <= now, o.c.destination.in_(wanted),
                 sa.or_(o.c.claim_expires_at.is_(None), o.c.claim_expires_at <= now),
-                ~sa.exists(earlier_undelivered))
+                ~_earlier_undelivered(o))
          .order_by(o.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(of=o, skip_locked=True)
     ids = list(conn.execute(q).scalars())
-    if not ids:
-        return []
+    return _take(conn, ids, dispatcher_id, lease_until) if ids else []
+
+
+def _backing_off(c, now: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(c.status == PENDING, c.next_attempt_at > now, c.attempts > 0)
+
+
+def backing_off_destinations(conn: sa.Connection, now: dt.datetime, destinations: Iterable[str]) -> list[str]:
+    """Which of `destinations` have messages backing off (a range of the due index)."""
     c = t.outbox.c
-    conn.execute(sa.update(t.outbox).where(c.id.in_(ids))
-                 .values(claimed_by=dispatcher_id, claim_expires_at=lease_until))
-    rows = conn.execute(sa.select(t.outbox).where(c.id.in_(ids)).order_by(c.id))
-    return [_row(r) for r in rows]
+    return sorted(conn.execute(sa.select(c.destination).distinct()
+                               .where(_backing_off(c, now), c.destination.in_(sorted(destinations)))).scalars())
+
+
+def claim_probe(conn: sa.Connection, *, dispatcher_id: str, now: dt.datetime, lease_until: dt.datetime,
+                destination: str) -> OutboxRow | None:
+    """Claim one backing-off message of `destination` to probe it with: of those the
+    per-case order lets go (no earlier one of its case undelivered), the one due first.
+    None while a failed message of the destination is out under a live lease (another
+    dispatcher's probe, or a retry on its schedule: that finds out as well). Concurrent
+    claims (PostgreSQL) may still take two different messages; never the same one."""
+    o, q = t.outbox.alias("o"), t.outbox.alias("q")
+    in_flight = sa.exists(sa.select(sa.literal(1)).select_from(q)
+                          .where(q.c.destination == destination, q.c.status == PENDING, q.c.attempts > 0,
+                                 q.c.claim_expires_at > now))
+    query = (sa.select(o.c.id)
+             .where(o.c.destination == destination, _backing_off(o.c, now),
+                    sa.or_(o.c.claim_expires_at.is_(None), o.c.claim_expires_at <= now),
+                    ~_earlier_undelivered(o), ~in_flight)
+             .order_by(o.c.next_attempt_at, o.c.id).limit(1))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=o, skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    return _take(conn, ids, dispatcher_id, lease_until)[0] if ids else None
+
+
+def make_due(conn: sa.Connection, destination: str, now: dt.datetime) -> int:
+    """The destination's backing-off messages due now (their attempts stay counted).
+    Returns how many."""
+    c = t.outbox.c
+    return conn.execute(sa.update(t.outbox).where(c.destination == destination, _backing_off(c, now))
+                        .values(next_attempt_at=now)).rowcount
 
 
 def mark_delivered(conn: sa.Connection, row_ids: list[int], dispatcher_id: str, now: dt.datetime) -> set[int]:
@@ -97,6 +147,15 @@ def mark_failed(conn: sa.Connection, row_id: int, dispatcher_id: str, now: dt.da
         values.update(status=DEAD, dead_at=now)
     res = conn.execute(sa.update(t.outbox)
                        .where(c.id == row_id, c.claimed_by == dispatcher_id, c.status == PENDING).values(**values))
+    return res.rowcount == 1
+
+
+def probe_failed(conn: sa.Connection, row_id: int, dispatcher_id: str, error: str) -> bool:
+    """A probe that did not get through: its message keeps its attempts and its place in
+    its own backoff; only the error is recorded."""
+    c = t.outbox.c
+    res = conn.execute(sa.update(t.outbox).where(c.id == row_id, c.claimed_by == dispatcher_id, c.status == PENDING)
+                       .values(last_error=f"probe: {error}"[:2000], claimed_by=None, claim_expires_at=None))
     return res.rowcount == 1
 
 

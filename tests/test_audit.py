@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from hub.store import tables
 from hub.store.audit import verify
 from hub.v1 import cases_pb2
+from tests.conftest import audit_unprotected
 from tests.helpers import create_req, draft_req, info_req
 
 
@@ -52,7 +53,7 @@ def test_every_case_read_and_write_is_audited_and_the_chain_verifies(hub, backof
 def test_a_one_byte_edit_is_found(hub, backoffice, database_url):
     for _ in range(3):
         _walk(backoffice)
-    with hub.engine.begin() as c:  # someone with database access hides who looked
+    with audit_unprotected(hub.engine) as c:  # someone who owns the database hides who looked
         c.execute(sa.update(tables.audit_log).where(tables.audit_log.c.seq == 7).values(client_id="backofficf"))
     result = _verify(hub.engine)
     assert not result.ok and result.seq == 7 and "does not match its hash" in result.problem
@@ -63,7 +64,7 @@ def test_a_one_byte_edit_is_found(hub, backoffice, database_url):
 def test_a_rehashed_edit_breaks_the_next_link(hub, backoffice):
     from hub.domain.audit import entry_hash
     _walk(backoffice)
-    with hub.engine.begin() as c:
+    with audit_unprotected(hub.engine) as c:
         row = dict(c.execute(sa.select(tables.audit_log).where(tables.audit_log.c.seq == 2)).mappings().one())
         row["purpose"] = "routine"
         c.execute(sa.update(tables.audit_log).where(tables.audit_log.c.seq == 2)
@@ -75,14 +76,35 @@ def test_a_rehashed_edit_breaks_the_next_link(hub, backoffice):
 def test_a_deleted_entry_is_found_in_the_middle_and_at_the_end(hub, backoffice):
     for _ in range(3):
         _walk(backoffice)
-    with hub.engine.begin() as c:
+    with audit_unprotected(hub.engine) as c:
         c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq == 5))
     result = _verify(hub.engine)
     assert not result.ok and "entry 5 is missing" in result.problem
-    with hub.engine.begin() as c:  # all from there to the end: no gap left to see, but the head knows
+    with audit_unprotected(hub.engine) as c:  # all from there to the end: no gap left to see, but the head knows
         c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq >= 5))
     result = _verify(hub.engine)
     assert not result.ok and "log ends at entry 4 but its head is at entry 12" in result.problem
+
+
+def test_the_hub_cannot_change_or_delete_an_entry_nor_move_the_head_back(hub, backoffice):
+    """The database refuses it (migration 0009's triggers), through the hub's own engine."""
+    import pytest
+    _walk(backoffice)
+    a, head = tables.audit_log, tables.audit_chain
+    refused = [sa.update(a).where(a.c.seq == 2).values(client_id="someone else"), sa.delete(a).where(a.c.seq == 4),
+               sa.delete(a), sa.delete(head), sa.update(head).values(seq=3, hash=sa.select(a.c.hash).where(
+                   a.c.seq == 3).scalar_subquery()), sa.update(head).values(seq=5, hash="0" * 64)]
+    if hub.engine.dialect.name == "postgresql":
+        refused += [sa.text("TRUNCATE audit_log"), sa.text("TRUNCATE audit_chain")]
+    for statement in refused:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only|only moves forward"):
+            with hub.engine.begin() as c:
+                c.execute(statement)
+    with hub.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(a)).scalar_one() == 4
+    assert _verify(hub.engine).ok
+    _walk(backoffice)  # and the hub goes on appending
+    assert _verify(hub.engine).entries == 8
 
 
 def _audit_stub(hub):

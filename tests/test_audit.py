@@ -21,9 +21,13 @@ def _verify(engine):
         return verify(c)
 
 
-def _cli_verify(database_url) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hub.cli", "--database", database_url, "audit", "verify"],
+def _cli(database_url, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hub.cli", "--database", database_url, "audit", *args],
                           capture_output=True, text=True, timeout=60, env=dict(os.environ, HUB_LOG_FORMAT="json"))
+
+
+def _cli_verify(database_url, *args) -> subprocess.CompletedProcess:
+    return _cli(database_url, "verify", *args)
 
 
 def _walk(backoffice):
@@ -86,6 +90,23 @@ def test_a_deleted_entry_is_found_in_the_middle_and_at_the_end(hub, backoffice):
     assert not result.ok and "log ends at entry 4 but its head is at entry 12" in result.problem
 
 
+def test_an_unreadable_entry_is_a_broken_link_named_by_the_cli(hub, backoffice, database_url):
+    for _ in range(2):
+        _walk(backoffice)
+    # A time the store cannot read: any text on SQLite; on PostgreSQL 'infinity', which
+    # a timestamp column takes and the driver cannot load.
+    bad = "'infinity'" if hub.engine.dialect.name == "postgresql" else "'the third of March'"
+    with audit_unprotected(hub.engine) as c:
+        c.exec_driver_sql(f"UPDATE audit_log SET at = {bad} WHERE seq = 3")
+    result = _verify(hub.engine)
+    assert not result.ok and result.seq == 3 and result.entries == 2
+    assert result.problem == "entry 3 cannot be read: at is not a value the hub writes (changed outside the hub?)"
+    done = _cli_verify(database_url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("audit log BROKEN at entry 3: entry 3 cannot be read: at is not a value the hub "
+                                   "writes (changed outside the hub?) (2 entries verified before it)")
+
+
 def test_the_hub_cannot_change_or_delete_an_entry_nor_move_the_head_back(hub, backoffice):
     """The database refuses it (migration 0009's triggers), through the hub's own engine."""
     import pytest
@@ -105,6 +126,140 @@ def test_the_hub_cannot_change_or_delete_an_entry_nor_move_the_head_back(hub, ba
     assert _verify(hub.engine).ok
     _walk(backoffice)  # and the hub goes on appending
     assert _verify(hub.engine).entries == 8
+
+
+def _rewrite_tail(engine, seq: int, **change) -> None:
+    """What someone who owns the database can do: change entry `seq`, compute its hash
+    and every later one again, and move the head to the new last hash."""
+    from hub.domain.audit import entry_hash
+    a = tables.audit_log
+    with audit_unprotected(engine) as c:
+        rows = [dict(r) for r in c.execute(sa.select(a).where(a.c.seq >= seq).order_by(a.c.seq)).mappings()]
+        rows[0].update(change)
+        prev = rows[0]["prev_hash"]
+        for r in rows:
+            r["prev_hash"], r["hash"] = prev, entry_hash(prev, r)
+            prev = r["hash"]
+            c.execute(sa.update(a).where(a.c.seq == r["seq"]).values(prev_hash=r["prev_hash"], hash=r["hash"],
+                                                                      **change if r["seq"] == seq else {}))
+        c.execute(sa.update(tables.audit_chain).values(hash=prev))
+
+
+def test_a_rewritten_tail_is_found_only_against_a_kept_head(hub, backoffice, database_url, tmp_path):
+    for _ in range(2):
+        _walk(backoffice)
+    head = _cli(database_url, "head")
+    assert head.returncode == 0 and head.stdout.startswith("8:")
+    kept = tmp_path / "heads"
+    kept.write_text("# kept by the operator\n" + head.stdout)
+    _walk(backoffice)
+    assert _cli_verify(database_url, "--against-file", str(kept)).returncode == 0
+    _rewrite_tail(hub.engine, 6, client_id="someone else")  # who looked at entries 6 on, hidden
+    # The chain alone cannot tell: every link holds.
+    assert _verify(hub.engine).ok
+    assert _cli_verify(database_url).returncode == 0
+    # The head kept before does.
+    done = _cli_verify(database_url, "--against-file", str(kept))
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("audit log BROKEN at entry 8: entry 8 is not the one kept as the head then: the "
+                                   "log was rewritten at or before it (7 entries verified before it)")
+    seq, hash_ = head.stdout.split()[0].split(":")
+    done = _cli_verify(database_url, "--against", f"5:{_hash_at(hub.engine, 5)}", "--against", f"{seq}:{hash_}")
+    assert done.returncode == 1 and "at or before it (after entry 5, the last kept head it still has)" in done.stderr
+
+
+def _hash_at(engine, seq: int) -> str:
+    with engine.connect() as c:
+        return c.execute(sa.select(tables.audit_log.c.hash).where(tables.audit_log.c.seq == seq)).scalar_one()
+
+
+def test_a_tail_cut_off_with_the_head_moved_back_is_found_against_a_kept_head(hub, backoffice, database_url):
+    for _ in range(3):
+        _walk(backoffice)
+    kept = f"12:{_hash_at(hub.engine, 12)}"
+    with audit_unprotected(hub.engine) as c:
+        c.execute(sa.delete(tables.audit_log).where(tables.audit_log.c.seq > 9))
+        c.execute(sa.update(tables.audit_chain).values(seq=9, hash=sa.select(tables.audit_log.c.hash).where(
+            tables.audit_log.c.seq == 9).scalar_subquery()))
+    assert _cli_verify(database_url).returncode == 0
+    done = _cli_verify(database_url, "--against", kept)
+    assert done.returncode == 1 and "the log ends at entry 9, before the head kept at entry 12" in done.stderr
+
+
+def test_kept_heads_that_are_not_heads_are_refused(hub, database_url, tmp_path):
+    bad = tmp_path / "heads"
+    bad.write_text("3:" + "a" * 64 + "\nnot a head\n")
+    done = _cli_verify(database_url, "--against-file", str(bad))
+    assert done.returncode == 2 and done.stderr.strip() == (
+        f"hub audit verify: {bad}: line 2: a kept head is SEQ:HASH (an entry number, a colon and 64 hex digits)")
+    done = _cli_verify(database_url, "--against", "3:" + "b" * 64, "--against-file", str(bad).replace("heads", "no"))
+    assert done.returncode == 2 and "No such file" in done.stderr
+
+
+def test_the_hub_appends_its_head_to_the_file_the_operator_keeps(hub, backoffice, database_url, tmp_path):
+    """hub serve with HUB_AUDIT_HEAD_FILE: a line when it starts, when the head moved, and when it stops."""
+    import asyncio
+
+    from hub.cli import publish_heads
+    from hub.store.audit import publish_head
+    from hub.store.db import create_engine
+    path = tmp_path / "heads"
+    reader = create_engine(database_url, read_only=True)
+    _walk(backoffice)
+
+    async def serve() -> None:
+        stopped = asyncio.Event()
+        publisher = asyncio.create_task(publish_heads(reader, str(path), 3600, stopped))
+        while not path.exists():  # the line it writes as it starts
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(_walk, backoffice)
+        stopped.set()
+        await publisher
+
+    asyncio.run(serve())
+    lines = path.read_text().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["4", "8"]
+    assert publish_head(reader, str(path), lines[-1]) == lines[-1]  # the head has not moved: no line
+    reader.dispose()
+    assert path.read_text().splitlines() == lines
+    assert lines[-1].split(" ")[1] == _entry_time(hub.engine, 8)
+    assert _cli_verify(database_url, "--against-file", str(path)).returncode == 0
+
+
+def test_hub_serve_keeps_its_head_in_the_file_it_is_given(clean_db, database_url, tmp_path):
+    import json
+    import signal
+    import time
+
+    import grpc
+
+    from hub.v1 import cases_pb2_grpc
+    heads, log = tmp_path / "heads", tmp_path / "hub.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "--database", database_url, "serve", "--listen", "127.0.0.1:0",
+         "--clients", "etc/clients.demo.toml", "--dispatch", "off"],
+        env=dict(os.environ, HUB_AUDIT_HEAD_FILE=str(heads), HUB_LOG_FILE=str(log), HUB_LOG_FORMAT="json"))
+    try:
+        port, waited = None, 0.0
+        while port is None and waited < 60 and server.poll() is None:
+            time.sleep(0.05)
+            waited += 0.05
+            lines = log.read_text().splitlines() if log.exists() else []
+            port = next((json.loads(x)["port"] for x in lines if '"serving"' in x), None)
+        assert port, "hub serve did not start"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            cases_pb2_grpc.CaseServiceStub(channel).CreateCase(
+                create_req(), metadata=[("authorization", "Bearer demo-backoffice")], timeout=30)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0
+    assert heads.read_text().splitlines() == [f"1:{_hash_at(clean_db, 1)} {_entry_time(clean_db, 1)}"]
+
+
+def _entry_time(engine, seq: int) -> str:
+    with engine.connect() as c:
+        at = c.execute(sa.select(tables.audit_log.c.at).where(tables.audit_log.c.seq == seq)).scalar_one()
+    return at.isoformat(timespec="microseconds")
 
 
 def _audit_stub(hub):

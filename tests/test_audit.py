@@ -13,7 +13,7 @@ from hub.store import tables
 from hub.store.audit import verify
 from hub.v1 import cases_pb2
 from tests.conftest import audit_unprotected
-from tests.helpers import create_req, draft_req, info_req
+from tests.helpers import create_req, draft_req, info_req, rid, rpc_error
 
 
 def _verify(engine):
@@ -311,3 +311,164 @@ def test_operators_list_entries_and_the_citizen_sees_who_looked(hub, backoffice,
         rpcs = [r for (r,) in c.execute(sa.select(tables.audit_log.c.rpc).order_by(tables.audit_log.c.seq))]
     assert rpcs[-2:] == ["ListAuditEntries", "ListCitizenAccess"]
     assert _verify(hub.engine).ok
+
+
+# ---- refused calls ------------------------------------------------------------------------------
+
+OPERATOR = [("authorization", "Bearer t-operator")]
+
+
+def _refused(hub, rpc: str, *, case_id: str = "", client_id: str = "") -> list:
+    """The entries of refused `rpc` calls, as an operator lists them."""
+    from hub.v1 import audit_pb2
+    entries = _audit_stub(hub).ListAuditEntries(audit_pb2.ListAuditEntriesRequest(
+        case_id=case_id, client_id=client_id, page_size=500), metadata=OPERATOR).entries
+    return [e for e in entries if e.rpc == rpc and e.outcome != "OK"]
+
+
+def _citizen_sees(hub, cpr: str) -> set[int]:
+    """The entries the citizen portal shows the citizen (who looked at their cases)."""
+    from hub.v1 import audit_pb2
+    return {e.sequence for e in _audit_stub(hub).ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(
+        cpr=cpr, page_size=500), metadata=[("authorization", "Bearer t-portal")]).entries}
+
+
+def assert_refusal_audited(hub, call, request, case, rpc: str, outcome: str, client_id: str, reason: str = ""):
+    """`call(request)` is refused with `outcome` (and ErrorInfo `reason`), and the refusal
+    is in the audit log: one entry, on the case, seen by its citizen."""
+    from tests.helpers import details
+    err = rpc_error(call, request)
+    assert err.code().name == outcome, err.details()
+    if reason:
+        assert details(err)[1].reason == reason
+    [entry] = [e for e in _refused(hub, rpc, case_id=case.case_id, client_id=client_id)
+               if e.request_id == getattr(request, "request_id", "")]
+    assert (entry.rpc, entry.outcome, entry.case_id, entry.client_id) == (rpc, outcome, case.case_id, client_id)
+    assert entry.sequence in _citizen_sees(hub, case.cpr)
+
+
+def test_refused_complaint_calls_are_audited_with_the_case_and_citizen(hub, backoffice, caseworker, clock,
+                                                                       tmp_path):
+    from hub.service.deadlines import DeadlineWatcher
+    from hub.v1 import complaints_pb2 as K
+    from tests.dispatch_support import dispatcher, file_adapters
+    from tests.test_complaints import file, sent_decision
+    disp = dispatcher(hub.engine, clock, file_adapters(tmp_path), watcher=DeadlineWatcher(hub.engine, clock))
+    case, decision = sent_decision(backoffice, disp)
+    complaint = file(backoffice, decision.decision_id)
+    upheld = K.RECONSIDERATION_OUTCOME_UPHELD
+    # The back office may not reconsider; the authority may not before the statement.
+    assert_refusal_audited(hub, backoffice.Reconsider, K.ReconsiderRequest(
+        request_id=rid(), complaint_id=complaint.complaint_id, outcome=upheld), case, "Reconsider",
+        "PERMISSION_DENIED", "backoffice", "ROLE_NOT_PERMITTED")
+    assert_refusal_audited(hub, caseworker.Reconsider, K.ReconsiderRequest(
+        request_id=rid(), complaint_id=complaint.complaint_id, outcome=upheld), case, "Reconsider",
+        "FAILED_PRECONDITION", "cw-101", "STATEMENT_MISSING")
+    # A client of another municipality: not found for it, and recorded as tried.
+    assert_refusal_audited(hub, hub.as_("t-cw-751").GetComplaint, K.GetComplaintRequest(
+        complaint_id=complaint.complaint_id), case, "GetComplaint", "NOT_FOUND", "cw-751")
+
+
+def test_refused_payment_calls_are_audited_with_the_case_and_citizen(hub, backoffice):
+    from hub.v1 import operations_pb2, payments_pb2 as P
+    from tests.test_payments import granted, report, run
+    case, _ = granted(backoffice)
+    run(backoffice, "2026-04")
+    [order] = backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)).payments.orders
+    # A payment the bank has not refused is not reissued.
+    assert_refusal_audited(hub, backoffice.ReissuePayment, P.ReissuePaymentRequest(
+        request_id=rid(), end_to_end_id=order.end_to_end_id), case, "ReissuePayment", "FAILED_PRECONDITION",
+        "backoffice", "NOT_REISSUABLE")
+    # A claim written off is no longer offset.
+    claim = backoffice.CreateClaim(P.CreateClaimRequest(request_id=rid(), case_id=case.case_id,
+                                                        origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=10_000,
+                                                        reason="paid twice"))
+    backoffice.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id=claim.claim_id, reason="too small"))
+    assert_refusal_audited(hub, backoffice.SetClaimOffset, P.SetClaimOffsetRequest(
+        request_id=rid(), claim_id=claim.claim_id, offset_allowed=True), case, "SetClaimOffset",
+        "FAILED_PRECONDITION", "backoffice", "CLAIM_NOT_OPEN")
+    # Another provider reports on the order (named inside the request's settlements).
+    assert_refusal_audited(hub, hub.as_("t-provider-b").ReportSettlement, P.ReportSettlementRequest(
+        request_id=rid(), settlements=[report(order)]), case, "ReportSettlement", "NOT_FOUND", "provider-b")
+    # An outbox message of the case that is no dead letter.
+    [message] = [m for m in backoffice_outbox(hub) if m.case_id == case.case_id][:1]
+    assert_refusal_audited(hub, hub.as_("t-operator").ReplayDeadLetters, operations_pb2.ReplayDeadLettersRequest(
+        request_id=rid(), message_id=message.message_id), case, "ReplayDeadLetters", "FAILED_PRECONDITION",
+        "operator", "NOT_A_DEAD_LETTER")
+
+
+def backoffice_outbox(hub) -> list:
+    from hub.v1 import operations_pb2
+    return list(hub.as_("t-operator").ListOutboxMessages(operations_pb2.ListOutboxMessagesRequest(
+        page_size=500)).messages)
+
+
+def test_refused_hearing_and_decision_calls_are_audited_with_the_case_and_citizen(hub, backoffice):
+    from hub.v1 import common_pb2 as S, decisions_pb2 as D
+    from tests.test_complaints import refusal_pending
+    case, _, r = refusal_pending(backoffice)
+    hearing = backoffice.StartHearing(D.StartHearingRequest(request_id=rid(), decision_id=r.decision.decision_id))
+    outsider = hub.as_("t-cw-751")
+    assert_refusal_audited(hub, outsider.RecordHearingResponse, D.RecordHearingResponseRequest(
+        request_id=rid(), hearing_id=hearing.hearing_id, comments="Jeg er uenig.", channel=S.CHANNEL_LETTER), case,
+        "RecordHearingResponse",
+        "NOT_FOUND", "cw-751")
+    assert_refusal_audited(hub, outsider.ApproveDecision, D.ApproveDecisionRequest(
+        request_id=rid(), decision_id=r.decision.decision_id), case, "ApproveDecision", "NOT_FOUND", "cw-751")
+
+
+def test_a_refused_call_on_something_that_does_not_exist_is_audited_without_a_case(hub, backoffice):
+    from hub.v1 import complaints_pb2 as K, payments_pb2 as P
+    for call, request, rpc in [
+            (backoffice.GetComplaint, K.GetComplaintRequest(complaint_id="0190a1b2-0000-7000-8000-000000000000"),
+             "GetComplaint"),
+            (backoffice.SetClaimOffset, P.SetClaimOffsetRequest(request_id=rid(), claim_id="no such claim"),
+             "SetClaimOffset")]:
+        assert rpc_error(call, request).code().name == "NOT_FOUND"
+        [entry] = _refused(hub, rpc)
+        assert (entry.client_id, entry.role, entry.outcome, entry.case_id) == ("backoffice", "back_office",
+                                                                              "NOT_FOUND", "")
+
+
+def test_a_call_without_identity_is_audited_as_an_attempt_that_learns_nothing(hub, backoffice):
+    """No token or an unknown one: the attempt is recorded (client `unauthenticated`, no
+    role), with the case id it named but no citizen, and the answer is the same whether
+    that case exists or not."""
+    from hub.v1 import complaints_pb2 as K
+    case = backoffice.CreateCase(create_req())
+    unknown_case = "0190a1b2-0000-7000-8000-000000000000"
+    answers = []
+    for token in ("t-nobody", None):
+        for case_id in (case.case_id, unknown_case):
+            err = rpc_error(hub.as_(token).GetCase, cases_pb2.GetCaseRequest(case_id=case_id))
+            answers.append((err.code(), err.details(), err.trailing_metadata()))
+    assert all(code.name == "UNAUTHENTICATED" for code, _, _ in answers)
+    assert answers[0] == answers[1] and answers[2] == answers[3]  # the case's existence changes nothing
+    rpc_error(hub.as_("t-nobody").GetComplaint, K.GetComplaintRequest(complaint_id=unknown_case))
+    entries = _refused(hub, "GetCase", client_id="unauthenticated") + _refused(hub, "GetComplaint",
+                                                                              client_id="unauthenticated")
+    assert [(e.rpc, e.case_id, e.role, e.outcome) for e in entries] == [
+        ("GetCase", case.case_id, "", "UNAUTHENTICATED"), ("GetCase", unknown_case, "", "UNAUTHENTICATED"),
+        ("GetCase", case.case_id, "", "UNAUTHENTICATED"), ("GetCase", unknown_case, "", "UNAUTHENTICATED"),
+        ("GetComplaint", "", "", "UNAUTHENTICATED")]
+    assert not {e.sequence for e in entries} & _citizen_sees(hub, case.cpr)
+    assert _verify(hub.engine).ok
+
+
+def test_every_id_a_request_names_is_one_the_audit_resolves_or_knowingly_not():
+    """A new request field naming something of a case must be in CASE_OBJECTS (its
+    refusals are then audited with the case); a new *_id that names no case goes below."""
+    from hub.api.servicers import CASE_OBJECTS
+    from hub.api.services import request_class, unary_methods
+    from hub.store.audit import _OWNERS
+    no_case = {"request_id", "batch_id", "provider_id", "client_id"}  # a call, a batch of many cases, clients
+
+    def ids(descriptor, seen=()):
+        for f in descriptor.fields:
+            if f.message_type is not None and f.message_type.file.package == "hub.v1" and f.message_type not in seen:
+                yield from ids(f.message_type, (*seen, descriptor))
+            elif f.name.endswith("_id") and f.type == f.TYPE_STRING:
+                yield f.name
+    named = {name for _, _, m in unary_methods() for name in ids(request_class(m).DESCRIPTOR)}
+    assert named - no_case == CASE_OBJECTS
+    assert set(CASE_OBJECTS) - {"case_id"} == set(_OWNERS)

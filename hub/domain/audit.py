@@ -16,6 +16,11 @@ import re
 from typing import Any
 
 GENESIS = "0" * 64
+# Who an entry names for a caller without identity (no token, an unknown one, a revoked
+# certificate); a clients file cannot give a client this id (hub.api.auth).
+UNAUTHENTICATED = "unauthenticated"
+REQUEST_ID_LENGTH, PURPOSE_LENGTH = 128, 200  # the columns' (a refusal's request id may be longer)
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 FIELDS = ("seq", "at", "client_id", "role", "rpc", "case_id", "cpr", "outcome", "request_id", "purpose")
 
 
@@ -69,3 +74,13 @@ def parse_kept(text: str) -> tuple[int, str]:
     if m is None:
         raise ValueError("a kept head is SEQ:HASH (an entry number, a colon and 64 hex digits)")
     return int(m.group(1)), m.group(2)
+
+
+def is_id(text: str) -> bool:
+    """Shaped as the ids the hub gives its records (a UUID, lower case)."""
+    return _ID.fullmatch(text) is not None
+
+
+def clip(text: str | None, length: int) -> str | None:
+    """What fits the column: a refused call's request id or purpose may be too long."""
+    return text[:length] if text else text

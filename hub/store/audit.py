@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -153,6 +153,39 @@ def _unhashable(row: dict[str, Any]) -> str:
         except _UNREADABLE:
             bad.append(name)
     return f"{', '.join(bad) or 'a field'} is not a value the hub writes (changed outside the hub?)"
+
+
+# Where each kind of thing a request names (hub.api.servicers.CASE_OBJECTS) keeps its case.
+_OWNERS = {"decision_id": t.decisions.c.decision_id, "complaint_id": t.complaints.c.complaint_id,
+           "hearing_id": t.hearings.c.hearing_id, "claim_id": t.claims.c.claim_id,
+           "end_to_end_id": t.payment_orders.c.end_to_end_id, "message_id": t.outbox.c.message_id}
+# At most this many things named are looked up for one refusal (the longest list a
+# valid request holds: ReportSettlement's 1,000): a refused request is not checked
+# for its size, and one entry is written for each case it names.
+MAX_NAMED = 1000
+_CHUNK = 500
+
+
+def cases_named(conn: sa.Connection, named: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The cases that what a request named ((field, id) pairs) belongs to, with their
+    citizens' CPR numbers (case id -> CPR), in the order named; what does not exist is
+    left out. Whether the caller may see them is not asked: this is for the audit log."""
+    named = list(named)[:MAX_NAMED]
+    owner: dict[tuple[str, str], str] = {}
+    for kind in {k for k, _ in named if k in _OWNERS}:
+        column = _OWNERS[kind]
+        ids = list(dict.fromkeys(v for k, v in named if k == kind))
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(sa.select(column, column.table.c.case_id).where(column.in_(ids[start:start + _CHUNK])))
+            owner.update(((kind, value), case_id) for value, case_id in rows if case_id)
+    case_ids = list(dict.fromkeys(v if k == "case_id" else owner.get((k, v)) for k, v in named))
+    case_ids = [c for c in case_ids if c]
+    cprs: dict[str, str] = {}
+    for start in range(0, len(case_ids), _CHUNK):
+        rows = conn.execute(sa.select(t.cases.c.case_id, t.cases.c.cpr)
+                            .where(t.cases.c.case_id.in_(case_ids[start:start + _CHUNK])))
+        cprs.update((case_id, cpr) for case_id, cpr in rows)
+    return {c: cprs[c] for c in case_ids if c in cprs}
 
 
 def entries(conn: sa.Connection, *, case_id: str = "", client_id: str = "", cpr: str = "",

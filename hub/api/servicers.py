@@ -12,6 +12,7 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
+from hub.domain.audit import PURPOSE_LENGTH, clip
 from hub.domain.errors import HubError
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
@@ -26,8 +27,10 @@ INTERNAL_ERROR = "internal error; the hub has logged it"
 
 
 def purpose_of(metadata) -> str | None:
-    """The purpose a caller gives for reading (metadata `x-purpose`)."""
-    return next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    """The purpose a caller gives for reading (metadata `x-purpose`), as much of it as
+    the audit log keeps (a longer one failed the call on PostgreSQL, unaudited)."""
+    purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    return clip(purpose, PURPOSE_LENGTH)
 
 
 # The fields by which a request names something that belongs to a case. A refused call

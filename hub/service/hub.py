@@ -411,8 +411,7 @@ class HubService(Payments, Complaints):
             now = self.clock.now()
             for case_id, cpr in cases.items() or [(None, None)]:
                 uow.audit(AuditEntry(now, client_id, role, action, case_id, cpr, outcome,
-                                     audit_rules.clip(request_id, audit_rules.REQUEST_ID_LENGTH),
-                                     audit_rules.clip(purpose, audit_rules.PURPOSE_LENGTH)))
+                                     audit_rules.clip(request_id, audit_rules.REQUEST_ID_LENGTH), purpose))
             uow.commit()
 
     # ---- the audit log -------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_every_rpc_line_names_the_call_the_request_and_the_client(hub, backoffic
 def test_a_request_id_with_a_cpr_shaped_run_stays_whole_in_the_log(hub, backoffice):
     """A UUID may hold six digits, a dash and four digits: the call is still found by its id."""
     start = len(LOG_FILE.read_text(encoding="utf-8"))
-    request = create_req(request_id="fd123456-7890-449c-8a2b-010170123456")
+    request = create_req(request_id="fd123456-7890-449c-8a2b-0123456789ab")
     backoffice.CreateCase(request)
     lines = [json.loads(line) for line in LOG_FILE.read_text(encoding="utf-8")[start:].splitlines() if line.strip()]
     assert [x["request_id"] for x in lines if x.get("event") == "rpc"] == [request.request_id]

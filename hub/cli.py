@@ -1,4 +1,4 @@
-"""`hub`: the server's own command (serve, dispatch, migrate)."""
+"""`hub`: the server's own command (serve, dispatch, audit, migrate)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,11 @@ import os
 import signal
 import sys
 
+import structlog
+
 from hub import logs
+
+log = structlog.get_logger("hub.cli")
 
 
 def _positive_seconds(text: str) -> float:
@@ -69,19 +73,30 @@ def _serve(args) -> int:
     from hub.store.db import is_sqlite
     writer_process = args.writer == "process" or (args.writer == "auto" and is_sqlite(engine))
 
+    # The audit log's head, kept in a file outside the database (read with an engine
+    # of its own: on SQLite a read-only one, which never takes the write lock).
+    heads = create_engine(args.database, read_only=True) if args.audit_head_file else None
+
     async def main() -> None:
         hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure,
                           writer_process=writer_process, writer_hang_after=args.writer_hang_seconds,
                           writer_linger=args.writer_linger_ms)
         settle_heap()
-        stop = asyncio.Event()
+        stop, stopped = asyncio.Event(), asyncio.Event()
+        publisher = None if heads is None else asyncio.create_task(
+            publish_heads(heads, args.audit_head_file, args.audit_head_seconds, stopped))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await hub.stop(grace=5)
+        stopped.set()  # the last head, with what the last calls appended
+        if publisher is not None:
+            await publisher
 
     asyncio.run(main())
+    if heads is not None:
+        heads.dispose()
     engine.dispose()
     return 0
 
@@ -112,19 +127,90 @@ def _dispatch(args) -> int:
     return 0
 
 
-def _audit_verify(args) -> int:
-    from hub.store.audit import verify
+def _kept_heads(args) -> dict[int, str]:
+    """The heads given to `hub audit verify` (--against, --against-file). ValueError
+    or OSError naming the one that is wrong."""
+    from hub.store.audit import read_kept
+    sources = [("--against", [text]) for text in args.against]
+    for path in args.against_file:
+        with open(path, encoding="utf-8") as f:
+            sources.append((path, f.read().splitlines()))
+    kept: dict[int, str] = {}
+    for name, lines in sources:
+        try:
+            found = read_kept(lines)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        for seq, hash_ in found.items():
+            if kept.setdefault(seq, hash_) != hash_:
+                raise ValueError(f"{name}: keeps another hash for entry {seq} than a head given before it")
+    return kept
+
+
+def _read_audit(args, read):
+    """`read(conn)` on a read-only connection; None, and a line that says why (no
+    traceback), if the database cannot be read."""
+    import sqlalchemy as sa
+
     from hub.store.db import create_engine
     engine = create_engine(args.database, read_only=True)
-    with engine.connect() as conn:
-        result = verify(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            return read(conn)
+    except sa.exc.SQLAlchemyError as err:
+        print(f"hub audit: could not read the audit log: {str(err).splitlines()[0]}", file=sys.stderr)
+        return None
+    finally:
+        engine.dispose()
+
+
+def _audit_verify(args) -> int:
+    from hub.store.audit import verify
+    try:
+        kept = _kept_heads(args)
+    except (ValueError, OSError) as err:
+        print(f"hub audit verify: {err}", file=sys.stderr)
+        return 2
+    result = _read_audit(args, lambda conn: verify(conn, kept=kept))
+    if result is None:
+        return 2
     if result.ok:
-        print(f"audit log intact: {result.entries} entries, every link and the head verified")
+        against = f", and the {len(kept)} kept heads" if kept else ""
+        print(f"audit log intact: {result.entries} entries, every link and the head verified{against}")
         return 0
     print(f"audit log BROKEN at entry {result.seq}: {result.problem} "
           f"({result.entries} entries verified before it)", file=sys.stderr)
     return 1
+
+
+def _audit_head(args) -> int:
+    from hub.domain.audit import head_line
+    from hub.store.audit import head
+    found = _read_audit(args, head)
+    if found is None:
+        return 2
+    print(head_line(*found))
+    return 0
+
+
+async def publish_heads(engine, path: str, every: float, done: asyncio.Event) -> None:
+    """`hub serve` with HUB_AUDIT_HEAD_FILE: append the audit log's head to the file at
+    `path` now, every `every` seconds if it moved, and once more when `done` is set
+    (hub.store.audit.publish_head). A failure is logged and tried again next time."""
+    from hub.store.audit import publish_head
+    last = None
+    while True:
+        final = done.is_set()
+        try:
+            last = await asyncio.to_thread(publish_head, engine, path, last)
+        except Exception:
+            log.exception("could not append the audit log's head to its file", path=path)
+        if final:
+            return
+        try:
+            await asyncio.wait_for(done.wait(), every)
+        except asyncio.TimeoutError:
+            pass
 
 
 def _migrate(args) -> int:
@@ -160,13 +246,25 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--writer-linger-ms", type=writer_linger, default=os.environ.get("HUB_WRITER_LINGER_MS", ""),
                    help="a writer process that is busy waits up to this long for more calls to commit with the "
                         "ones it has (one fsync for more of them); default 1; 0: never")
+    s.add_argument("--audit-head-file", default=os.environ.get("HUB_AUDIT_HEAD_FILE"), metavar="PATH",
+                   help="append the audit log's head (SEQ:HASH TIME) to this file as it moves, to keep outside the "
+                        "database for `hub audit verify --against-file`")
+    s.add_argument("--audit-head-seconds", type=_positive_seconds,
+                   default=os.environ.get("HUB_AUDIT_HEAD_SECONDS", "60"),
+                   help="how often the audit log's head is appended to its file (if it moved)")
     s.set_defaults(fn=_serve)
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")
     d.add_argument("--drain", action="store_true", help="deliver what is due now, then exit")
     d.set_defaults(fn=_dispatch)
     a = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
-    a.add_parser("verify", help="walk the hash chain; report the first broken link (exit 1)").set_defaults(
-        fn=_audit_verify)
+    v = a.add_parser("verify", help="walk the hash chain; report the first broken link (exit 1)")
+    v.add_argument("--against", action="append", default=[], metavar="SEQ:HASH",
+                   help="a head kept outside the database (`hub audit head`): the log must still have it")
+    v.add_argument("--against-file", action="append", default=[], metavar="PATH",
+                   help="a file of kept heads, one a line (HUB_AUDIT_HEAD_FILE)")
+    v.set_defaults(fn=_audit_verify)
+    a.add_parser("head", help="print the chain's head (SEQ:HASH TIME), a line to keep outside the "
+                              "database").set_defaults(fn=_audit_head)
     m = sub.add_parser("migrate", help="bring the database schema up to date")
     m.set_defaults(fn=_migrate)
     args = p.parse_args(argv)

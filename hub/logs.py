@@ -1,5 +1,5 @@
 """Structured logs: one JSON object a line in production, readable lines in a
-terminal. Anything shaped like a CPR number is redacted from every line, including
+terminal. A CPR number (hub.domain.cpr.CPR_PATTERN) is redacted from every line, including
 exception texts and the logs of libraries (SQLAlchemy errors carry parameters)."""
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ real gRPC channel. Every log line of the run goes to one file, checked for CPR n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import mmap
@@ -137,10 +138,31 @@ def engine(database_url):
 _KEEP = {"benefits", "sequences", "audit_chain"}
 
 
+@contextlib.contextmanager
+def audit_unprotected(engine):
+    """A transaction in which the audit log's protection (migration 0010's triggers) is
+    lifted, as whoever owns the database can lift it: for the reset between tests, and
+    for the tests that play someone who rewrites the log. The hub's own connections
+    never do this. PostgreSQL: session_replication_role (a superuser's setting, for
+    this transaction only); SQLite: the triggers are dropped and created again."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            yield conn
+            return
+        triggers = conn.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                                        "('audit_log', 'audit_chain')")).all()
+        for name, _ in triggers:
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        yield conn
+        for _, sql in triggers:
+            conn.exec_driver_sql(sql)
+
+
 @pytest.fixture
 def clean_db(engine):
     """Empty every table the tests write, so that each test starts from the seed."""
-    with engine.begin() as conn:
+    with audit_unprotected(engine) as conn:
         names = [t.name for t in reversed(tables.metadata.sorted_tables) if t.name not in _KEEP]
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hub.domain import municipalities
+from hub.domain.audit import UNAUTHENTICATED
 from hub.domain.errors import Unauthenticated
 from hub.domain.identity import Identity, Role
 from hub.domain.model import Sensitivity
@@ -55,6 +56,8 @@ class ClientRegistry:
         by_hash: dict[str, Identity] = {}
         by_cert: dict[str, Identity] = {}
         for e in entries:
+            if e["id"] == UNAUTHENTICATED:  # the audit log's name for a caller without identity
+                raise ValueError(f"client {e['id']}: that id is reserved")
             munis = list(e.get("municipalities", []))
             if munis == ["*"]:
                 munis = list(municipalities.all_municipalities())

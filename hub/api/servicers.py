@@ -13,6 +13,7 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
+from hub.domain.audit import PURPOSE_LENGTH, clip
 from hub.domain.errors import HubError, NotRun
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
@@ -27,16 +28,38 @@ INTERNAL_ERROR = "internal error; the hub has logged it"
 
 
 def purpose_of(metadata) -> str | None:
-    """The purpose a caller gives for reading (metadata `x-purpose`)."""
-    return next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    """The purpose a caller gives for reading (metadata `x-purpose`), as much of it as
+    the audit log keeps (a longer one failed the call on PostgreSQL, unaudited)."""
+    purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    return clip(purpose, PURPOSE_LENGTH)
 
 
-def audited_failure(request) -> tuple[str, str] | None:
-    """(case id, decision id) when a refused call names a case or a decision: such a
-    refusal is audited too (who tried to look at what)."""
-    case_id = getattr(request, "case_id", "")
-    decision_id = getattr(request, "decision_id", "")
-    return (case_id, decision_id) if case_id or decision_id else None
+# The fields by which a request names something that belongs to a case. A refused call
+# that names one is audited with that case and its citizen (HubService.audit_failure),
+# wherever in the request it is (ReportSettlement names orders in its settlements).
+# tests/test_audit.py checks every request message's *_id fields against this.
+CASE_OBJECTS = frozenset({"case_id", "decision_id", "complaint_id", "hearing_id", "claim_id", "end_to_end_id",
+                          "message_id"})
+
+
+def audited_failure(request) -> tuple[tuple[str, str], ...]:
+    """What a refused call named of cases, as (field, id) pairs, in the request's order:
+    such a refusal is audited too (who tried what on which case). Empty: nothing."""
+    found: dict[tuple[str, str], None] = {}
+    _named(request, found)
+    return tuple(found)
+
+
+def _named(message, found: dict) -> None:
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else (value,)
+        if field.type == field.TYPE_MESSAGE:
+            # The hub's own messages only (not a google.protobuf.Value a caller filled).
+            if field.message_type.file.package == "hub.v1" and not field.message_type.GetOptions().map_entry:
+                for m in values:
+                    _named(m, found)
+        elif field.name in CASE_OBJECTS and field.type == field.TYPE_STRING:
+            found.update(((field.name, v), None) for v in values if v)
 
 
 def fingerprint(request) -> str:
@@ -75,7 +98,9 @@ def rpc(action: str):
             except HubError as err:
                 status = to_status(err)
                 log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
-                if identity is not None and not isinstance(err, NotRun):  # (a call not run looked at nothing)
+                # (identity None: UNAUTHENTICATED, audited as an attempt without identity; a call
+                # not run for its deadline or the hub's load looked at nothing)
+                if not isinstance(err, NotRun):
                     await self._audit_failure(identity, action, request, status.code.name, purpose, request_id)
             except Exception:
                 log.exception("rpc", code="INTERNAL")
@@ -97,11 +122,17 @@ class _Base:
         self.runner = runner
 
     async def _audit_failure(self, identity, action: str, request, code: str, purpose, request_id) -> None:
-        target = audited_failure(request)
-        if target is None:
+        """Audit a refused call that named something of a case; `identity` None: the
+        caller was not authenticated. Committed before the refusal is answered."""
+        named = audited_failure(request)
+        if not named:
             return
+        args = (identity, action, named, code, purpose, request_id)
         try:
-            await self.runner.run(self.service.audit_failure, identity, action, *target, code, purpose, request_id)
+            if self.runner is not None:
+                await self.runner.run(self.service.audit_failure, *args)
+            else:  # the front of a writer process (its own refusals: UNAUTHENTICATED)
+                await asyncio.to_thread(self.service.audit_failure, *args)
         except Exception:
             log.exception("could not audit a failed call")
 

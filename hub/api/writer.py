@@ -315,10 +315,10 @@ class _Writer:
         return out
 
     def _audit(self, call: _Call, code: str) -> Job | None:
-        target = audited_failure(call.request)
-        if target is None:
+        named = audited_failure(call.request)
+        if not named:
             return None
-        return Job(self.service.audit_failure, (call.identity, call.method.action, *target, code, call.purpose,
+        return Job(self.service.audit_failure, (call.identity, call.method.action, named, code, call.purpose,
                                                 call.request_id))
 
 
@@ -556,7 +556,8 @@ def _reap(process: subprocess.Popen, grace: float = 5) -> None:
         process.wait()
 
 
-def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, action: str):
+def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, action: str, servicer, request: type):
+    """`servicer` (the front's) audits a call refused here, `request` its message type."""
     async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
         metadata = context.invocation_metadata() or ()
         try:
@@ -564,6 +565,13 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
         except HubError as err:
             status = to_status(err)
             log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
+            try:
+                message = request.FromString(payload)
+            except DecodeError:
+                message = None  # nothing to audit in it
+            if message is not None:
+                await servicer._audit_failure(None, action, message, status.code.name, purpose_of(metadata),
+                                              getattr(message, "request_id", "") or None)
             await context.abort_with_status(status)
         purpose = purpose_of(metadata)
         left = context.time_remaining()  # seconds, None without a deadline
@@ -593,7 +601,8 @@ def forwarded_services(writer: WriterProcess, registry: ClientRegistry,
     streaming ones served by the local `servicers` (by class)."""
     numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
     return {d.full_name: {m.name: method_handler(m, _forwarder(writer, registry, numbers[(d.full_name, m.name)],
-                                                               getattr(cls, m.name).action), raw=True)
+                                                               getattr(cls, m.name).action, servicers[cls],
+                                                               request_class(m)), raw=True)
                           if is_unary(m) else method_handler(m, getattr(servicers[cls], m.name))
                           for m in d.methods}
             for d, cls in SERVICES}

@@ -7,8 +7,14 @@ import datetime as dt
 import re
 
 _FORMAT = re.compile(r"^(\d{6})-?(\d{4})$")
-# Anything shaped like a CPR number, for redaction in logs.
-CPR_PATTERN = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
+# A CPR number as people write it, for redaction in logs: DDMMYY-SSSS or DDMMYYSSSS
+# whose first four digits read as a day (01-31) and a month (01-12), standing alone.
+# Not a run inside a longer word of letters and digits, so that identifiers keep their
+# digits: a UUID request id (fd123456-7890-449c-...: its groups are 8-4-4-4-12 hex
+# characters, never a lone 6+4 or 10), a hex id, a longer number. Anything else around
+# it is a boundary: quotes, `=`, `:`, brackets, spaces, `-`, `_`, `/`, the ends, and a
+# JSON escape (a traceback's line break is `\n` in a JSON log line: a letter before it).
+CPR_PATTERN = re.compile(r"(?:(?<=\\[nrtbf])|(?<![^\W_]))(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d\d-?\d{4}(?![^\W_])")
 
 
 def century(seventh_digit: int, yy: int) -> int:

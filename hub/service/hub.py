@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from hub.domain import audit as audit_rules
 from hub.domain import commands as cmd
 from hub.domain import cpr as cpr_rules
 from hub.domain import documents, paging
@@ -408,18 +409,26 @@ class HubService(Payments, Complaints):
 
         return self._mutate(identity, "RetryNow", request_id, fingerprint, encode, work)
 
-    def audit_failure(self, identity: Identity, action: str, case_id: str, decision_id: str, outcome: str,
+    def audit_failure(self, identity: Identity | None, action: str, named: Sequence[tuple[str, str]], outcome: str,
                       purpose: str | None, request_id: str | None) -> None:
-        """Record a call on a case that ended in an error, with the citizen concerned
-        when the case exists (also when the caller may not see it)."""
+        """Record a refused call that named something of a case (`named`: (field, id)
+        pairs, hub.api.servicers.audited_failure): an entry for each case it named, with
+        the citizen concerned (also when the caller may not see the case), or one
+        without a case when nothing it named exists. `identity` None: a caller without
+        identity (UNAUTHENTICATED), recorded as client `unauthenticated` with no role;
+        nothing is looked up for it, so nothing it could time is done: its entry holds
+        the case id it named (if shaped as one, unverified), never a citizen."""
         with self._uow() as uow:
-            if not case_id and decision_id:
-                d = uow.decision(decision_id)
-                case_id = d.case_id if d else ""
-            case = uow.case(case_id) if case_id else None
-            uow.audit(AuditEntry(self.clock.now(), identity.client_id, identity.role.value, action,
-                                 case.case_id if case else None, case.cpr if case else None, outcome,
-                                 request_id, purpose))
+            if identity is None:
+                client_id, role = audit_rules.UNAUTHENTICATED, ""
+                cases = dict.fromkeys(v for k, v in named if k == "case_id" and audit_rules.is_id(v))
+            else:
+                client_id, role = identity.client_id, identity.role.value
+                cases = audit_store.cases_named(uow.writer(), named)
+            now = self.clock.now()
+            for case_id, cpr in cases.items() or [(None, None)]:
+                uow.audit(AuditEntry(now, client_id, role, action, case_id, cpr, outcome,
+                                     audit_rules.clip(request_id, audit_rules.REQUEST_ID_LENGTH), purpose))
             uow.commit()
 
     # ---- the audit log -------------------------------------------------------------------

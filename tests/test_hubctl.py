@@ -1,9 +1,20 @@
-"""hubctl walks a case end to end against a running hub."""
+"""hubctl walks a case end to end against a running hub, and behaves as a command-line
+tool should: help on everything, its own output accepted back as input, one clear line
+for a mistake, Danish letters as themselves, quiet in a pipe, words for an empty answer."""
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-from clients.cli.hubctl import main
+import pytest
+
+from clients.cli.hubctl import main, parser
+from hub.v1 import cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2, payments_pb2
 from tests.conftest import new_cpr
 
 
@@ -53,7 +64,7 @@ def test_hubctl_operator_commands(hub, capsys, clock):
     code, listed = _run(capsys, hub, "t-operator", "ops", "list", "--status", "pending")
     assert len(listed["messages"]) == 2
     code, replayed = _run(capsys, hub, "t-operator", "ops", "replay", "--all")
-    assert code == 0 and replayed == {}  # nothing was dead
+    assert code == 0 and replayed == {"replayed": "0"}  # nothing was dead
     code, err = _run(capsys, hub, "t-operator", "ops", "replay")
     assert code == 2 and "MESSAGE_ID or --all" in err
     code, _ = _run(capsys, hub, "t-operator", "ops", "resume", "economy")
@@ -123,5 +134,177 @@ def test_hubctl_hearing_complaint_and_overdue(hub, capsys, tmp_path):
     assert code == 0 and remitted["appeal"]["outcome"] == "APPEAL_OUTCOME_REMITTED"
     _, shown = _run(capsys, hub, bo, "case", "show", cid)
     assert shown["status"] == "CASE_STATUS_INFORMING" and shown["complaints"][0]["complaint_id"] == kid
-    code, overdue = _run(capsys, hub, cw, "overdue", "--kind", "reconsideration")
-    assert code == 0 and not overdue.get("items")
+    assert _raw(capsys, hub, cw, "overdue", "--kind", "reconsideration") == (0, "0 overdue items\n", "")
+
+
+def _raw(capsys, hub, token, *args) -> tuple[int, str, str]:
+    code = main(["--address", hub.address, "--token", token, *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _parsers(p: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every parser of the tree, with its path of subcommands."""
+    yield path, p
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, path + (name,))
+
+
+def test_every_subcommand_and_argument_has_help():
+    missing, commands = [], 0
+    for path, p in _parsers(parser()):
+        where = " ".join(("hubctl",) + path)
+        if path and not (p.description or "").strip():
+            missing.append(f"{where}: no description")
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {a.dest: a.help for a in action._choices_actions}  # only those added with help=
+                missing += [f"{where} {name}: no help" for name in action.choices
+                            if not (helped.get(name) or "").strip()]
+                commands += len(action.choices)
+            elif not (action.help or "").strip():
+                missing.append(f"{where} {'/'.join(action.option_strings) or action.dest}: no help")
+    assert commands > 40 and not missing, "\n".join(missing)
+
+
+# Every option that takes an enum: (the command line up to the value, the option's dest, the
+# enum, the values it takes if not all).
+ENUM_OPTIONS = [
+    (["case", "create", "--municipality", "101", "--cpr", "x", "--benefit", "B", "--channel"], "channel",
+     common_pb2.Channel, None),
+    (["case", "list", "--status"], "status", common_pb2.CaseStatus, None),
+    (["case", "add-info", "C", "--kind", "k", "--value", "1", "--source"], "source", cases_pb2.InformationSource, None),
+    (["case", "register-data", "C", "--from", "2026-01", "--to", "2026-02", "--register"], "register",
+     cases_pb2.Register, None),
+    (["decision", "submit", "C", "--outcome"], "outcome", decisions_pb2.Outcome, None),
+    (["decision", "submit", "C", "--outcome", "refused", "--hearing-exception"], "hearing_exception",
+     decisions_pb2.HearingException, None),
+    (["hearing", "respond", "H", "--comments", "c", "--channel"], "channel", common_pb2.Channel, None),
+    (["complaint", "file", "D", "--grounds", "g", "--channel"], "channel", common_pb2.Channel, None),
+    (["complaint", "list", "--status"], "status", complaints_pb2.ComplaintStatus, None),
+    (["complaint", "appeal", "K", "--reference", "r", "--outcome"], "outcome", complaints_pb2.AppealOutcome, None),
+    (["complaint", "appeal", "K", "--reference", "r", "--outcome", "changed", "--new-outcome"], "new_outcome",
+     decisions_pb2.Outcome, None),
+    (["ops", "list", "--status"], "status", operations_pb2.OutboxStatus, None),
+    (["payments", "list", "--status"], "status", payments_pb2.PaymentStatus, None),
+    (["claims", "create", "C", "--amount", "1", "--reason", "r", "--origin"], "origin", payments_pb2.ClaimOrigin,
+     ["CLAIM_ORIGIN_MANUAL", "CLAIM_ORIGIN_RECALCULATION"]),  # the only origins CreateClaim takes
+    (["overdue", "--kind"], "kind", cases_pb2.OverdueKind, None),
+]
+
+
+@pytest.mark.parametrize("argv,dest,enum,only", ENUM_OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_an_enum_as_hubctl_prints_it_is_accepted_back(argv, dest, enum, only):
+    """CASE_STATUS_DECIDED (as printed), decided and DECIDED (short) all mean the same."""
+    names = only or [n for n in enum.keys() if not n.endswith("_UNSPECIFIED")]
+    prefix = next(n for n in enum.keys() if n.endswith("_UNSPECIFIED"))[:-len("UNSPECIFIED")]
+    for name in names:
+        short = name[len(prefix):]
+        for spelling in (name, short, short.lower().replace("_", "-")):
+            assert getattr(parser().parse_args(argv + [spelling]), dest) == enum.Value(name), spelling
+
+
+def test_enums_round_trip_against_the_hub(hub, capsys):
+    code, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", new_cpr(),
+                      "--benefit", "FOLKEPENSION", "--channel", "CHANNEL_LETTER")
+    assert code == 0 and case["channel"] == "CHANNEL_LETTER"
+    code, listed = _run(capsys, hub, "t-backoffice", "case", "list", "--status", case["status"])
+    assert code == 0 and [c["case_id"] for c in listed["cases"]] == [case["case_id"]]
+    code, out, _ = _raw(capsys, hub, "t-backoffice", "case", "list", "--status", "CASE_STATUS_DECIDED")
+    assert code == 0 and out == "0 cases\n"
+
+
+INTERNALS = re.compile(r"Traceback|[A-Za-z]+(Error|Exception)\b|File \"|<lambda>|invalid _|_pb2|NoneType|\bself\b")
+
+
+@pytest.mark.parametrize("argv,says", [
+    ([], "COMMAND"),
+    (["frobnicate"], "frobnicate"),
+    (["case"], "required"),
+    (["case", "create", "--municipality", "101"], "--cpr"),
+    (["case", "show", "C", "--bogus"], "--bogus"),
+    (["case", "list", "--status", "CASE_STATUS_NOPE"], "decided"),  # says what it takes
+    (["case", "list", "--page-size", "many"], "--page-size"),
+    (["case", "create", "--municipality", "101", "--cpr", "x", "--benefit", "B", "--channel", "letter",
+      "--statement", "novalue"], "KEY=VALUE"),
+    (["decision", "submit", "C", "--outcome", "granted", "--amount", "abc"], "OERE:START:END"),
+    (["decision", "submit", "C", "--outcome", "granted", "--amount", "1450000:2026-13-01:2026-12-31"], "2026-13-01"),
+    (["decision", "submit", "C", "--outcome", "granted", "--amount", "14,50:2026-04-01:2026-12-31"], "øre"),
+    (["decision", "submit", "C", "--outcome", "granted", "--point", "nopoint"], "TOPIC=ASSESSMENT"),
+    (["claims", "create", "C", "--amount", "1.5", "--reason", "r"], "øre"),
+    (["complaint", "appeal", "K", "--outcome", "remitted", "--reference", "r", "--decided-on", "2026-02-30"],
+     "2026-02-30"),
+    (["complaint", "file", "D", "--channel", "letter", "--grounds", "g", "--received", "yesterday"], "RFC 3339"),
+    (["payments", "run", "--period", "May"], "YYYY-MM"),
+    (["ops", "replay"], "MESSAGE_ID or --all"),
+])
+def test_a_usage_mistake_is_one_clear_line_and_exit_2(hub, capsys, argv, says):
+    code, out, err = _raw(capsys, hub, "t-backoffice", *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("hubctl") and says in err, err
+    assert not INTERNALS.search(err), err
+
+
+def test_a_file_that_cannot_be_read_is_one_line(hub, capsys, tmp_path):
+    code = main(["--address", hub.address, "--ca", str(tmp_path / "none.pem"), "--cert", str(tmp_path / "c.pem"),
+                 "--key", str(tmp_path / "c.key"), "benefits"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "none.pem" in err and not INTERNALS.search(err), err
+
+
+def test_a_hub_error_is_a_clear_message_not_a_traceback(hub, capsys):
+    code, out, err = _raw(capsys, hub, "t-backoffice", "case", "show", "no-such-case")
+    assert code == 1 and out == "" and err.startswith("hubctl: NOT_FOUND: ") and not INTERNALS.search(err), err
+    _, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", new_cpr(),
+                   "--benefit", "BOLIGSTOETTE", "--channel", "letter")
+    assert _run(capsys, hub, "t-backoffice", "case", "withdraw", case["case_id"], "--reason", "r")[0] == 0
+    code, out, err = _raw(capsys, hub, "t-backoffice", "case", "withdraw", case["case_id"], "--reason", "r")
+    first, *rest = err.splitlines()
+    assert code == 1 and first.startswith("hubctl: FAILED_PRECONDITION: ") and "WITHDRAWN" in first, err
+    assert rest == ["  reason: ILLEGAL_CASE_TRANSITION (current_status=WITHDRAWN, requested_status=WITHDRAWN)"], err
+    code, out, err = _raw(capsys, hub, "t-backoffice", "decision", "submit", case["case_id"], "--outcome", "granted",
+                          "--amount", "100:2026-05-01:2026-04-01")  # ends before it starts: a field violation
+    assert code == 1 and err.startswith("hubctl: INVALID_ARGUMENT: ") and re.search(r"^  amounts.*: ", err, re.M), err
+
+
+def test_an_unreachable_hub_is_one_line(capsys):
+    code = main(["--address", "127.0.0.1:1", "--token", "t", "benefits"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("hubctl: UNAVAILABLE: ") and not INTERNALS.search(err), err
+
+
+def test_danish_letters_print_as_themselves(hub, capsys):
+    code, out, _ = _raw(capsys, hub, "t-backoffice", "benefits")
+    assert code == 0 and "Boligstøtte" in out and "\\u00f8" not in out
+    assert json.loads(out)["benefits"]
+
+
+def test_empty_answers_say_so_in_words(hub, capsys):
+    for token, argv, words in [
+        ("t-operator", ["ops", "list", "--status", "dead"], "0 messages"),
+        ("t-operator", ["ops", "backlog"], "0 destinations with messages"),
+        ("t-backoffice", ["case", "list"], "0 cases"),
+        ("t-cw-101", ["inbox"], "0 drafts waiting for approval"),
+        ("t-cw-101", ["overdue"], "0 overdue items"),
+        ("t-backoffice", ["complaint", "list"], "0 complaints"),
+        ("t-backoffice", ["payments", "list"], "0 payment orders"),
+    ]:
+        assert _raw(capsys, hub, token, *argv) == (0, words + "\n", ""), argv
+    # --json: always JSON, for scripts, the empty lists included.
+    code, out, _ = _raw(capsys, hub, "t-backoffice", "--json", "case", "list")
+    assert code == 0 and json.loads(out) == {"cases": [], "next_page_token": ""}
+
+
+def test_piped_into_head_it_stops_quietly(hub):
+    """`hubctl ... | head -1`: the reader leaves after one line; hubctl stops without a
+    word (no traceback, no 'Exception ignored'), with the status of a tool SIGPIPE ends."""
+    from tests.dispatch_support import enqueue_postings
+    enqueue_postings(hub.engine, hub.clock, cases=100, per_case=5)  # ~150 kB of JSON: more than a pipe holds
+    env = {**os.environ, "HUBCTL_TOKEN": "t-operator"}
+    cmd = (f"set -o pipefail; {sys.executable} -m clients.cli.hubctl --address {hub.address} "
+           f"ops list --page-size 500 | head -1; echo \"status=${{PIPESTATUS[0]}}\"")
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout == "{\nstatus=141\n" and done.stderr == "", done.stderr

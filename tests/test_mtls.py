@@ -104,3 +104,50 @@ def test_hubctl_dev_certs_and_a_call_over_mtls(tls_hub, certs, capsys, tmp_path)
                  "--cert", str(pki / "backoffice.example.pem"), "--key", str(pki / "backoffice.example.key"),
                  "benefits"])
     assert code == 0 and "BOLIGSTOETTE" in capsys.readouterr().out
+
+
+def test_dev_certs_a_second_time_keeps_the_ca_and_earlier_clients_work(clean_db, clock, tmp_path, capsys):
+    """A second `hubctl dev-certs` adds clients under the CA it made the first time: the
+    first client's certificate still works against a hub serving with that CA."""
+    from clients.cli.hubctl import main
+    out = tmp_path / "certs"
+    assert main(["dev-certs", "--out", str(out), "--client", "first.example"]) == 0
+    ca_before, server_before = (out / "ca.pem").read_bytes(), (out / "server.pem").read_bytes()
+    assert main(["dev-certs", "--out", str(out), "--client", "second.example"]) == 0
+    capsys.readouterr()
+    assert (out / "ca.pem").read_bytes() == ca_before and (out / "server.pem").read_bytes() == server_before
+    for f in sorted(out.glob("*.key")):  # every private key, the CA's first
+        assert f.stat().st_mode & 0o777 == 0o600, f.name
+    assert {f.name for f in out.glob("*.key")} == {"ca.key", "server.key", "first.example.key", "second.example.key"}
+
+    entries = [dict(c) for c in CLIENTS] + [
+        dict(id="first", role="back_office", municipalities=["*"], certificate="first.example"),
+        dict(id="second", role="back_office", municipalities=["*"], certificate="second.example")]
+    h = RunningHub(clean_db, clock, tls=TlsFiles(out / "server.pem", out / "server.key", out / "ca.pem"),
+                   registry=ClientRegistry.from_entries(entries))
+    try:
+        for name in ("first.example", "second.example"):
+            sdk = connect(f"localhost:{h.port}", ca=str(out / "ca.pem"), cert=str(out / f"{name}.pem"),
+                          key=str(out / f"{name}.key"))
+            try:
+                assert sdk.cases.CreateCase(create_req(), timeout=10).created_by_client == name.split(".")[0]
+            finally:
+                sdk.close()
+    finally:
+        h.stop()
+
+
+def test_dev_certs_replaces_only_what_is_no_longer_valid(tmp_path):
+    """A client certificate that was not issued by the CA in the folder (or has expired)
+    is issued again; a CA key that does not match its certificate is an error, not a new CA."""
+    out = tmp_path / "certs"
+    devcerts.make(out, ["a"])
+    devcerts.make(tmp_path / "other", ["a"])
+    (out / "a.pem").write_bytes((tmp_path / "other" / "a.pem").read_bytes())
+    (out / "a.key").write_bytes((tmp_path / "other" / "a.key").read_bytes())
+    before = (out / "a.pem").read_bytes()
+    devcerts.make(out, ["a"])
+    assert (out / "a.pem").read_bytes() != before and devcerts.issued_by(out / "a.pem", out / "ca.pem")
+    (out / "ca.key").write_bytes((tmp_path / "other" / "ca.key").read_bytes())
+    with pytest.raises(ValueError, match="ca.key"):
+        devcerts.make(out, ["b"])

@@ -1,4 +1,7 @@
-"""hubctl: walk a case through the hub from a terminal. Prints JSON.
+"""hubctl: walk a case through the hub from a terminal. Prints JSON (with --json
+always; without it, an empty list says so in words: "0 cases"). An enum can be given
+as hubctl prints it (CASE_STATUS_DECIDED) or short (decided). Exit 0 done, 1 the hub
+refused (its status, message and field violations on stderr), 2 a usage mistake.
 
     export HUBCTL_TOKEN=demo-backoffice          # from etc/clients.demo.toml
     hubctl case create --municipality 101 --cpr 010170-1234 --benefit BOLIGSTOETTE --channel self-service
@@ -45,6 +48,8 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
+import signal
 import sys
 import uuid
 
@@ -56,32 +61,105 @@ from clients.sdk import connect, describe_error
 from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2, payments_pb2
 
 
-def _enum(wrapper, prefix: str, text: str) -> int:
-    return wrapper.Value(f"{prefix}_{text.upper().replace('-', '_')}")
+class UsageError(Exception):
+    """A mistake on the command line: one line on stderr, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the command and where its help is,
+    not the usage block (every subcommand's parser is one of these too)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+class Enum:
+    """An argparse type for a proto enum: the short form (decided, partly-granted, in any
+    case, - or _) or the name hubctl prints (CASE_STATUS_DECIDED), so that what one
+    command prints can be passed to the next. `only`: the values the option takes, if
+    not all (names without the prefix, e.g. ["MANUAL", "RECALCULATION"])."""
+
+    def __init__(self, enum, only: list[str] | None = None):
+        unspecified = next(n for n in enum.keys() if n.endswith("_UNSPECIFIED"))
+        self.prefix = unspecified[:-len("UNSPECIFIED")]  # e.g. CASE_STATUS_
+        self.values = {n[len(self.prefix):].lower().replace("_", "-"): enum.Value(n) for n in enum.keys()
+                       if n != unspecified and (only is None or n[len(self.prefix):] in only)}
+
+    def __call__(self, text: str) -> int:
+        key = text.strip().lower().replace("_", "-")
+        full = self.prefix.lower().replace("_", "-")
+        value = self.values.get(key[len(full):] if key.startswith(full) else key)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(self.values)} "
+                                             f"(or as printed: {self.prefix}{next(iter(self.values)).upper()}, ...)")
+        return value
+
+    def help(self, text: str) -> str:
+        return f"{text}: {', '.join(self.values)} (or as hubctl prints them, {self.prefix}...)"
+
+
+def enum_arg(p: argparse.ArgumentParser, flag: str, enum, help: str, only: list[str] | None = None, **kw):
+    """An option that takes one value of a proto enum (0, unspecified, when not given)."""
+    t = Enum(enum, only)
+    p.add_argument(flag, type=t, metavar=kw.pop("metavar", flag.lstrip("-").upper().replace("-", "_")),
+                   default=kw.pop("default", 0), help=t.help(help), **kw)
+
+
+def _bad(what: str, text: str, example: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"{text!r} is not {what}, e.g. {example}")
 
 
 def _date(text: str) -> date_pb2.Date:
-    d = dt.date.fromisoformat(text)
+    try:
+        d = dt.date.fromisoformat(text)
+    except ValueError:
+        raise _bad("a date (YYYY-MM-DD)", text, "2026-04-01") from None
     return date_pb2.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _oere(text: str) -> int:
+    if not re.fullmatch(r"-?\d+", text.strip()):
+        raise _bad("a whole number of øre", text, "150000 for 1,500.00 kr")
+    return int(text)
 
 
 def _amount(text: str) -> common_pb2.PeriodAmount:
     """OERE:START:END, e.g. 125000:2026-04-01:2026-12-31"""
-    oere, start, end = text.split(":")
-    return common_pb2.PeriodAmount(amount_oere=int(oere), period_start=_date(start), period_end=_date(end))
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise _bad("OERE:START:END", text, "125000:2026-04-01:2026-12-31 (øre, first and last day)")
+    oere, start, end = parts
+    return common_pb2.PeriodAmount(amount_oere=_oere(oere), period_start=_date(start), period_end=_date(end))
 
 
-def _time(text: str | None):
-    """An RFC 3339 time, or None (the hub's now)."""
-    if not text:
-        return None
+def _month(text: str) -> str:
+    if text and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise _bad("a month (YYYY-MM)", text, "2026-05")
+    return text
+
+
+def _time(text: str) -> timestamp_pb2.Timestamp:
+    """An RFC 3339 time (None, when not given: the hub's now)."""
     t = timestamp_pb2.Timestamp()
-    t.FromJsonString(text)
+    try:
+        t.FromJsonString(text)
+    except ValueError:
+        raise _bad("an RFC 3339 time", text, "2026-05-01T10:00:00Z") from None
     return t
 
 
+def _pair(form: str, example: str):
+    """A type for KEY=VALUE arguments (`form` names them in a mistake's message)."""
+    def pair(text: str) -> tuple[str, str]:
+        key, eq, value = text.partition("=")
+        if not eq or not key:
+            raise _bad(form, text, example)
+        return key, value
+    return pair
+
+
 def _point(text: str) -> decisions_pb2.DiscretionaryPoint:
-    topic, _, assessment = text.partition("=")
+    topic, assessment = _pair("TOPIC=ASSESSMENT", "rent='the rent is reasonable for the area'")(text)
     return decisions_pb2.DiscretionaryPoint(topic=topic, assessment=assessment)
 
 
@@ -92,8 +170,37 @@ def _value(text: str) -> struct_pb2.Value:
         return struct_pb2.Value(string_value=text)
 
 
+# What an empty list answer says, by response type; otherwise its list field's name.
+_NOUNS = {"ListPendingApprovalsResponse": "drafts waiting for approval", "ListOverdueResponse": "overdue items",
+          "ListPaymentsResponse": "payment orders", "GetOutboxSummaryResponse": "destinations with messages",
+          "ListAuditEntriesResponse": "audit entries"}
+_ALWAYS_JSON = False  # --json
+
+
+def _empty_list(message) -> str | None:
+    """'0 cases' if `message` is a list answer (one repeated field, and perhaps a
+    next_page_token) with nothing in it; else None."""
+    fields = [f for f in message.DESCRIPTOR.fields if f.name != "next_page_token"]
+    if len(fields) != 1 or not fields[0].is_repeated or getattr(message, "next_page_token", ""):
+        return None
+    if len(getattr(message, fields[0].name)):
+        return None
+    return f"0 {_NOUNS.get(message.DESCRIPTOR.name, fields[0].name.replace('_', ' '))}"
+
+
 def _print(message) -> None:
-    print(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
+    """JSON, with Danish letters as themselves. An empty list answer says so in words
+    (unless --json); an answer whose fields all have their defaults prints them
+    ({"replayed": "0"}, not {})."""
+    words = None if _ALWAYS_JSON else _empty_list(message)
+    if words is not None:
+        print(words)
+        return
+    as_json = dict(preserving_proto_field_name=True, indent=2, ensure_ascii=False)
+    text = json_format.MessageToJson(message, **as_json)
+    if text == "{}":
+        text = json_format.MessageToJson(message, always_print_fields_with_no_presence=True, **as_json)
+    print(text)
 
 
 def run(args, hub) -> None:
@@ -104,22 +211,19 @@ def run(args, hub) -> None:
             _print(b.ListBenefits(benefits_pb2.ListBenefitsRequest()))
         case "case-create":
             statement = struct_pb2.Struct()
-            statement.update(dict(kv.split("=", 1) for kv in args.statement))
+            statement.update(dict(args.statement))
             _print(c.CreateCase(cases_pb2.CreateCaseRequest(
                 request_id=rid, municipality_code=args.municipality, cpr=args.cpr, benefit_code=args.benefit,
-                channel=_enum(common_pb2.Channel, "CHANNEL", args.channel), applicant_statement=statement,
-                external_reference=args.ref)))
+                channel=args.channel, applicant_statement=statement, external_reference=args.ref)))
         case "case-show":
             _print(c.GetCase(cases_pb2.GetCaseRequest(case_id=args.case_id)))
         case "case-list":
             _print(c.ListCases(cases_pb2.ListCasesRequest(
-                municipality_code=args.municipality, benefit_code=args.benefit, cpr=args.cpr,
-                status=_enum(common_pb2.CaseStatus, "CASE_STATUS", args.status) if args.status else 0,
+                municipality_code=args.municipality, benefit_code=args.benefit, cpr=args.cpr, status=args.status,
                 page_size=args.page_size, page_token=args.page_token)))
         case "case-add-info":
             _print(c.AddInformation(cases_pb2.AddInformationRequest(
-                request_id=rid, case_id=args.case_id,
-                source=_enum(cases_pb2.InformationSource, "INFORMATION_SOURCE", args.source),
+                request_id=rid, case_id=args.case_id, source=args.source,
                 source_reference=args.source_reference, kind=args.kind, value=_value(args.value),
                 discretionary=args.discretionary)))
         case "case-withdraw":
@@ -127,34 +231,32 @@ def run(args, hub) -> None:
                                                                 reason=args.reason)))
         case "decision-submit":
             _print(d.SubmitDraftDecision(decisions_pb2.SubmitDraftDecisionRequest(
-                request_id=rid, case_id=args.case_id, outcome=_enum(decisions_pb2.Outcome, "OUTCOME", args.outcome),
-                amounts=[_amount(a) for a in args.amount], reasoning=args.reasoning, legal_basis=args.legal_basis,
-                discretionary_points=[_point(p) for p in args.point], decisive_fact_ids=args.fact,
-                hearing_exception=_enum(decisions_pb2.HearingException, "HEARING_EXCEPTION", args.hearing_exception)
-                if args.hearing_exception else 0, hearing_exception_note=args.hearing_exception_note)))
+                request_id=rid, case_id=args.case_id, outcome=args.outcome,
+                amounts=args.amount, reasoning=args.reasoning, legal_basis=args.legal_basis,
+                discretionary_points=args.point, decisive_fact_ids=args.fact,
+                hearing_exception=args.hearing_exception, hearing_exception_note=args.hearing_exception_note)))
         case "decision-approve":
             req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
             if args.amount or args.point:
-                req.amendment.CopyFrom(decisions_pb2.Amendment(
-                    amounts=[_amount(a) for a in args.amount], discretionary_points=[_point(p) for p in args.point],
-                    replace_discretionary_points=bool(args.point)))
+                req.amendment.CopyFrom(decisions_pb2.Amendment(amounts=args.amount, discretionary_points=args.point,
+                                                               replace_discretionary_points=bool(args.point)))
             _print(d.ApproveDecision(req))
         case "decision-return":
             _print(d.ReturnDraft(decisions_pb2.ReturnDraftRequest(request_id=rid, decision_id=args.decision_id,
                                                                   reason=args.reason)))
         case "case-register-data":
             _print(c.RequestRegisterData(cases_pb2.RequestRegisterDataRequest(
-                request_id=rid, case_id=args.case_id, register=_enum(cases_pb2.Register, "REGISTER", args.register),
+                request_id=rid, case_id=args.case_id, register=args.register,
                 from_month=args.from_month, to_month=args.to_month)))
         case "ops-backlog":
             _print(hub.operations.GetOutboxSummary(operations_pb2.GetOutboxSummaryRequest()))
         case "ops-list":
             _print(hub.operations.ListOutboxMessages(operations_pb2.ListOutboxMessagesRequest(
-                status=_enum(operations_pb2.OutboxStatus, "OUTBOX_STATUS", args.status) if args.status else 0,
-                destination=args.destination, page_size=args.page_size, page_token=args.page_token)))
+                status=args.status, destination=args.destination, page_size=args.page_size,
+                page_token=args.page_token)))
         case "ops-replay":
             if bool(args.message_id) == args.all:
-                raise ValueError("give a MESSAGE_ID or --all")
+                raise UsageError("hubctl ops replay: give a MESSAGE_ID or --all")
             _print(hub.operations.ReplayDeadLetters(operations_pb2.ReplayDeadLettersRequest(
                 request_id=rid, message_id=args.message_id or "", all=args.all, destination=args.destination)))
         case "ops-pause":
@@ -171,8 +273,7 @@ def run(args, hub) -> None:
         case "payments-list":
             _print(hub.payments.ListPayments(payments_pb2.ListPaymentsRequest(
                 municipality_code=args.municipality, due_month=args.due_month, case_id=args.case_id,
-                status=_enum(payments_pb2.PaymentStatus, "PAYMENT_STATUS", args.status) if args.status else 0,
-                page_size=args.page_size, page_token=args.page_token)))
+                status=args.status, page_size=args.page_size, page_token=args.page_token)))
         case "payments-push":
             _print(hub.payments.PushPaymentBatch(payments_pb2.PushPaymentBatchRequest(request_id=rid,
                                                                                    provider_id=args.provider)))
@@ -182,7 +283,7 @@ def run(args, hub) -> None:
         case "claims-create":
             _print(hub.payments.CreateClaim(payments_pb2.CreateClaimRequest(
                 request_id=rid, case_id=args.case_id, amount_oere=args.amount, reason=args.reason,
-                origin=_enum(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", args.origin), offset_allowed=args.offset)))
+                origin=args.origin, offset_allowed=args.offset)))
         case "claims-offset":
             _print(hub.payments.SetClaimOffset(payments_pb2.SetClaimOffsetRequest(
                 request_id=rid, claim_id=args.claim_id, offset_allowed=not args.off)))
@@ -195,11 +296,11 @@ def run(args, hub) -> None:
         case "hearing-respond":
             _print(d.RecordHearingResponse(decisions_pb2.RecordHearingResponseRequest(
                 request_id=rid, hearing_id=args.hearing_id, comments=args.comments,
-                channel=_enum(common_pb2.Channel, "CHANNEL", args.channel), received_time=_time(args.received))))
+                channel=args.channel, received_time=args.received)))
         case "complaint-file":
             _print(hub.complaints.FileComplaint(complaints_pb2.FileComplaintRequest(
-                request_id=rid, decision_id=args.decision_id, channel=_enum(common_pb2.Channel, "CHANNEL", args.channel),
-                grounds=args.grounds, received_time=_time(args.received), external_reference=args.ref)))
+                request_id=rid, decision_id=args.decision_id, channel=args.channel,
+                grounds=args.grounds, received_time=args.received, external_reference=args.ref)))
         case "complaint-statement":
             _print(hub.complaints.SubmitStatement(complaints_pb2.SubmitStatementRequest(
                 request_id=rid, complaint_id=args.complaint_id, text=args.text)))
@@ -216,13 +317,12 @@ def run(args, hub) -> None:
         case "complaint-appeal":
             req = complaints_pb2.RecordAppealOutcomeRequest(
                 request_id=rid, complaint_id=args.complaint_id, appeal_reference=args.reference, note=args.note,
-                outcome=_enum(complaints_pb2.AppealOutcome, "APPEAL_OUTCOME", args.outcome))
+                outcome=args.outcome)
             if args.decided_on:
-                req.decided_on.CopyFrom(_date(args.decided_on))
-            if args.outcome == "changed":
+                req.decided_on.CopyFrom(args.decided_on)
+            if args.outcome == complaints_pb2.APPEAL_OUTCOME_CHANGED:
                 req.new_decision.CopyFrom(complaints_pb2.AppealDecisionContent(
-                    outcome=_enum(decisions_pb2.Outcome, "OUTCOME", args.new_outcome),
-                    amounts=[_amount(a) for a in args.amount], reasoning=args.reasoning,
+                    outcome=args.new_outcome, amounts=args.amount, reasoning=args.reasoning,
                     legal_basis=args.legal_basis))
             _print(hub.complaints.RecordAppealOutcome(req))
         case "complaint-show":
@@ -230,13 +330,11 @@ def run(args, hub) -> None:
         case "complaint-list":
             _print(hub.complaints.ListComplaints(complaints_pb2.ListComplaintsRequest(
                 municipality_code=args.municipality, awaiting_reconsideration=args.awaiting,
-                status=_enum(complaints_pb2.ComplaintStatus, "COMPLAINT_STATUS", args.status) if args.status else 0,
-                page_size=args.page_size, page_token=args.page_token)))
+                status=args.status, page_size=args.page_size, page_token=args.page_token)))
         case "overdue":
             _print(c.ListOverdue(cases_pb2.ListOverdueRequest(
-                municipality_code=args.municipality,
-                kind=_enum(cases_pb2.OverdueKind, "OVERDUE_KIND", args.kind) if args.kind else 0,
-                page_size=args.page_size, page_token=args.page_token)))
+                municipality_code=args.municipality, kind=args.kind, page_size=args.page_size,
+                page_token=args.page_token)))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
@@ -257,243 +355,266 @@ def run_payments(hub, request_id: str, period: str, *, quiet: bool = False) -> N
     _print(last)
 
 
+def _paging(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--page-size", type=int, default=0, help="answers per page (default 50, at most 500)")
+    p.add_argument("--page-token", default="", help="the next_page_token of the page before")
+
+
+def _group(top, name: str, help: str):
+    """A command with subcommands (hubctl case ...): its own group of subcommands."""
+    return top.add_parser(name, help=help, description=help).add_subparsers(
+        dest="sub", required=True, metavar="SUBCOMMAND", parser_class=Parser)
+
+
+def _command(group, name: str, cmd: str, help: str) -> argparse.ArgumentParser:
+    """A (sub)command: its help line in the group's list, and its description in its own --help."""
+    s = group.add_parser(name, help=help, description=help)
+    s.set_defaults(cmd=cmd)
+    return s
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hubctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
+    p = Parser(prog="hubctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"),
+                   help="the hub, HOST:PORT (or $HUBCTL_ADDRESS; default 127.0.0.1:50051)")
     p.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""), help="bearer token (or $HUBCTL_TOKEN)")
     p.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
     p.add_argument("--ca", default=os.environ.get("HUBCTL_CA"), help="mTLS: the hub's CA (PEM)")
     p.add_argument("--cert", default=os.environ.get("HUBCTL_CERT"), help="mTLS: this client's certificate (PEM)")
     p.add_argument("--key", default=os.environ.get("HUBCTL_KEY"), help="mTLS: this client's key (PEM)")
-    top = p.add_subparsers(dest="group", required=True)
-    s = top.add_parser("dev-certs", help="a local CA, a server and client certificates, to try mTLS")
-    s.set_defaults(cmd="dev-certs")
-    s.add_argument("--out", default="var/certs")
+    p.add_argument("--json", action="store_true",
+                   help="always print JSON, also for an empty answer (default: '0 cases' and the like)")
+    top = p.add_subparsers(dest="group", required=True, metavar="COMMAND", parser_class=Parser)
+
+    s = _command(top, "dev-certs", "dev-certs", "a local CA, a server and client certificates, to try mTLS "
+                 "(again: adds clients under the same CA)")
+    s.add_argument("--out", default="var/certs", help="the folder (default var/certs)")
     s.add_argument("--client", action="append", default=[], metavar="NAME",
                    help="a client certificate with this common name (map it with certificate = NAME)")
-    top.add_parser("benefits", help="list the benefit catalogue").set_defaults(cmd="benefits")
-    inbox = top.add_parser("inbox", help="the authority's drafts waiting for approval")
-    inbox.set_defaults(cmd="inbox")
-    overdue = top.add_parser("overdue", help="what is late now: processing deadlines, hearings, reconsiderations")
-    overdue.set_defaults(cmd="overdue")
-    overdue.add_argument("--municipality", default="")
-    overdue.add_argument("--kind", default="", choices=["", "processing-deadline", "hearing-deadline",
-                                                        "reconsideration"])
-    for sp in (inbox, overdue):
-        sp.add_argument("--page-size", type=int, default=0)
-        sp.add_argument("--page-token", default="")
+    _command(top, "benefits", "benefits", "list the benefit catalogue")
+    _paging(_command(top, "inbox", "inbox", "the authority's drafts waiting for approval"))
+    s = _command(top, "overdue", "overdue", "what is late now: processing deadlines, hearings, reconsiderations")
+    s.add_argument("--municipality", default="", help="one municipality code (default: all in your scope)")
+    enum_arg(s, "--kind", cases_pb2.OverdueKind, "only this kind")
+    _paging(s)
 
-    hearing = top.add_parser("hearing", help="hear the citizen before an adverse decision").add_subparsers(
-        dest="sub", required=True)
-    s = hearing.add_parser("start", help="send the hearing letter for a draft")
-    s.set_defaults(cmd="hearing-start")
-    s.add_argument("decision_id")
+    hearing = _group(top, "hearing", "hear the citizen before an adverse decision")
+    s = _command(hearing, "start", "hearing-start", "send the hearing letter for a draft")
+    s.add_argument("decision_id", help="the draft decision")
     s.add_argument("--note", default="", help="words to the citizen in the letter")
-    s = hearing.add_parser("respond", help="record the citizen's comments")
-    s.set_defaults(cmd="hearing-respond")
-    s.add_argument("hearing_id")
-    s.add_argument("--comments", required=True)
-    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
-    s.add_argument("--received", default="", metavar="RFC3339", help="when received (default: now)")
+    s = _command(hearing, "respond", "hearing-respond", "record the citizen's comments")
+    s.add_argument("hearing_id", help="the hearing (from hearing start or case show)")
+    s.add_argument("--comments", required=True, help="what the citizen said")
+    enum_arg(s, "--channel", common_pb2.Channel, "how they came", required=True)
+    s.add_argument("--received", type=_time, metavar="RFC3339", help="when received (default: now)")
 
-    complaint = top.add_parser("complaint", help="complaints, reconsideration and appeals").add_subparsers(
-        dest="sub", required=True)
-    s = complaint.add_parser("file", help="a complaint about a sent decision")
-    s.set_defaults(cmd="complaint-file")
-    s.add_argument("decision_id")
-    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
-    s.add_argument("--grounds", required=True)
-    s.add_argument("--received", default="", metavar="RFC3339", help="when received (default: now)")
+    complaint = _group(top, "complaint", "complaints, reconsideration and appeals")
+    s = _command(complaint, "file", "complaint-file", "a complaint about a sent decision")
+    s.add_argument("decision_id", help="the decision complained about")
+    enum_arg(s, "--channel", common_pb2.Channel, "how it came", required=True)
+    s.add_argument("--grounds", required=True, help="the citizen's grounds")
+    s.add_argument("--received", type=_time, metavar="RFC3339", help="when received (default: now)")
     s.add_argument("--ref", default="", help="external reference")
-    s = complaint.add_parser("statement", help="the back office's statement")
-    s.set_defaults(cmd="complaint-statement")
-    s.add_argument("complaint_id")
-    s.add_argument("--text", required=True)
-    s = complaint.add_parser("late", help="the authority accepts or dismisses a late complaint")
-    s.set_defaults(cmd="complaint-late")
-    s.add_argument("complaint_id")
+    s = _command(complaint, "statement", "complaint-statement", "the back office's statement to the authority")
+    s.add_argument("complaint_id", help="the complaint")
+    s.add_argument("--text", required=True, help="the statement (redegørelse)")
+    s = _command(complaint, "late", "complaint-late", "the authority accepts or dismisses a late complaint")
+    s.add_argument("complaint_id", help="the complaint")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--accept", action="store_true")
-    g.add_argument("--dismiss", action="store_true")
-    s.add_argument("--reason", required=True)
-    s = complaint.add_parser("reconsider", help="the authority changes (with the new decision) or upholds")
-    s.set_defaults(cmd="complaint-reconsider")
-    s.add_argument("complaint_id")
+    g.add_argument("--accept", action="store_true", help="treat it as if in time")
+    g.add_argument("--dismiss", action="store_true", help="dismiss it as late")
+    s.add_argument("--reason", required=True, help="why")
+    s = _command(complaint, "reconsider", "complaint-reconsider",
+                 "the authority changes the decision (with the new one) or upholds it")
+    s.add_argument("complaint_id", help="the complaint")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--changed", action="store_true")
-    g.add_argument("--upheld", action="store_true")
+    g.add_argument("--changed", action="store_true", help="the decision is changed: approves --decision")
+    g.add_argument("--upheld", action="store_true", help="upheld: the complaint goes to the appeals authority")
     s.add_argument("--decision", default="", help="with --changed: the new draft (or decision approved since)")
-    s.add_argument("--note", default="")
-    s = complaint.add_parser("appeal", help="record the appeals authority's outcome")
-    s.set_defaults(cmd="complaint-appeal")
-    s.add_argument("complaint_id")
-    s.add_argument("--outcome", required=True, choices=["upheld", "changed", "remitted", "dismissed"])
+    s.add_argument("--note", default="", help="the authority's note")
+    s = _command(complaint, "appeal", "complaint-appeal", "record the appeals authority's outcome")
+    s.add_argument("complaint_id", help="the complaint")
+    enum_arg(s, "--outcome", complaints_pb2.AppealOutcome, "the appeals authority's outcome", required=True)
     s.add_argument("--reference", required=True, help="the appeals authority's journal number")
-    s.add_argument("--decided-on", default="", metavar="YYYY-MM-DD")
-    s.add_argument("--note", default="")
-    s.add_argument("--new-outcome", default="granted", choices=["granted", "partly-granted", "refused"],
-                   help="with --outcome changed")
-    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END", help="with --outcome changed")
-    s.add_argument("--reasoning", default="")
-    s.add_argument("--legal-basis", default="")
-    s = complaint.add_parser("show")
-    s.set_defaults(cmd="complaint-show")
-    s.add_argument("complaint_id")
-    s = complaint.add_parser("list", help="complaints in your scope (--awaiting: the authority's inbox)")
-    s.set_defaults(cmd="complaint-list")
-    s.add_argument("--municipality", default="")
-    s.add_argument("--status", default="", choices=["", "received", "dismissed-as-late",
-                                                    "resolved-by-reconsideration", "forwarded", "appeal-decided"])
-    s.add_argument("--awaiting", action="store_true")
-    s.add_argument("--page-size", type=int, default=0)
-    s.add_argument("--page-token", default="")
+    s.add_argument("--decided-on", type=_date, metavar="YYYY-MM-DD", help="when it decided (default: today)")
+    s.add_argument("--note", default="", help="a note on the outcome")
+    enum_arg(s, "--new-outcome", decisions_pb2.Outcome, "with --outcome changed: the new decision's outcome",
+             default=decisions_pb2.OUTCOME_GRANTED)
+    s.add_argument("--amount", action="append", default=[], type=_amount, metavar="OERE:START:END",
+                   help="with --outcome changed: an amount in øre for a period (repeat for more)")
+    s.add_argument("--reasoning", default="", help="with --outcome changed: the reasons")
+    s.add_argument("--legal-basis", default="", help="with --outcome changed: the legal basis")
+    s = _command(complaint, "show", "complaint-show", "one complaint, with its steps")
+    s.add_argument("complaint_id", help="the complaint")
+    s = _command(complaint, "list", "complaint-list", "complaints in your scope (--awaiting: the authority's inbox)")
+    s.add_argument("--municipality", default="", help="one municipality code (default: all in your scope)")
+    enum_arg(s, "--status", complaints_pb2.ComplaintStatus, "only complaints in this state")
+    s.add_argument("--awaiting", action="store_true", help="only those awaiting the authority's reconsideration")
+    _paging(s)
 
-    case = top.add_parser("case").add_subparsers(dest="sub", required=True)
-    s = case.add_parser("create")
-    s.set_defaults(cmd="case-create")
-    s.add_argument("--municipality", required=True)
-    s.add_argument("--cpr", required=True)
-    s.add_argument("--benefit", required=True)
-    s.add_argument("--channel", required=True, choices=["self-service", "letter", "email", "phone", "in-person"])
-    s.add_argument("--statement", action="append", default=[], metavar="KEY=VALUE")
+    case = _group(top, "case", "cases: create, inform, show, list, withdraw")
+    s = _command(case, "create", "case-create", "a new case: one citizen's application for one benefit")
+    s.add_argument("--municipality", required=True, help="the home municipality's code, e.g. 101")
+    s.add_argument("--cpr", required=True, help="the citizen's CPR number (DDMMYY-SSSS or 10 digits)")
+    s.add_argument("--benefit", required=True, help="a benefit code from 'hubctl benefits', e.g. BOLIGSTOETTE")
+    enum_arg(s, "--channel", common_pb2.Channel, "how the application came", required=True)
+    s.add_argument("--statement", action="append", default=[], type=_pair("KEY=VALUE", "civil_status=single"),
+                   metavar="KEY=VALUE",
+                   help="the applicant's statement, one KEY=VALUE each (repeat for more)")
     s.add_argument("--ref", default="", help="external reference")
-    s = case.add_parser("show")
-    s.set_defaults(cmd="case-show")
-    s.add_argument("case_id")
-    s = case.add_parser("list")
-    s.set_defaults(cmd="case-list")
-    for f in ("municipality", "benefit", "cpr", "status", "page-token"):
-        s.add_argument(f"--{f}", default="")
-    s.add_argument("--page-size", type=int, default=0)
-    s = case.add_parser("add-info")
-    s.set_defaults(cmd="case-add-info")
-    s.add_argument("case_id")
-    s.add_argument("--source", required=True, choices=["citizen", "register", "authority", "third-party", "back-office"])
-    s.add_argument("--source-reference", default="")
-    s.add_argument("--kind", required=True)
+    s = _command(case, "show", "case-show", "one case: information, decisions, history, payments")
+    s.add_argument("case_id", help="the case")
+    s = _command(case, "list", "case-list", "cases in your scope")
+    s.add_argument("--municipality", default="", help="one municipality code")
+    s.add_argument("--benefit", default="", help="one benefit code")
+    s.add_argument("--cpr", default="", help="one citizen's cases")
+    enum_arg(s, "--status", common_pb2.CaseStatus, "only cases in this state")
+    _paging(s)
+    s = _command(case, "add-info", "case-add-info", "add a piece of information to a case")
+    s.add_argument("case_id", help="the case")
+    enum_arg(s, "--source", cases_pb2.InformationSource, "where it comes from", required=True)
+    s.add_argument("--source-reference", default="", help="the source's own reference")
+    s.add_argument("--kind", required=True, help="what it is, e.g. income.annual")
     s.add_argument("--value", required=True, help="JSON (or plain text)")
-    s.add_argument("--discretionary", action="store_true")
-    s = case.add_parser("withdraw")
-    s.set_defaults(cmd="case-withdraw")
-    s.add_argument("case_id")
-    s.add_argument("--reason", default="")
+    s.add_argument("--discretionary", action="store_true", help="a discretionary assessment (the authority only)")
+    s = _command(case, "withdraw", "case-withdraw", "the citizen withdraws the application")
+    s.add_argument("case_id", help="the case")
+    s.add_argument("--reason", default="", help="why")
+    s = _command(case, "register-data", "case-register-data",
+                 "ask a register for the citizen's data (arrives as information)")
+    s.add_argument("case_id", help="the case")
+    enum_arg(s, "--register", cases_pb2.Register, "the register", default=cases_pb2.REGISTER_INCOME)
+    s.add_argument("--from", dest="from_month", required=True, type=_month, metavar="YYYY-MM", help="first month")
+    s.add_argument("--to", dest="to_month", required=True, type=_month, metavar="YYYY-MM", help="last month")
 
-    s = case.add_parser("register-data", help="ask a register for the citizen's data (arrives as information)")
-    s.set_defaults(cmd="case-register-data")
-    s.add_argument("case_id")
-    s.add_argument("--register", default="income", choices=["income"])
-    s.add_argument("--from", dest="from_month", required=True, metavar="YYYY-MM")
-    s.add_argument("--to", dest="to_month", required=True, metavar="YYYY-MM")
-
-    ops = top.add_parser("ops", help="operators: outbox backlog, dead letters, destinations").add_subparsers(
-        dest="sub", required=True)
-    ops.add_parser("backlog", help="per destination: pending, dead, oldest pending, paused").set_defaults(
-        cmd="ops-backlog")
-    s = ops.add_parser("list", help="outbox messages (backlog or dead letters)")
-    s.set_defaults(cmd="ops-list")
-    s.add_argument("--status", default="", choices=["", "pending", "delivered", "dead"])
-    s.add_argument("--destination", default="")
-    s.add_argument("--page-size", type=int, default=0)
-    s.add_argument("--page-token", default="")
-    s = ops.add_parser("replay", help="dead letters back to the queue")
-    s.set_defaults(cmd="ops-replay")
-    s.add_argument("message_id", nargs="?")
-    s.add_argument("--all", action="store_true")
-    s.add_argument("--destination", default="")
+    ops = _group(top, "ops", "operators: outbox backlog, dead letters, destinations")
+    _command(ops, "backlog", "ops-backlog", "per destination: pending, dead, oldest pending, paused")
+    s = _command(ops, "list", "ops-list", "outbox messages (backlog or dead letters)")
+    enum_arg(s, "--status", operations_pb2.OutboxStatus, "only messages in this state")
+    s.add_argument("--destination", default="", help="only messages to this destination")
+    _paging(s)
+    s = _command(ops, "replay", "ops-replay", "dead letters back to the queue")
+    s.add_argument("message_id", nargs="?", help="one dead letter (or --all)")
+    s.add_argument("--all", action="store_true", help="every dead letter (of --destination)")
+    s.add_argument("--destination", default="", help="with --all: only this destination's")
+    destinations = ["economy", "digital_post", "archive", "income_register", "payment_provider", "appeals", "amqp"]
     for name in ("pause", "resume"):
-        s = ops.add_parser(name, help=f"{name} delivery to a destination")
-        s.set_defaults(cmd=f"ops-{name}")
-        s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register",
-                                               "payment_provider", "appeals"])
-    s = ops.add_parser("retry-now", help="a destination's backing-off messages due now (it answers again)")
-    s.set_defaults(cmd="ops-retry-now")
-    s.add_argument("destination", choices=["economy", "digital_post", "archive", "income_register",
-                                           "payment_provider", "appeals", "amqp"])
+        s = _command(ops, name, f"ops-{name}", f"{name} delivery to a destination")
+        s.add_argument("destination", choices=destinations, help="the destination")
+    s = _command(ops, "retry-now", "ops-retry-now",
+                 "a destination's backing-off messages due now (when it answers again)")
+    s.add_argument("destination", choices=destinations, help="the destination")
 
-    payments = top.add_parser("payments", help="payment runs, orders, provider files").add_subparsers(
-        dest="sub", required=True)
-    s = payments.add_parser("run", help="create the orders due up to a month, for every grant in force")
-    s.set_defaults(cmd="payments-run")
-    s.add_argument("--period", required=True, metavar="YYYY-MM")
+    payments = _group(top, "payments", "payment runs, orders, provider files")
+    s = _command(payments, "run", "payments-run", "create the orders due up to a month, for every grant in force")
+    s.add_argument("--period", required=True, type=_month, metavar="YYYY-MM", help="the last month to pay")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s = payments.add_parser("list", help="payment orders in your municipalities")
-    s.set_defaults(cmd="payments-list")
-    s.add_argument("--municipality", default="")
-    s.add_argument("--due-month", default="", metavar="YYYY-MM")
-    s.add_argument("--case-id", default="")
-    s.add_argument("--status", default="", choices=["", "pending", "sent", "paid", "rejected", "returned", "cancelled"])
-    s.add_argument("--page-size", type=int, default=0)
-    s.add_argument("--page-token", default="")
-    s = payments.add_parser("push", help="hand a provider's pending orders over as pain.001 files")
-    s.set_defaults(cmd="payments-push")
+    s = _command(payments, "list", "payments-list", "payment orders in your municipalities")
+    s.add_argument("--municipality", default="", help="one municipality code")
+    s.add_argument("--due-month", default="", type=_month, metavar="YYYY-MM", help="only orders due this month")
+    s.add_argument("--case-id", default="", help="one case's orders")
+    enum_arg(s, "--status", payments_pb2.PaymentStatus, "only orders in this state")
+    _paging(s)
+    s = _command(payments, "push", "payments-push", "hand a provider's pending orders over as pain.001 files")
     s.add_argument("--provider", required=True, help="the provider's client id")
-    s = payments.add_parser("reissue", help="pay a rejected or returned payment again")
-    s.set_defaults(cmd="payments-reissue")
-    s.add_argument("end_to_end_id")
-    claims = top.add_parser("claims", help="collection: claims by hand, offsetting, write-off").add_subparsers(
-        dest="sub", required=True)
-    s = claims.add_parser("create")
-    s.set_defaults(cmd="claims-create")
-    s.add_argument("case_id")
-    s.add_argument("--amount", type=int, required=True, metavar="OERE")
-    s.add_argument("--reason", required=True)
-    s.add_argument("--origin", default="manual", choices=["manual", "recalculation"])
-    s.add_argument("--offset", action="store_true", help="may be offset against the next payments")
-    s = claims.add_parser("offset", help="allow offsetting against the next payments of the benefit")
-    s.set_defaults(cmd="claims-offset")
-    s.add_argument("claim_id")
-    s.add_argument("--off", action="store_true", help="stop offsetting")
-    s = claims.add_parser("write-off")
-    s.set_defaults(cmd="claims-write-off")
-    s.add_argument("claim_id")
-    s.add_argument("--reason", required=True)
+    s = _command(payments, "reissue", "payments-reissue", "pay a rejected or returned payment again")
+    s.add_argument("end_to_end_id", help="the payment's end-to-end id")
 
-    dec = top.add_parser("decision").add_subparsers(dest="sub", required=True)
-    s = dec.add_parser("submit")
-    s.set_defaults(cmd="decision-submit")
-    s.add_argument("case_id")
-    s.add_argument("--outcome", required=True, choices=["granted", "partly-granted", "refused"])
-    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END")
-    s.add_argument("--reasoning", default="")
-    s.add_argument("--legal-basis", default="")
-    s.add_argument("--point", action="append", default=[], metavar="TOPIC=ASSESSMENT")
+    claims = _group(top, "claims", "collection: claims by hand, offsetting, write-off")
+    s = _command(claims, "create", "claims-create", "a claim on the citizen, by hand")
+    s.add_argument("case_id", help="the case")
+    s.add_argument("--amount", type=_oere, required=True, metavar="OERE", help="the amount in øre")
+    s.add_argument("--reason", required=True, help="why")
+    enum_arg(s, "--origin", payments_pb2.ClaimOrigin, "where it comes from", only=["MANUAL", "RECALCULATION"],
+             default=payments_pb2.CLAIM_ORIGIN_MANUAL)
+    s.add_argument("--offset", action="store_true", help="may be offset against the next payments")
+    s = _command(claims, "offset", "claims-offset", "allow offsetting against the next payments of the benefit")
+    s.add_argument("claim_id", help="the claim")
+    s.add_argument("--off", action="store_true", help="stop offsetting")
+    s = _command(claims, "write-off", "claims-write-off", "write a claim off")
+    s.add_argument("claim_id", help="the claim")
+    s.add_argument("--reason", required=True, help="why, e.g. below the collection limit")
+
+    dec = _group(top, "decision", "draft decisions: submit, approve, return")
+    s = _command(dec, "submit", "decision-submit", "a reasoned draft decision for the authority")
+    s.add_argument("case_id", help="the case")
+    enum_arg(s, "--outcome", decisions_pb2.Outcome, "the outcome", required=True)
+    s.add_argument("--amount", action="append", default=[], type=_amount, metavar="OERE:START:END",
+                   help="an amount in øre for a period, both ends inclusive (repeat for more)")
+    s.add_argument("--reasoning", default="", help="the reasons")
+    s.add_argument("--legal-basis", default="", help="the legal basis")
+    s.add_argument("--point", action="append", default=[], type=_point, metavar="TOPIC=ASSESSMENT",
+                   help="a discretionary point (repeat for more)")
     s.add_argument("--fact", action="append", default=[], metavar="ITEM_ID", help="a decisive fact (information item)")
-    s.add_argument("--hearing-exception", default="", choices=["", "facts-known-to-citizen", "not-essential",
-                                                               "cannot-wait", "statutory", "other"])
-    s.add_argument("--hearing-exception-note", default="")
-    s = dec.add_parser("approve")
-    s.set_defaults(cmd="decision-approve")
-    s.add_argument("decision_id")
-    s.add_argument("--note", default="")
-    s.add_argument("--amount", action="append", default=[], metavar="OERE:START:END", help="amend the amounts")
-    s.add_argument("--point", action="append", default=[], metavar="TOPIC=ASSESSMENT",
-                   help="replace the discretionary points")
-    s = dec.add_parser("return")
-    s.set_defaults(cmd="decision-return")
-    s.add_argument("decision_id")
-    s.add_argument("--reason", required=True)
+    enum_arg(s, "--hearing-exception", decisions_pb2.HearingException, "why no hearing is needed")
+    s.add_argument("--hearing-exception-note", default="", help="with --hearing-exception: the note it needs")
+    s = _command(dec, "approve", "decision-approve", "the authority approves a draft (perhaps amended)")
+    s.add_argument("decision_id", help="the draft")
+    s.add_argument("--note", default="", help="the authority's note")
+    s.add_argument("--amount", action="append", default=[], type=_amount, metavar="OERE:START:END",
+                   help="amend the amounts (repeat for more)")
+    s.add_argument("--point", action="append", default=[], type=_point, metavar="TOPIC=ASSESSMENT",
+                   help="replace the discretionary points (repeat for more)")
+    s = _command(dec, "return", "decision-return", "the authority returns a draft to the back office")
+    s.add_argument("decision_id", help="the draft")
+    s.add_argument("--reason", required=True, help="why")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Exit 0 done, 1 the hub refused or failed (its status on stderr), 2 a usage
+    mistake, 141 the reader of stdout went away (as if killed by SIGPIPE), 130 ^C."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        # `hubctl ... | head -1`: stop quietly, like a tool that SIGPIPE ends. stdout goes to
+        # /dev/null so that the flush at exit does not meet the closed pipe again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 128 + signal.SIGPIPE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    global _ALWAYS_JSON
+    try:
+        args = parser().parse_args(argv)
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help
+        return done.code or 0
+    _ALWAYS_JSON = args.json
     if args.cmd == "dev-certs":
         from clients.cli import devcerts
-        paths = devcerts.make(args.out, args.client)
-        print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
+        try:
+            paths = devcerts.make(args.out, args.client)
+        except (ValueError, OSError) as err:
+            print(f"hubctl dev-certs: {err}", file=sys.stderr)
+            return 1
+        print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2, ensure_ascii=False))
         return 0
     if not args.token and not args.cert:
         print("hubctl: give --token (or HUBCTL_TOKEN; see etc/clients.demo.toml) or --ca/--cert/--key",
               file=sys.stderr)
         return 2
-    hub = connect(args.address, args.token, ca=args.ca, cert=args.cert, key=args.key)
+    try:
+        hub = connect(args.address, args.token, ca=args.ca, cert=args.cert, key=args.key)
+    except OSError as err:
+        print(f"hubctl: cannot read {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
     try:
         run(args, hub)
     except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
+        print(f"hubctl: {describe_error(err)}", file=sys.stderr)
         return 1
-    except ValueError as err:
-        print(f"hubctl: {err}", file=sys.stderr)
+    except UsageError as err:
+        print(err, file=sys.stderr)
         return 2
     finally:
         hub.close()

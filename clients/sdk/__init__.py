@@ -79,7 +79,8 @@ def connect(address: str, token: str = "", *, ca: str | None = None, cert: str |
 
 
 def describe_error(err: grpc.RpcError) -> str:
-    """One readable text: code, message, and each field violation."""
+    """One readable text: code and message on the first line, then each field violation
+    and the ErrorInfo's reason with its metadata (the current status, what is missing)."""
     lines = [f"{err.code().name}: {err.details()}"]
     status = rpc_status.from_call(err)
     for d in status.details if status else ():
@@ -90,5 +91,6 @@ def describe_error(err: grpc.RpcError) -> str:
         elif d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             d.Unpack(info)
-            lines.append(f"  reason: {info.reason}")
+            facts = ", ".join(f"{k}={v}" for k, v in sorted(info.metadata.items()))
+            lines.append(f"  reason: {info.reason}" + (f" ({facts})" if facts else ""))
     return "\n".join(lines)

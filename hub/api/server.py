@@ -11,8 +11,8 @@ import grpc
 import sqlalchemy as sa
 import structlog
 from grpc_health.v1 import health, health_pb2
-from grpc_reflection.v1alpha import reflection, reflection_pb2
 
+from hub.api import reflection
 from hub.api.auth import ClientRegistry
 from hub.api.services import SERVICE_NAMES, SERVICES, handlers_for, serve_on
 from hub.api.streams import EventFeed, EventServicer, Wakeup
@@ -133,9 +133,7 @@ async def start(engine: sa.Engine, registry: ClientRegistry, listen: str, *,
     else:
         handlers = {d.full_name: handlers_for(d, servicers[cls]) for d, cls in SERVICES}
     handlers[health.SERVICE_NAME] = handlers_for(health_pb2.DESCRIPTOR.services_by_name["Health"], health_servicer)
-    handlers[reflection.SERVICE_NAME] = handlers_for(
-        reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
-        reflection.aio.ReflectionServicer(SERVICE_NAMES + [health.SERVICE_NAME, reflection.SERVICE_NAME]))
+    handlers.update(reflection.handlers(SERVICE_NAMES + [health.SERVICE_NAME]))  # v1 and v1alpha
     serve_on(server, handlers)
     try:
         port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)

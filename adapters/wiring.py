@@ -15,6 +15,11 @@ Upheld complaints go to the appeals authority as BagIt packages under
 Payment providers that take files get pain.001 credit transfers under
 ./var/payment_provider/<provider id>/ (PushPaymentBatch).
 
+    HUB_PAYMENT_DEBTOR_ACCOUNTS  a CSV file (municipality_code,iban,bic): the payer
+                             municipalities' own accounts and banks for the pain.001
+                             files; a municipality without a row is named by its CVR
+                             number (see adapters/payment_provider/pain001.py)
+
 The defaults work on a fresh machine: every destination delivers to files under
 ./var, and the income register to the simulator."""
 from __future__ import annotations
@@ -30,7 +35,7 @@ from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.amqp.publisher import AmqpEventPublisher
-from adapters.payment_provider.pain001 import Pain001FileDrop
+from adapters.payment_provider.pain001 import Pain001FileDrop, load_debtor_accounts
 from hub.dispatch.ports import AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
 from hub.store.uow import relay_events_to
 
@@ -49,13 +54,15 @@ def build_adapters(env: Mapping[str, str] = os.environ) -> dict[str, Adapter]:
         economy = EconomyFileDrop(var / "economy")
     else:
         raise ValueError(f"HUB_ECONOMY_ADAPTER must be file or webhook, not {kind!r}")
+    accounts_file = env.get("HUB_PAYMENT_DEBTOR_ACCOUNTS")
+    debtor_accounts = load_debtor_accounts(accounts_file) if accounts_file else {}
     adapters: dict[str, Adapter] = {
         ECONOMY: economy,
         DIGITAL_POST: MeMoFileDrop(var / "digital_post"),
         ARCHIVE: BagItArchive(var / "archive"),
         INCOME_REGISTER: IncomeRegisterClient(env.get("HUB_INCOME_REGISTER_URL", DEFAULT_INCOME_REGISTER_URL)),
         # pain.001 files, in a folder per provider: var/payment_provider/<provider id>/
-        PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider"),
+        PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider", debtor_accounts),
         APPEALS: AppealsFileDrop(var / "appeals"),
     }
     if env.get("HUB_AMQP_URL"):

@@ -3,21 +3,29 @@ bank's schema check accepts (validated against the ISO 20022 XSD), and MeMo lett
 that name their sender by CVR number and read as Danish letters."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.digital_post.memo import MEMO_NS, MeMoFileDrop
+from adapters.income_register.simulator import income_records
 from adapters.payment_provider.pain001 import DebtorAccount, Pain001FileDrop, load_debtor_accounts, pain001_xml
 from hub.dispatch import messages as msg
 from hub.dispatch.ports import Delivery, DeliveryFailed
 from hub.domain import municipalities
-from hub.v1 import payments_pb2 as P
+from hub.domain.documents import Letter, Sender
+from hub.domain.facts import MONTHS_DA, fact_line, kroner_oere as kroner
+from hub.domain.model import InformationItem, InformationSource
+from hub.v1 import cases_pb2, decisions_pb2, payments_pb2 as P
 from tests.dispatch_support import dispatcher, file_adapters
-from tests.helpers import rid
+from tests.helpers import create_req, draft_req, info_req, period, rid
 from tests.test_payments import REJECTED, change, granted, orders, run, settle
 from tests.xsd import assert_valid_pain001
 
@@ -124,3 +132,98 @@ def test_every_pain001_file_validates_and_its_control_sum_is_the_sum_of_its_tran
     assert Decimal(root.findtext(f"{PAIN}CstmrCdtTrfInitn/{PAIN}GrpHdr/{PAIN}CtrlSum")) == total
     assert Decimal(root.findtext(f"{PAIN}CstmrCdtTrfInitn/{PAIN}PmtInf/{PAIN}CtrlSum")) == total
     assert root.findtext(f"{PAIN}CstmrCdtTrfInitn/{PAIN}GrpHdr/{PAIN}NbOfTxs") == str(len(amounts))
+
+
+# ---- MeMo (Digital Post) ---------------------------------------------------------------------
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+UUID4 = re.compile(r"[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-4[a-fA-F0-9]{3}-[aAbB89][a-fA-F0-9]{3}-[a-fA-F0-9]{12}")
+NS = {"memo": MEMO_NS}
+DANISH = dict(reasoning="Husstandens indkomst er under grænsen.", legal_basis="Lov om individuel boligstøtte § 1")
+
+
+def _letters(drops) -> list[tuple[ET.Element, str]]:
+    out = []
+    for p in sorted((drops / "digital_post").glob("*.xml")):
+        root = ET.parse(p).getroot()
+        text = base64.b64decode(root.findtext("memo:MessageBody/memo:MainDocument/memo:File/memo:content",
+                                              namespaces=NS)).decode("utf-8")
+        out.append((root, text))
+    return out
+
+
+def test_a_decision_letter_names_its_sender_by_cvr_and_says_per_month_in_danish(hub, backoffice, tmp_path):
+    case = backoffice.CreateCase(create_req(municipality="751", benefit="BOLIGSTOETTE"))
+    backoffice.AddInformation(info_req(case.case_id))
+    backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=[period(125_000, (2026, 4, 1), (2026, 12, 31))],
+                                             **DANISH))
+    dispatcher(hub.engine, hub.clock, file_adapters(tmp_path)).drain()
+    [(root, text)] = _letters(tmp_path)
+    header = root.find("memo:MessageHeader", NS)
+    assert [c.tag.split("}")[1] for c in header][:7] == ["messageType", "messageUUID", "label", "mandatory",
+                                                         "legalNotification", "Sender", "Recipient"]
+    assert UUID4.fullmatch(header.findtext("memo:messageUUID", namespaces=NS))
+    assert (header.findtext("memo:Sender/memo:senderID", namespaces=NS),
+            header.findtext("memo:Sender/memo:idType", namespaces=NS),
+            header.findtext("memo:Sender/memo:label", namespaces=NS)) == ("55133018", "CVR", "Aarhus Kommune")
+    assert root.findtext("memo:MessageBody/memo:createdDateTime", namespaces=NS).endswith("Z")
+    assert "1. april 2026 til 31. december 2026: 1.250,00 kr. pr. måned" in text
+    assert not ISO_DATE.search(text), text
+
+
+def test_a_benefit_paid_per_period_says_for_the_period_not_per_month(hub, backoffice, tmp_path):
+    case = backoffice.CreateCase(create_req(benefit="BARSELSDAGPENGE"))
+    backoffice.AddInformation(info_req(case.case_id))
+    backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=[period(469_500, (2026, 4, 6), (2026, 4, 12))],
+                                             **DANISH))
+    dispatcher(hub.engine, hub.clock, file_adapters(tmp_path)).drain()
+    [(root, text)] = _letters(tmp_path)
+    assert root.findtext("memo:MessageHeader/memo:Sender/memo:senderID", namespaces=NS) == "64942212"
+    assert "6. april 2026 til 12. april 2026: 4.695,00 kr. for perioden" in text and "pr. måned" not in text
+
+
+def test_a_hearing_letter_shows_facts_with_a_danish_label_and_unit(hub, backoffice, tmp_path):
+    case = backoffice.CreateCase(create_req())
+    backoffice.AddInformation(info_req(case.case_id, kind="income.annual", value=420000.0))
+    backoffice.AddInformation(info_req(case.case_id, kind="rent.monthly", value=7250.5,
+                                       source=cases_pb2.INFORMATION_SOURCE_THIRD_PARTY))
+    r = backoffice.SubmitDraftDecision(draft_req(case.case_id, outcome=decisions_pb2.OUTCOME_REFUSED, amounts=[],
+                                                 **DANISH))
+    hearing = backoffice.StartHearing(decisions_pb2.StartHearingRequest(request_id=rid(),
+                                                                        decision_id=r.decision.decision_id))
+    dispatcher(hub.engine, hub.clock, file_adapters(tmp_path)).drain()
+    [(root, text)] = _letters(tmp_path)
+    assert root.findtext("memo:MessageHeader/memo:Sender/memo:senderID", namespaces=NS) == "64942212"
+    assert "  Årsindkomst: 420.000 kr. (kilde: register)" in text
+    assert "  Månedlig husleje: 7.250,5 kr. (kilde: en anden part)" in text
+    deadline = hearing.deadline.ToDatetime(tzinfo=dt.timezone.utc).astimezone(ZoneInfo("Europe/Copenhagen")).date()
+    assert f"senest {deadline.day}. {MONTHS_DA[deadline.month - 1]} {deadline.year}." in text
+    assert "income.annual" not in text and "rent.monthly" not in text and "register_records" not in text
+    assert not ISO_DATE.search(text), text
+
+
+def test_register_records_are_summarised_and_an_unknown_kind_is_shown_readably():
+    records = income_records("0101701234", ["2026-01", "2026-02", "2026-03"])
+    now = dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc)
+    item = InformationItem("i-1", "c-1", InformationSource.REGISTER, "eIndkomst EI-1", "income.register_records",
+                           dict(register="eIndkomst", months=["2026-01", "2026-02", "2026-03"], records=records),
+                           False, "backoffice", now)
+    line = fact_line(item)
+    total = sum(r["a_income_with_am_oere"] + r["a_income_without_am_oere"] for r in records)
+    assert line.startswith("  Indkomst fra indkomstregistret (eIndkomst): A-indkomst i alt ")
+    assert f"{kroner(total)} for januar 2026 til marts 2026" in line and "(kilde: eIndkomst EI-1)" in line
+    odd = InformationItem("i-2", "c-1", InformationSource.AUTHORITY, "", "pension.foreign_years", 12.0, False,
+                          "backoffice", now)
+    assert fact_line(odd) == "  Oplysning om pension foreign years: 12 (kilde: en anden myndighed)"
+
+
+def test_a_letter_whose_sender_has_no_cvr_number_is_refused_not_sent(tmp_path):
+    letter = Letter(title="Afgørelse om folkepension", sender=Sender("central:UDBETALING_DANMARK", "Udbetaling Danmark"),
+                    recipient_cpr="0101701234", case_id="c-1", document_id="d-1", file_prefix="afgoerelse",
+                    text="Du får folkepension.\n")
+    message = msg.DigitalPostLetter(letter_kind="decision_letter", case_id="c-1", municipality_code="101",
+                                    letter=letter, decision_id="d-1")
+    with pytest.raises(DeliveryFailed) as err:
+        MeMoFileDrop(tmp_path).deliver(Delivery("decision/d-1/letter", "digital_post", "c-1", message, 1, NOW, NOW))
+    assert err.value.permanent and "Udbetaling Danmark" in str(err.value) and "CVR" in str(err.value)
+    assert "0101701234" not in str(err.value) and not list(tmp_path.rglob("*.xml"))

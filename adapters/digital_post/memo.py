@@ -29,7 +29,7 @@ MEMO_NS = "https://DigitalPost.dk/MeMo-1"
 _NAMESPACE_UUID = uuid.UUID("6f0f3d1c-55a4-4c1e-9d59-2f0f6f3a8b10")
 
 
-def message_uuid(message_id: str) -> str:
+def memo_uuid(message_id: str) -> str:
     """A UUIDv4 (MeMo's messageUUID pattern) derived from the message id: the same id,
     the same uuid."""
     return str(uuid.UUID(bytes=uuid.uuid5(_NAMESPACE_UUID, message_id).bytes, version=4))
@@ -92,7 +92,7 @@ class MeMoFileDrop:
             raise DeliveryFailed(f"the sender {letter.sender.name or letter.sender.key} ({letter.sender.key}) has no "
                                  "CVR number in the reference data (hub/data), and Digital Post names the sender by "
                                  "CVR: the letter is not sent", permanent=True)
-        ref = message_uuid(d.message_id)
+        ref = memo_uuid(d.message_id)
         # A letter written by an older hub, under its version-5 uuid, counts as sent too.
         for name in (ref, str(uuid.uuid5(_NAMESPACE_UUID, d.message_id))):
             path = self.root / f"{name}.xml"

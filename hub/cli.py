@@ -49,8 +49,9 @@ def _serve(args) -> int:
         print("hub serve: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
         return 2
     registry = ClientRegistry.from_file(clients_file)
-    from adapters.wiring import configure_event_relay
+    from adapters.wiring import configure_event_relay, declare_event_exchange
     configure_event_relay()
+    declare_event_exchange()  # subscribers can bind before the first event; a broker down is logged, not fatal
     engine = create_engine(args.database)
     dispatcher = _dispatcher(engine) if args.dispatch == "embedded" else None
 
@@ -114,7 +115,9 @@ def _dispatcher(engine):
 
 def _dispatch(args) -> int:
     """A dispatcher as its own process (several may run against one PostgreSQL)."""
+    from adapters.wiring import declare_event_exchange
     from hub.store.db import create_engine
+    declare_event_exchange()  # it relays events: as in `hub serve`
     engine = create_engine(args.database)
     dispatcher = _dispatcher(engine)
     for sig in (signal.SIGINT, signal.SIGTERM):

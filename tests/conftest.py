@@ -63,6 +63,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(autouse=True)
+def _every_pain001_file_is_valid():
+    """Every pain.001 file a test writes through tests.dispatch_support's file drop
+    validates against the ISO 20022 XSD (tests/xsd.py)."""
+    from tests import xsd
+    xsd.INVALID.clear()
+    yield
+    invalid, xsd.INVALID[:] = list(xsd.INVALID), []
+    assert not invalid, "pain.001 files that fail the pain.001.001.09 schema:\n" + "\n".join(invalid)
+
+
 _serial = itertools.count(1000)
 
 

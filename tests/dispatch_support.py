@@ -24,9 +24,21 @@ from hub.domain.documents import Letter, Sender
 from hub.service.delivery import DeliveryService
 
 
+class CheckedPain001FileDrop(Pain001FileDrop):
+    """The pain.001 file drop, and every file it writes validated against the ISO 20022
+    XSD; an invalid file is recorded in tests.xsd.INVALID, which fails the test (conftest)."""
+
+    def deliver(self, d):
+        receipt = super().deliver(d)
+        from tests.xsd import INVALID, pain001_errors
+        path = self.root / receipt.reference
+        INVALID.extend(f"{path.name}: {e}" for e in pain001_errors(path))
+        return receipt
+
+
 def file_adapters(root, register_url: str = "http://127.0.0.1:9") -> dict:
     return {
-        PAYMENT_PROVIDER: Pain001FileDrop(root / "payment_provider"),
+        PAYMENT_PROVIDER: CheckedPain001FileDrop(root / "payment_provider"),
         APPEALS: AppealsFileDrop(root / "appeals"),
         ECONOMY: EconomyFileDrop(root / "economy"),
         DIGITAL_POST: MeMoFileDrop(root / "digital_post"),

@@ -154,3 +154,31 @@ def test_a_file_drop_that_cannot_be_completed_leaves_no_temporary_file(tmp_path)
     atomic_write(tmp_path / "next.xml", b"<letter/>")  # and the next write is whole
     assert (tmp_path / "next.xml").read_bytes() == b"<letter/>"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.xml", "next.xml"]
+
+
+def test_income_register_money_is_integer_oere_and_anything_else_is_refused(monkeypatch):
+    sim = Simulator().start_in_thread()
+    client = IncomeRegisterClient(sim.url, timeout=5)
+    d = Delivery("r1", "income_register", "c", _register_request("0101701234", "2025-10", "2026-03"), 1, NOW, NOW)
+    try:
+        records = client.deliver(d).data["records"]
+        assert records
+        for r in records:
+            money = [v for k, v in r.items() if k.endswith("_oere")] + list(r["fields"].values())
+            assert len(money) == 8 and all(type(v) is int for v in money), r
+        # The register answers an amount as a decimal: the whole answer is refused, naming the field.
+        real = income_records
+
+        def decimals(cpr, months):
+            out = real(cpr, months)
+            out[-1] = dict(out[-1], a_tax_oere=float(out[-1]["a_tax_oere"]))
+            return out
+        monkeypatch.setattr("adapters.income_register.simulator.income_records", decimals)
+        with pytest.raises(DeliveryFailed) as e:
+            client.deliver(d)
+        assert e.value.permanent and "a_tax_oere is not a whole number of øre (a float)" in str(e.value)
+        assert "0101701234" not in str(e.value)
+    finally:
+        client.close()
+        sim.shutdown()
+        sim.server_close()

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.digital_post.memo import MEMO_NS
+from hub.domain import documents
 from hub.service.deadlines import DeadlineWatcher
 from hub.store import tables
 from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2 as D, events_pb2 as E
@@ -99,8 +100,9 @@ def test_a_refusal_on_register_data_needs_a_hearing_and_proceeds_when_answered(h
     ns = {"memo": MEMO_NS}
     text = base64.b64decode(letter.findtext("memo:MessageBody/memo:MainDocument/memo:File/memo:content",
                                             namespaces=ns)).decode()
-    assert "Partshøring" in text and "income.annual" in text and "Du får ikke boligstøtte" in text
-    assert hearing.deadline.ToDatetime().date().isoformat() in text and "Send gerne lønsedler." in text
+    assert "Partshøring" in text and "Årsindkomst: 420.000 kr." in text and "Du får ikke boligstøtte" in text
+    assert "income.annual" not in text and "Send gerne lønsedler." in text
+    assert documents.danish_date(documents.local_date(hearing.deadline.ToDatetime())) in text
     # The decision is not marked sent by the hearing letter.
     assert not get(backoffice, case.case_id).decisions[0].HasField("sent_time")
 

@@ -108,7 +108,8 @@ def test_an_approved_decision_is_posted_sent_and_archived(hub, backoffice, disp,
     ns = {"memo": MEMO_NS}
     assert root.tag == f"{{{MEMO_NS}}}Message"
     assert root.findtext("memo:MessageHeader/memo:Sender/memo:label", namespaces=ns) == "København Kommune"
-    assert root.findtext("memo:MessageHeader/memo:Sender/memo:senderID", namespaces=ns) == "101"
+    assert root.findtext("memo:MessageHeader/memo:Sender/memo:senderID", namespaces=ns) == "64942212"   # its CVR
+    assert root.findtext("memo:MessageHeader/memo:Sender/memo:idType", namespaces=ns) == "CVR"
     assert root.findtext("memo:MessageHeader/memo:Recipient/memo:recipientID", namespaces=ns) == case.cpr
     text = base64.b64decode(root.findtext("memo:MessageBody/memo:MainDocument/memo:File/memo:content",
                                           namespaces=ns)).decode()

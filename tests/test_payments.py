@@ -15,6 +15,7 @@ from hub.dispatch.ports import Delivery
 from hub.store import tables
 from hub.v1 import cases_pb2, common_pb2 as S, decisions_pb2, payments_pb2 as P
 from tests.dispatch_support import dispatcher, file_adapters
+from tests.xsd import assert_valid_pain001
 from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts
 
 PAID, REJECTED, RETURNED = P.SETTLEMENT_RESULT_PAID, P.SETTLEMENT_RESULT_REJECTED, P.SETTLEMENT_RESULT_RETURNED
@@ -405,6 +406,7 @@ def test_push_writes_a_pain001_file_per_payer_municipality(hub, backoffice, tmp_
     assert len(files) == 2
     seen = set()
     for f in files:
+        assert_valid_pain001(f)
         root = ET.parse(f).getroot()
         header = root.find(f"{PAIN}CstmrCdtTrfInitn/{PAIN}GrpHdr")
         txs = root.findall(f".//{PAIN}CdtTrfTxInf")

@@ -4,7 +4,12 @@ broker is down), published to a RabbitMQ topic exchange with routing key
 confirms. The body is an XML envelope in the style of KOMBIT's Beskedfordeler event
 message (Haendelsesbesked): sender authority, allowed recipient, object reference and
 creation time around the event. The AMQP message id is the event id: a consumer drops
-a repeat (after a crash between confirm and record, the message is published again)."""
+a repeat (after a crash between confirm and record, the message is published again).
+
+The exchange (topic, durable) is declared when the hub starts (`declare_exchange`,
+from `hub serve` and `hub dispatch`), so a subscriber can bind its own queue before the
+first event; the publisher declares it again on every new connection, so an exchange
+deleted or missing at start (the broker was down) is there from the first delivery on."""
 from __future__ import annotations
 
 import json
@@ -64,12 +69,29 @@ def envelope(event: dict) -> bytes:
     return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def _parameters(url: str, timeout: float) -> pika.URLParameters:
+    params = pika.URLParameters(url)
+    params.socket_timeout = timeout
+    params.blocked_connection_timeout = timeout
+    params.connection_attempts = 1
+    return params
+
+
+def declare_exchange(url: str, exchange: str = EXCHANGE, *, timeout: float = 5.0) -> None:
+    """Declare the events exchange (topic, durable; a no-op when it exists) on a
+    connection of its own. Raises pika's AMQPError or OSError when the broker cannot be
+    reached or refuses."""
+    conn = pika.BlockingConnection(_parameters(url, timeout))
+    try:
+        conn.channel().exchange_declare(exchange, exchange_type="topic", durable=True)
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
 class AmqpEventPublisher:
     def __init__(self, url: str, *, exchange: str = EXCHANGE, timeout: float = 5.0):
-        self.params = pika.URLParameters(url)
-        self.params.socket_timeout = timeout
-        self.params.blocked_connection_timeout = timeout
-        self.params.connection_attempts = 1
+        self.params = _parameters(url, timeout)
         self.exchange = exchange
         self._lock = threading.Lock()  # a pika connection belongs to one thread at a time
         self._conn: pika.BlockingConnection | None = None

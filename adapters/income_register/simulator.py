@@ -8,7 +8,8 @@ month always give the same records.
 
 Records have the register's shape: payer (CVR and SE number), income period, income
 type code, A-income with and without labour-market contribution (fields 13 and 14),
-A-tax (15) and labour-market contribution (16), all in øre.
+A-tax (15) and labour-market contribution (16), all integers of øre (the client refuses
+anything else).
 
     python -m adapters.income_register.simulator --port 8089"""
 from __future__ import annotations

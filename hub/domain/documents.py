@@ -9,8 +9,10 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome
+from hub.domain.facts import danish_date, fact_line, kroner_oere
+from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome, Recurrence
 
 COMPLAINT_WEEKS = 4
 
@@ -21,10 +23,14 @@ _OUTCOME_DA = {
 }
 
 
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+# What a period's amount is per, by the benefit's recurrence.
+_PER_DA = {Recurrence.MONTHLY: "pr. måned", Recurrence.PER_PERIOD: "for perioden", Recurrence.ONE_OFF: "i alt"}
+
+
 def kroner(oere: int) -> str:
     """Danish notation: 1.250,00 kr."""
-    kr, o = divmod(oere, 100)
-    return f"{kr:,}".replace(",", ".") + f",{o:02d} kr."
+    return kroner_oere(oere)
 
 
 def complaint_guidance(authority: Authority, appeals_authority: str) -> str:
@@ -72,7 +78,8 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
     lines = [title, "", _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + "."]
     if decision.amounts:
         lines += ["", "Beløb:"]
-        lines += [f"  {a.period_start.isoformat()} til {a.period_end.isoformat()}: {kroner(a.amount_oere)}"
+        per = _PER_DA.get(benefit.recurrence, "for perioden")
+        lines += [f"  {danish_date(a.period_start)} til {danish_date(a.period_end)}: {kroner(a.amount_oere)} {per}"
                   for a in decision.amounts]
     lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]
     guidance = decision.complaint_guidance
@@ -85,13 +92,6 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
                      legal_basis=decision.legal_basis, complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS))
 
 
-def _fact_line(item: InformationItem) -> str:
-    value = item.value
-    if isinstance(value, dict):
-        value = ", ".join(f"{k}: {v}" for k, v in sorted(value.items()) if k != "records")
-    return f"  {item.kind} (kilde: {item.source_reference or item.source.value.lower()}): {value}"
-
-
 def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem], deadline: dt.datetime,
                    benefit: Benefit, authority: Authority, note: str, *, hearing_id: str) -> Letter:
     """Partshøring: the facts the citizen has not seen, what the authority intends to
@@ -101,16 +101,23 @@ def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem],
              "Vi overvejer at træffe denne afgørelse: "
              + _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + ".", "",
              "Afgørelsen vil bygge på disse oplysninger, som du ikke selv har givet os:"]
-    lines += [_fact_line(f) for f in facts]
+    lines += [fact_line(f) for f in facts]
     if note:
         lines += ["", note]
-    lines += ["", f"Du kan komme med bemærkninger til oplysningerne senest {deadline.date().isoformat()}. "
+    lines += ["", f"Du kan komme med bemærkninger til oplysningerne senest {danish_date(local_date(deadline))}. "
                   "Hører vi ikke fra dig inden da, træffer vi afgørelsen på det grundlag, vi har "
                   "(forvaltningsloven § 19).", "", f"Venlig hilsen {authority.name}"]
     return Letter(title=title, sender=_sender(authority), recipient_cpr=case.cpr, case_id=case.case_id,
                   document_id=hearing_id, file_prefix="partshoering", text="\n".join(lines) + "\n",
                   details=dict(decision_id=decision.decision_id, intended_outcome=decision.outcome.value,
                                fact_item_ids=[f.item_id for f in facts], deadline=deadline.isoformat()))
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The calendar date in Denmark of a moment (a naive moment is UTC, as the hub keeps them)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(COPENHAGEN).date()
 
 
 def simple_letter(case: Case, authority: Authority, title: str, body: str, *, document_id: str, file_prefix: str,

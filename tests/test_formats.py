@@ -26,7 +26,7 @@ from hub.domain.model import InformationItem, InformationSource
 from hub.v1 import cases_pb2, decisions_pb2, payments_pb2 as P
 from tests.dispatch_support import dispatcher, file_adapters
 from tests.helpers import create_req, draft_req, info_req, period, rid
-from tests.test_payments import REJECTED, change, granted, orders, run, settle
+from tests.test_payments import REJECTED, change, granted, orders, reach, run, settle
 from tests.xsd import assert_valid_pain001
 
 PAIN = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}"
@@ -53,6 +53,7 @@ def _deliver(adapter, message) -> str:
 # ---- pain.001 --------------------------------------------------------------------------------
 
 def test_pain001_files_of_several_payers_with_a_correction_and_a_reissue_validate(hub, backoffice, tmp_path):
+    reach(hub.clock, "2026-06")
     provider = hub.as_("t-provider-a")
     cases = [granted(backoffice, municipality=m)[0] for m in ("101", "101", "147")]
     run(backoffice, "2026-05")

@@ -80,6 +80,27 @@ def test_hubctl_register_data(hub, capsys):
     assert code == 0 and r["requested_months"] == ["2026-01", "2026-02"]
 
 
+def test_hubctl_shows_register_money_as_whole_oere(hub, capsys, clock, tmp_path):
+    """The register's money is integer øre; it travels in a google.protobuf.Value (a
+    double), and hubctl prints it as the whole number it is."""
+    from tests.dispatch_support import dispatcher, file_adapters, simulator
+    sim = simulator()
+    try:
+        _, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", new_cpr(),
+                       "--benefit", "BOLIGSTOETTE", "--channel", "self-service")
+        _run(capsys, hub, "t-backoffice", "case", "register-data", case["case_id"], "--from", "2026-01",
+             "--to", "2026-02")
+        url = f"http://127.0.0.1:{sim.server_address[1]}"
+        dispatcher(hub.engine, clock, file_adapters(tmp_path, register_url=url)).drain()
+    finally:
+        sim.shutdown()
+        sim.server_close()
+    assert main(["--address", hub.address, "--token", "t-backoffice", "case", "show", case["case_id"]]) == 0
+    out = capsys.readouterr().out
+    money = re.findall(r'"(a_\w+_oere)": ([0-9.]+)', out)
+    assert money and all("." not in v for _, v in money), money[:3]
+
+
 def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys, clock):
     from tests.test_payments import granted, reach
     cases = [granted(backoffice)[0] for _ in range(2)]

@@ -196,11 +196,23 @@ def _print(message) -> None:
     if words is not None:
         print(words)
         return
-    as_json = dict(preserving_proto_field_name=True, indent=2, ensure_ascii=False)
-    text = json_format.MessageToJson(message, **as_json)
-    if text == "{}":
-        text = json_format.MessageToJson(message, always_print_fields_with_no_presence=True, **as_json)
-    print(text)
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    if not data:
+        data = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                         always_print_fields_with_no_presence=True)
+    print(json.dumps(_whole(data), indent=2, ensure_ascii=False))
+
+
+def _whole(value):
+    """Numbers in information values (google.protobuf.Value) travel as doubles: a whole
+    one prints as a whole number (register money in øre: 927555, not 927555.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
 
 
 def run(args, hub) -> None:

@@ -120,8 +120,17 @@ def make_due(conn: sa.Connection, destination: str, now: dt.datetime) -> int:
     """The destination's backing-off messages due now (their attempts stay counted).
     Returns how many."""
     c = t.outbox.c
-    return conn.execute(sa.update(t.outbox).where(c.destination == destination, _backing_off(c, now))
-                        .values(next_attempt_at=now)).rowcount
+    if conn.dialect.name != "postgresql":  # (SQLite: the transaction holds the database's write lock)
+        return conn.execute(sa.update(t.outbox).where(c.destination == destination, _backing_off(c, now))
+                            .values(next_attempt_at=now)).rowcount
+    # Locked in id order, skipping rows another transaction holds (a dispatcher
+    # recording their outcome, or making them due itself): two dispatchers recovering
+    # one destination at once would otherwise lock each other's rows in two orders.
+    ids = list(conn.execute(sa.select(c.id).where(c.destination == destination, _backing_off(c, now))
+                            .order_by(c.id).with_for_update(skip_locked=True)).scalars())
+    if not ids:
+        return 0
+    return conn.execute(sa.update(t.outbox).where(c.id.in_(ids)).values(next_attempt_at=now)).rowcount
 
 
 def mark_delivered(conn: sa.Connection, row_ids: list[int], dispatcher_id: str, now: dt.datetime) -> set[int]:

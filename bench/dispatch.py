@@ -29,7 +29,7 @@ def _posting(case_id: str, cpr: str, municipality: str) -> dict:
 
 
 def _letter(case_id: str, cpr: str) -> dict:
-    letter = Letter(title="Afgørelse om boligstøtte", sender=Sender("municipality:101", "København Kommune"),
+    letter = Letter(title="Afgørelse om boligstøtte", sender=Sender("municipality:101", "Københavns Kommune"),
                     recipient_cpr=cpr, case_id=case_id, document_id=f"d-{case_id}", file_prefix="afgoerelse",
                     text="Afgørelse om boligstøtte\n\nDu får boligstøtte.\n" * 20)
     return msg.DigitalPostLetter(letter_kind="decision_letter", case_id=case_id, municipality_code="101",

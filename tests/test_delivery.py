@@ -107,7 +107,7 @@ def test_an_approved_decision_is_posted_sent_and_archived(hub, backoffice, disp,
     root = ET.parse(letter).getroot()
     ns = {"memo": MEMO_NS}
     assert root.tag == f"{{{MEMO_NS}}}Message"
-    assert root.findtext("memo:MessageHeader/memo:Sender/memo:label", namespaces=ns) == "København Kommune"
+    assert root.findtext("memo:MessageHeader/memo:Sender/memo:label", namespaces=ns) == "Københavns Kommune"
     assert root.findtext("memo:MessageHeader/memo:Sender/memo:senderID", namespaces=ns) == "64942212"   # its CVR
     assert root.findtext("memo:MessageHeader/memo:Sender/memo:idType", namespaces=ns) == "CVR"
     assert root.findtext("memo:MessageHeader/memo:Recipient/memo:recipientID", namespaces=ns) == case.cpr

@@ -37,7 +37,7 @@ def test_objective_case_is_approved_automatically_on_the_authoritys_behalf(hub, 
                                             external_reference="ext-1"))
     assert case.status == S.CASE_STATUS_CREATED
     assert case.origin == S.ORIGIN_BACK_OFFICE
-    assert case.authority.municipality_code == "101" and case.authority.name == "København Kommune"
+    assert case.authority.municipality_code == "101" and case.authority.name == "Københavns Kommune"
     assert case.processing_deadline.ToDatetime(tzinfo=dt.timezone.utc) == received + dt.timedelta(days=42)
 
     added = backoffice.AddInformation(info_req(case.case_id))

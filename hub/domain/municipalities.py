@@ -23,10 +23,12 @@ class Municipality:
     name: str
     region: str
     cvr: str
+    official_name: str = ""  # when it is not "<name> Kommune" (Københavns Kommune, Bornholms Regionskommune)
 
     @property
     def authority_name(self) -> str:
-        return f"{self.name} Kommune"
+        """The authority's name as it signs its letters."""
+        return self.official_name or f"{self.name} Kommune"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 @lru_cache(maxsize=1)
 def all_municipalities() -> dict[str, Municipality]:
-    return {r["code"]: Municipality(r["code"], r["name"], r["region"], r["cvr"]) for r in _rows("municipalities.csv")}
+    return {r["code"]: Municipality(r["code"], r["name"], r["region"], r["cvr"], r.get("authority_name") or "")
+            for r in _rows("municipalities.csv")}
 
 
 @lru_cache(maxsize=1)

@@ -244,3 +244,56 @@ def test_a_sequence_beyond_int64_is_invalid_argument(hub):
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "after_sequence" in details(err)[0]
     hub.as_("t-backoffice").CreateSubscription(events_pb2.CreateSubscriptionRequest(
         request_id=rid(), name="s", after_sequence=2**63 - 1))  # the largest the store holds is taken
+
+
+def _edited(token: str, cursor) -> str:
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    if "a" in data:
+        data["a"] = cursor
+    else:
+        data["k"] = cursor
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.fixture
+def listed(hub, backoffice, caseworker, clock):
+    """For each list: (token, the first page's request), with a second page to come."""
+    for _ in range(2):  # two granted (paid monthly), two waiting for the caseworker
+        case = backoffice.CreateCase(create_req())
+        backoffice.AddInformation(info_req(case.case_id))
+        assert backoffice.SubmitDraftDecision(draft_req(case.case_id)).approved_automatically
+        case = backoffice.CreateCase(create_req(benefit="FOLKEPENSION"))
+        backoffice.AddInformation(info_req(case.case_id))
+        backoffice.SubmitDraftDecision(draft_req(case.case_id))
+    list(backoffice.RunPayments(payments_pb2.RunPaymentsRequest(request_id=rid(), period="2026-06")))
+    clock.advance(days=200)  # the drafts' processing deadlines have passed
+    return {"ListCases": ("t-backoffice", cases_pb2.ListCasesRequest(page_size=1)),
+            "ListPendingApprovals": ("t-cw-101", decisions_pb2.ListPendingApprovalsRequest(page_size=1)),
+            "ListPayments": ("t-backoffice", payments_pb2.ListPaymentsRequest(page_size=1)),
+            "ListAuditEntries": ("t-operator", audit_pb2.ListAuditEntriesRequest(page_size=1)),
+            "ListOverdue": ("t-backoffice", cases_pb2.ListOverdueRequest(page_size=1))}
+
+
+CURSORS = [2**63, 10**30, -1, -2**63 - 1, 1.5, "7", True, None]
+KEYS = [["2026-03-02T09:00:00+00:00", "PROCESSING"], ["not a time", "PROCESSING", "x"],
+        ["2026-03-02T09:00:00", "PROCESSING", "x"], ["0001-01-01T00:00:00+14:00", "PROCESSING", "x"],
+        [1, 2, 3], "2026-03-02"]
+
+
+@pytest.mark.parametrize("rpc", ["ListCases", "ListPendingApprovals", "ListPayments", "ListAuditEntries",
+                                 "ListOverdue"])
+def test_a_page_token_with_its_cursor_edited_is_invalid_argument(hub, listed, rpc):
+    token, first = listed[rpc]
+    client = getattr(hub.as_(token), rpc)
+    issued = client(first).next_page_token
+    assert issued
+    client(_with_page_token(first, issued))  # the token as issued is good
+    for cursor in (KEYS if rpc == "ListOverdue" else CURSORS):
+        refused(hub, token, rpc, _with_page_token(first, _edited(issued, cursor)), "page_token")
+
+
+def _with_page_token(request, token: str):
+    out = type(request)()
+    out.CopyFrom(request)
+    out.page_token = token
+    return out

@@ -297,3 +297,44 @@ def _with_page_token(request, token: str):
     out.CopyFrom(request)
     out.page_token = token
     return out
+
+
+def _nested_bytes(depth: int) -> bytes:
+    """CreateCase's applicant_statement {"k": [[[ ... 1.0 ... ]]]}, `depth` lists deep, as
+    bytes: deeper than protobuf's parsers go (100 levels), as a client may encode it."""
+    def field(number: int, payload: bytes) -> bytes:
+        length, n = bytearray(), len(payload)
+        while True:
+            length.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                break
+        return bytes([number << 3 | 2]) + bytes(length) + payload
+    v = b"\x11" + struct.pack("<d", 1.0)
+    for _ in range(depth):
+        v = field(6, field(1, v))
+    return create_req().SerializeToString() + field(7, field(1, field(1, b"k") + field(2, v)))
+
+
+def test_a_request_nested_deeper_than_protobuf_parses_is_invalid_argument(hub):
+    before = table_counts(hub.engine)
+    call = hub.channel.unary_unary("/hub.v1.CaseService/CreateCase")  # bytes in, bytes out
+    as_backoffice = [("authorization", "Bearer t-backoffice")]
+    err = rpc_error(lambda raw: call(raw, metadata=as_backoffice, timeout=10), _nested_bytes(120))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "request" in details(err)[0]
+    assert table_counts(hub.engine) == before
+    cases_pb2.Case.FromString(call(_nested_bytes(20), metadata=as_backoffice, timeout=10))
+
+
+def test_a_text_with_a_nul_character_is_invalid_argument(hub, backoffice):
+    # PostgreSQL keeps no NUL in a text or JSON; refused on every store alike.
+    refused(hub, "t-backoffice", "CreateCase", create_req(external_reference="a\x00b"), "external_reference")
+    refused(hub, "t-backoffice", "CreateCase", create_req(applicant_statement=struct_pb2.Struct(
+        fields={"note": struct_pb2.Value(list_value=struct_pb2.ListValue(values=[
+            struct_pb2.Value(string_value="a\x00")]))})), "applicant_statement")
+    refused(hub, "t-backoffice", "GetCase", cases_pb2.GetCaseRequest(case_id="\x00"), "case_id")
+    refused(hub, "t-backoffice", "SubmitDraftDecision",
+            draft_req("c", points=[("household", "ok"), ("rent", "a\x00")]), "discretionary_points[1].assessment")
+    err = rpc_error(lambda r: list(hub.as_("t-backoffice").Subscribe(r)),
+                    events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(event_types=["case.created\x00"])))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "filter.event_types[0]" in details(err)[0]

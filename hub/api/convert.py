@@ -98,6 +98,48 @@ def ts_in(msg, field: str, v: Violations | None = None, *, name: str | None = No
     return ts.ToDatetime(tzinfo=UTC)
 
 
+_JSON_TYPES = frozenset({"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"})
+
+
+def nul_violations(msg, prefix: str = "") -> list[FieldViolation]:
+    """Every text of the request (nested ones, and those inside a Struct or Value) that
+    holds a NUL character: PostgreSQL keeps no NUL in a text or a JSON value, and no
+    field of the contract has a use for one, so it is refused on every store."""
+    out = []
+    for f, value in msg.ListFields():
+        name = prefix + f.name
+        values = (list(value.values()) if _is_map(f) else list(value)) if f.is_repeated else [value]
+        for i, x in enumerate(values):
+            at = f"{name}[{i}]" if f.is_repeated and not _is_map(f) else name
+            if f.message_type is None:
+                if isinstance(x, str) and "\x00" in x:
+                    out.append(FieldViolation(at, "must not contain a NUL character"))
+            elif f.message_type.full_name in _JSON_TYPES:
+                if _json_has_nul(x):
+                    out.append(FieldViolation(at, "must not contain a NUL character"))
+            else:
+                out.extend(nul_violations(x, at + "."))
+        if _is_map(f) and any("\x00" in k for k in value if isinstance(k, str)):
+            out.append(FieldViolation(name, "must not contain a NUL character"))
+    return out
+
+
+def _is_map(f) -> bool:
+    return f.message_type is not None and f.message_type.GetOptions().map_entry
+
+
+def _json_has_nul(x) -> bool:
+    """Whether a Struct, Value or ListValue holds a NUL in a text or a key, at any depth."""
+    if isinstance(x, struct_pb2.Struct):
+        return any("\x00" in k or _json_has_nul(v) for k, v in x.fields.items())
+    if isinstance(x, struct_pb2.ListValue):
+        return any(_json_has_nul(v) for v in x.values)
+    kind = x.WhichOneof("kind")
+    if kind == "string_value":
+        return "\x00" in x.string_value
+    return _json_has_nul(getattr(x, kind)) if kind in ("struct_value", "list_value") else False
+
+
 INT64_MAX = 2**63 - 1
 
 

@@ -51,14 +51,14 @@ from typing import Awaitable, Callable
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError
 
 from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
-from hub.api.services import SERVICES, is_unary, method_handler, request_class, response_encoder, unary_methods
-from hub.domain.errors import FieldViolation, HubError, InvalidArgument
+from hub.api.services import (SERVICES, is_unary, method_handler, parse_request, request_class, response_encoder,
+                              unary_methods)
+from hub.domain.errors import HubError, InvalidArgument
 from hub.service.batching import Job, run_batch
 from hub.store import uow
 from hub.store.uow import Lane
@@ -247,12 +247,11 @@ class _Writer:
             method, identity = self.methods[method_no], self.identities[identity_no]
             purpose = bytes(buf[start:start + purpose_len]).decode() if purpose_len else None
             try:
-                request = method.request.FromString(bytes(buf[start + purpose_len:end]))
-            except DecodeError:
+                request = parse_request(method.request, bytes(buf[start + purpose_len:end]))
+            except InvalidArgument as err:  # unparsable, or a text with a NUL
                 log.info("rpc", rpc=method.action, client_id=identity.client_id, code="INVALID_ARGUMENT",
-                         error="unparsable request")
-                refused += _error_frame(call_id, to_status(InvalidArgument(
-                    [FieldViolation("request", f"is not a valid {method.request.DESCRIPTOR.full_name}")])))
+                         error=err.message)
+                refused += _error_frame(call_id, to_status(err))
                 continue
             request_id = getattr(request, "request_id", "") or None
             call = _Call(_bound, (method.action, request_id, identity.client_id, method.fn, method.servicer, request,

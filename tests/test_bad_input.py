@@ -338,3 +338,27 @@ def test_a_text_with_a_nul_character_is_invalid_argument(hub, backoffice):
     err = rpc_error(lambda r: list(hub.as_("t-backoffice").Subscribe(r)),
                     events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(event_types=["case.created\x00"])))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "filter.event_types[0]" in details(err)[0]
+
+
+def test_a_purpose_longer_than_the_audit_log_keeps_is_invalid_argument(hub, backoffice):
+    case = backoffice.CreateCase(create_req())
+    request = cases_pb2.GetCaseRequest(case_id=case.case_id)
+    backoffice.GetCase(request, [("x-purpose", "p" * 200)])
+    refused(hub, "t-backoffice", "GetCase", request, "x-purpose", [("x-purpose", "p" * 201)])
+    refused(hub, "t-backoffice", "ListCases", cases_pb2.ListCasesRequest(), "x-purpose", [("x-purpose", "p" * 201)])
+
+
+def test_an_audit_search_for_a_case_id_longer_than_any_is_invalid_argument(hub):
+    hub.as_("t-operator").ListAuditEntries(audit_pb2.ListAuditEntriesRequest(case_id="c" * 36))
+    refused(hub, "t-operator", "ListAuditEntries", audit_pb2.ListAuditEntriesRequest(case_id="c" * 37), "case_id")
+
+
+def test_a_collection_reference_longer_than_kept_is_invalid_argument(hub, backoffice):
+    case = backoffice.CreateCase(create_req())
+    claim = backoffice.CreateClaim(payments_pb2.CreateClaimRequest(
+        request_id=rid(), case_id=case.case_id, amount_oere=10_000, origin=payments_pb2.CLAIM_ORIGIN_MANUAL,
+        reason="Fejludbetaling."))
+    refused(hub, "t-provider-a", "ReportCollection", payments_pb2.ReportCollectionRequest(
+        request_id=rid(), claim_id=claim.claim_id, amount_oere=100, reference="r" * 201), "reference")
+    hub.as_("t-provider-a").ReportCollection(payments_pb2.ReportCollectionRequest(
+        request_id=rid(), claim_id=claim.claim_id, amount_oere=100, reference="r" * 200))

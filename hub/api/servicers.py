@@ -12,7 +12,7 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
-from hub.domain.errors import HubError
+from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
 from hub.domain import payments as pay
@@ -22,12 +22,17 @@ from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, 
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
+MAX_PURPOSE = 200  # (audit_log.purpose)
 INTERNAL_ERROR = "internal error; the hub has logged it"
 
 
 def purpose_of(metadata) -> str | None:
-    """The purpose a caller gives for reading (metadata `x-purpose`)."""
-    return next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    """The purpose a caller gives for reading (metadata `x-purpose`); one longer than
+    the audit log keeps is refused (InvalidArgument), not cut short."""
+    purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
+    if purpose is not None and len(purpose) > MAX_PURPOSE:
+        raise InvalidArgument([FieldViolation(PURPOSE_HEADER, f"must be at most {MAX_PURPOSE} characters")])
+    return purpose
 
 
 def audited_failure(request) -> tuple[str, str] | None:
@@ -55,15 +60,15 @@ def rpc(action: str):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
             metadata = context.invocation_metadata() or ()
-            purpose = purpose_of(metadata)
             request_id = getattr(request, "request_id", "") or None
-            identity = None
+            identity = purpose = None
             # Bound for every log line of this call (plain bind and reset: the
             # context-manager form costs four times as much, on every call).
             bound = dict(structlog.contextvars.bind_contextvars(rpc=action, request_id=request_id))
             try:
                 identity = self.registry.identify(metadata, context.auth_context())
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
+                purpose = purpose_of(metadata)
                 response = await self.runner.run(fn, self, request, identity, purpose,
                                                  key=(identity.client_id, request_id) if request_id else None)
                 log.info("rpc", code="OK")

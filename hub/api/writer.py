@@ -534,11 +534,11 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
         metadata = context.invocation_metadata() or ()
         try:
             identity = registry.identify(metadata, context.auth_context())
+            purpose = purpose_of(metadata)
         except HubError as err:
             status = to_status(err)
             log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
             await context.abort_with_status(status)
-        purpose = purpose_of(metadata)
         try:
             code, body = await writer.call(method_no, identity, purpose, payload)
         except WriterGone:

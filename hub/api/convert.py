@@ -85,15 +85,15 @@ def ts_into(field: timestamp_pb2.Timestamp, value: dt.datetime | None) -> None:
 TS_MIN_SECONDS, TS_MAX_SECONDS = -62135596800, 253402300799
 
 
-def ts_in(msg, field: str, v: Violations | None = None, *, name: str | None = None) -> dt.datetime | None:
+def ts_in(msg, field: str, v: Violations | None = None) -> dt.datetime | None:
     """The Timestamp field `field` of `msg` as a UTC datetime (None: not set). One out of
-    the type's range is the caller's mistake, named `name` (default: `field`)."""
+    the type's range is the caller's mistake."""
     if not msg.HasField(field):
         return None
     ts = getattr(msg, field)
     if not (TS_MIN_SECONDS <= ts.seconds <= TS_MAX_SECONDS and 0 <= ts.nanos <= 999_999_999):
-        _refuse(v, name or field, "is not a valid time: seconds must lie in 0001-01-01T00:00:00Z.."
-                                  "9999-12-31T23:59:59Z and nanos in 0..999999999")
+        _refuse(v, field, "is not a valid time: seconds must lie in 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z "
+                          "and nanos in 0..999999999")
         return None
     return ts.ToDatetime(tzinfo=UTC)
 
@@ -108,24 +108,28 @@ def nul_violations(msg, prefix: str = "") -> list[FieldViolation]:
     out = []
     for f, value in msg.ListFields():
         name = prefix + f.name
-        values = (list(value.values()) if _is_map(f) else list(value)) if f.is_repeated else [value]
-        for i, x in enumerate(values):
-            at = f"{name}[{i}]" if f.is_repeated and not _is_map(f) else name
-            if f.message_type is None:
-                if isinstance(x, str) and "\x00" in x:
-                    out.append(FieldViolation(at, "must not contain a NUL character"))
-            elif f.message_type.full_name in _JSON_TYPES:
-                if _json_has_nul(x):
-                    out.append(FieldViolation(at, "must not contain a NUL character"))
-            else:
-                out.extend(nul_violations(x, at + "."))
-        if _is_map(f) and any("\x00" in k for k in value if isinstance(k, str)):
-            out.append(FieldViolation(name, "must not contain a NUL character"))
+        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+            entry = f.message_type.fields_by_name
+            if any(_nuls(entry["key"], k, name) or _nuls(entry["value"], x, name) for k, x in value.items()):
+                out.append(FieldViolation(name, _NUL))
+        elif f.is_repeated:
+            for i, x in enumerate(value):
+                out.extend(_nuls(f, x, f"{name}[{i}]"))
+        else:
+            out.extend(_nuls(f, value, name))
     return out
 
 
-def _is_map(f) -> bool:
-    return f.message_type is not None and f.message_type.GetOptions().map_entry
+_NUL = "must not contain a NUL character"
+
+
+def _nuls(f, x, at: str) -> list[FieldViolation]:
+    """The violations in one value `x` of field `f`, which is named `at`."""
+    if f.message_type is None:
+        return [FieldViolation(at, _NUL)] if isinstance(x, str) and "\x00" in x else []
+    if f.message_type.full_name in _JSON_TYPES:
+        return [FieldViolation(at, _NUL)] if _json_has_nul(x) else []
+    return nul_violations(x, at + ".")
 
 
 def _json_has_nul(x) -> bool:

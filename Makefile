@@ -48,10 +48,14 @@ run: migrate
 
 # The suite runs twice: on SQLite, then on PostgreSQL (HUB_TEST_POSTGRES_URL).
 HUB_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# The contract fuzz test (tests/test_contract_fuzz.py) sends 10,000 requests in the first
+# pass and HUB_FUZZ_REQUESTS_AGAIN in each of the other two.
+HUB_FUZZ_REQUESTS_AGAIN ?= 3000
 test: $(GEN)
 	HUB_TEST_DATABASE=sqlite $(PY) -m pytest -q
-	HUB_TEST_DATABASE=sqlite HUB_TEST_WRITER=process $(PY) -m pytest -q
-	HUB_TEST_DATABASE=postgres HUB_TEST_POSTGRES_URL=$(HUB_TEST_POSTGRES_URL) $(PY) -m pytest -q
+	HUB_TEST_DATABASE=sqlite HUB_TEST_WRITER=process HUB_FUZZ_REQUESTS=$(HUB_FUZZ_REQUESTS_AGAIN) $(PY) -m pytest -q
+	HUB_TEST_DATABASE=postgres HUB_TEST_POSTGRES_URL=$(HUB_TEST_POSTGRES_URL) \
+	  HUB_FUZZ_REQUESTS=$(HUB_FUZZ_REQUESTS_AGAIN) $(PY) -m pytest -q
 
 bench: $(GEN)
 	$(PY) -m bench.create_case

@@ -1,4 +1,6 @@
-"""proto <-> domain. Field mapping only: no rules here."""
+"""proto <-> domain. Field mapping only, no rules here; but a value its proto type can carry
+and no Python or JSON value can (a Timestamp past year 9999, a NaN in a Struct) is
+refused here, where it enters: the caller's mistake, named by its field."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +11,7 @@ from google.type import date_pb2
 
 from hub.domain import commands as cmd
 from hub.domain import model as m
-from hub.domain.errors import FieldViolation, InvalidArgument
+from hub.domain.errors import FieldViolation, InvalidArgument, Violations
 from hub.domain import payments as pay
 from hub.domain import complaints as cp
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2,
@@ -33,13 +35,22 @@ def enum_out(wrapper, prefix: str, value: Any) -> int:
     return number
 
 
-def enum_in(wrapper, prefix: str, number: int, domain_cls, field: str):
+def _refuse(v: Violations | None, field: str, description: str) -> None:
+    """A field that cannot even be converted: noted in `v` (the converter of a request
+    reports all such fields at once), or refused at once without one."""
+    if v is None:
+        raise InvalidArgument([FieldViolation(field, description)])
+    v.add(field, description)
+
+
+def enum_in(wrapper, prefix: str, number: int, domain_cls, field: str, v: Violations | None = None):
     if number == 0:
         return None
     try:
         name = wrapper.Name(number)
     except ValueError:
-        raise InvalidArgument([FieldViolation(field, "is not a known value")])
+        _refuse(v, field, "is not a known value")
+        return None
     return domain_cls(name[len(prefix) + 1:])
 
 
@@ -69,10 +80,80 @@ def ts_into(field: timestamp_pb2.Timestamp, value: dt.datetime | None) -> None:
     field.nanos = d.microseconds * 1000
 
 
-def ts_in(msg, field: str) -> dt.datetime | None:
+# What a Timestamp may hold (google/protobuf/timestamp.proto): 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z, nanos 0 to 999,999,999; beyond it no datetime exists.
+TS_MIN_SECONDS, TS_MAX_SECONDS = -62135596800, 253402300799
+
+
+def ts_in(msg, field: str, v: Violations | None = None) -> dt.datetime | None:
+    """The Timestamp field `field` of `msg` as a UTC datetime (None: not set). One out of
+    the type's range is the caller's mistake."""
     if not msg.HasField(field):
         return None
-    return getattr(msg, field).ToDatetime(tzinfo=UTC)
+    ts = getattr(msg, field)
+    if not (TS_MIN_SECONDS <= ts.seconds <= TS_MAX_SECONDS and 0 <= ts.nanos <= 999_999_999):
+        _refuse(v, field, "is not a valid time: seconds must lie in 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z "
+                          "and nanos in 0..999999999")
+        return None
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+_JSON_TYPES = frozenset({"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"})
+
+
+def nul_violations(msg, prefix: str = "") -> list[FieldViolation]:
+    """Every text of the request (nested ones, and those inside a Struct or Value) that
+    holds a NUL character: PostgreSQL keeps no NUL in a text or a JSON value, and no
+    field of the contract has a use for one, so it is refused on every store."""
+    out = []
+    for f, value in msg.ListFields():
+        name = prefix + f.name
+        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+            entry = f.message_type.fields_by_name
+            if any(_nuls(entry["key"], k, name) or _nuls(entry["value"], x, name) for k, x in value.items()):
+                out.append(FieldViolation(name, _NUL))
+        elif f.is_repeated:
+            for i, x in enumerate(value):
+                out.extend(_nuls(f, x, f"{name}[{i}]"))
+        else:
+            out.extend(_nuls(f, value, name))
+    return out
+
+
+_NUL = "must not contain a NUL character"
+
+
+def _nuls(f, x, at: str) -> list[FieldViolation]:
+    """The violations in one value `x` of field `f`, which is named `at`."""
+    if f.message_type is None:
+        return [FieldViolation(at, _NUL)] if isinstance(x, str) and "\x00" in x else []
+    if f.message_type.full_name in _JSON_TYPES:
+        return [FieldViolation(at, _NUL)] if _json_has_nul(x) else []
+    return nul_violations(x, at + ".")
+
+
+def _json_has_nul(x) -> bool:
+    """Whether a Struct, Value or ListValue holds a NUL in a text or a key, at any depth."""
+    if isinstance(x, struct_pb2.Struct):
+        return any("\x00" in k or _json_has_nul(v) for k, v in x.fields.items())
+    if isinstance(x, struct_pb2.ListValue):
+        return any(_json_has_nul(v) for v in x.values)
+    kind = x.WhichOneof("kind")
+    if kind == "string_value":
+        return "\x00" in x.string_value
+    return _json_has_nul(getattr(x, kind)) if kind in ("struct_value", "list_value") else False
+
+
+INT64_MAX = 2**63 - 1
+
+
+def int64_in(value: int, field: str, v: Violations | None = None) -> int:
+    """A uint64 field the store keeps in a BIGINT (a sequence number): above int64 it
+    names nothing the hub has."""
+    if value > INT64_MAX:
+        _refuse(v, field, f"must be at most {INT64_MAX}")
+        return INT64_MAX
+    return value
 
 
 def date_out(d: dt.date) -> date_pb2.Date:
@@ -86,8 +167,14 @@ def date_parts(msg, field: str) -> cmd.DateParts | None:
     return (d.year, d.month, d.day)
 
 
-def struct_in(s: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(s)
+def json_in(msg, field: str, v: Violations | None = None) -> Any:
+    """A Struct or Value field as the JSON it stands for. JSON has no NaN or Infinity:
+    a number_value holding one, anywhere inside, is the caller's mistake."""
+    try:
+        return json_format.MessageToDict(getattr(msg, field))
+    except ValueError:  # json_format's only refusal of a Struct or Value: a non-finite number
+        _refuse(v, field, "must not hold NaN or Infinity (JSON has no such numbers)")
+        return None
 
 
 def struct_out(d: dict[str, Any]) -> struct_pb2.Struct:
@@ -256,21 +343,26 @@ def payment_filter_in(r: payments_pb2.ListPaymentsRequest) -> dict[str, str]:
 
 
 def create_case_in(r: cases_pb2.CreateCaseRequest) -> cmd.CreateCase:
-    return cmd.CreateCase(r.request_id, r.municipality_code, r.cpr, r.benefit_code,
-                          enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
-                          ts_in(r, "received_time"), struct_in(r.applicant_statement), r.external_reference,
-                          enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity,
-                                  "sensitivity"))
+    v = Violations()
+    c = cmd.CreateCase(r.request_id, r.municipality_code, r.cpr, r.benefit_code,
+                       enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel", v),
+                       ts_in(r, "received_time", v), json_in(r, "applicant_statement", v), r.external_reference,
+                       enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity,
+                               "sensitivity", v))
+    v.raise_if_any()
+    return c
 
 
 def add_information_in(r: cases_pb2.AddInformationRequest) -> cmd.AddInformation:
+    v = Violations()
     has_value = r.HasField("value") and r.value.WhichOneof("kind") is not None
-    return cmd.AddInformation(
+    c = cmd.AddInformation(
         r.request_id, r.case_id,
-        enum_in(cases_pb2.InformationSource, "INFORMATION_SOURCE", r.source, m.InformationSource, "source"),
-        r.source_reference, r.kind, json_format.MessageToDict(r.value) if has_value else None, has_value,
-        r.discretionary,
-        enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity, "sensitivity"))
+        enum_in(cases_pb2.InformationSource, "INFORMATION_SOURCE", r.source, m.InformationSource, "source", v),
+        r.source_reference, r.kind, json_in(r, "value", v) if has_value else None, has_value, r.discretionary,
+        enum_in(common_pb2.CaseSensitivity, "CASE_SENSITIVITY", r.sensitivity, m.Sensitivity, "sensitivity", v))
+    v.raise_if_any()
+    return c
 
 
 def withdraw_in(r: cases_pb2.WithdrawCaseRequest) -> cmd.WithdrawCase:
@@ -278,9 +370,12 @@ def withdraw_in(r: cases_pb2.WithdrawCaseRequest) -> cmd.WithdrawCase:
 
 
 def case_filter_in(r: cases_pb2.ListCasesRequest) -> cmd.CaseFilter:
-    status = enum_in(common_pb2.CaseStatus, "CASE_STATUS", r.status, m.CaseStatus, "status")
-    return cmd.CaseFilter(r.municipality_code, r.benefit_code, status.value if status else "", r.cpr,
-                          ts_in(r, "received_after"), ts_in(r, "received_before"))
+    v = Violations()
+    status = enum_in(common_pb2.CaseStatus, "CASE_STATUS", r.status, m.CaseStatus, "status", v)
+    f = cmd.CaseFilter(r.municipality_code, r.benefit_code, status.value if status else "", r.cpr,
+                       ts_in(r, "received_after", v), ts_in(r, "received_before", v))
+    v.raise_if_any()
+    return f
 
 
 # ---- decisions ---------------------------------------------------------------------------
@@ -483,15 +578,21 @@ def start_hearing_in(r: decisions_pb2.StartHearingRequest) -> cmd.StartHearing:
 
 
 def hearing_response_in(r: decisions_pb2.RecordHearingResponseRequest) -> cmd.RecordHearingResponse:
-    return cmd.RecordHearingResponse(r.request_id, r.hearing_id, r.comments,
-                                     enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
-                                     ts_in(r, "received_time"))
+    v = Violations()
+    c = cmd.RecordHearingResponse(r.request_id, r.hearing_id, r.comments,
+                                  enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel", v),
+                                  ts_in(r, "received_time", v))
+    v.raise_if_any()
+    return c
 
 
 def file_complaint_in(r: complaints_pb2.FileComplaintRequest) -> cmd.FileComplaint:
-    return cmd.FileComplaint(r.request_id, r.decision_id,
-                             enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel"),
-                             ts_in(r, "received_time"), r.grounds, r.external_reference)
+    v = Violations()
+    c = cmd.FileComplaint(r.request_id, r.decision_id,
+                          enum_in(common_pb2.Channel, "CHANNEL", r.channel, m.Channel, "channel", v),
+                          ts_in(r, "received_time", v), r.grounds, r.external_reference)
+    v.raise_if_any()
+    return c
 
 
 def decide_late_in(r: complaints_pb2.DecideLateComplaintRequest) -> cmd.DecideLateComplaint:

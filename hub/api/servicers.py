@@ -13,8 +13,8 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
-from hub.domain.audit import PURPOSE_LENGTH, clip
-from hub.domain.errors import HubError, NotRun
+from hub.domain.audit import PURPOSE_LENGTH
+from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
 from hub.service.batching import GroupCommit
 from hub.service.hub import HubService
 from hub.domain import payments as pay
@@ -28,10 +28,13 @@ INTERNAL_ERROR = "internal error; the hub has logged it"
 
 
 def purpose_of(metadata) -> str | None:
-    """The purpose a caller gives for reading (metadata `x-purpose`), as much of it as
-    the audit log keeps (a longer one failed the call on PostgreSQL, unaudited)."""
+    """The purpose a caller gives for reading (metadata `x-purpose`); one longer than
+    the audit log keeps is refused (InvalidArgument), not cut short (a longer one failed
+    the call on PostgreSQL, unaudited)."""
     purpose = next((v for k, v in metadata if k == PURPOSE_HEADER and isinstance(v, str)), None)
-    return clip(purpose, PURPOSE_LENGTH)
+    if purpose is not None and len(purpose) > PURPOSE_LENGTH:
+        raise InvalidArgument([FieldViolation(PURPOSE_HEADER, f"must be at most {PURPOSE_LENGTH} characters")])
+    return purpose
 
 
 # The fields by which a request names something that belongs to a case. A refused call
@@ -80,15 +83,15 @@ def rpc(action: str):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
             metadata = context.invocation_metadata() or ()
-            purpose = purpose_of(metadata)
             request_id = getattr(request, "request_id", "") or None
-            identity = None
+            identity = purpose = None
             # Bound for every log line of this call (plain bind and reset: the
             # context-manager form costs four times as much, on every call).
             bound = dict(structlog.contextvars.bind_contextvars(rpc=action, request_id=request_id))
             try:
                 identity = self.registry.identify(metadata, context.auth_context())
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
+                purpose = purpose_of(metadata)
                 left = context.time_remaining()  # seconds, None without a deadline
                 response = await self.runner.run(fn, self, request, identity, purpose,
                                                  key=(identity.client_id, request_id) if request_id else None,

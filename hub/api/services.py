@@ -8,7 +8,11 @@ from typing import Callable, Mapping, NamedTuple
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError
 
+from hub.api.convert import nul_violations
+from hub.api.errors import to_status
+from hub.domain.errors import FieldViolation, InvalidArgument
 from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
                                DecisionServicer, OperationsServicer, PaymentServicer)
 from hub.api.streams import EventServicer
@@ -61,9 +65,62 @@ def method_handler(m: MethodDescriptor, behavior: Callable, *, raw: bool = False
     the response message or its encoded bytes."""
     if raw:
         return _KINDS[(m.client_streaming, m.server_streaming)](behavior)
-    return _KINDS[(m.client_streaming, m.server_streaming)](
-        behavior, request_deserializer=request_class(m).FromString,
+    if m.client_streaming:  # (none of the hub's own: reflection)
+        return _KINDS[(True, m.server_streaming)](behavior, request_deserializer=request_class(m).FromString,
+                                                  response_serializer=response_encoder(m))
+    return _KINDS[(False, m.server_streaming)](
+        _answering_refused(m, behavior), request_deserializer=_decoder(request_class(m)),
         response_serializer=response_encoder(m))
+
+
+def parse_request(cls: type, raw: bytes):
+    """The request message in `raw`, or InvalidArgument: bytes that do not parse (e.g. a
+    Struct nested deeper than protobuf's parser goes, 100 levels, which a client's
+    encoder does write), or a text holding a NUL character (convert.nul_violations).
+    NUL is looked for only in requests whose bytes hold a zero byte."""
+    try:
+        request = cls.FromString(raw)
+    except DecodeError:
+        raise InvalidArgument([FieldViolation("request", f"is not a valid {cls.DESCRIPTOR.full_name}")])
+    if b"\x00" in raw:
+        violations = nul_violations(request)
+        if violations:
+            raise InvalidArgument(violations)
+    return request
+
+
+class Refused:
+    """A request parse_request refused, in place of the request: grpc answers a
+    deserializer's exception UNKNOWN, so the handler answers for it."""
+    __slots__ = ("error",)
+
+    def __init__(self, error: InvalidArgument):
+        self.error = error
+
+
+def _decoder(cls: type) -> Callable[[bytes], object]:
+    def decode(raw: bytes):
+        try:
+            return parse_request(cls, raw)
+        except InvalidArgument as err:
+            return Refused(err)
+    return decode
+
+
+def _answering_refused(m: MethodDescriptor, behavior: Callable) -> Callable:
+    if m.server_streaming:
+        async def stream(request, context):
+            if request.__class__ is Refused:
+                await context.abort_with_status(to_status(request.error))
+            async for item in behavior(request, context):
+                yield item
+        return stream
+
+    async def unary(request, context):
+        if request.__class__ is Refused:
+            await context.abort_with_status(to_status(request.error))
+        return await behavior(request, context)
+    return unary
 
 
 def response_encoder(m: MethodDescriptor) -> Callable[[object], bytes]:

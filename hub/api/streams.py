@@ -153,7 +153,8 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
             identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
             heartbeat = _heartbeat_seconds(request.heartbeat_seconds)
             after, f = await asyncio.to_thread(self.service.open_stream, identity, request.subscription,
-                                               request.after_sequence, convert.event_filter_in(request.filter))
+                                               convert.int64_in(request.after_sequence, "after_sequence"),
+                                               convert.event_filter_in(request.filter))
         except HubError as err:
             log.info("rpc", rpc="Subscribe", code=to_status(err).code.name, reason=err.reason)
             await context.abort_with_status(to_status(err))
@@ -202,7 +203,8 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
     def CreateSubscription(self, request, identity, purpose):
         raw = self.service.create_subscription(
             identity, request.request_id, request.name, convert.event_filter_in(request.filter),
-            request.after_sequence, fingerprint(request), lambda s: convert.subscription_out(s).SerializeToString())
+            convert.int64_in(request.after_sequence, "after_sequence"), fingerprint(request),
+            lambda s: convert.subscription_out(s).SerializeToString())
         return raw  # events_pb2.Subscription, encoded
 
     @rpc("GetSubscription")

@@ -61,14 +61,14 @@ from typing import Awaitable, Callable
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError
 
 from hub import logs
 from hub.api.auth import ClientRegistry
 from hub.api.errors import to_status
 from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
-from hub.api.services import SERVICES, is_unary, method_handler, request_class, response_encoder, unary_methods
-from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
+from hub.api.services import (SERVICES, is_unary, method_handler, parse_request, request_class, response_encoder,
+                              unary_methods)
+from hub.domain.errors import HubError, InvalidArgument, NotRun
 from hub.service.batching import Job, ServiceTime, admit, refuse_late, run_batch
 from hub.store import uow
 from hub.store.uow import Lane
@@ -259,12 +259,11 @@ class _Writer:
             method, identity = self.methods[method_no], self.identities[identity_no]
             purpose = bytes(buf[start:start + purpose_len]).decode() if purpose_len else None
             try:
-                request = method.request.FromString(bytes(buf[start + purpose_len:end]))
-            except DecodeError:
+                request = parse_request(method.request, bytes(buf[start + purpose_len:end]))
+            except InvalidArgument as err:  # unparsable, or a text with a NUL
                 log.info("rpc", rpc=method.action, client_id=identity.client_id, code="INVALID_ARGUMENT",
-                         error="unparsable request")
-                refused += _error_frame(call_id, to_status(InvalidArgument(
-                    [FieldViolation("request", f"is not a valid {method.request.DESCRIPTOR.full_name}")])))
+                         error=err.message)
+                refused += _error_frame(call_id, to_status(err))
                 continue
             request_id = getattr(request, "request_id", "") or None
             call = _Call(_bound, (method.action, request_id, identity.client_id, method.fn, method.servicer, request,
@@ -560,9 +559,12 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
     """`servicer` (the front's) audits a call refused here, `request` its message type."""
     async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
         metadata = context.invocation_metadata() or ()
+        identity = None
         try:
             identity = registry.identify(metadata, context.auth_context())
+            purpose = purpose_of(metadata)
         except HubError as err:
+            # No identity (audited as an attempt without one), or an x-purpose too long.
             status = to_status(err)
             log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
             try:
@@ -570,10 +572,9 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
             except DecodeError:
                 message = None  # nothing to audit in it
             if message is not None:
-                await servicer._audit_failure(None, action, message, status.code.name, purpose_of(metadata),
+                await servicer._audit_failure(identity, action, message, status.code.name, None,
                                               getattr(message, "request_id", "") or None)
             await context.abort_with_status(status)
-        purpose = purpose_of(metadata)
         left = context.time_remaining()  # seconds, None without a deadline
         try:
             code, body = await writer.call(method_no, identity, purpose, payload,

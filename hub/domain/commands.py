@@ -33,6 +33,14 @@ def check_request_id(v: Violations, request_id: str) -> None:
         v.require(len(request_id) <= MAX_REQUEST_ID, "request_id", f"must be at most {MAX_REQUEST_ID} characters")
 
 
+MAX_ID = 36  # the ids the hub issues (UUIDs), and the columns that keep them
+
+
+def check_id_filter(v: Violations, name: str, value: str) -> None:
+    """An id to look for (optional): longer than any id the hub issues, it is a mistake."""
+    v.require(len(value) <= MAX_ID, name, f"is not an id this hub issues (at most {MAX_ID} characters)")
+
+
 def check_text(v: Violations, name: str, value: str, *, required: bool = False, limit: int = MAX_TEXT) -> None:
     if required and not value.strip():
         v.add(name, "is required")

@@ -412,7 +412,7 @@ class Complaints:
         size = cmd.page_size(v, page_size)
         v.raise_if_any()
         qhash = paging.query_hash(identity.client_id, "overdue", municipality_code, kind.value if kind else "")
-        after = paging.decode_key(page_token, qhash)
+        after = paging.decode_key(page_token, qhash, (paging.key_time, str, str))
         now = self.clock.now()
         with self._uow() as uow:
             items = cs.list_overdue(uow.writer(), now=now, scope=self._scope(identity),

@@ -437,6 +437,7 @@ class HubService(Payments, Complaints):
                            until: dt.datetime | None, page_size: int, page_token: str) -> tuple[list[dict], str]:
         self._authorize(identity, "ListAuditEntries")
         v = Violations()
+        cmd.check_id_filter(v, "case_id", case_id)  # (kept in the audit entry of this search)
         if since and until:
             v.require(since < until, "to_time", "must be after from_time")
         size = cmd.page_size(v, page_size)

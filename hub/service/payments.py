@@ -621,6 +621,7 @@ class Payments:
                                          reason="MORE_THAN_OUTSTANDING", metadata={"outstanding_oere": str(outstanding)})
             ps.add_collection(conn, claim_id, "PROVIDER", amount, reference or request_id, now)
         return self._claim_update(identity, "ReportCollection", request_id, claim_id,
-                                  lambda v: v.require(amount > 0, "amount_oere", "must be positive (øre)"), change,
+                                  lambda v: (v.require(amount > 0, "amount_oere", "must be positive (øre)"),
+                                             cmd.check_text(v, "reference", reference, limit=cmd.MAX_SHORT)), change,
                                   "claim.collected", fingerprint, encode, amount_oere=amount)
 

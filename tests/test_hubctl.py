@@ -83,10 +83,12 @@ def test_hubctl_register_data(hub, capsys):
 def test_hubctl_shows_register_money_as_whole_oere(hub, capsys, clock, tmp_path):
     """The register's money is integer øre; it travels in a google.protobuf.Value (a
     double), and hubctl prints it as the whole number it is."""
+    from adapters.income_register.simulator import income_records
     from tests.dispatch_support import dispatcher, file_adapters, simulator
+    cpr = next(c for c in iter(new_cpr, None) if income_records(c, ["2026-01", "2026-02"]))  # one with income
     sim = simulator()
     try:
-        _, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", new_cpr(),
+        _, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", cpr,
                        "--benefit", "BOLIGSTOETTE", "--channel", "self-service")
         _run(capsys, hub, "t-backoffice", "case", "register-data", case["case_id"], "--from", "2026-01",
              "--to", "2026-02")

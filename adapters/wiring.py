@@ -43,7 +43,7 @@ from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.payment_provider.pain001 import Pain001FileDrop, load_debtor_accounts
-from hub.dispatch.ports import AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
+from hub.ports import AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
 from hub.store.uow import relay_events_to
 
 DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"

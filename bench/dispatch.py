@@ -14,7 +14,7 @@ import time
 import uuid
 
 from bench.database import fresh_database
-from hub.dispatch import messages as msg
+from hub.ports import messages as msg
 from hub.domain.documents import Letter, Sender
 
 MESSAGES = int(os.environ.get("HUB_BENCH_MESSAGES", "100000"))

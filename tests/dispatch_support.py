@@ -15,11 +15,11 @@ from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator
-from hub.dispatch import messages as msg
+from hub.ports import messages as msg
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from adapters.payment_provider.pain001 import Pain001FileDrop
 from adapters.appeals.file_drop import AppealsFileDrop
-from hub.dispatch.ports import APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
+from hub.ports import APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
 from hub.domain.documents import Letter, Sender
 from hub.service.delivery import DeliveryService
 

@@ -11,8 +11,8 @@ import pytest
 from adapters.economy.file_drop import EconomyFileDrop
 from adapters.income_register.client import IncomeRegisterClient
 from adapters.income_register.simulator import Simulator, income_records
-from hub.dispatch import messages as msg
-from hub.dispatch.ports import Delivery, DeliveryFailed
+from hub.ports import messages as msg
+from hub.ports import Delivery, DeliveryFailed
 from tests.dispatch_support import Webhook, letter, posting
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)

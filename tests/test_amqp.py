@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.amqp.publisher import ENVELOPE_NS, HUB_NS, AmqpEventPublisher
-from hub.dispatch.ports import AMQP
+from hub.ports import AMQP
 from hub.store import tables
 from hub.store.uow import relay_events_to
 from hub.v1 import cases_pb2_grpc

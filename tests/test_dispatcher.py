@@ -13,7 +13,7 @@ import time
 import grpc
 import pytest
 
-from hub.dispatch.ports import ECONOMY, Receipt
+from hub.ports import ECONOMY, Receipt
 from hub.v1 import operations_pb2, operations_pb2_grpc
 from tests.dispatch_support import Webhook, dispatcher, enqueue_postings, statuses
 from tests.helpers import rid, rpc_error

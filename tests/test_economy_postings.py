@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from google.type import date_pb2
 
 from adapters.economy.file_drop import EconomyFileDrop
-from hub.dispatch import messages as msg
-from hub.dispatch.ports import ECONOMY
+from hub.ports import messages as msg
+from hub.ports import ECONOMY
 from hub.store import tables
 from hub.domain.model import OutboxMessage
 from hub.v1 import cases_pb2, decisions_pb2, operations_pb2, payments_pb2 as P

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from adapters.digital_post.memo import MEMO_NS, MeMoFileDrop
 from adapters.income_register.simulator import income_records
 from adapters.payment_provider.pain001 import DebtorAccount, Pain001FileDrop, load_debtor_accounts, pain001_xml
-from hub.dispatch import messages as msg
-from hub.dispatch.ports import Delivery, DeliveryFailed
+from hub.ports import messages as msg
+from hub.ports import Delivery, DeliveryFailed
 from hub.domain import municipalities
 from hub.domain.documents import Letter, Sender
 from hub.domain.facts import MONTHS_DA, fact_line, kroner_oere as kroner

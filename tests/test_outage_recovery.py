@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.dispatch.dispatcher import DispatchSettings
-from hub.dispatch.ports import ECONOMY, DeliveryFailed, Receipt
+from hub.ports import ECONOMY, DeliveryFailed, Receipt
 from hub.store import tables
 from hub.v1 import operations_pb2, operations_pb2_grpc
 from tests.dispatch_support import Webhook, dispatcher, enqueue_postings, statuses

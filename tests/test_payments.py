@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from google.type import date_pb2
 
-from hub.dispatch.messages import decode
-from hub.dispatch.ports import Delivery
+from hub.ports.messages import decode
+from hub.ports import Delivery
 from hub.store import tables
 from hub.v1 import cases_pb2, common_pb2 as S, decisions_pb2, payments_pb2 as P
 from tests.dispatch_support import dispatcher, file_adapters

@@ -19,8 +19,8 @@ import xml.etree.ElementTree as ET
 import pika
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import messages as m
+from hub.ports import Delivery, DeliveryFailed, Receipt
 
 EXCHANGE = "sagshub.events"
 ENVELOPE_NS = "urn:oio:besked:kuvert:1.0"

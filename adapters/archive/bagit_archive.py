@@ -9,8 +9,8 @@ from pathlib import Path
 
 from adapters.bags import case_file_payload, dump, letter_data, place_bag
 from adapters.files import drop_root
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery, Receipt
+from hub.ports import messages as m
+from hub.ports import Delivery, Receipt
 
 
 class BagItArchive:

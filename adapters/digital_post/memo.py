@@ -21,8 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from adapters.files import atomic_write, drop_root
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import messages as m
+from hub.ports import Delivery, DeliveryFailed, Receipt
 from hub.domain.municipalities import sender_cvr
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"

@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.economy.postings import posting_lines
 from adapters.files import drop_root
-from hub.dispatch.ports import Delivery, Receipt
+from hub.ports import Delivery, Receipt
 
 
 class _FileState:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery
+from hub.ports import messages as m
+from hub.ports import Delivery
 
 
 def _decision(p: m.DecisionPosting) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from adapters.economy.postings import posting_lines
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import Delivery, DeliveryFailed, Receipt
 
 RETRYABLE_4XX = {408, 425, 429}
 

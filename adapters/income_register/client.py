@@ -12,8 +12,8 @@ from __future__ import annotations
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import messages as m
+from hub.ports import Delivery, DeliveryFailed, Receipt
 
 
 def _whole(v) -> bool:

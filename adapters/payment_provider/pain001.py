@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Mapping
 
 from adapters.files import atomic_write, drop_root
-from hub.dispatch import messages as m
-from hub.dispatch.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import messages as m
+from hub.ports import Delivery, DeliveryFailed, Receipt
 from hub.domain import municipalities
 from hub.domain.payments import kroner
 

@@ -29,8 +29,8 @@ from typing import Mapping
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from hub.dispatch.messages import decode
-from hub.dispatch.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed, Receipt
+from hub.ports.messages import decode
+from hub.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed, Receipt
 from hub.domain.cpr import redact
 from hub.service.clock import Clock
 from hub.service.deadlines import DeadlineWatcher

@@ -18,7 +18,7 @@ from hub.domain.model import (
     Approval, ApprovalMode, AuthorityKind, Case, CaseStatus, CaseView, Decision, DecisionSource, DecisionStatus,
     InformationItem, InformationSource, authority_from_key,
 )
-from hub.dispatch import messages as msg
+from hub.ports import messages as msg
 from hub.service.steps import attach_information
 from hub.store import complaints as cs
 from hub.store import payments as ps

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.dispatch import messages as msg
-from hub.dispatch.messages import decode
-from hub.dispatch.ports import Receipt
+from hub.ports import messages as msg
+from hub.ports.messages import decode
+from hub.ports import Receipt
 from hub.domain.model import CaseStatus, InformationItem, InformationSource
 from hub.service.clock import Clock
 from hub.service.steps import attach_information, record_case_event

@@ -23,8 +23,8 @@ from hub.domain.model import (
     DecisionSource, DecisionStatus, Event, InformationItem, OutboxMessage, Outcome, Return, Sensitivity, StatusChange,
     may_approve_automatically, origin_of,
 )
-from hub.dispatch import messages as msg
-from hub.dispatch.ports import DESTINATIONS, INCOME_REGISTER
+from hub.ports import messages as msg
+from hub.ports import DESTINATIONS, INCOME_REGISTER
 from hub.service.batching import current_batch, current_lane
 from hub.service.clock import Clock, SystemClock
 from hub.domain import complaints as cp

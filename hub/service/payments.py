@@ -16,7 +16,7 @@ from hub.domain import payments as pay
 from hub.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Violations
 from hub.domain.identity import Identity, Role
 from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, Outcome
-from hub.dispatch import messages as msg
+from hub.ports import messages as msg
 from hub.domain import municipalities
 from hub.store import payments as ps
 from hub.domain.ids import new_id

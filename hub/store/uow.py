@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from hub.dispatch.messages import EventNotice
+from hub.ports.messages import EventNotice
 from hub.domain import audit as audit_chain
 from hub.domain.model import (
     AmountLimit, Approval, ApprovalMode, AuthorityKind, Benefit, PeriodKind, Case, CaseStatus, Channel, Decision,

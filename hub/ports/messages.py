@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hub.dispatch.ports import (AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
+from hub.ports import (AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
                                 DeliveryFailed)
 from hub.domain.documents import Letter, Sender
 from hub.domain.model import OutboxMessage

@@ -3,7 +3,7 @@ are chosen by configuration; the hub knows only these Protocols.
 
 An adapter must be idempotent on `Delivery.message_id`: after a crash the same message
 may be handed over again, and delivering it twice must have the effect of once. It
-renders the kinds of message it knows (hub.dispatch.messages) and fails any other kind
+renders the kinds of message it knows (hub.ports.messages) and fails any other kind
 permanently (`messages.cannot_render`), so that nothing is receipted unwritten."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from hub.dispatch.messages import Message
+    from hub.ports.messages import Message
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Delivery:
     message_id: str
     destination: str
     case_id: str | None
-    message: "Message"  # typed (hub.dispatch.messages); the adapter renders it
+    message: "Message"  # typed (hub.ports.messages); the adapter renders it
     attempt: int  # 1 for the first try
     now: dt.datetime
     created_at: dt.datetime  # when the cause was committed; stable across retries

@@ -76,20 +76,20 @@ def _echo_server(port_q) -> None:
 
 
 def _hub_server(port_q, url) -> None:
-    from hub import logs
+    from hub import bootstrap, logs
     from hub.api.auth import ClientRegistry
-    from hub.api.server import settle_heap, start
-    from hub.cli import writer_linger
-    from hub.store.db import create_engine, is_sqlite
+    from hub.settings import Settings
+    from hub.store.db import is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
-    engine = create_engine(url)
+    settings = Settings.from_env().replace(database_url=url)
+    store = bootstrap.store(settings)
 
     async def main():
         # As `hub serve` runs: on SQLite with a writer process.
-        hub = await start(engine, registry, "127.0.0.1:0", writer_process=is_sqlite(engine),
-                          writer_linger=writer_linger(os.environ.get("HUB_WRITER_LINGER_MS", "")))
-        settle_heap()  # as `hub serve` does
+        hub = await bootstrap.start(store, registry, "127.0.0.1:0", settings=settings,
+                                    writer_process=is_sqlite(store.engine), writer_linger=bootstrap.linger_of(settings))
+        bootstrap.settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()
     asyncio.run(main())

@@ -59,10 +59,10 @@ def _fill(engine, n: int, now: dt.datetime) -> None:
 def main() -> int:
     from adapters.digital_post.memo import MeMoFileDrop
     from adapters.economy.file_drop import EconomyFileDrop
-    from hub import logs
-    from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
+    from hub import bootstrap, logs
+    from hub.dispatch.dispatcher import DispatchSettings
     from hub.service.clock import SystemClock
-    from hub.service.delivery import DeliveryService
+    from hub.settings import Settings
     from hub.store.db import create_engine
 
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
@@ -81,7 +81,8 @@ def main() -> int:
           f"database {url.split(':')[0]}; batch {BATCH}")
     root = "var/bench-dispatch"
     adapters = {"economy": EconomyFileDrop(f"{root}/economy"), "digital_post": MeMoFileDrop(f"{root}/digital_post")}
-    d = Dispatcher(DeliveryService(engine, clock), adapters, clock, DispatchSettings(batch_size=BATCH))
+    d = bootstrap.dispatcher(bootstrap.store(Settings(), engine), clock, adapters, DispatchSettings(batch_size=BATCH),
+                             watch_deadlines=False)
     t0 = time.perf_counter()
     first = None
     done = 0

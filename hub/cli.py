@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 
@@ -24,68 +23,78 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def writer_linger(text: str):
-    """HUB_WRITER_LINGER_MS (--writer-linger-ms): milliseconds from 0 to 100, as the
-    writer's Linger; empty (unset): Linger's own default."""
-    from hub.api.writer import Linger
-    if text == "":
-        return Linger()
+def _linger_ms(text: str) -> float:
+    """--writer-linger-ms: milliseconds from 0 to 100."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be 0 to 100 milliseconds, not {text!r}")
-    return Linger(max_wait=value / 1000)
+    return value
+
+
+def _settings(args, command: str):
+    """The settings (hub.settings: the environment) with the command's options on top;
+    None, and a line that says why, when one is not valid."""
+    from hub.settings import SettingError, Settings
+    try:
+        settings = Settings.from_env()
+    except SettingError as err:
+        print(f"hub {command}: {err}", file=sys.stderr)
+        return None
+    options = dict(database_url=args.database)
+    if command == "serve":
+        options.update(clients_file=args.clients, listen=args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                       client_ca=args.client_ca, insecure=args.insecure or None, dispatch=args.dispatch,
+                       writer=args.writer, writer_hang_seconds=args.writer_hang_seconds,
+                       writer_linger_ms=args.writer_linger_ms, audit_head_file=args.audit_head_file,
+                       audit_head_seconds=args.audit_head_seconds)
+    return settings.replace(**options)
 
 
 def _serve(args) -> int:
+    from hub import bootstrap
     from hub.api.auth import ClientRegistry
-    from hub.api.server import settle_heap, start
-    from hub.store.db import create_engine
+    from hub.store.db import create_engine, is_sqlite
 
-    clients_file = args.clients or os.environ.get("HUB_CLIENTS_FILE")
-    if not clients_file:
+    settings = _settings(args, "serve")
+    if settings is None:
+        return 2
+    if not settings.clients_file:
         print("hub serve: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
         return 2
-    registry = ClientRegistry.from_file(clients_file)
-    from adapters.wiring import configure_event_relay, declare_event_exchange
-    configure_event_relay()
-    declare_event_exchange()  # subscribers can bind before the first event; a broker down is logged, not fatal
-    engine = create_engine(args.database)
-    dispatcher = _dispatcher(engine) if args.dispatch == "embedded" else None
-
+    registry = ClientRegistry.from_file(settings.clients_file)
     tls = None
-    if args.tls_cert or args.tls_key or args.client_ca:
+    if settings.tls_cert or settings.tls_key or settings.client_ca:
         from pathlib import Path
-
-        from hub.api.server import TlsFiles
-        if not (args.tls_cert and args.tls_key and args.client_ca):
+        if not (settings.tls_cert and settings.tls_key and settings.client_ca):
             print("hub serve: mTLS needs --tls-cert, --tls-key and --client-ca", file=sys.stderr)
             return 2
-        tls = TlsFiles(Path(args.tls_cert), Path(args.tls_key), Path(args.client_ca))
-    from hub.api.server import check_listen
+        tls = bootstrap.TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), Path(settings.client_ca))
     try:
-        check_listen(args.listen, tls, args.insecure)
+        bootstrap.check_listen(settings.listen, tls, settings.insecure)
     except ValueError as err:
         print(f"hub serve: {err}", file=sys.stderr)
         return 2
-
-    from hub.store.db import is_sqlite
-    writer_process = args.writer == "process" or (args.writer == "auto" and is_sqlite(engine))
-
+    bootstrap.declare_event_exchange(settings)  # subscribers bind before the first event; a broker down is logged
+    store = bootstrap.store(settings)
+    dispatcher = (bootstrap.dispatcher(store, _clock(), bootstrap.adapters(settings), settings.dispatcher)
+                  if settings.dispatch == "embedded" else None)
+    writer_process = settings.writer == "process" or (settings.writer == "auto" and is_sqlite(store.engine))
     # The audit log's head, kept in a file outside the database (read with an engine
     # of its own: on SQLite a read-only one, which never takes the write lock).
-    heads = create_engine(args.database, read_only=True) if args.audit_head_file else None
+    heads = create_engine(settings.database_url, read_only=True) if settings.audit_head_file else None
 
     async def main() -> None:
-        hub = await start(engine, registry, args.listen, dispatcher=dispatcher, tls=tls, allow_insecure=args.insecure,
-                          writer_process=writer_process, writer_hang_after=args.writer_hang_seconds,
-                          writer_linger=args.writer_linger_ms)
-        settle_heap()
+        hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
+                                    tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
+                                    writer_hang_after=settings.writer_hang_seconds,
+                                    writer_linger=bootstrap.linger_of(settings))
+        bootstrap.settle_heap()
         stop, stopped = asyncio.Event(), asyncio.Event()
         publisher = None if heads is None else asyncio.create_task(
-            publish_heads(heads, args.audit_head_file, args.audit_head_seconds, stopped))
+            publish_heads(heads, settings.audit_head_file, settings.audit_head_seconds, stopped))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -98,35 +107,31 @@ def _serve(args) -> int:
     asyncio.run(main())
     if heads is not None:
         heads.dispose()
-    engine.dispose()
+    bootstrap.close(store)
     return 0
 
 
-def _dispatcher(engine):
-    from adapters.wiring import build_adapters
-    from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
+def _clock():
     from hub.service.clock import SystemClock
-    from hub.service.delivery import DeliveryService
-    from hub.service.deadlines import DeadlineWatcher
-    clock = SystemClock()
-    return Dispatcher(DeliveryService(engine, clock), build_adapters(), clock, DispatchSettings.from_env(),
-                      watcher=DeadlineWatcher(engine, clock))
+    return SystemClock()
 
 
 def _dispatch(args) -> int:
     """A dispatcher as its own process (several may run against one PostgreSQL)."""
-    from adapters.wiring import declare_event_exchange
-    from hub.store.db import create_engine
-    declare_event_exchange()  # it relays events: as in `hub serve`
-    engine = create_engine(args.database)
-    dispatcher = _dispatcher(engine)
+    from hub import bootstrap
+    settings = _settings(args, "dispatch")
+    if settings is None:
+        return 2
+    bootstrap.declare_event_exchange(settings)  # it relays events: as in `hub serve`
+    store = bootstrap.store(settings)
+    dispatcher = bootstrap.dispatcher(store, _clock(), bootstrap.adapters(settings), settings.dispatcher)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: dispatcher.stop())
     if args.drain:
         print(f"delivered {dispatcher.drain()} messages")
     else:
         dispatcher.run_forever()
-    engine.dispose()
+    bootstrap.close(store)
     return 0
 
 
@@ -155,8 +160,9 @@ def _read_audit(args, read):
     traceback), if the database cannot be read."""
     import sqlalchemy as sa
 
+    from hub.settings import Settings
     from hub.store.db import create_engine
-    engine = create_engine(args.database, read_only=True)
+    engine = create_engine(args.database or Settings.from_env().database_url, read_only=True)
     try:
         with engine.connect() as conn:
             return read(conn)
@@ -217,43 +223,49 @@ async def publish_heads(engine, path: str, every: float, done: asyncio.Event) ->
 
 
 def _migrate(args) -> int:
+    from hub.settings import Settings
     from hub.store.migrate import upgrade
-    upgrade(args.database)
+    upgrade(args.database or Settings.from_env().database_url)
     print("database is at the newest schema")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
+    from hub.bootstrap import configure_logs
+    from hub.settings import SettingError, Settings
+    try:
+        configure_logs(Settings.from_env())
+    except SettingError:
+        logs.configure()  # (the command itself says what is wrong)
     p = argparse.ArgumentParser(prog="hub", description="sagshub server")
     p.add_argument("--database", default=None, help="SQLAlchemy URL (default: $HUB_DATABASE_URL or sqlite:///var/hub.db)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the gRPC API")
-    s.add_argument("--listen", default=os.environ.get("HUB_LISTEN", "127.0.0.1:50051"))
+    s.add_argument("--listen", default=None, help="address to serve on (default: $HUB_LISTEN or 127.0.0.1:50051)")
     s.add_argument("--clients", default=None, help="clients file (TOML)")
-    s.add_argument("--tls-cert", default=os.environ.get("HUB_TLS_CERT"), help="server certificate (PEM), for mTLS")
-    s.add_argument("--tls-key", default=os.environ.get("HUB_TLS_KEY"), help="server key (PEM)")
-    s.add_argument("--client-ca", default=os.environ.get("HUB_TLS_CLIENT_CA"),
+    s.add_argument("--tls-cert", default=None, help="server certificate (PEM), for mTLS ($HUB_TLS_CERT)")
+    s.add_argument("--tls-key", default=None, help="server key (PEM) ($HUB_TLS_KEY)")
+    s.add_argument("--client-ca", default=None,
                    help="CA of the accepted client certificates (PEM)")
-    s.add_argument("--insecure", action="store_true", default=os.environ.get("HUB_INSECURE") == "1",
+    s.add_argument("--insecure", action="store_true", default=False,
                    help="allow plaintext on a non-loopback address (a network you trust)")
-    s.add_argument("--dispatch", choices=["embedded", "off"], default=os.environ.get("HUB_DISPATCH", "embedded"),
+    s.add_argument("--dispatch", choices=["embedded", "off"], default=None,
                    help="run the outbox dispatcher inside the server (default), or not (run `hub dispatch`)")
-    s.add_argument("--writer", choices=["auto", "process", "inline"], default=os.environ.get("HUB_WRITER", "auto"),
+    s.add_argument("--writer", choices=["auto", "process", "inline"], default=None,
                    help="where unary calls run: in a writer process of their own, beside the gRPC server "
                         "(a second core; auto: on SQLite), or inline in the server's process")
     s.add_argument("--writer-hang-seconds", type=_positive_seconds,
-                   default=os.environ.get("HUB_WRITER_HANG_SECONDS", "300"),
+                   default=None,
                    help="a writer process that answers nothing for this long while calls wait is taken for hung: "
                         "killed and replaced (its calls end UNAVAILABLE)")
-    s.add_argument("--writer-linger-ms", type=writer_linger, default=os.environ.get("HUB_WRITER_LINGER_MS", ""),
+    s.add_argument("--writer-linger-ms", type=_linger_ms, default=None,
                    help="a writer process that is busy waits up to this long for more calls to commit with the "
                         "ones it has (one fsync for more of them); default 1; 0: never")
-    s.add_argument("--audit-head-file", default=os.environ.get("HUB_AUDIT_HEAD_FILE"), metavar="PATH",
+    s.add_argument("--audit-head-file", default=None, metavar="PATH",
                    help="append the audit log's head (SEQ:HASH TIME) to this file as it moves, to keep outside the "
                         "database for `hub audit verify --against-file`")
     s.add_argument("--audit-head-seconds", type=_positive_seconds,
-                   default=os.environ.get("HUB_AUDIT_HEAD_SECONDS", "60"),
+                   default=None,
                    help="how often the audit log's head is appended to its file (if it moved)")
     s.set_defaults(fn=_serve)
     d = sub.add_parser("dispatch", help="deliver outbox messages (a dispatcher process of its own)")

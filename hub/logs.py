@@ -4,7 +4,6 @@ exception texts and the logs of libraries (SQLAlchemy errors carry parameters)."
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import TextIO
 
@@ -29,14 +28,15 @@ def settings() -> dict:
 
 def configure(stream: TextIO | None = None, *, json: bool | None = None, level: str | None = None,
               path: str | None = None) -> None:
+    """Log to `path` (appended), or `stream` (standard error); as JSON lines unless `json`
+    is False (None: JSON unless a terminal); from `level` up (INFO). The settings come
+    from hub.settings (HUB_LOG_FILE, HUB_LOG_FORMAT, HUB_LOG_LEVEL) through the bootstrap."""
     stream = stream or sys.stderr
-    path = path or os.environ.get("HUB_LOG_FILE")
     if path:
         stream = open(path, "a", buffering=1, encoding="utf-8")
     if json is None:
-        fmt = os.environ.get("HUB_LOG_FORMAT", "")
-        json = fmt == "json" or (fmt != "console" and not stream.isatty())
-    lvl = getattr(logging, (level or os.environ.get("HUB_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+        json = not stream.isatty()
+    lvl = getattr(logging, (level or "INFO").upper(), logging.INFO)
     name = getattr(stream, "name", None)
     _settings.update(json=json, level=logging.getLevelName(lvl),
                      path=name if isinstance(name, str) and not name.startswith("<") else None)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from hub import logs
 from hub.api.auth import ClientRegistry
-from hub.api.writer import Linger
+from hub.runtime.writer import Linger
 from hub.store import tables
 from hub.store.db import create_engine
 from hub.store.migrate import recreate_postgres_schema, upgrade
@@ -192,17 +192,24 @@ WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
 
 class RunningHub:
     def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
-                 writer_process: bool = WRITER_PROCESS, writer_linger: Linger = Linger()):
+                 writer_process: bool = WRITER_PROCESS, writer_linger: Linger = Linger(),
+                 relay: tuple[str, ...] = ()):
+        """A hub as hub.bootstrap starts one, on the test's engine; `relay`: the
+        destinations every event also goes to (as HUB_AMQP_URL makes it)."""
+        from dataclasses import replace
+
+        from hub import bootstrap
+        from hub.settings import Settings
         self.engine = engine
         self.clock = clock
+        self.store = replace(bootstrap.store(Settings(), engine), relay=relay)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        from hub.api.server import start
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
-            start(engine, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process,
-                  writer_linger=writer_linger),
+            bootstrap.start(self.store, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process,
+                            writer_linger=writer_linger),
             self._loop).result(30)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"
@@ -213,6 +220,8 @@ class RunningHub:
             return  # stopped already (a test restarting the hub)
         self.channel.close()
         asyncio.run_coroutine_threadsafe(self.running.stop(None), self._loop).result(30)
+        if self.store.reader is not self.store.engine:
+            self.store.reader.dispose()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 

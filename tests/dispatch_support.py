@@ -21,7 +21,7 @@ from adapters.payment_provider.pain001 import Pain001FileDrop
 from adapters.appeals.file_drop import AppealsFileDrop
 from hub.ports import APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER
 from hub.domain.documents import Letter, Sender
-from hub.service.delivery import DeliveryService
+from hub.store.uow import Store
 
 
 class CheckedPain001FileDrop(Pain001FileDrop):
@@ -47,9 +47,17 @@ def file_adapters(root, register_url: str = "http://127.0.0.1:9") -> dict:
     }
 
 
-def dispatcher(engine, clock, adapters, *, watcher=None, **settings) -> Dispatcher:
+def store_of(engine_or_store) -> Store:
+    """The store of a test's engine (its own engine reads too)."""
+    return engine_or_store if isinstance(engine_or_store, Store) else Store(engine_or_store, engine_or_store)
+
+
+def dispatcher(engine, clock, adapters, *, watch_deadlines=False, **settings) -> Dispatcher:
+    """A dispatcher as hub.bootstrap builds one; `watch_deadlines`: its loop runs the
+    deadline watcher too (each minute on the clock)."""
+    from hub import bootstrap
     s = DispatchSettings(**{"idle_sleep": 0.05, **settings})
-    return Dispatcher(DeliveryService(engine, clock), adapters, clock, s, watcher=watcher)
+    return bootstrap.dispatcher(store_of(engine), clock, adapters, s, watch_deadlines=watch_deadlines)
 
 
 class Webhook:
@@ -122,15 +130,14 @@ def enqueue_postings(engine, clock, cases: int, per_case: int, destination: str 
     payments will write them. Returns the message ids in the order they were written."""
     import uuid
 
-    from hub.store.uow import UnitOfWork
     make = {ECONOMY: posting, DIGITAL_POST: letter}[destination]
     ids = []
-    with UnitOfWork(engine) as uow:
+    with store_of(engine).unit() as uow:
         for c in range(cases):
             case_id = str(uuid.uuid4())
             for n in range(per_case):
                 mid = f"test/{case_id}/{n}"
-                uow.add_outbox(make(case_id, n).outbox(mid, case_id), clock.now())
+                uow.outbox.add(make(case_id, n).outbox(mid, case_id), clock.now())
                 ids.append(mid)
         uow.commit()
     return ids

@@ -121,13 +121,15 @@ def test_file_drops_and_the_database_stay_put_when_the_working_directory_changes
     bag being built."""
     import sqlalchemy as sa
 
-    from adapters.wiring import ECONOMY, build_adapters
+    from hub import bootstrap
+    from hub.ports import ECONOMY
+    from hub.settings import Settings
     from hub.store.db import create_engine
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
     home.mkdir()
     elsewhere.mkdir()
     monkeypatch.chdir(home)
-    economy = build_adapters({"HUB_VAR_DIR": "var"})[ECONOMY]
+    economy = bootstrap.adapters(Settings(var_dir="var"))[ECONOMY]
     engine = create_engine("sqlite:///var/hub.db")
     try:
         with engine.begin() as conn:

@@ -23,9 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from adapters.amqp.publisher import ENVELOPE_NS, HUB_NS, AmqpEventPublisher
 from hub.ports import AMQP
 from hub.store import tables
-from hub.store.uow import relay_events_to
 from hub.v1 import cases_pb2_grpc
-from tests.conftest import LOG_FILE
+from tests.conftest import LOG_FILE, RunningHub
 from tests.dispatch_support import dispatcher
 from tests.helpers import create_req, info_req
 from tests.tcp_proxy import TcpProxy
@@ -34,12 +33,12 @@ BROKER = ("127.0.0.1", 5672)
 
 
 @pytest.fixture
-def relay():
-    """Set before the hub starts (tests ask for it first), as `hub serve` does: a
-    writer process takes the setting with it when it starts."""
-    relay_events_to(AMQP)
-    yield
-    relay_events_to()
+def hub(clean_db, clock):
+    """A hub that relays every event to the broker too, as `hub serve` does with
+    HUB_AMQP_URL (a writer process takes the setting with it when it starts)."""
+    h = RunningHub(clean_db, clock, relay=(AMQP,))
+    yield h
+    h.stop()
 
 
 @pytest.fixture
@@ -65,7 +64,7 @@ def _drain_queue(ch, queue) -> list[tuple[pika.spec.Basic.Deliver, pika.BasicPro
         out.append((method, props, body))
 
 
-def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(relay, hub, backoffice, clock, broker):
+def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(hub, backoffice, clock, broker):
     exchange, ch, queue = broker
     proxy = TcpProxy(BROKER)
     publisher = AmqpEventPublisher(f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F", exchange=exchange, timeout=2)

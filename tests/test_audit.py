@@ -349,11 +349,10 @@ def assert_refusal_audited(hub, call, request, case, rpc: str, outcome: str, cli
 
 def test_refused_complaint_calls_are_audited_with_the_case_and_citizen(hub, backoffice, caseworker, clock,
                                                                        tmp_path):
-    from hub.service.deadlines import DeadlineWatcher
     from hub.v1 import complaints_pb2 as K
     from tests.dispatch_support import dispatcher, file_adapters
     from tests.test_complaints import file, sent_decision
-    disp = dispatcher(hub.engine, clock, file_adapters(tmp_path), watcher=DeadlineWatcher(hub.engine, clock))
+    disp = dispatcher(hub.engine, clock, file_adapters(tmp_path), watch_deadlines=True)
     case, decision = sent_decision(backoffice, disp)
     complaint = file(backoffice, decision.decision_id)
     upheld = K.RECONSIDERATION_OUTCOME_UPHELD

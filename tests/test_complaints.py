@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from adapters.digital_post.memo import MEMO_NS
 from hub.domain import documents
-from hub.service.deadlines import DeadlineWatcher
 from hub.store import tables
 from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2 as D, events_pb2 as E
 from tests.dispatch_support import dispatcher, file_adapters
@@ -32,7 +31,7 @@ def drops(tmp_path):
 
 @pytest.fixture
 def disp(hub, clock, drops):
-    return dispatcher(hub.engine, clock, file_adapters(drops), watcher=DeadlineWatcher(hub.engine, clock))
+    return dispatcher(hub.engine, clock, file_adapters(drops), watch_deadlines=True)
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from hub.api.services import SERVICE_NAMES, SERVICES, request_class, response_class
+from hub.api.services import SERVICE_NAMES, SERVICES
+from hub.runtime.router import request_class, response_class
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2, payments_pb2
 from tests.conftest import CLIENTS

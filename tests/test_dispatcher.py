@@ -201,9 +201,11 @@ def test_two_dispatchers_never_deliver_the_same_message_at_once(clean_db, clock)
 
 
 def test_settings_from_the_environment():
-    from hub.dispatch.dispatcher import DispatchSettings
-    s = DispatchSettings.from_env({"HUB_DISPATCH_TIMEOUT_ECONOMY_SECONDS": "5", "HUB_DISPATCH_LEASE_SECONDS": "20",
-                                   "HUB_DISPATCH_MAX_ATTEMPTS": "7"})
+    from hub.settings import SettingError, Settings
+    s = Settings.from_env({"HUB_DISPATCH_TIMEOUT_ECONOMY_SECONDS": "5", "HUB_DISPATCH_LEASE_SECONDS": "20",
+                           "HUB_DISPATCH_MAX_ATTEMPTS": "7"}).dispatcher
     assert (s.timeout("economy"), s.timeout("archive"), s.max_attempts) == (5.0, 30.0, 7)
     with pytest.raises(ValueError, match="lease"):
         s.check()  # 20 s lease, 30 s default timeout: nothing could ever be delivered
+    with pytest.raises(SettingError, match="HUB_DISPATCH_MAX_ATTEMPTS must be a whole number, not 'many'"):
+        Settings.from_env({"HUB_DISPATCH_MAX_ATTEMPTS": "many"})

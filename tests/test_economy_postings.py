@@ -161,10 +161,9 @@ def test_every_economy_message_kind_reaches_the_economy_system(route, hub, backo
 def test_a_message_the_destination_cannot_take_is_a_dead_letter_the_operator_sees(hub, clock, tmp_path):
     """A letter in the economy system's queue, and a kind no hub version wrote: neither
     is receipted unwritten; both are dead letters with the reason, and nothing is written."""
-    from hub.store.uow import UnitOfWork
-    with UnitOfWork(hub.engine) as uow:
-        uow.add_outbox(replace(letter("case-x").outbox("odd/1", "case-x"), destination=ECONOMY), clock.now())
-        uow.add_outbox(OutboxMessage("odd/2", ECONOMY, "case-y", dict(kind="mystery", municipality_code="101")),
+    with hub.store.unit() as uow:
+        uow.outbox.add(replace(letter("case-x").outbox("odd/1", "case-x"), destination=ECONOMY), clock.now())
+        uow.outbox.add(OutboxMessage("odd/2", ECONOMY, "case-y", dict(kind="mystery", municipality_code="101")),
                        clock.now())
         uow.commit()
     dispatcher(hub.engine, clock, {ECONOMY: EconomyFileDrop(tmp_path)}).drain()

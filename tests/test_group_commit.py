@@ -10,7 +10,9 @@ import contextlib
 import threading
 import time
 
-from hub.service.batching import GroupCommit, current_batch
+from hub.runtime.group_commit import GroupCommit
+from hub.service.clock import SystemClock
+from hub.store.uow import Store
 from hub.store import tables
 from tests.helpers import MixedCalls, table_counts
 
@@ -21,7 +23,7 @@ def _hold_lanes(hub) -> threading.Event:
     runner = hub.running.runner
     gate, entered = threading.Event(), threading.Semaphore(0)
 
-    def blocker():
+    def blocker(tx):
         entered.release()
         gate.wait(30)
     for _ in range(runner.lanes):  # one at a time, or a lane would take two at once
@@ -55,11 +57,11 @@ def test_a_batch_of_mixed_calls_behaves_like_the_calls_one_by_one(inline_hub):
 
 def test_a_batch_that_cannot_commit_runs_its_calls_one_by_one(clean_db):
     engine = clean_db
-    runner = GroupCommit(engine, lanes=1)
+    runner = GroupCommit(Store(engine, engine), SystemClock(), lanes=1)
     seen: list[tuple[str, bool]] = []
 
-    def call(name: str, poison: bool):
-        batch = current_batch()
+    def call(tx, name: str, poison: bool):
+        batch = tx.batch
         seen.append((name, batch is not None))
         if batch is not None and poison:
             # Something only the commit can find out: here a duplicate primary key,
@@ -71,7 +73,7 @@ def test_a_batch_that_cannot_commit_runs_its_calls_one_by_one(clean_db):
 
     async def main():
         gate = threading.Event()
-        blocked = asyncio.ensure_future(runner.run(gate.wait, 10))
+        blocked = asyncio.ensure_future(runner.run(lambda tx: gate.wait(10)))
         while runner.calls == 0:
             await asyncio.sleep(0.01)
         tasks = [asyncio.ensure_future(runner.run(call, f"c{i}", i == 1)) for i in range(4)]
@@ -96,7 +98,7 @@ def test_a_batch_finds_stored_responses_of_several_clients_through_the_primary_k
     """The batch's look-up of earlier responses must not cost more as the table grows
     (on SQLite, a row-value IN over (client, request id) scans the whole table)."""
     import datetime as dt
-    from hub.store.uow import PREFETCH_CHUNK, STORED_RESPONSE, Batch, stored_responses_query
+    from hub.store.transaction import PREFETCH_CHUNK, STORED_RESPONSE, Batch, stored_responses_query
     engine = clean_db
     now = dt.datetime.now(dt.timezone.utc)
     many = [str(n) for n in range(100, 100 + PREFETCH_CHUNK + 6)]  # more than one look-up's worth
@@ -132,13 +134,13 @@ def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_d
     import pytest
     import sqlalchemy as sa
     from hub.domain.errors import NotFound
-    from hub.store.uow import Lane, UnitOfWork
+    from hub.runtime.lanes import Lane
     engine = clean_db
     lane = Lane(engine)
     keeps = engine.dialect.name == "sqlite"
 
     def run(work=lambda uow: None):
-        with UnitOfWork(engine, lane=lane) as uow:
+        with Store(engine, engine).unit(lane=lane) as uow:
             work(uow)
             uow.commit()
             return uow.conn
@@ -166,7 +168,7 @@ def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_d
 
         # Between transactions a kept connection holds no snapshot.
         seen = []
-        with UnitOfWork(engine, lane=lane) as uow:
+        with Store(engine, engine).unit(lane=lane) as uow:
             count(uow)
             seen.append(uow.counted)
             uow.commit()
@@ -174,7 +176,7 @@ def test_a_lane_keeps_its_connection_only_while_its_transactions_succeed(clean_d
             other.execute(tables.idempotency.insert(), [dict(
                 client_id="c", request_id="r", rpc="CreateCase", fingerprint="f", response=b"x",
                 created_at=dt.datetime.now(dt.timezone.utc))])
-        with UnitOfWork(engine, lane=lane) as uow:
+        with Store(engine, engine).unit(lane=lane) as uow:
             count(uow)
             seen.append(uow.counted)
             uow.commit()
@@ -189,7 +191,7 @@ def _lane_on_a_new_file(tmp_path):
     engine and a lane; the lane closed (its checkpointer stopped) afterwards."""
     from hub.store.db import create_engine
     from hub.store.migrate import upgrade
-    from hub.store.uow import Lane
+    from hub.runtime.lanes import Lane
     path = tmp_path / "hub.db"
     upgrade(f"sqlite:///{path}")
     engine = create_engine(f"sqlite:///{path}")
@@ -205,9 +207,9 @@ def _remember(engine, lane, request_id: str) -> None:
     """One small transaction on the lane: a few pages in the log."""
     import datetime as dt
 
-    from hub.store.uow import UnitOfWork
-    with UnitOfWork(engine, lane=lane) as uow:
-        uow.remember_response("client", request_id, "CreateCase", "f" * 64, b"answer", dt.datetime.now(dt.timezone.utc))
+    with Store(engine, engine).unit(lane=lane) as uow:
+        uow.idempotency.remember("client", request_id, "CreateCase", "f" * 64, b"answer",
+                                 dt.datetime.now(dt.timezone.utc))
         uow.commit()
 
 
@@ -218,7 +220,6 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
     is idle while nothing is written and ends with the lane."""
     import sqlite3
 
-    from hub.store.uow import UnitOfWork
 
     def wait_for(condition) -> bool:
         deadline = time.monotonic() + 10
@@ -240,8 +241,8 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
         assert wait_for(lambda: in_file() == 3 and lane.checkpointer.checkpoints >= 1)
         time.sleep(0.5)  # (a checkpoint the later commits asked for ends meanwhile)
         done = lane.checkpointer.checkpoints
-        with UnitOfWork(engine, lane=lane) as uow:  # a read-only transaction writes nothing to the log
-            assert uow.stored_response("client", "request-0") is not None
+        with Store(engine, engine).unit(lane=lane) as uow:  # a read-only transaction writes nothing to the log
+            assert uow.idempotency.stored("client", "request-0") is not None
             uow.commit()
         time.sleep(0.5)
         assert lane.checkpointer.checkpoints == done  # nothing written: nothing to do
@@ -250,7 +251,7 @@ def test_a_lanes_commits_reach_the_database_file_through_a_background_checkpoint
 
 def test_the_checkpointer_waits_longer_when_the_log_grew_little_and_shorter_when_it_grew_much():
     import pytest
-    from hub.store.checkpoint import Pace
+    from hub.runtime.checkpoint import Pace
     pace = Pace(shortest=0.01, longest=1.0, low=100, high=400)
     waits = []
     for log_pages in [20, 40,  # a trickle: 20 pages each time

@@ -71,11 +71,11 @@ def test_failed_call_can_be_retried_with_the_same_id(hub, backoffice):
 def test_a_twin_that_commits_first_is_answered_from_its_stored_response(inline_hub, monkeypatch):
     """Another process may store the same request id between this call's look-up and its
     commit: the commit then fails on the key, and the retry replays the twin's response."""
-    from hub.store.uow import UnitOfWork
+    from hub.store.repositories.log import Idempotency
     hub, backoffice = inline_hub, inline_hub.as_("t-backoffice")
     req = create_req()
     first = backoffice.CreateCase(req)
-    real = UnitOfWork.stored_response
+    real = Idempotency.stored
     missed = []
 
     def looks_too_early(self, client_id, request_id):
@@ -83,7 +83,7 @@ def test_a_twin_that_commits_first_is_answered_from_its_stored_response(inline_h
             missed.append(request_id)
             return None
         return real(self, client_id, request_id)
-    monkeypatch.setattr(UnitOfWork, "stored_response", looks_too_early)
+    monkeypatch.setattr(Idempotency, "stored", looks_too_early)
     again = backoffice.CreateCase(req)
     assert missed == [req.request_id]
     assert again == first

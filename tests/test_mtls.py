@@ -9,7 +9,7 @@ import pytest
 from clients.cli import devcerts
 from clients.sdk import connect
 from hub.api.auth import ClientRegistry
-from hub.api.server import TlsFiles, check_listen
+from hub.bootstrap import TlsFiles, check_listen
 from hub.v1 import benefits_pb2
 from tests.conftest import CLIENTS, RunningHub
 from tests.helpers import create_req, rpc_error

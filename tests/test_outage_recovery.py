@@ -233,5 +233,6 @@ def test_hubctl_ops_retry_now(hub, clock, webhook, capsys):
 
 def test_the_probe_interval_from_the_environment():
     assert DispatchSettings().probe_interval == PROBE
-    assert DispatchSettings.from_env({"HUB_DISPATCH_PROBE_SECONDS": "3"}).probe_interval == 3.0
-    assert DispatchSettings.from_env({"HUB_DISPATCH_PROBE_SECONDS": "0"}).probe_interval == 0
+    from hub.settings import Settings
+    assert Settings.from_env({"HUB_DISPATCH_PROBE_SECONDS": "3"}).dispatcher.probe_interval == 3.0
+    assert Settings.from_env({"HUB_DISPATCH_PROBE_SECONDS": "0"}).dispatcher.probe_interval == 0

@@ -91,9 +91,9 @@ class GateClock(FakeClock):
 def gated(request, clean_db, monkeypatch):
     """A hub on a GateClock, in the server's process (one lane, so that the queue's
     order is plain on PostgreSQL too) or with a writer process."""
-    from hub.api import server
+    from hub import bootstrap
     if request.param == "inline":
-        monkeypatch.setattr(server, "lanes", lambda engine: 1)
+        monkeypatch.setattr(bootstrap, "lanes", lambda engine: 1)
     clock = GateClock()
     hub = RunningHub(clean_db, clock, writer_process=request.param == "process")
     yield hub, clock

@@ -101,18 +101,17 @@ def test_a_damaged_grant_is_held_and_everyone_else_is_paid(hub, backoffice, prov
 
 
 def test_a_chunk_that_fails_is_ordered_line_by_line_and_the_failing_line_held(inline_hub, monkeypatch):
-    from hub.service import payments as service_payments
-    from hub.store import payments as store_payments
+    from hub.store.payments import Payments
     backoffice = inline_hub.as_("t-backoffice")
     cases = [granted(backoffice)[0] for _ in range(4)]
     broken = cases[1].case_id
-    real = store_payments.create_orders
+    real = Payments.add_orders
 
-    def create_orders(conn, rows, **kw):
-        if any(r.case_id == broken for r in rows):
+    def add_orders(self, orders):
+        if any(o["case_id"] == broken for o in orders):
             raise RuntimeError("the database refused a value")
-        return real(conn, rows, **kw)
-    monkeypatch.setattr(service_payments.ps, "create_orders", create_orders)
+        return real(self, orders)
+    monkeypatch.setattr(Payments, "add_orders", add_orders)
     reach(inline_hub.clock, "2026-04")
     last = list(backoffice.RunPayments(P.RunPaymentsRequest(request_id=rid(), period="2026-04")))[-1]
     assert (last.done, last.orders_created, last.held) == (True, 3, 1)

@@ -24,7 +24,9 @@ from hub.domain import payments as pay
 from hub.domain.errors import FailedPrecondition
 from hub.domain.identity import Identity, Role
 from hub.domain.model import Channel, InformationSource, Outcome
-from hub.service.hub import HubService
+from hub.runtime.transactions import Tx
+from hub.service import cases, claims, decisions, payments
+from hub.store.uow import Store
 from hub.store import tables as t
 from tests.conftest import FakeClock, new_cpr
 
@@ -46,67 +48,73 @@ def _amount(amount: int, first: int) -> list[cmd.PeriodAmountInput]:
 
 
 class World:
-    def __init__(self, service: HubService):
-        self.s = service
-        view = _ok(service.create_case(BACK, cmd.CreateCase(_id(), "101", new_cpr(), "BOLIGSTOETTE", Channel.LETTER,
-                                                             service.clock.now(), {}, ""), _id(), pickle.dumps))
+    """One case through the use cases as the hub runs them (hub.runtime.transactions.Tx)."""
+
+    def __init__(self, tx: Tx):
+        self.tx = tx
+        view = self.change(BACK, "CreateCase", cases.create_case, cmd.CreateCase(
+            _id(), "101", new_cpr(), "BOLIGSTOETTE", Channel.LETTER, tx.now(), {}, ""))
         self.case_id = view.case.case_id
         # What the citizen said: a decision lowering the grant on it needs no hearing and
         # is approved automatically (the hearing rule has tests of its own).
-        service.add_information(BACK, cmd.AddInformation(_id(), self.case_id, InformationSource.CITIZEN, "", "x", 1,
-                                                         True, False), _id(), pickle.dumps)
+        self.change(BACK, "AddInformation", cases.add_information, cmd.AddInformation(
+            _id(), self.case_id, InformationSource.CITIZEN, "", "x", 1, True, False))
+
+    def change(self, identity, action, use_case, *args):
+        return _ok(self.tx.mutate(identity, action, _id(), _id(), pickle.dumps, use_case, *args))
 
     def decide(self, amount: int, first: int) -> None:
         outcome = Outcome.GRANTED if amount else Outcome.REFUSED
         effective = None if amount else (2026, first + 1, 1)
-        _ok(self.s.submit_draft(BACK, cmd.SubmitDraft(_id(), self.case_id, outcome, _amount(amount, first), "r", "b",
-                                                      [], effective), _id(), pickle.dumps))
+        self.change(BACK, "SubmitDraftDecision", decisions.submit_draft, cmd.SubmitDraft(
+            _id(), self.case_id, outcome, _amount(amount, first), "r", "b", [], effective))
 
     def run(self, month: int) -> None:
-        list(self.s.run_payments(BACK, _id(), MONTHS[month]))
+        list(payments.run_payments(self.tx.units, BACK, _id(), MONTHS[month], self.tx.clock))
 
     def provider_day(self, results: list[bool]) -> None:
-        batch = self.s.fetch_payment_batch(PROVIDER, 0)
+        batch = self.tx.read(PROVIDER, "FetchPaymentBatch", payments.fetch_payment_batch, 0)
         if not batch.batch_id:
             return
-        self.s.acknowledge_payment_batch(PROVIDER, batch.batch_id)
+        self.tx.read(PROVIDER, "AcknowledgePaymentBatch", payments.acknowledge_payment_batch, batch.batch_id)
         reports = [dict(end_to_end_id=i.order.end_to_end_id,
                         result=pay.SettlementResult.PAID if (results[n % len(results)] if results else True)
                         else pay.SettlementResult.REJECTED,
                         amount_oere=i.order.net_oere, bank_reference="b", settlement_date=(2026, 6, 1), reason="r")
                    for n, i in enumerate(batch.instructions)]
-        self.s.report_settlement(PROVIDER, _id(), reports, _id(), pickle.dumps)
+        request_id = _id()
+        self.change(PROVIDER, "ReportSettlement", payments.report_settlement, request_id, reports)
 
     def history(self) -> pay.PaymentHistory:
-        with self.s._uow() as uow:
-            return self.s.payment_history(uow, self.case_id)
+        with self.tx.unit() as uow:
+            return payments.history(uow, self.case_id)
 
     def return_one(self) -> None:
         paid = [o for o in self.history().orders if o.status is pay.OrderStatus.PAID]
         if paid:
             o = paid[0]
-            self.s.report_settlement(PROVIDER, _id(), [dict(
+            self.change(PROVIDER, "ReportSettlement", payments.report_settlement, _id(), [dict(
                 end_to_end_id=o.end_to_end_id, result=pay.SettlementResult.RETURNED, amount_oere=o.net_oere,
-                bank_reference="b", settlement_date=(2026, 6, 2), reason="account closed")], _id(), pickle.dumps)
+                bank_reference="b", settlement_date=(2026, 6, 2), reason="account closed")])
 
     def reissue_all(self) -> None:
         for o in self.history().orders:
             if o.status in pay.FLAGGED_STATUSES and not o.reissued_as:
                 try:
-                    self.s.reissue_payment(BACK, _id(), o.end_to_end_id, _id(), pickle.dumps)
+                    self.change(BACK, "ReissuePayment", payments.reissue_payment, _id(), o.end_to_end_id)
                 except FailedPrecondition:  # nothing due for the period any more
                     pass
 
     def allow_offsets(self) -> None:
         for c in self.history().claims:
             if c.status in pay.OPEN_CLAIM_STATUSES and not c.offset_allowed:
-                self.s.set_claim_offset(BACK, _id(), c.claim_id, True, _id(), pickle.dumps)
+                self.change(BACK, "SetClaimOffset", claims.set_claim_offset, _id(), c.claim_id, True)
 
     def collect(self, all_: bool = False) -> None:
         for c in self.history().claims:
             if c.status in pay.OPEN_CLAIM_STATUSES and c.outstanding_oere:
                 amount = c.outstanding_oere if all_ else max(1, c.outstanding_oere // 2)
-                self.s.report_collection(PROVIDER, _id(), c.claim_id, amount, "", _id(), pickle.dumps)
+                self.change(PROVIDER, "ReportCollection", claims.report_collection, _id(), c.claim_id, amount, "")
 
     def settle_everything(self) -> None:
         """Run to the last month, then pay, reissue and collect until nothing moves."""
@@ -136,7 +144,7 @@ step = st.one_of(
 @pytest.fixture
 def service(clean_db):
     # June: runs reach every month of MONTHS (a run is for this month or the next at most).
-    return HubService(clean_db, FakeClock(dt.datetime(2026, 6, 2, 9, 0, tzinfo=dt.timezone.utc)))
+    return Tx(Store(clean_db, clean_db), FakeClock(dt.datetime(2026, 6, 2, 9, 0, tzinfo=dt.timezone.utc)))
 
 
 @settings(max_examples=int(os.environ.get("HUB_TEST_PAYMENT_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -150,7 +158,7 @@ def test_paid_minus_collected_is_what_the_latest_decision_grants(service, first,
     w.settle_everything()
 
     h = w.history()
-    with service.engine.connect() as c:
+    with service.store.engine.connect() as c:
         lines = c.execute(sa.select(t.payment_lines).where(t.payment_lines.c.case_id == w.case_id,
                                                            t.payment_lines.c.state != "SUPERSEDED")).all()
         statuses = dict(c.execute(sa.select(t.decisions.c.decision_id, t.decisions.c.status)

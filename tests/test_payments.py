@@ -434,8 +434,8 @@ def test_two_runs_of_the_same_period_at_once_create_each_order_once(hub, backoff
     they take turns. Either way: every order once, and the runs' counts add up."""
     import concurrent.futures
 
-    from hub.service import payments as service_payments
-    monkeypatch.setattr(service_payments, "RUN_CHUNK", 5)
+    from hub.service.payments import PaymentSettings
+    monkeypatch.setattr(hub.running.context, "payments", PaymentSettings(run_chunk=5))
     cases = [granted(backoffice, start=(2026, 1, 1))[0] for _ in range(30)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: run(backoffice, "2026-03")[-1], range(2)))

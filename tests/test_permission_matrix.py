@@ -225,7 +225,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
               "ListCitizenCases", "Subscribe", "CreateClaim", "StartHearing", *others, *missing}
-    from hub.api.server import SERVICE_NAMES
+    from hub.api.services import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES
                 for m in descriptor_pool.Default().FindServiceByName(name).methods}

@@ -14,7 +14,7 @@ import time
 import grpc
 import pytest
 
-from hub.api.writer import BusyShare, Linger
+from hub.runtime.writer import BusyShare, Linger
 from hub.v1 import events_pb2
 from tests.conftest import RunningHub
 from tests.helpers import MixedCalls, create_req, details, rpc_error, table_counts
@@ -144,7 +144,7 @@ def test_a_writer_that_cannot_start_fails_the_start_with_a_clear_error(clean_db)
     import asyncio
 
     from hub.api.auth import ClientRegistry
-    from hub.api.server import start
+    from hub.bootstrap import start
     from tests.conftest import CLIENTS
     with pytest.raises(RuntimeError, match="writer process did not start"):
         asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0",
@@ -156,11 +156,11 @@ def test_a_writer_whose_code_numbers_the_methods_differently_is_refused(clean_db
     restarted from the new code: this server's idea of the method table differs."""
     import asyncio
 
-    from hub.api import writer
+    from hub.runtime import writer
     from hub.api.auth import ClientRegistry
-    from hub.api.server import start
+    from hub.bootstrap import start
     from tests.conftest import CLIENTS
-    monkeypatch.setattr(writer, "method_table_digest", lambda: b"\0" * 32)
+    monkeypatch.setattr(writer, "method_table_digest", lambda names: b"\0" * 32)
     with pytest.raises(RuntimeError, match="numbers the methods differently"):
         asyncio.run(start(clean_db, ClientRegistry.from_entries(CLIENTS), "127.0.0.1:0", writer_process=True))
 
@@ -182,11 +182,11 @@ def _until(predicate, seconds: float = 15) -> bool:
 def test_while_no_writer_can_start_the_hub_is_not_serving_and_a_call_waits_for_the_next(split, monkeypatch):
     from grpc_health.v1 import health_pb2
 
-    from hub.api import writer
+    from hub.runtime import writer
     backoffice = split.as_("t-backoffice")
     assert _health(split) == health_pb2.HealthCheckResponse.SERVING
     real = writer.method_table_digest
-    monkeypatch.setattr(writer, "method_table_digest", lambda: b"\0" * 32)  # every new writer is refused
+    monkeypatch.setattr(writer, "method_table_digest", lambda names: b"\0" * 32)  # every new writer is refused
     os.kill(_writer(split).pid, signal.SIGKILL)
     assert _until(lambda: _health(split) == health_pb2.HealthCheckResponse.NOT_SERVING)
     request = create_req()

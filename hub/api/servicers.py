@@ -1,5 +1,11 @@
-"""Thin servicers: authenticate, convert, call the service on a database lane (group
-commit), map errors. One decorator does the common part for every RPC."""
+"""Thin servicers: authenticate, convert, call the use case on a database lane (group
+commit), map errors. One decorator does the common part for every RPC.
+
+A handler is `fn(servicer, tx, request, identity, purpose)`: it maps the request to a
+command, hands the use case (hub.service) to `tx` (hub.runtime.transactions.Tx: the
+call's transaction on its lane, idempotent for a change) and maps the answer back. A
+change's answer is encoded inside its transaction, to be stored for a retry; it goes
+out as those bytes (see hub.runtime.router.response_encoder)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,19 +18,24 @@ import structlog
 
 from hub.api import convert
 from hub.api.auth import ClientRegistry
-from hub.api.errors import to_status
+from hub.domain import payments as pay
 from hub.domain.audit import PURPOSE_LENGTH
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
-from hub.service.batching import GroupCommit
-from hub.service.hub import HubService
-from hub.domain import payments as pay
+from hub.domain.identity import Identity
+from hub.runtime.group_commit import GroupCommit
+from hub.runtime.status import INTERNAL_ERROR, to_status
+from hub.runtime.transactions import Tx
+from hub.service import audit, cases, catalogue, claims, complaints, decisions, hearings, operations, payments
+from hub.service.access import authorize
+from hub.service.clock import Clock
+from hub.service.payments import PaymentSettings
+from hub.store.uow import Store
 from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
                     complaints_pb2, complaints_pb2_grpc, decisions_pb2, decisions_pb2_grpc, operations_pb2,
                     operations_pb2_grpc, payments_pb2, payments_pb2_grpc)
 
 log = structlog.get_logger("hub.api")
 PURPOSE_HEADER = "x-purpose"
-INTERNAL_ERROR = "internal error; the hub has logged it"
 
 
 def purpose_of(metadata) -> str | None:
@@ -74,11 +85,11 @@ def fingerprint(request) -> str:
 
 
 def rpc(action: str):
-    """Wrap a synchronous handler `fn(self, request, identity, purpose) -> response`.
-    The response is a message, or its encoded bytes: a mutating call's answer is the
-    stored response (for a retry to get the same bytes), sent on as it is rather than
-    parsed here and encoded again (see services.method_handler). The caller's deadline
-    goes with the call to the lane: a call that cannot start before it is not run."""
+    """Wrap a synchronous handler `fn(self, tx, request, identity, purpose) -> response`,
+    run on a database lane. The response is a message, or its encoded bytes: a mutating
+    call's answer is the stored response (for a retry to get the same bytes), sent on as
+    it is rather than parsed here and encoded again. The caller's deadline goes with the
+    call to the lane: a call that cannot start before it is not run."""
     def deco(fn):
         @functools.wraps(fn)
         async def handler(self, request, context: grpc.aio.ServicerContext):
@@ -93,7 +104,7 @@ def rpc(action: str):
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
                 purpose = purpose_of(metadata)
                 left = context.time_remaining()  # seconds, None without a deadline
-                response = await self.runner.run(fn, self, request, identity, purpose,
+                response = await self.runner.run(invoke, fn, self, request, identity, purpose,
                                                  key=(identity.client_id, request_id) if request_id else None,
                                                  deadline=None if left is None else time.monotonic() + left)
                 log.info("rpc", code="OK")
@@ -118,9 +129,24 @@ def rpc(action: str):
     return deco
 
 
+def invoke(tx: Tx, fn, servicer, *args):
+    """A handler as a lane's job runs it (hub.runtime.group_commit.Job: fn(tx, *args))."""
+    return fn(servicer, tx, *args)
+
+
+class Context:
+    """What the servicers serve from: the database and the clock (for the streams and
+    the payment runs, which run beyond one call's transaction), the payment settings,
+    and the payment providers (client id -> identity) for batches pushed as files."""
+
+    def __init__(self, store: Store, clock: Clock, payments: PaymentSettings = PaymentSettings(),
+                 providers: dict[str, Identity] | None = None):
+        self.store, self.clock, self.payments, self.providers = store, clock, payments, providers or {}
+
+
 class _Base:
-    def __init__(self, service: HubService, registry: ClientRegistry, runner: GroupCommit | None):
-        self.service = service
+    def __init__(self, context: Context, registry: ClientRegistry, runner: GroupCommit | None):
+        self.context = context
         self.registry = registry
         self.runner = runner
 
@@ -133,132 +159,126 @@ class _Base:
         args = (identity, action, named, code, purpose, request_id)
         try:
             if self.runner is not None:
-                await self.runner.run(self.service.audit_failure, *args)
+                await self.runner.run(record_refusal, *args)
             else:  # the front of a writer process (its own refusals: UNAUTHENTICATED)
-                await asyncio.to_thread(self.service.audit_failure, *args)
+                await asyncio.to_thread(record_refusal, Tx(self.context.store, self.context.clock), *args)
         except Exception:
             log.exception("could not audit a failed call")
 
 
+def record_refusal(tx: Tx, identity, action: str, named, code: str, purpose, request_id) -> None:
+    tx.read(identity, None, audit.record_refusal, action, named, code, purpose, request_id)
+
+
+def _encoder(out):
+    """A use case's answer encoded as the response `out(answer)` makes."""
+    return lambda answer: out(answer).SerializeToString()
+
+
 class BenefitCatalogueServicer(_Base, benefits_pb2_grpc.BenefitCatalogueServiceServicer):
     @rpc("ListBenefits")
-    def ListBenefits(self, request, identity, purpose):
+    def ListBenefits(self, tx, request, identity, purpose):
         return benefits_pb2.ListBenefitsResponse(
-            benefits=[convert.benefit_out(b) for b in self.service.list_benefits(identity)])
+            benefits=[convert.benefit_out(b) for b in tx.read(identity, "ListBenefits", catalogue.list_benefits)])
 
     @rpc("GetBenefit")
-    def GetBenefit(self, request, identity, purpose):
-        return convert.benefit_out(self.service.get_benefit(identity, request.code))
+    def GetBenefit(self, tx, request, identity, purpose):
+        return convert.benefit_out(tx.read(identity, "GetBenefit", catalogue.get_benefit, request.code))
 
 
-def _serialize_case_view(view) -> bytes:
-    return convert.case_view_out(view).SerializeToString()
+_case_view = _encoder(convert.case_view_out)
 
 
 class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
     @rpc("CreateCase")
-    def CreateCase(self, request, identity, purpose):
-        raw = self.service.create_case(identity, convert.create_case_in(request), fingerprint(request),
-                                       _serialize_case_view)
-        return raw  # cases_pb2.Case, encoded
+    def CreateCase(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "CreateCase", request.request_id, fingerprint(request), _case_view,
+                         cases.create_case, convert.create_case_in(request))
 
     @rpc("GetCase")
-    def GetCase(self, request, identity, purpose):
-        return convert.case_view_out(self.service.get_case(identity, request.case_id, purpose))
+    def GetCase(self, tx, request, identity, purpose):
+        return convert.case_view_out(tx.read(identity, "GetCase", cases.get_case, request.case_id, purpose))
 
     @rpc("ListCases")
-    def ListCases(self, request, identity, purpose):
-        cases, token = self.service.list_cases(identity, convert.case_filter_in(request), request.page_size,
-                                               request.page_token, purpose)
-        return cases_pb2.ListCasesResponse(cases=[convert.case_out(c) for c in cases], next_page_token=token)
+    def ListCases(self, tx, request, identity, purpose):
+        found, token = tx.read(identity, "ListCases", cases.list_cases, convert.case_filter_in(request),
+                               request.page_size, request.page_token, purpose)
+        return cases_pb2.ListCasesResponse(cases=[convert.case_out(c) for c in found], next_page_token=token)
 
     @rpc("AddInformation")
-    def AddInformation(self, request, identity, purpose):
-        raw = self.service.add_information(
-            identity, convert.add_information_in(request), fingerprint(request),
-            lambda r: cases_pb2.AddInformationResponse(item=convert.information_out(r[0]),
-                                                       case_status=convert.status_out(r[1])).SerializeToString())
-        return raw  # cases_pb2.AddInformationResponse, encoded
+    def AddInformation(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "AddInformation", request.request_id, fingerprint(request),
+                         lambda r: cases_pb2.AddInformationResponse(
+                             item=convert.information_out(r[0]), case_status=convert.status_out(r[1])
+                         ).SerializeToString(),
+                         cases.add_information, convert.add_information_in(request))
 
     @rpc("WithdrawCase")
-    def WithdrawCase(self, request, identity, purpose):
-        raw = self.service.withdraw_case(identity, convert.withdraw_in(request), fingerprint(request),
-                                         _serialize_case_view)
-        return raw  # cases_pb2.Case, encoded
-
+    def WithdrawCase(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "WithdrawCase", request.request_id, fingerprint(request), _case_view,
+                         cases.withdraw_case, convert.withdraw_in(request))
 
     @rpc("RequestRegisterData")
-    def RequestRegisterData(self, request, identity, purpose):
-        raw = self.service.request_register_data(
-            identity, convert.register_request_in(request), fingerprint(request),
-            lambda r: cases_pb2.RequestRegisterDataResponse(requested_months=r[0],
-                                                            reused_months=r[1]).SerializeToString())
-        return raw  # cases_pb2.RequestRegisterDataResponse, encoded
-
+    def RequestRegisterData(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "RequestRegisterData", request.request_id, fingerprint(request),
+                         lambda r: cases_pb2.RequestRegisterDataResponse(requested_months=r[0],
+                                                                         reused_months=r[1]).SerializeToString(),
+                         cases.request_register_data, convert.register_request_in(request))
 
     @rpc("ListCitizenCases")
-    def ListCitizenCases(self, request, identity, purpose):
-        cases, token = self.service.list_citizen_cases(identity, request.cpr, request.page_size, request.page_token)
+    def ListCitizenCases(self, tx, request, identity, purpose):
+        found, token = tx.read(identity, "ListCitizenCases", cases.list_citizen_cases, request.cpr, request.page_size,
+                               request.page_token)
         return cases_pb2.ListCitizenCasesResponse(cases=[cases_pb2.CitizenCaseStatus(
             case_id=c.case_id, municipality_code=c.municipality_code, benefit_code=c.benefit_code,
             status=convert.status_out(c.status), received_time=convert.ts_out(c.received_at),
             processing_deadline=convert.ts_out(c.processing_deadline), updated_time=convert.ts_out(c.updated_at))
-            for c in cases], next_page_token=token)
+            for c in found], next_page_token=token)
 
     @rpc("ListOverdue")
-    def ListOverdue(self, request, identity, purpose):
-        items, token = self.service.list_overdue(identity, request.municipality_code,
-                                                 convert.overdue_kind_in(request.kind), request.page_size,
-                                                 request.page_token)
+    def ListOverdue(self, tx, request, identity, purpose):
+        items, token = tx.read(identity, "ListOverdue", complaints.list_overdue, request.municipality_code,
+                               convert.overdue_kind_in(request.kind), request.page_size, request.page_token)
         return cases_pb2.ListOverdueResponse(items=[convert.overdue_out(i) for i in items], next_page_token=token)
 
 
-def _serialize_decision(d) -> bytes:
-    return convert.decision_out(d).SerializeToString()
-
-
-def _serialize_hearing(h) -> bytes:
-    return convert.hearing_out(h).SerializeToString()
+_decision = _encoder(convert.decision_out)
+_hearing = _encoder(convert.hearing_out)
 
 
 class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
     @rpc("SubmitDraftDecision")
-    def SubmitDraftDecision(self, request, identity, purpose):
-        raw = self.service.submit_draft(
-            identity, convert.submit_draft_in(request), fingerprint(request),
-            lambda r: decisions_pb2.SubmitDraftDecisionResponse(
-                decision=convert.decision_out(r[0]), case_status=convert.status_out(r[1]),
-                approved_automatically=r[2], hearing_required=r[3]).SerializeToString())
-        return raw  # decisions_pb2.SubmitDraftDecisionResponse, encoded
+    def SubmitDraftDecision(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "SubmitDraftDecision", request.request_id, fingerprint(request),
+                         lambda r: decisions_pb2.SubmitDraftDecisionResponse(
+                             decision=convert.decision_out(r[0]), case_status=convert.status_out(r[1]),
+                             approved_automatically=r[2], hearing_required=r[3]).SerializeToString(),
+                         decisions.submit_draft, convert.submit_draft_in(request))
 
     @rpc("StartHearing")
-    def StartHearing(self, request, identity, purpose):
-        raw = self.service.start_hearing(identity, convert.start_hearing_in(request), fingerprint(request),
-                                         _serialize_hearing)
-        return raw  # decisions_pb2.Hearing, encoded
+    def StartHearing(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "StartHearing", request.request_id, fingerprint(request), _hearing,
+                         hearings.start_hearing, convert.start_hearing_in(request))
 
     @rpc("RecordHearingResponse")
-    def RecordHearingResponse(self, request, identity, purpose):
-        raw = self.service.record_hearing_response(identity, convert.hearing_response_in(request),
-                                                   fingerprint(request), _serialize_hearing)
-        return raw  # decisions_pb2.Hearing, encoded
+    def RecordHearingResponse(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "RecordHearingResponse", request.request_id, fingerprint(request), _hearing,
+                         hearings.record_hearing_response, convert.hearing_response_in(request))
 
     @rpc("ApproveDecision")
-    def ApproveDecision(self, request, identity, purpose):
-        raw = self.service.approve_decision(identity, convert.approve_in(request), fingerprint(request),
-                                            _serialize_decision)
-        return raw  # decisions_pb2.Decision, encoded
+    def ApproveDecision(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ApproveDecision", request.request_id, fingerprint(request), _decision,
+                         decisions.approve_decision, convert.approve_in(request))
 
     @rpc("ReturnDraft")
-    def ReturnDraft(self, request, identity, purpose):
-        raw = self.service.return_draft(identity, convert.return_in(request), fingerprint(request),
-                                        _serialize_decision)
-        return raw  # decisions_pb2.Decision, encoded
+    def ReturnDraft(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ReturnDraft", request.request_id, fingerprint(request), _decision,
+                         decisions.return_draft, convert.return_in(request))
 
     @rpc("ListPendingApprovals")
-    def ListPendingApprovals(self, request, identity, purpose):
-        rows, token = self.service.list_pending_approvals(identity, request.municipality_code, request.benefit_code,
-                                                          request.page_size, request.page_token)
+    def ListPendingApprovals(self, tx, request, identity, purpose):
+        rows, token = tx.read(identity, "ListPendingApprovals", decisions.list_pending_approvals,
+                              request.municipality_code, request.benefit_code, request.page_size, request.page_token)
         return decisions_pb2.ListPendingApprovalsResponse(items=[
             decisions_pb2.PendingApproval(decision=convert.decision_out(d), case_id=c.case_id,
                                           municipality_code=c.municipality_code, benefit_code=c.benefit_code,
@@ -268,68 +288,66 @@ class DecisionServicer(_Base, decisions_pb2_grpc.DecisionServiceServicer):
 
 class OperationsServicer(_Base, operations_pb2_grpc.OperationsServiceServicer):
     @rpc("GetOutboxSummary")
-    def GetOutboxSummary(self, request, identity, purpose):
+    def GetOutboxSummary(self, tx, request, identity, purpose):
         return operations_pb2.GetOutboxSummaryResponse(destinations=[
-            convert.destination_summary_out(e) for e in self.service.outbox_summary(identity)])
+            convert.destination_summary_out(e) for e in tx.read(identity, "GetOutboxSummary",
+                                                                operations.outbox_summary)])
 
     @rpc("ListOutboxMessages")
-    def ListOutboxMessages(self, request, identity, purpose):
-        rows, token = self.service.list_outbox(identity, convert.outbox_status_in(request.status),
-                                               request.destination, request.page_size, request.page_token)
+    def ListOutboxMessages(self, tx, request, identity, purpose):
+        rows, token = tx.read(identity, "ListOutboxMessages", operations.list_outbox,
+                              convert.outbox_status_in(request.status), request.destination, request.page_size,
+                              request.page_token)
         return operations_pb2.ListOutboxMessagesResponse(messages=[convert.outbox_message_out(r) for r in rows],
                                                          next_page_token=token)
 
     @rpc("ReplayDeadLetters")
-    def ReplayDeadLetters(self, request, identity, purpose):
-        raw = self.service.replay_dead_letters(
-            identity, request.request_id, request.message_id, request.all, request.destination, fingerprint(request),
-            lambda n: operations_pb2.ReplayDeadLettersResponse(replayed=n).SerializeToString())
-        return raw  # operations_pb2.ReplayDeadLettersResponse, encoded
+    def ReplayDeadLetters(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ReplayDeadLetters", request.request_id, fingerprint(request),
+                         lambda n: operations_pb2.ReplayDeadLettersResponse(replayed=n).SerializeToString(),
+                         operations.replay_dead_letters, request.request_id, request.message_id, request.all,
+                         request.destination)
 
-    def _set_paused(self, request, identity, paused: bool):
-        raw = self.service.set_destination_paused(
-            identity, request.request_id, request.destination, paused, fingerprint(request),
-            lambda p: operations_pb2.DestinationState(destination=request.destination, paused=p).SerializeToString())
-        return raw  # operations_pb2.DestinationState, encoded
+    def _set_paused(self, tx, request, identity, paused: bool):
+        return tx.mutate(identity, "PauseDestination" if paused else "ResumeDestination", request.request_id,
+                         fingerprint(request),
+                         lambda p: operations_pb2.DestinationState(destination=request.destination,
+                                                                   paused=p).SerializeToString(),
+                         operations.set_destination_paused, request.request_id, request.destination, paused)
 
     @rpc("PauseDestination")
-    def PauseDestination(self, request, identity, purpose):
-        return self._set_paused(request, identity, True)
+    def PauseDestination(self, tx, request, identity, purpose):
+        return self._set_paused(tx, request, identity, True)
 
     @rpc("ResumeDestination")
-    def ResumeDestination(self, request, identity, purpose):
-        return self._set_paused(request, identity, False)
+    def ResumeDestination(self, tx, request, identity, purpose):
+        return self._set_paused(tx, request, identity, False)
 
     @rpc("RetryNow")
-    def RetryNow(self, request, identity, purpose):
-        raw = self.service.retry_now(
-            identity, request.request_id, request.destination, fingerprint(request),
-            lambda n: operations_pb2.RetryNowResponse(made_due=n).SerializeToString())
-        return raw  # operations_pb2.RetryNowResponse, encoded
+    def RetryNow(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "RetryNow", request.request_id, fingerprint(request),
+                         lambda n: operations_pb2.RetryNowResponse(made_due=n).SerializeToString(),
+                         operations.retry_now, request.request_id, request.destination)
 
 
 class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):
     @rpc("ListAuditEntries")
-    def ListAuditEntries(self, request, identity, purpose):
-        rows, token = self.service.list_audit_entries(
-            identity, request.case_id, request.client_id, convert.ts_in(request, "from_time"),
-            convert.ts_in(request, "to_time"), request.page_size, request.page_token)
+    def ListAuditEntries(self, tx, request, identity, purpose):
+        rows, token = tx.read(identity, "ListAuditEntries", audit.list_audit_entries, request.case_id,
+                              request.client_id, convert.ts_in(request, "from_time"), convert.ts_in(request, "to_time"),
+                              request.page_size, request.page_token)
         return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
                                                   next_page_token=token)
 
     @rpc("ListCitizenAccess")
-    def ListCitizenAccess(self, request, identity, purpose):
-        rows, token = self.service.list_citizen_access(identity, request.cpr, request.page_size, request.page_token)
+    def ListCitizenAccess(self, tx, request, identity, purpose):
+        rows, token = tx.read(identity, "ListCitizenAccess", audit.list_citizen_access, request.cpr,
+                              request.page_size, request.page_token)
         return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
                                                   next_page_token=token)
 
 
-def _orders(orders) -> bytes:
-    return payments_pb2.SchedulePaymentsResponse(orders=[convert.order_out(o) for o in orders]).SerializeToString()
-
-
-def _claim(c) -> bytes:
-    return convert.claim_out(c).SerializeToString()
+_claim = _encoder(convert.claim_out)
 
 
 class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
@@ -339,7 +357,9 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         with structlog.contextvars.bound_contextvars(rpc="RunPayments", request_id=request.request_id or None):
             try:
                 identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
-                steps = self.service.run_payments(identity, request.request_id, request.period)
+                authorize(identity, "RunPayments")
+                steps = payments.run_payments(self.context.store.unit, identity, request.request_id, request.period,
+                                              self.context.clock, self.context.payments)
                 while True:
                     step = await asyncio.to_thread(next, steps, None)
                     if step is None:
@@ -358,107 +378,107 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         await context.abort_with_status(status)
 
     @rpc("SchedulePayments")
-    def SchedulePayments(self, request, identity, purpose):
-        raw = self.service.schedule_payments(identity, request.request_id, request.decision_id, request.period,
-                                             fingerprint(request), _orders)
-        return raw  # payments_pb2.SchedulePaymentsResponse, encoded
+    def SchedulePayments(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "SchedulePayments", request.request_id, fingerprint(request),
+                         lambda orders: payments_pb2.SchedulePaymentsResponse(
+                             orders=[convert.order_out(o) for o in orders]).SerializeToString(),
+                         payments.schedule_payments, request.request_id, request.decision_id, request.period)
 
     @rpc("ListPayments")
-    def ListPayments(self, request, identity, purpose):
-        orders, token = self.service.list_payments(identity, convert.payment_filter_in(request), request.page_size,
-                                                   request.page_token)
+    def ListPayments(self, tx, request, identity, purpose):
+        orders, token = tx.read(identity, "ListPayments", payments.list_payments, convert.payment_filter_in(request),
+                                request.page_size, request.page_token)
         return payments_pb2.ListPaymentsResponse(orders=[convert.order_out(o) for o in orders], next_page_token=token)
 
     @rpc("FetchPaymentBatch")
-    def FetchPaymentBatch(self, request, identity, purpose):
-        return convert.batch_out(self.service.fetch_payment_batch(identity, request.max_orders))
+    def FetchPaymentBatch(self, tx, request, identity, purpose):
+        return convert.batch_out(tx.read(identity, "FetchPaymentBatch", payments.fetch_payment_batch,
+                                         request.max_orders, settings=self.context.payments))
 
     @rpc("AcknowledgePaymentBatch")
-    def AcknowledgePaymentBatch(self, request, identity, purpose):
-        return convert.batch_out(self.service.acknowledge_payment_batch(identity, request.batch_id))
+    def AcknowledgePaymentBatch(self, tx, request, identity, purpose):
+        return convert.batch_out(tx.read(identity, "AcknowledgePaymentBatch", payments.acknowledge_payment_batch,
+                                         request.batch_id))
 
     @rpc("ReportSettlement")
-    def ReportSettlement(self, request, identity, purpose):
-        raw = self.service.report_settlement(
-            identity, request.request_id, convert.settlements_in(request), fingerprint(request),
-            lambda orders: payments_pb2.ReportSettlementResponse(
-                orders=[convert.order_out(o) for o in orders]).SerializeToString())
-        return raw  # payments_pb2.ReportSettlementResponse, encoded
+    def ReportSettlement(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ReportSettlement", request.request_id, fingerprint(request),
+                         lambda orders: payments_pb2.ReportSettlementResponse(
+                             orders=[convert.order_out(o) for o in orders]).SerializeToString(),
+                         payments.report_settlement, request.request_id, convert.settlements_in(request))
 
     @rpc("ReportCollection")
-    def ReportCollection(self, request, identity, purpose):
-        raw = self.service.report_collection(identity, request.request_id, request.claim_id, request.amount_oere,
-                                             request.reference, fingerprint(request), _claim)
-        return raw  # payments_pb2.Claim, encoded
+    def ReportCollection(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ReportCollection", request.request_id, fingerprint(request), _claim,
+                         claims.report_collection, request.request_id, request.claim_id, request.amount_oere,
+                         request.reference)
 
     @rpc("PushPaymentBatch")
-    def PushPaymentBatch(self, request, identity, purpose):
-        raw = self.service.push_payment_batch(identity, request.request_id, request.provider_id, fingerprint(request),
-                                              lambda b: convert.batch_out(b).SerializeToString())
-        return raw  # payments_pb2.PaymentBatch, encoded
+    def PushPaymentBatch(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "PushPaymentBatch", request.request_id, fingerprint(request),
+                         _encoder(convert.batch_out), payments.push_payment_batch, request.request_id,
+                         request.provider_id, self.context.providers)
 
     @rpc("ReissuePayment")
-    def ReissuePayment(self, request, identity, purpose):
-        raw = self.service.reissue_payment(identity, request.request_id, request.end_to_end_id, fingerprint(request),
-                                           lambda o: convert.order_out(o).SerializeToString())
-        return raw  # payments_pb2.PaymentOrder, encoded
+    def ReissuePayment(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "ReissuePayment", request.request_id, fingerprint(request),
+                         _encoder(convert.order_out), payments.reissue_payment, request.request_id,
+                         request.end_to_end_id)
 
     @rpc("CreateClaim")
-    def CreateClaim(self, request, identity, purpose):
+    def CreateClaim(self, tx, request, identity, purpose):
         origin = convert.enum_in(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", request.origin, pay.ClaimOrigin, "origin")
-        raw = self.service.create_claim(identity, request.request_id, request.case_id, origin, request.amount_oere,
-                                        request.reason, request.offset_allowed, fingerprint(request), _claim)
-        return raw  # payments_pb2.Claim, encoded
+        return tx.mutate(identity, "CreateClaim", request.request_id, fingerprint(request), _claim,
+                         claims.create_claim, request.request_id, request.case_id, origin, request.amount_oere,
+                         request.reason, request.offset_allowed)
 
     @rpc("SetClaimOffset")
-    def SetClaimOffset(self, request, identity, purpose):
-        raw = self.service.set_claim_offset(identity, request.request_id, request.claim_id, request.offset_allowed,
-                                            fingerprint(request), _claim)
-        return raw  # payments_pb2.Claim, encoded
+    def SetClaimOffset(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "SetClaimOffset", request.request_id, fingerprint(request), _claim,
+                         claims.set_claim_offset, request.request_id, request.claim_id, request.offset_allowed)
 
     @rpc("WriteOffClaim")
-    def WriteOffClaim(self, request, identity, purpose):
-        raw = self.service.write_off_claim(identity, request.request_id, request.claim_id, request.reason,
-                                           fingerprint(request), _claim)
-        return raw  # payments_pb2.Claim, encoded
+    def WriteOffClaim(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "WriteOffClaim", request.request_id, fingerprint(request), _claim,
+                         claims.write_off_claim, request.request_id, request.claim_id, request.reason)
 
 
-def _serialize_complaint(result) -> bytes:
-    return convert.complaint_out(*result).SerializeToString()
+_complaint = _encoder(lambda result: convert.complaint_out(*result))
 
 
 class ComplaintServicer(_Base, complaints_pb2_grpc.ComplaintServiceServicer):
-    def _step(self, method, request, identity, command):
-        raw = method(identity, command, fingerprint(request), _serialize_complaint)
-        return raw  # complaints_pb2.Complaint, encoded
-
     @rpc("FileComplaint")
-    def FileComplaint(self, request, identity, purpose):
-        return self._step(self.service.file_complaint, request, identity, convert.file_complaint_in(request))
+    def FileComplaint(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "FileComplaint", request.request_id, fingerprint(request), _complaint,
+                         complaints.file_complaint, convert.file_complaint_in(request))
 
     @rpc("DecideLateComplaint")
-    def DecideLateComplaint(self, request, identity, purpose):
-        return self._step(self.service.decide_late_complaint, request, identity, convert.decide_late_in(request))
+    def DecideLateComplaint(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "DecideLateComplaint", request.request_id, fingerprint(request), _complaint,
+                         complaints.decide_late_complaint, convert.decide_late_in(request))
 
     @rpc("SubmitStatement")
-    def SubmitStatement(self, request, identity, purpose):
-        return self._step(self.service.submit_statement, request, identity, convert.statement_in(request))
+    def SubmitStatement(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "SubmitStatement", request.request_id, fingerprint(request), _complaint,
+                         complaints.submit_statement, convert.statement_in(request))
 
     @rpc("Reconsider")
-    def Reconsider(self, request, identity, purpose):
-        return self._step(self.service.reconsider, request, identity, convert.reconsider_in(request))
+    def Reconsider(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "Reconsider", request.request_id, fingerprint(request), _complaint,
+                         complaints.reconsider, convert.reconsider_in(request))
 
     @rpc("RecordAppealOutcome")
-    def RecordAppealOutcome(self, request, identity, purpose):
-        return self._step(self.service.record_appeal_outcome, request, identity, convert.appeal_outcome_in(request))
+    def RecordAppealOutcome(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "RecordAppealOutcome", request.request_id, fingerprint(request), _complaint,
+                         complaints.record_appeal_outcome, convert.appeal_outcome_in(request))
 
     @rpc("GetComplaint")
-    def GetComplaint(self, request, identity, purpose):
-        return convert.complaint_out(*self.service.get_complaint(identity, request.complaint_id))
+    def GetComplaint(self, tx, request, identity, purpose):
+        return convert.complaint_out(*tx.read(identity, "GetComplaint", complaints.get_complaint, request.complaint_id))
 
     @rpc("ListComplaints")
-    def ListComplaints(self, request, identity, purpose):
-        rows, token = self.service.list_complaints(identity, convert.complaint_filter_in(request), request.page_size,
-                                                   request.page_token)
+    def ListComplaints(self, tx, request, identity, purpose):
+        rows, token = tx.read(identity, "ListComplaints", complaints.list_complaints,
+                              convert.complaint_filter_in(request), request.page_size, request.page_token)
         return complaints_pb2.ListComplaintsResponse(complaints=[convert.complaint_out(c, r) for c, r in rows],
                                                      next_page_token=token)

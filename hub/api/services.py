@@ -3,17 +3,23 @@ registers them from it, and a writer process numbers their unary methods from it
 same numbers in both processes, since both read the same descriptors)."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple
+import time
+from typing import NamedTuple
 
 import grpc
-from google.protobuf import message_factory
+import structlog
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError
 
+from hub.api.auth import ClientRegistry
 from hub.api.convert import nul_violations
-from hub.api.errors import to_status
-from hub.domain.errors import FieldViolation, InvalidArgument
-from hub.api.servicers import (AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
+from hub.api.servicers import audited_failure, purpose_of
+from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
+from hub.runtime.group_commit import Job
+from hub.runtime.router import is_unary, method_handler, request_class, response_encoder
+from hub.runtime.status import to_status
+from hub.runtime.writer import STATUS_DETAILS, WriterGone, WriterMethod, WriterProcess, answer_status
+from hub.api.servicers import (record_refusal, AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
                                DecisionServicer, OperationsServicer, PaymentServicer)
 from hub.api.streams import EventServicer
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2,
@@ -38,39 +44,17 @@ SERVICES: list[Service] = [
 SERVICE_NAMES = [s.descriptor.full_name for s in SERVICES]
 
 
-def is_unary(m: MethodDescriptor) -> bool:
-    return not (m.client_streaming or m.server_streaming)
 
 
 def unary_methods() -> list[tuple[ServiceDescriptor, type, MethodDescriptor]]:
-    """Every unary method, numbered by its place in this list."""
+    """Every unary method, numbered by its place in this list (a writer process numbers
+    them the same way: both read the same descriptors)."""
     return [(s.descriptor, s.servicer, m) for s in SERVICES for m in s.descriptor.methods if is_unary(m)]
 
 
-def request_class(m: MethodDescriptor) -> type:
-    return message_factory.GetMessageClass(m.input_type)
-
-
-def response_class(m: MethodDescriptor) -> type:
-    return message_factory.GetMessageClass(m.output_type)
-
-
-_KINDS = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): grpc.unary_stream_rpc_method_handler,
-          (True, False): grpc.stream_unary_rpc_method_handler, (True, True): grpc.stream_stream_rpc_method_handler}
-
-
-def method_handler(m: MethodDescriptor, behavior: Callable, *, raw: bool = False) -> grpc.RpcMethodHandler:
-    """The handler of method `m`, served by `behavior`; `raw`: it takes the request's
-    bytes and returns the response's bytes (a forwarder). Otherwise `behavior` returns
-    the response message or its encoded bytes."""
-    if raw:
-        return _KINDS[(m.client_streaming, m.server_streaming)](behavior)
-    if m.client_streaming:  # (none of the hub's own: reflection)
-        return _KINDS[(True, m.server_streaming)](behavior, request_deserializer=request_class(m).FromString,
-                                                  response_serializer=response_encoder(m))
-    return _KINDS[(False, m.server_streaming)](
-        _answering_refused(m, behavior), request_deserializer=_decoder(request_class(m)),
-        response_serializer=response_encoder(m))
+def method_names() -> list[str]:
+    """What the method numbers mean, as names (for the writer's handshake)."""
+    return [f"{d.full_name}/{m.name}:{m.input_type.full_name}" for d, _, m in unary_methods()]
 
 
 def parse_request(cls: type, raw: bytes):
@@ -89,71 +73,88 @@ def parse_request(cls: type, raw: bytes):
     return request
 
 
-class Refused:
-    """A request parse_request refused, in place of the request: grpc answers a
-    deserializer's exception UNKNOWN, so the handler answers for it."""
-    __slots__ = ("error",)
+# ---- with a writer process -----------------------------------------------------------------
 
-    def __init__(self, error: InvalidArgument):
-        self.error = error
+log = structlog.get_logger("hub.api")
 
 
-def _decoder(cls: type) -> Callable[[bytes], object]:
-    def decode(raw: bytes):
+def writer_methods(servicers: dict[type, object]) -> list[WriterMethod]:
+    """What a writer process runs for each method number: the undecorated handler of
+    the servicer (a writer's own, with no lane of its own: the writer's loop is the lane)."""
+    out = []
+    for _, cls, m in unary_methods():
+        handler, servicer, cls_ = getattr(cls, m.name), servicers[cls], request_class(m)
+        out.append(WriterMethod(handler.action, _bind(handler.__wrapped__, servicer),
+                                lambda raw, c=cls_: parse_request(c, raw), response_encoder(m)))
+    return out
+
+
+def _bind(fn, servicer):
+    return lambda tx, request, identity, purpose: fn(servicer, tx, request, identity, purpose)
+
+
+def writer_refusals(call, code: str) -> Job | None:
+    """A call the writer refused, audited (in the writer's next batch) when it named
+    something of a case."""
+    named = audited_failure(call.request)
+    if not named:
+        return None
+    return Job(record_refusal, (call.identity, call.method.action, named, code, call.purpose, call.request_id))
+
+
+def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, action: str, servicer, request: type):
+    """`servicer` (the front's) audits a call refused here, `request` its message type."""
+    async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        metadata = context.invocation_metadata() or ()
+        identity = None
         try:
-            return parse_request(cls, raw)
-        except InvalidArgument as err:
-            return Refused(err)
-    return decode
+            identity = registry.identify(metadata, context.auth_context())
+            purpose = purpose_of(metadata)
+        except HubError as err:
+            # No identity (audited as an attempt without one), or an x-purpose too long.
+            status = to_status(err)
+            log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
+            try:
+                message = request.FromString(payload)
+            except DecodeError:
+                message = None  # nothing to audit in it
+            if message is not None:
+                await servicer._audit_failure(identity, action, message, status.code.name, None,
+                                              getattr(message, "request_id", "") or None)
+            await context.abort_with_status(status)
+        left = context.time_remaining()  # seconds, None without a deadline
+        try:
+            code, body = await writer.call(method_no, identity, purpose, payload,
+                                           None if left is None else time.monotonic() + left)
+        except NotRun as err:
+            status = to_status(err)
+            log.info("rpc", rpc=action, client_id=identity.client_id, code=status.code.name, reason=err.reason,
+                     error=err.message)
+            await context.abort_with_status(status)
+        except WriterGone:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub's writer process restarted while it held "
+                                "this call; retry it with the same request_id")
+        if code == 0:
+            return body
+        status_code, message, details = answer_status(code, body)
+        await context.abort(status_code, message, trailing_metadata=((STATUS_DETAILS, details),) if details else ())
+    return handler
 
 
-def _answering_refused(m: MethodDescriptor, behavior: Callable) -> Callable:
-    if m.server_streaming:
-        async def stream(request, context):
-            if request.__class__ is Refused:
-                await context.abort_with_status(to_status(request.error))
-            async for item in behavior(request, context):
-                yield item
-        return stream
-
-    async def unary(request, context):
-        if request.__class__ is Refused:
-            await context.abort_with_status(to_status(request.error))
-        return await behavior(request, context)
-    return unary
+def forwarded_services(writer: WriterProcess, registry: ClientRegistry,
+                       servicers: dict[type, object]) -> dict[str, dict[str, grpc.RpcMethodHandler]]:
+    """The hub's services for `serve_on`: unary methods forwarded to `writer`,
+    streaming ones served by the local `servicers` (by class)."""
+    numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
+    return {d.full_name: {m.name: method_handler(m, _forwarder(writer, registry, numbers[(d.full_name, m.name)],
+                                                               getattr(cls, m.name).action, servicers[cls],
+                                                               request_class(m)), raw=True)
+                          if is_unary(m) else method_handler(m, getattr(servicers[cls], m.name), parse=parse_request)
+                          for m in d.methods}
+            for d, cls in SERVICES}
 
 
-def response_encoder(m: MethodDescriptor) -> Callable[[object], bytes]:
-    """Encodes method `m`'s response; bytes are a response already encoded (a mutating
-    call's stored response: see servicers.rpc) and go out as they are."""
-    encode = response_class(m).SerializeToString
-
-    def encoded(response) -> bytes:
-        return response if response.__class__ is bytes else encode(response)
-    return encoded
-
-
-def handlers_for(descriptor: ServiceDescriptor, servicer: object) -> dict[str, grpc.RpcMethodHandler]:
-    """A handler for every method of the service, by name: the servicer's method of that name."""
-    return {m.name: method_handler(m, getattr(servicer, m.name)) for m in descriptor.methods}
-
-
-class _Router(grpc.GenericRpcHandler):
-    def __init__(self, by_path: dict[str, grpc.RpcMethodHandler]):
-        self._by_path = by_path
-
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        return self._by_path.get(handler_call_details.method)
-
-
-def serve_on(server: grpc.aio.Server, services: Mapping[str, Mapping[str, grpc.RpcMethodHandler]]) -> None:
-    """Register the services (full name -> method name -> handler) on `server`, as one
-    generic handler that finds a method by its path.
-
-    Not as registered methods (`add_registered_method_handlers`, which the generated
-    add_*_to_server functions also call): grpcio's asyncio server (1.85) waits on one
-    task per registered method for every call it accepts (`asyncio.wait`), so with
-    the hub's 50 methods every call cost about 0.07 ms more of the server's one core
-    (-10 % req/s in `make bench`); grpc/grpc#43461 is the upstream fix."""
-    server.add_generic_rpc_handlers((_Router({f"/{name}/{method}": handler for name, handlers in services.items()
-                                              for method, handler in handlers.items()}),))
+def served(servicers: dict[type, object]) -> dict[str, dict[str, grpc.RpcMethodHandler]]:
+    """The hub's services for `serve_on`, every method served in this process."""
+    return {d.full_name: {m.name: method_handler(m, getattr(servicers[cls], m.name), parse=parse_request)
+                          for m in d.methods} for d, cls in SERVICES}

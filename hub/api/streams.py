@@ -10,10 +10,12 @@ import grpc
 import structlog
 
 from hub.api import convert
-from hub.api.errors import to_status
-from hub.api.servicers import _Base, fingerprint, rpc
+from hub.api.servicers import _Base, _encoder, fingerprint, rpc
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument
 from hub.domain.model import Sensitivity
+from hub.runtime.status import to_status
+from hub.service import events
+from hub.service.access import authorize
 from hub.v1 import events_pb2, events_pb2_grpc
 
 log = structlog.get_logger("hub.events")
@@ -58,8 +60,8 @@ class EventFeed:
     A stream that is behind the buffer (a resume from long ago, a slow consumer)
     catches up from the database page by page, then joins the feed."""
 
-    def __init__(self, service, wakeup: Wakeup, keep: int = 20_000):
-        self.service = service
+    def __init__(self, store, wakeup: Wakeup, keep: int = 20_000):
+        self.store = store
         self.wakeup = wakeup
         self.keep = keep
         self.buffer: collections.deque[tuple[int, dict, events_pb2.SubscribeResponse]] = collections.deque()
@@ -74,13 +76,13 @@ class EventFeed:
     async def start(self) -> None:
         async with self._starting:  # the first stream starts the one tail; the others wait
             if self._task is None:
-                self.head = await asyncio.to_thread(self.service.last_event_sequence)
+                self.head = await asyncio.to_thread(self._last_sequence)
                 self._task = asyncio.get_running_loop().create_task(self._tail())
 
     async def _tail(self) -> None:
         while True:
             try:
-                rows, read_up_to = await asyncio.to_thread(self.service.read_all_events, self.head, PAGE)
+                rows, read_up_to = await asyncio.to_thread(self._read_log, self.head)
             except Exception:
                 log.exception("reading the event log failed")
                 rows, read_up_to = [], self.head
@@ -100,7 +102,7 @@ class EventFeed:
     async def caught_up(self, timeout: float = 10.0) -> None:
         """Wait until the feed has read the log as far as it goes now, so that every
         sensitivity raise committed before a stream opened is known to it."""
-        target = await asyncio.to_thread(self.service.last_event_sequence)
+        target = await asyncio.to_thread(self._last_sequence)
         deadline = asyncio.get_running_loop().time() + timeout
         while self.head < target:
             remaining = deadline - asyncio.get_running_loop().time()
@@ -108,6 +110,14 @@ class EventFeed:
                 raise RuntimeError("the event feed is behind the log")
             self.wakeup.notify()
             await self.changed.wait(remaining)
+
+    def _last_sequence(self) -> int:
+        with self.store.reading() as uow:
+            return events.last_sequence(uow)
+
+    def _read_log(self, after: int):
+        with self.store.reading() as uow:
+            return events.read_log(uow, after, PAGE)
 
     def oldest(self) -> int | None:
         return self.buffer[0][0] if self.buffer else None
@@ -128,8 +138,8 @@ def _matches(row: dict, identity, f, raised: Sensitivity | None = None) -> bool:
     sensitivity = Sensitivity(row["sensitivity"])
     if raised is not None and raised.rank > sensitivity.rank:
         sensitivity = raised
-    return (identity.covers_municipality(row["municipality_code"] or "")
-            and identity.within_limits(row["benefit_code"] or "", sensitivity)
+    # (an event's case is in a municipality's scope: the stream's limits are by municipality)
+    return (identity.scope.sees_row(row["municipality_code"] or "", None, row["benefit_code"] or "", sensitivity)
             and (not f.event_types or row["type"] in f.event_types)
             and (not f.municipality_codes or row["municipality_code"] in f.municipality_codes)
             and (not f.benefit_codes or row["benefit_code"] in f.benefit_codes))
@@ -144,15 +154,16 @@ def _heartbeat_seconds(requested: int) -> int:
 
 
 class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
-    def __init__(self, service, registry, runner, wakeup: Wakeup | None = None):
-        super().__init__(service, registry, runner)
-        self.feed = EventFeed(service, wakeup)  # (no wakeup: a writer process, which serves no stream)
+    def __init__(self, context, registry, runner, wakeup: Wakeup | None = None):
+        super().__init__(context, registry, runner)
+        self.feed = EventFeed(context.store, wakeup)  # (no wakeup: a writer process, which serves no stream)
 
     async def Subscribe(self, request, context: grpc.aio.ServicerContext):
         try:
             identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
             heartbeat = _heartbeat_seconds(request.heartbeat_seconds)
-            after, f = await asyncio.to_thread(self.service.open_stream, identity, request.subscription,
+            authorize(identity, "Subscribe")
+            after, f = await asyncio.to_thread(self._open, identity, request.subscription,
                                                convert.int64_in(request.after_sequence, "after_sequence"),
                                                convert.event_filter_in(request.filter))
         except HubError as err:
@@ -172,12 +183,12 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
                 oldest = feed.oldest()
                 if after < feed.head and (oldest is None or after + 1 < oldest):
                     # Behind the feed's memory: catch up from the database.
-                    events, read_up_to = await asyncio.to_thread(self.service.read_events, identity, after, f, PAGE)
-                    for e in events:
+                    page, read_up_to = await asyncio.to_thread(self._read, identity, after, f)
+                    for e in page:
                         yield events_pb2.SubscribeResponse(event=convert.event_out(e))
                         sent += 1
                     after = max(after, read_up_to)
-                    if events:
+                    if page:
                         quiet_since = loop.time()
                     continue
                 if after < feed.head:
@@ -199,18 +210,26 @@ class EventServicer(_Base, events_pb2_grpc.EventServiceServicer):
             log.info("stream closed", rpc="Subscribe", client_id=identity.client_id, events_sent=sent,
                      read_up_to=after)
 
+    def _open(self, identity, name: str, after: int, f):
+        with self.context.store.reading() as uow:
+            return events.open_stream(uow, identity, name, after, f)
+
+    def _read(self, identity, after: int, f):
+        with self.context.store.reading() as uow:
+            return events.read_events(uow, identity, after, f, PAGE)
+
     @rpc("CreateSubscription")
-    def CreateSubscription(self, request, identity, purpose):
-        raw = self.service.create_subscription(
-            identity, request.request_id, request.name, convert.event_filter_in(request.filter),
-            convert.int64_in(request.after_sequence, "after_sequence"), fingerprint(request),
-            lambda s: convert.subscription_out(s).SerializeToString())
-        return raw  # events_pb2.Subscription, encoded
+    def CreateSubscription(self, tx, request, identity, purpose):
+        return tx.mutate(identity, "CreateSubscription", request.request_id, fingerprint(request),
+                         _encoder(convert.subscription_out), events.create_subscription, request.request_id,
+                         request.name, convert.event_filter_in(request.filter),
+                         convert.int64_in(request.after_sequence, "after_sequence"))
 
     @rpc("GetSubscription")
-    def GetSubscription(self, request, identity, purpose):
-        return convert.subscription_out(self.service.get_subscription(identity, request.name))
+    def GetSubscription(self, tx, request, identity, purpose):
+        return convert.subscription_out(tx.read(identity, "GetSubscription", events.get_subscription, request.name))
 
     @rpc("AckEvents")
-    def AckEvents(self, request, identity, purpose):
-        return convert.subscription_out(self.service.ack_events(identity, request.name, request.sequence))
+    def AckEvents(self, tx, request, identity, purpose):
+        return convert.subscription_out(tx.read(identity, "AckEvents", events.ack_events, request.name,
+                                                request.sequence))

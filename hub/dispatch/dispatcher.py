@@ -24,17 +24,14 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from hub.ports.messages import decode
-from hub.ports import DESTINATIONS, Adapter, Delivery, DeliveryFailed, Receipt
 from hub.domain.cpr import redact
-from hub.service.clock import Clock
-from hub.service.deadlines import DeadlineWatcher
-from hub.service.delivery import DeliveryService, DeliveryOutcome
+from hub.ports import Adapter, Deliveries, Delivery, DeliveryFailed, DeliveryOutcome, Receipt
+from hub.ports.messages import decode
 from hub.store.outbox import OutboxRow
 
 log = structlog.get_logger("hub.dispatch")
@@ -56,29 +53,6 @@ class DispatchSettings:
     def timeout(self, destination: str) -> float:
         return self.timeouts.get(destination, self.default_timeout)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "DispatchSettings":
-        s = cls()
-        if "HUB_DISPATCH_BATCH" in env:
-            s.batch_size = int(env["HUB_DISPATCH_BATCH"])
-        if "HUB_DISPATCH_PARALLEL" in env:
-            s.parallel = max(1, int(env["HUB_DISPATCH_PARALLEL"]))
-        if "HUB_DISPATCH_LEASE_SECONDS" in env:
-            s.lease = dt.timedelta(seconds=float(env["HUB_DISPATCH_LEASE_SECONDS"]))
-        if "HUB_DISPATCH_MAX_ATTEMPTS" in env:
-            s.max_attempts = int(env["HUB_DISPATCH_MAX_ATTEMPTS"])
-        if "HUB_DISPATCH_IDLE_SECONDS" in env:
-            s.idle_sleep = float(env["HUB_DISPATCH_IDLE_SECONDS"])
-        if "HUB_DISPATCH_PROBE_SECONDS" in env:
-            s.probe_interval = max(0.0, float(env["HUB_DISPATCH_PROBE_SECONDS"]))
-        if "HUB_DISPATCH_TIMEOUT_SECONDS" in env:
-            s.default_timeout = float(env["HUB_DISPATCH_TIMEOUT_SECONDS"])
-        for dest in DESTINATIONS:  # e.g. HUB_DISPATCH_TIMEOUT_ECONOMY_SECONDS
-            key = f"HUB_DISPATCH_TIMEOUT_{dest.upper()}_SECONDS"
-            if key in env:
-                s.timeouts[dest] = float(env[key])
-        return s
-
     def check(self) -> None:
         """A lease must outlast one delivery (a message is only tried if its delivery
         ends before the lease does), or nothing would ever be delivered."""
@@ -89,12 +63,14 @@ class DispatchSettings:
 
 
 class Dispatcher:
-    def __init__(self, service: DeliveryService, adapters: Mapping[str, Adapter], clock: Clock,
+    def __init__(self, service: Deliveries, adapters: Mapping[str, Adapter], clock,
                  settings: DispatchSettings | None = None, *, dispatcher_id: str | None = None,
-                 watcher: DeadlineWatcher | None = None):
+                 periodic: Sequence[Callable[[], object]] = ()):
+        """`service`: the outbox's use cases (hub.service.delivery.DeliveryLog);
+        `periodic`: work run in the same loop, on the same clock, each round (it keeps its
+        own schedule: hub.runtime.schedule.Periodic; the deadline watcher)."""
         self.service = service
-        # Deadlines are watched in the same loop, on the same clock.
-        self.watcher = watcher
+        self.periodic = list(periodic)
         self.adapters = dict(adapters)
         self.clock = clock
         self.settings = settings or DispatchSettings()
@@ -118,11 +94,8 @@ class Dispatcher:
         were tried. A batch holds at most one message per case and destination, so its
         messages are delivered `parallel` at a time."""
         s = self.settings
-        if self.watcher is not None:
-            try:
-                self.watcher.tick()
-            except Exception:
-                log.exception("deadline scan failed")
+        for job in self.periodic:
+            job()
         probed = self._probe() if s.probe_interval > 0 else 0
         rows = self.service.claim(self.id, lease=s.lease, limit=s.batch_size, destinations=self.adapters)
         if not rows:

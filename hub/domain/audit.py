@@ -13,7 +13,22 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which case (and so to which citizen), and how it ended."""
+    at: dt.datetime
+    client_id: str
+    role: str
+    rpc: str
+    case_id: str | None
+    cpr: str | None
+    outcome: str
+    request_id: str | None = None
+    purpose: str | None = None
+
 
 GENESIS = "0" * 64
 # Who an entry names for a caller without identity (no token, an unknown one, a revoked

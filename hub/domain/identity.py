@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from hub.domain.model import Sensitivity
+from hub.domain.model import Case, Sensitivity
 
 
 class Role(str, enum.Enum):
@@ -110,3 +111,36 @@ class Identity:
         if kind == "municipality":
             return code in self.municipalities
         return code in self.central_authorities
+
+    @cached_property
+    def scope(self) -> "Scope":
+        return Scope(frozenset(self.municipalities),
+                     tuple(f"municipality:{m}" for m in sorted(self.municipalities))
+                     + tuple(f"central:{c}" for c in sorted(self.central_authorities)),
+                     self.benefits, tuple(self.max_sensitivity.at_most()))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a client may see ("dataafgrænsning"): the cases of the municipalities it
+    acts for or whose authority it is, of its benefits (None: all), up to its highest
+    sensitivity. One rule, two forms: `sees` checks a case in memory; the store turns
+    the same fields into the WHERE clause of every list and stream (hub.store.scoping),
+    so a case outside it is in no answer and looks exactly like one that does not exist."""
+    municipalities: frozenset[str]
+    authority_keys: tuple[str, ...]            # municipality:<code> and central:<code> it is the authority as
+    benefits: frozenset[str] | None            # None: every benefit
+    sensitivities: tuple[Sensitivity, ...]     # the sensitivities up to its highest
+
+    def sees(self, case: Case) -> bool:
+        return self.sees_row(case.municipality_code, case.authority_key, case.benefit_code, case.sensitivity)
+
+    def sees_row(self, municipality_code: str, authority_key: str | None, benefit_code: str,
+                 sensitivity: Sensitivity) -> bool:
+        return ((municipality_code in self.municipalities or authority_key in self.authority_keys)
+                and (self.benefits is None or benefit_code in self.benefits)
+                and sensitivity in self.sensitivities)
+
+    @property
+    def central_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.authority_keys if k.startswith("central:"))

@@ -80,6 +80,44 @@ class Line:
     amount_oere: int
 
 
+@dataclass(frozen=True)
+class GrantLine:
+    """A grant's line as kept: what it grants for a period, and the end-to-end id an
+    order for the period gets."""
+    id: int
+    decision_id: str
+    case_id: str
+    municipality_code: str
+    benefit_code: str
+    period_key: str
+    period_start: dt.date
+    period_end: dt.date
+    due_month: str
+    amount_oere: int
+    end_to_end_id: str
+
+
+@dataclass(frozen=True)
+class DueLine(GrantLine):
+    """A line a payment run looks at: `due` is what an order for its period must pay
+    now (due_amount), `flagged` a rejected or returned payment of the period not yet
+    reissued (the line then waits for the back office), `cpr` the citizen's."""
+    cpr: str = ""
+    due: int = 0
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class PaymentRun:
+    run_id: str
+    period: str
+    examined: int
+    orders_created: int
+    amount_oere: int
+    held: int
+    finished_at: dt.datetime | None
+
+
 def month_key(d: dt.date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
@@ -288,6 +326,18 @@ def settled_status(current: OrderStatus, result: SettlementResult) -> OrderStatu
     return target if current in (OrderStatus.PENDING, OrderStatus.SENT) else None
 
 
+def within_control_sum(nets: Sequence[int]) -> int:
+    """How many of the orders (net amounts, in order) a batch takes so that its control
+    sum fits the int64 øre of the contract and the database; the rest wait for the next
+    batch. Amounts are capped far below this (MAX_AMOUNT_OERE): only damaged data meets it."""
+    total = 0
+    for n, net in enumerate(nets):
+        total += net
+        if total > INT64_MAX:
+            return n
+    return len(nets)
+
+
 def offsets(net_amounts: Sequence[int], outstanding: Sequence[int]) -> list[list[int]]:
     """Offset claims against payments, in order: result[i][j] is what payment i
     withholds for claim j. A payment is never taken below zero."""
@@ -339,6 +389,9 @@ class PaymentOrder:
     settlement: Settlement | None = None
     reissued_as: str | None = None
     cancel_reason: str | None = None
+    due_month: str = ""
+    line_id: int | None = None
+    provider_id: str | None = None  # the provider whose batch holds it
 
     @property
     def net_oere(self) -> int:
@@ -417,6 +470,7 @@ class Batch:
     created_at: dt.datetime | None
     lease_expires_at: dt.datetime | None
     instructions: tuple[Instruction, ...] = ()
+    number: int = 0  # the batch's number, for its files' message identification
 
     @property
     def control_sum_oere(self) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from hub.ports.messages import Message
+    from hub.store.outbox import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,28 @@ AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
 APPEALS = "appeals"  # upheld complaints, to the appeals authority
 DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP, PAYMENT_PROVIDER, APPEALS)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What became of one delivery attempt, for the record."""
+    row: "OutboxRow"
+    receipt: Receipt | None = None   # delivered
+    error: str = ""                  # failed
+    dead: bool = False
+    next_attempt_at: dt.datetime | None = None
+    probe: bool = False              # tried before its time, to see if the destination answers again
+
+
+class Deliveries(Protocol):
+    """The dispatcher's side of the outbox (hub.service.delivery implements it): claim
+    due messages under a lease, give back untried ones, and record outcomes together
+    with what a delivery changes on its case."""
+
+    def claim(self, dispatcher_id: str, *, lease: dt.timedelta, limit: int, destinations) -> list["OutboxRow"]: ...
+
+    def claim_probes(self, dispatcher_id: str, *, lease: dt.timedelta, destinations) -> list["OutboxRow"]: ...
+
+    def release(self, dispatcher_id: str, rows: list["OutboxRow"]) -> None: ...
+
+    def record(self, dispatcher_id: str, outcomes: list[DeliveryOutcome]) -> dict[str, int]: ...

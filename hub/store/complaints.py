@@ -8,9 +8,12 @@ import sqlalchemy as sa
 
 from hub.domain import complaints as cp
 from hub.domain.documents import jsonable
-from hub.domain.model import OPEN_STATUSES, Channel, DecisionStatus, Outcome, Sensitivity
+from hub.domain.identity import Scope
+from hub.domain.model import OPEN_STATUSES, Channel, DecisionStatus, Outcome
 from hub.store import tables as t
 from hub.store.db import dialect_insert
+from hub.store.repositories import Repository
+from hub.store.scoping import scoped
 
 H, C = t.hearings.c, t.complaints.c
 
@@ -21,43 +24,6 @@ def _hearing(r) -> cp.Hearing:
     return cp.Hearing(r.hearing_id, r.case_id, r.decision_id, cp.HearingStatus(r.status), tuple(r.fact_item_ids),
                       Outcome(r.intended_outcome), r.note, r.started_by, r.started_at, r.deadline,
                       r.response_item_id, r.answered_at, r.expired_at)
-
-
-def insert_hearing(conn: sa.Connection, h: cp.Hearing) -> None:
-    conn.execute(t.hearings.insert(), dict(
-        hearing_id=h.hearing_id, case_id=h.case_id, decision_id=h.decision_id, status=h.status.value,
-        fact_item_ids=list(h.fact_item_ids), intended_outcome=h.intended_outcome.value, note=h.note,
-        started_by=h.started_by, started_at=h.started_at, deadline=h.deadline))
-
-
-def hearings(conn: sa.Connection, case_id: str) -> list[cp.Hearing]:
-    return [_hearing(r) for r in conn.execute(sa.select(t.hearings).where(H.case_id == case_id).order_by(H.id))]
-
-
-def hearing(conn: sa.Connection, hearing_id: str) -> cp.Hearing | None:
-    r = conn.execute(sa.select(t.hearings).where(H.hearing_id == hearing_id)).first()
-    return _hearing(r) if r else None
-
-
-def update_hearing(conn: sa.Connection, h: cp.Hearing) -> None:
-    conn.execute(sa.update(t.hearings).where(H.hearing_id == h.hearing_id).values(
-        status=h.status.value, response_item_id=h.response_item_id, answered_at=h.answered_at,
-        expired_at=h.expired_at))
-
-
-def expire_hearings(conn: sa.Connection, now: dt.datetime, limit: int) -> list[cp.Hearing]:
-    """Open hearings whose deadline has passed become EXPIRED; each is returned once,
-    also with several watchers at once (the update is conditional on OPEN)."""
-    ids = conn.execute(sa.select(H.hearing_id).where(H.status == cp.HearingStatus.OPEN.value, H.deadline <= now)
-                       .order_by(H.deadline).limit(limit)).scalars().all()
-    out = []
-    for hearing_id in ids:
-        changed = conn.execute(sa.update(t.hearings).where(H.hearing_id == hearing_id,
-                                                           H.status == cp.HearingStatus.OPEN.value)
-                               .values(status=cp.HearingStatus.EXPIRED.value, expired_at=now)).rowcount
-        if changed:
-            out.append(hearing(conn, hearing_id))
-    return out
 
 
 # ---- complaints ---------------------------------------------------------------------------
@@ -96,74 +62,6 @@ def _complaint_values(c: cp.Complaint) -> dict[str, Any]:
                 forwarded_reference=c.forwarded_reference, appeal=_json(c.appeal))
 
 
-def insert_complaint(conn: sa.Connection, c: cp.Complaint) -> None:
-    conn.execute(t.complaints.insert().values(
-        complaint_id=c.complaint_id, case_id=c.case_id, decision_id=c.decision_id, channel=c.channel.value,
-        received_at=c.received_at, grounds=c.grounds, external_reference=c.external_reference, filed_by=c.filed_by,
-        filed_at=c.filed_at, late=c.late, reconsider_by=c.reconsider_by, **_complaint_values(c)))
-
-
-def update_complaint(conn: sa.Connection, c: cp.Complaint) -> None:
-    conn.execute(sa.update(t.complaints).where(C.complaint_id == c.complaint_id).values(**_complaint_values(c)))
-
-
-def complaint(conn: sa.Connection, complaint_id: str, *, lock: bool = False) -> cp.Complaint | None:
-    q = sa.select(t.complaints).where(C.complaint_id == complaint_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    r = conn.execute(q).first()
-    return _complaint(r) if r else None
-
-
-def complaints_for_case(conn: sa.Connection, case_id: str) -> list[cp.Complaint]:
-    return [_complaint(r) for r in conn.execute(sa.select(t.complaints).where(C.case_id == case_id)
-                                                .order_by(C.id))]
-
-
-def open_complaint_on(conn: sa.Connection, decision_id: str) -> str | None:
-    """A complaint on the decision that is still with the authority or the appeals authority."""
-    return conn.execute(sa.select(C.complaint_id).where(
-        C.decision_id == decision_id,
-        C.status.in_([cp.ComplaintStatus.RECEIVED.value, cp.ComplaintStatus.FORWARDED.value]))).scalar()
-
-
-def set_forwarded_reference(conn: sa.Connection, complaint_id: str, reference: str) -> bool:
-    return bool(conn.execute(sa.update(t.complaints).where(C.complaint_id == complaint_id,
-                                                           C.forwarded_reference.is_(None))
-                             .values(forwarded_reference=reference)).rowcount)
-
-
-def _scoped(q, *, municipalities: Iterable[str], authority_keys: Iterable[str], benefits: Iterable[str] | None,
-            sensitivities: Iterable[Sensitivity]):
-    cs = t.cases.c
-    scope = [cs.municipality_code.in_(list(municipalities))]
-    keys = list(authority_keys)
-    if keys:
-        scope.append(cs.authority_key.in_(keys))
-    q = q.where(sa.or_(*scope), cs.sensitivity.in_([s.value for s in sensitivities]))
-    if benefits is not None:
-        q = q.where(cs.benefit_code.in_(list(benefits)))
-    return q
-
-
-def list_complaints(conn: sa.Connection, *, scope: dict, municipality_code: str, status: str,
-                    awaiting_reconsideration: bool, after_id: int, limit: int) -> list[tuple[int, cp.Complaint, Any]]:
-    cs = t.cases.c
-    q = (sa.select(C.id.label("complaint_row_id"), t.complaints, cs.municipality_code, cs.benefit_code,
-                   cs.authority_key)
-         .join(t.cases, cs.case_id == C.case_id).where(C.id > after_id))
-    q = _scoped(q, **scope)
-    if municipality_code:
-        q = q.where(cs.municipality_code == municipality_code)
-    if status:
-        q = q.where(C.status == status)
-    if awaiting_reconsideration:
-        q = q.where(C.status == cp.ComplaintStatus.RECEIVED.value, C.statement.is_not(None),
-                    sa.or_(C.late == sa.false(), C.late_decision.is_not(None)))
-    rows = conn.execute(q.order_by(C.id).limit(limit)).all()
-    return [(r.complaint_row_id, _complaint(r), r) for r in rows]
-
-
 # ---- what is overdue ----------------------------------------------------------------------
 
 def _overdue_selects(now: dt.datetime):
@@ -189,56 +87,161 @@ _KIND_QUERY = {cp.OverdueKind.PROCESSING_DEADLINE: "processing", cp.OverdueKind.
                cp.OverdueKind.RECONSIDERATION: "reconsideration"}
 
 
-def list_overdue(conn: sa.Connection, *, now: dt.datetime, scope: dict, municipality_code: str,
-                 kind: cp.OverdueKind | None, after: tuple[str, str, str] | None,
-                 limit: int) -> list[cp.OverdueItem]:
-    """Oldest first, by (due time, kind, subject); `after` is the last item of the
-    previous page."""
-    selects = _overdue_selects(now)
-    parts = [selects[_KIND_QUERY[kind]]] if kind else list(selects.values())
-    u = sa.union_all(*parts).subquery("overdue")
-    cs = t.cases.c
-    q = (sa.select(u.c.kind, u.c.subject_id, u.c.case_id, u.c.due_at, cs.municipality_code, cs.benefit_code,
-                   cs.authority_key)
-         .join(t.cases, cs.case_id == u.c.case_id))
-    q = _scoped(q, **scope)
-    if municipality_code:
-        q = q.where(cs.municipality_code == municipality_code)
-    if after is not None:
-        due, k, subject = after
-        due_at = dt.datetime.fromisoformat(due)
-        q = q.where(sa.or_(u.c.due_at > due_at,
-                           sa.and_(u.c.due_at == due_at, sa.or_(u.c.kind > k,
-                                                                sa.and_(u.c.kind == k, u.c.subject_id > subject)))))
-    rows = conn.execute(q.order_by(u.c.due_at, u.c.kind, u.c.subject_id).limit(limit)).all()
-    return [cp.OverdueItem(cp.OverdueKind(r.kind), r.case_id, r.municipality_code, r.benefit_code, r.subject_id,
-                           t.UTCDateTime().process_result_value(r.due_at, conn.dialect), r.authority_key)
-            for r in rows]
-
-
 # ---- the watcher's alerts -----------------------------------------------------------------
 
-def raise_alert(conn: sa.Connection, kind: cp.OverdueKind, subject_id: str, case_id: str, due_at: dt.datetime,
-                now: dt.datetime) -> bool:
-    """True the first time only: one alert (and one event) per kind and subject."""
-    row = conn.execute(dialect_insert(conn, t.deadline_alerts).on_conflict_do_nothing()
-                       .returning(t.deadline_alerts.c.subject_id),
-                       dict(kind=kind.value, subject_id=subject_id, case_id=case_id, due_at=due_at,
-                            raised_at=now)).first()
-    return row is not None
+
+class Complaints(Repository):
+    """Complaints on decisions."""
+
+    def add(self, c: cp.Complaint) -> None:
+        conn = self._c
+        conn.execute(t.complaints.insert().values(
+            complaint_id=c.complaint_id, case_id=c.case_id, decision_id=c.decision_id, channel=c.channel.value,
+            received_at=c.received_at, grounds=c.grounds, external_reference=c.external_reference, filed_by=c.filed_by,
+            filed_at=c.filed_at, late=c.late, reconsider_by=c.reconsider_by, **_complaint_values(c)))
+
+    def save(self, c: cp.Complaint) -> None:
+        conn = self._c
+        conn.execute(sa.update(t.complaints).where(C.complaint_id == c.complaint_id).values(**_complaint_values(c)))
+
+    def get(self, complaint_id: str, *, lock: bool = False) -> cp.Complaint | None:
+        conn = self._c
+        q = sa.select(t.complaints).where(C.complaint_id == complaint_id)
+        if lock and conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        r = conn.execute(q).first()
+        return _complaint(r) if r else None
+
+    def for_case(self, case_id: str) -> list[cp.Complaint]:
+        conn = self._c
+        return [_complaint(r) for r in conn.execute(sa.select(t.complaints).where(C.case_id == case_id)
+                                                    .order_by(C.id))]
+
+    def open_on(self, decision_id: str) -> str | None:
+        """A complaint on the decision that is still with the authority or the appeals authority."""
+        conn = self._c
+        return conn.execute(sa.select(C.complaint_id).where(
+            C.decision_id == decision_id,
+            C.status.in_([cp.ComplaintStatus.RECEIVED.value, cp.ComplaintStatus.FORWARDED.value]))).scalar()
+
+    def set_forwarded_reference(self, complaint_id: str, reference: str) -> bool:
+        conn = self._c
+        return bool(conn.execute(sa.update(t.complaints).where(C.complaint_id == complaint_id,
+                                                               C.forwarded_reference.is_(None))
+                                 .values(forwarded_reference=reference)).rowcount)
+
+    def list(self, scope: Scope, *, municipality_code: str, status: str,
+                        awaiting_reconsideration: bool, after_id: int, limit: int) -> list[tuple[int, cp.Complaint, Any]]:
+        conn = self._c
+        cs = t.cases.c
+        q = (sa.select(C.id.label("complaint_row_id"), t.complaints, cs.municipality_code, cs.benefit_code,
+                       cs.authority_key)
+             .join(t.cases, cs.case_id == C.case_id).where(C.id > after_id))
+        q = scoped(q, scope)
+        if municipality_code:
+            q = q.where(cs.municipality_code == municipality_code)
+        if status:
+            q = q.where(C.status == status)
+        if awaiting_reconsideration:
+            q = q.where(C.status == cp.ComplaintStatus.RECEIVED.value, C.statement.is_not(None),
+                        sa.or_(C.late == sa.false(), C.late_decision.is_not(None)))
+        rows = conn.execute(q.order_by(C.id).limit(limit)).all()
+        return [(r.complaint_row_id, _complaint(r), r) for r in rows]
 
 
-def due_alerts(conn: sa.Connection, now: dt.datetime, limit: int) -> list[tuple[cp.OverdueKind, str, str, dt.datetime]]:
-    """Processing deadlines and reconsiderations overdue now without an alert yet."""
-    selects = _overdue_selects(now)
-    a = t.deadline_alerts.c
-    out = []
-    for name in ("processing", "reconsideration"):
-        s = selects[name].subquery()
-        q = (sa.select(s.c.kind, s.c.subject_id, s.c.case_id, s.c.due_at)
-             .where(~sa.exists().where(a.kind == s.c.kind, a.subject_id == s.c.subject_id))
-             .order_by(s.c.due_at).limit(limit))
-        for r in conn.execute(q):
-            out.append((cp.OverdueKind(r.kind), r.subject_id, r.case_id,
-                        t.UTCDateTime().process_result_value(r.due_at, conn.dialect)))
-    return out
+class Hearings(Repository):
+    """Hearings of the citizen before an adverse decision."""
+
+    def add(self, h: cp.Hearing) -> None:
+        conn = self._c
+        conn.execute(t.hearings.insert(), dict(
+            hearing_id=h.hearing_id, case_id=h.case_id, decision_id=h.decision_id, status=h.status.value,
+            fact_item_ids=list(h.fact_item_ids), intended_outcome=h.intended_outcome.value, note=h.note,
+            started_by=h.started_by, started_at=h.started_at, deadline=h.deadline))
+
+    def for_case(self, case_id: str) -> list[cp.Hearing]:
+        conn = self._c
+        return [_hearing(r) for r in conn.execute(sa.select(t.hearings).where(H.case_id == case_id).order_by(H.id))]
+
+    def get(self, hearing_id: str) -> cp.Hearing | None:
+        conn = self._c
+        r = conn.execute(sa.select(t.hearings).where(H.hearing_id == hearing_id)).first()
+        return _hearing(r) if r else None
+
+    def save(self, h: cp.Hearing) -> None:
+        conn = self._c
+        conn.execute(sa.update(t.hearings).where(H.hearing_id == h.hearing_id).values(
+            status=h.status.value, response_item_id=h.response_item_id, answered_at=h.answered_at,
+            expired_at=h.expired_at))
+
+    def expire(self, now: dt.datetime, limit: int) -> list[cp.Hearing]:
+        """Open hearings whose deadline has passed become EXPIRED; each is returned once,
+        also with several watchers at once (the update is conditional on OPEN)."""
+        conn = self._c
+        ids = conn.execute(sa.select(H.hearing_id).where(H.status == cp.HearingStatus.OPEN.value, H.deadline <= now)
+                           .order_by(H.deadline).limit(limit)).scalars().all()
+        out = []
+        for hearing_id in ids:
+            changed = conn.execute(sa.update(t.hearings).where(H.hearing_id == hearing_id,
+                                                               H.status == cp.HearingStatus.OPEN.value)
+                                   .values(status=cp.HearingStatus.EXPIRED.value, expired_at=now)).rowcount
+            if changed:
+                out.append(self.get(hearing_id))
+        return out
+
+
+class Deadlines(Repository):
+    """What is overdue, and the deadline watcher's alerts."""
+
+    def overdue(self, scope: Scope, *, now: dt.datetime, municipality_code: str,
+                     kind: cp.OverdueKind | None, after: tuple[str, str, str] | None,
+                     limit: int) -> list[cp.OverdueItem]:
+        """Oldest first, by (due time, kind, subject); `after` is the last item of the
+        previous page."""
+        conn = self._c
+        selects = _overdue_selects(now)
+        parts = [selects[_KIND_QUERY[kind]]] if kind else list(selects.values())
+        u = sa.union_all(*parts).subquery("overdue")
+        cs = t.cases.c
+        q = (sa.select(u.c.kind, u.c.subject_id, u.c.case_id, u.c.due_at, cs.municipality_code, cs.benefit_code,
+                       cs.authority_key)
+             .join(t.cases, cs.case_id == u.c.case_id))
+        q = scoped(q, scope)
+        if municipality_code:
+            q = q.where(cs.municipality_code == municipality_code)
+        if after is not None:
+            due, k, subject = after
+            due_at = dt.datetime.fromisoformat(due)
+            q = q.where(sa.or_(u.c.due_at > due_at,
+                               sa.and_(u.c.due_at == due_at, sa.or_(u.c.kind > k,
+                                                                    sa.and_(u.c.kind == k, u.c.subject_id > subject)))))
+        rows = conn.execute(q.order_by(u.c.due_at, u.c.kind, u.c.subject_id).limit(limit)).all()
+        return [cp.OverdueItem(cp.OverdueKind(r.kind), r.case_id, r.municipality_code, r.benefit_code, r.subject_id,
+                               t.UTCDateTime().process_result_value(r.due_at, conn.dialect), r.authority_key)
+                for r in rows]
+
+    def raise_alert(self, kind: cp.OverdueKind, subject_id: str, case_id: str, due_at: dt.datetime,
+                    now: dt.datetime) -> bool:
+        """True the first time only: one alert (and one event) per kind and subject."""
+        conn = self._c
+        row = conn.execute(dialect_insert(conn, t.deadline_alerts).on_conflict_do_nothing()
+                           .returning(t.deadline_alerts.c.subject_id),
+                           dict(kind=kind.value, subject_id=subject_id, case_id=case_id, due_at=due_at,
+                                raised_at=now)).first()
+        return row is not None
+
+    def due_alerts(self, now: dt.datetime, limit: int) -> list[tuple[cp.OverdueKind, str, str, dt.datetime]]:
+        """Processing deadlines and reconsiderations overdue now without an alert yet."""
+        conn = self._c
+        selects = _overdue_selects(now)
+        a = t.deadline_alerts.c
+        out = []
+        for name in ("processing", "reconsideration"):
+            s = selects[name].subquery()
+            q = (sa.select(s.c.kind, s.c.subject_id, s.c.case_id, s.c.due_at)
+                 .where(~sa.exists().where(a.kind == s.c.kind, a.subject_id == s.c.subject_id))
+                 .order_by(s.c.due_at).limit(limit))
+            for r in conn.execute(q):
+                out.append((cp.OverdueKind(r.kind), r.subject_id, r.case_id,
+                            t.UTCDateTime().process_result_value(r.due_at, conn.dialect)))
+        return out

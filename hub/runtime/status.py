@@ -41,3 +41,4 @@ def to_status(err: e.HubError) -> grpc.Status:
     details.append(_pack(error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN,
                                                      metadata={k: str(v) for k, v in err.metadata.items()})))
     return rpc_status.to_status(status_pb2.Status(code=code, message=err.message, details=details))
+INTERNAL_ERROR = "internal error; the hub has logged it"

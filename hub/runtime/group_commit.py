@@ -20,28 +20,18 @@ import contextvars
 import queue
 import threading
 import time
-from contextvars import ContextVar
 from typing import Any, Callable
 
-import sqlalchemy as sa
 import structlog
 
 from hub.domain.errors import DeadlineExceeded, ResourceExhausted
-from hub.store.uow import Batch, Lane
+from hub.runtime.lanes import Lane
+from hub.runtime.transactions import Tx
+from hub.service.clock import Clock
+from hub.store.uow import Store
 
 log = structlog.get_logger("hub.batching")
-_current: ContextVar[Batch | None] = ContextVar("hub_batch", default=None)
-_current_lane: ContextVar[Lane | None] = ContextVar("hub_lane", default=None)
 _STOP = object()
-
-
-def current_batch() -> Batch | None:
-    return _current.get()
-
-
-def current_lane() -> Lane | None:
-    """The lane a use case runs on (its connection), when it runs alone on one."""
-    return _current_lane.get()
 
 
 # Refuse a call at once only when even at twice the measured pace it could not start
@@ -84,8 +74,10 @@ def admit(deadline: float, queued: int, per_call: float, parallel: int = 1) -> N
 
 
 class Job:
-    """One call for a batch: `fn(*args)`, run in `ctx` (the caller's log bindings) if
-    given; `key` (client id, request id) lets the batch prefetch its stored response;
+    """One call for a batch: `fn(tx, *args)`, where `tx` (hub.runtime.transactions.Tx) is
+    its way to the database on the batch or lane it runs on, run in `ctx` (the caller's
+    log bindings) if given; `key` (client id, request id) lets the batch prefetch its
+    stored response;
     `deadline` (time.monotonic(), or None): past it, the call is not run. After `run`,
     `ok` and `value` hold the result or the exception."""
     __slots__ = ("fn", "args", "key", "ctx", "ok", "value", "deadline")
@@ -95,15 +87,14 @@ class Job:
         self.fn, self.args, self.key, self.ctx, self.deadline = fn, args, key, ctx, deadline
         self.ok, self.value = False, None
 
-    def run(self, batch: Batch | None, lane: Lane | None = None) -> None:
+    def run(self, tx: Tx | None) -> None:
         if self.deadline is not None and self.deadline <= time.monotonic():
             # Its caller has given up (or is about to): do nothing, and say so.
             self.value, self.ok = DeadlineExceeded("the call's deadline passed while it waited its turn; nothing "
                                                    "was done"), False
             return
         try:
-            self.value = (_call_in_batch(batch, lane, self.fn, self.args) if self.ctx is None
-                          else self.ctx.run(_call_in_batch, batch, lane, self.fn, self.args))
+            self.value = (self.fn(tx, *self.args) if self.ctx is None else self.ctx.run(self.fn, tx, *self.args))
             self.ok = True
         except BaseException as exc:  # handed to the caller, who maps it to a status
             self.value, self.ok = exc, False
@@ -116,15 +107,6 @@ class _Job(Job):
     def __init__(self, ctx, fn, args, future, loop, key, deadline):
         super().__init__(fn, args, key, ctx, deadline)
         self.future, self.loop = future, loop
-
-
-def _call_in_batch(batch: Batch | None, lane: Lane | None, fn: Callable, args: tuple) -> Any:
-    token, lane_token = _current.set(batch), _current_lane.set(lane)
-    try:
-        return fn(*args)
-    finally:
-        _current_lane.reset(lane_token)
-        _current.reset(token)
 
 
 def _resolve_all(jobs: list[_Job]) -> None:
@@ -142,9 +124,9 @@ def _set_result(future: asyncio.Future, ok: bool, value: Any) -> None:
 
 
 class GroupCommit:
-    def __init__(self, engine: sa.Engine, *, lanes: int = 1, max_batch: int = 64,
+    def __init__(self, store: Store, clock: Clock, *, lanes: int = 1, max_batch: int = 64,
                  on_commit: Callable[[], None] | None = None):
-        self._engine = engine
+        self._store, self._clock = store, clock
         self._on_commit = on_commit  # told after every transaction (event streams wake up)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -159,8 +141,8 @@ class GroupCommit:
 
     async def run(self, fn: Callable[..., Any], *args: Any, key: tuple[str, str] | None = None,
                   deadline: float | None = None) -> Any:
-        """Run `fn(*args)` on a database lane, in the caller's context (log bindings),
-        and return its result once its transaction has committed. `key` (client id,
+        """Run `fn(tx, *args)` on a database lane, in the caller's context (log
+        bindings), and return its result once its transaction has committed. `key` (client id,
         request id) lets a batch look up all its stored responses in one query.
         `deadline` (time.monotonic()): the call is refused rather than run late (see
         `admit` and Job.run)."""
@@ -189,7 +171,7 @@ class GroupCommit:
             th.join(timeout=30)
 
     def _lane(self) -> None:
-        lane = Lane(self._engine)
+        lane = Lane(self._store.engine)
         try:
             self._serve(lane)
         finally:
@@ -219,7 +201,7 @@ class GroupCommit:
             self.transactions += 1
             self.calls += len(live)
             started = time.perf_counter()
-            if not run_batch(self._engine, live, lane):
+            if not run_batch(self._store, self._clock, live, lane):
                 self.fallbacks += 1
             self.service_time.record(len(live), time.perf_counter() - started)
         # One wake-up of each caller's event loop for the whole batch, not one a call.
@@ -241,23 +223,24 @@ def refuse_late(jobs: list[Job]) -> list[Job]:
     if len(live) < len(jobs):
         for job in jobs:
             if job.deadline is not None and job.deadline <= now:
-                job.run(None)  # refuses it
+                job.run(None)  # refuses it (never reaching the database)
     return live
 
 
-def run_batch(engine: sa.Engine, jobs: list[Job], lane: Lane | None = None) -> bool:
+def run_batch(store: Store, clock: Clock, jobs: list[Job], lane: Lane | None = None) -> bool:
     """Run `jobs` in one transaction (on the `lane`'s connection, if given); each job
     keeps its own result or exception. When the batch's commit fails, every job runs
     again on its own and this returns False."""
     if len(jobs) == 1:
-        jobs[0].run(None, lane)
+        jobs[0].run(Tx(store, clock, None, lane))
         return True
     try:
-        batch = Batch(engine, lane)
+        batch = store.batch(lane)
         try:
             batch.prefetch_responses([job.key for job in jobs if job.key])
+            tx = Tx(store, clock, batch)
             for job in jobs:
-                job.run(batch)
+                job.run(tx)
             batch.commit()
         finally:
             batch.close()
@@ -265,5 +248,5 @@ def run_batch(engine: sa.Engine, jobs: list[Job], lane: Lane | None = None) -> b
     except Exception as exc:
         log.warning("batch failed; running its calls one by one", size=len(jobs), error=type(exc).__name__)
         for job in jobs:
-            job.run(None, lane)
+            job.run(Tx(store, clock, None, lane))
         return False

@@ -23,14 +23,15 @@ request_id returns the first result if there was one), health says NOT_SERVING u
 the front has started a new writer, and calls that arrive meanwhile wait for it. A
 writer that hangs (calls wait and it has answered nothing for `hang_after` seconds,
 300 by default: far longer than any call takes) is killed and replaced the same way. The
-writer gets a copy of the front's configuration when it starts (registry, clock, log
-settings, event relay, linger); what is set in the front later does not reach it.
+writer gets a copy of the front's configuration when it starts (a `WriterConfig`: the
+settings, registry, clock, log settings, linger), from which hub.bootstrap builds it
+the same hub; what is set in the front later does not reach it.
 
 Deadlines: the front forwards each call with its caller's deadline, and the writer
 does not run a call whose deadline has passed when its turn comes (DEADLINE_EXCEEDED;
 nothing is written). A call that arrives behind more calls than its remaining time
 allows is refused by the front at once (RESOURCE_EXHAUSTED), from the number of calls
-the writer holds and the time per call it last reported (hub.service.batching.admit).
+the writer holds and the time per call it last reported (hub.runtime.group_commit.admit).
 
 Frames (little-endian):
   front -> writer: <IIHHHd body length, call id, method number, identity number,
@@ -41,7 +42,7 @@ Frames (little-endian):
                    (OK), else <I message length, message (UTF-8), google.rpc.Status
                    bytes (if any). Call id 0 is the writer speaking for itself:
                    code 0 a batch committed (body: <I the writer's recent time per call
-                   in microseconds, batching.ServiceTime), code 1 ready (body:
+                   in microseconds, group_commit.ServiceTime), code 1 ready (body:
                    method_table_digest, which covers these layouts too).
 """
 from __future__ import annotations
@@ -57,21 +58,18 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import grpc
 import structlog
 
 from hub import logs
-from hub.api.auth import ClientRegistry
-from hub.api.errors import to_status
-from hub.api.servicers import INTERNAL_ERROR, audited_failure, purpose_of
-from hub.api.services import (SERVICES, is_unary, method_handler, parse_request, request_class, response_encoder,
-                              unary_methods)
 from hub.domain.errors import HubError, InvalidArgument, NotRun
-from hub.service.batching import Job, ServiceTime, admit, refuse_late, run_batch
-from hub.store import uow
-from hub.store.uow import Lane
+from hub.runtime.group_commit import Job, ServiceTime, admit, refuse_late, run_batch
+from hub.runtime.lanes import Lane
+from hub.runtime.status import INTERNAL_ERROR, to_status
+from hub.service.clock import Clock
+from hub.store.uow import Store
 
 log = structlog.get_logger("hub.writer")
 
@@ -90,13 +88,12 @@ class WriterGone(Exception):
     """The writer process stopped while it held the call."""
 
 
-def method_table_digest() -> bytes:
-    """What the method numbers mean, as this process's code has them. A writer started
-    after the hub was upgraded on disk would number them differently: the front
-    compares this at the handshake."""
-    names = "\n".join(f"{d.full_name}/{m.name}:{m.input_type.full_name}" for d, _, m in unary_methods())
+def method_table_digest(names: Sequence[str]) -> bytes:
+    """What the method numbers mean (`names`, in number order), as this process's code
+    has them. A writer started after the hub was upgraded on disk would number them
+    differently: the front compares this at the handshake."""
     # The frames' layouts too: a writer that reads them otherwise must be refused as well.
-    return hashlib.sha256(f"{TO_WRITER.format} {TO_FRONT.format} {_LEN.format}\n{names}".encode()).digest()
+    return hashlib.sha256(f"{TO_WRITER.format} {TO_FRONT.format} {_LEN.format}\n{chr(10).join(names)}".encode()).digest()
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -130,19 +127,36 @@ def _error_frame(call_id: int, status: grpc.Status | tuple[grpc.StatusCode, str]
 # --- the writer process -------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Method:
+class WriterMethod:
+    """What the writer runs for one method number."""
     action: str
-    fn: Callable  # the undecorated servicer function: fn(servicer, request, identity, purpose)
-    servicer: object
-    request: type
+    run: Callable          # run(tx, request, identity, purpose) -> the response (a message or its bytes)
+    parse: Callable[[bytes], Any]      # the request from its bytes; InvalidArgument if it is not one
     encode: Callable[[object], bytes]  # the response, as the in-process server encodes it
 
 
-def _bound(action: str, request_id: str | None, client_id: str, fn: Callable, *args):
-    """Run `fn` with the call's log bindings (as the in-process handler binds them)."""
+@dataclass(frozen=True)
+class WriterConfig:
+    """What the front hands a writer process it starts (pickled): hub.bootstrap builds
+    the writer's hub from it as it built the front's."""
+    settings: Any          # hub.settings.Settings
+    registry: Any          # hub.api.auth.ClientRegistry
+    clock: Any
+    log_settings: dict
+    max_batch: int
+    linger: "Linger"
+    relay: tuple[str, ...] = ()  # the destinations every event also goes to (the store's)
+
+
+# A refused call's audit (who tried what on which case), as a lane job, or None.
+Refused = Callable[["_Call", str], Job | None]
+
+
+def _bound(tx, action: str, request_id: str | None, client_id: str, fn: Callable, *args):
+    """Run `fn(tx, *args)` with the call's log bindings (as the in-process handler binds them)."""
     bound = structlog.contextvars.bind_contextvars(rpc=action, request_id=request_id, client_id=client_id)
     try:
-        return fn(*args)
+        return fn(tx, *args)
     finally:
         structlog.contextvars.reset_contextvars(**bound)
 
@@ -186,20 +200,18 @@ class _Call(Job):
     __slots__ = ("call_id", "method", "identity", "request", "purpose", "request_id")
 
 
-class _Writer:
-    def __init__(self, sock: socket.socket, engine, service, registry: ClientRegistry, max_batch: int,
-                 linger: Linger = Linger()):
-        self.sock, self.engine, self.service, self.max_batch = sock, engine, service, max_batch
+class Writer:
+    """The writer process's loop: read calls from the front, run them in group-commit
+    batches on one lane, answer. `methods` by number, `identities` by number (the
+    registry's), `refused` the audit job of a refused call."""
+
+    def __init__(self, sock: socket.socket, store: Store, clock: Clock, methods: Sequence[WriterMethod],
+                 identities: Sequence[Any], refused: Refused, max_batch: int, linger: Linger = Linger()):
+        self.sock, self.store, self.clock, self.max_batch = sock, store, clock, max_batch
         self.linger, self.busy = linger, BusyShare()
         self.service_time = ServiceTime()  # reported to the front with every commit
-        self.lane = Lane(engine)  # the writer's connection, kept from one batch to the next
-        self.identities = registry.identities()
-        servicers = {s.servicer: s.servicer(service, registry, None) for s in SERVICES}  # this loop is the lane
-        self.methods: list[_Method] = []
-        for _, cls, m in unary_methods():
-            handler = getattr(cls, m.name)
-            self.methods.append(_Method(handler.action, handler.__wrapped__, servicers[cls], request_class(m),
-                                        response_encoder(m)))
+        self.lane = Lane(store.engine)  # the writer's connection, kept from one batch to the next
+        self.methods, self.identities, self.refused = list(methods), list(identities), refused
 
     def serve(self) -> None:
         buf = bytearray()
@@ -259,15 +271,14 @@ class _Writer:
             method, identity = self.methods[method_no], self.identities[identity_no]
             purpose = bytes(buf[start:start + purpose_len]).decode() if purpose_len else None
             try:
-                request = parse_request(method.request, bytes(buf[start + purpose_len:end]))
+                request = method.parse(bytes(buf[start + purpose_len:end]))
             except InvalidArgument as err:  # unparsable, or a text with a NUL
                 log.info("rpc", rpc=method.action, client_id=identity.client_id, code="INVALID_ARGUMENT",
                          error=err.message)
                 refused += _error_frame(call_id, to_status(err))
                 continue
             request_id = getattr(request, "request_id", "") or None
-            call = _Call(_bound, (method.action, request_id, identity.client_id, method.fn, method.servicer, request,
-                                  identity, purpose),
+            call = _Call(_bound, (method.action, request_id, identity.client_id, method.run, request, identity, purpose),
                          (identity.client_id, request_id) if request_id else None)
             call.call_id, call.method, call.identity, call.request = call_id, method, identity, request
             call.purpose, call.request_id, call.deadline = purpose, request_id, deadline or None
@@ -278,7 +289,7 @@ class _Writer:
         live = refuse_late(calls)  # (answered below like any other refusal)
         if live:
             started = time.perf_counter()
-            run_batch(self.engine, live, self.lane)
+            run_batch(self.store, self.clock, live, self.lane)
             self.service_time.record(len(live), time.perf_counter() - started)
         out, audits = bytearray(), []
         logger = log.bind()  # the configured logger, once a batch rather than once a line
@@ -297,7 +308,7 @@ class _Writer:
                 out += _error_frame(call.call_id, status)
                 logger.info("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code=status.code.name,
                             reason=err.reason, error=err.message)
-                audit = None if isinstance(err, NotRun) else self._audit(call, status.code.name)
+                audit = None if isinstance(err, NotRun) else self.refused(call, status.code.name)
                 if audit is not None:
                     audits.append(audit)
             else:
@@ -305,7 +316,7 @@ class _Writer:
                 logger.error("rpc", rpc=action, request_id=call.request_id, client_id=client_id, code="INTERNAL",
                              exc_info=call.value)
         if audits:  # committed before the refusals are answered, as in the in-process handler
-            run_batch(self.engine, audits, self.lane)
+            run_batch(self.store, self.clock, audits, self.lane)
             for audit in audits:
                 if not audit.ok:
                     logger.error("could not audit a failed call", exc_info=audit.value)
@@ -313,39 +324,20 @@ class _Writer:
             out += _frame(0, COMMITTED, _LEN.pack(min(int(self.service_time.per_call * 1e6), 0xFFFFFFFF)))
         return out
 
-    def _audit(self, call: _Call, code: str) -> Job | None:
-        named = audited_failure(call.request)
-        if not named:
-            return None
-        return Job(self.service.audit_failure, (call.identity, call.method.action, named, code, call.purpose,
-                                                call.request_id))
 
 
-def child_main() -> None:
-    """The writer process: `python -c "from hub.api.writer import child_main; child_main()" FD`,
-    its settings pickled on standard input (see WriterProcess._spawn)."""
+def serve_writer(sock: socket.socket, writer: Writer, names: Sequence[str]) -> None:
+    """The writer process, once built (hub.bootstrap.writer_child): say it is ready, serve
+    until the front closes its end."""
     # The front decides when the writer stops (it closes the socket): a Ctrl-C or a
     # SIGTERM sent to the whole process group must not end a batch half-way through.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    url, registry, clock, log_settings, relay, max_batch, linger = pickle.load(sys.stdin.buffer)
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    logs.configure(**log_settings)
-    uow.relay_events_to(*relay)
-    from hub.api.server import build_service, settle_heap
-    from hub.store.db import create_engine
-    engine = create_engine(url)
-    service, reader = build_service(engine, clock, registry)
-    writer = _Writer(sock, engine, service, registry, max_batch, linger)
-    settle_heap()
-    sock.sendall(_frame(0, READY, method_table_digest()))
+    sock.sendall(_frame(0, READY, method_table_digest(names)))
     try:
         writer.serve()
     finally:
         writer.lane.close()
-        if reader is not engine:
-            reader.dispose()
-        engine.dispose()
 
 
 # --- the front ----------------------------------------------------------------------
@@ -376,18 +368,17 @@ class _Protocol(asyncio.Protocol):
 class WriterProcess:
     """The front's side: starts the writer process, forwards calls, restarts it."""
 
-    def __init__(self, url: str, registry: ClientRegistry, on_commit: Callable[[], None], clock=None,
-                 max_batch: int = 64, on_health: Callable[[bool], Awaitable[None]] | None = None,
-                 hang_after: float = HANG_AFTER, linger: Linger = Linger()):
-        """`on_commit`: a batch committed. `on_health(False)` when the writer is lost,
-        `on_health(True)` when a new one is up (the server's health status).
-        `hang_after`: seconds the writer may leave waiting calls without any answer
-        before it is taken for hung, killed and replaced. `linger`: when a busy writer
-        waits for more calls to commit with the ones it has."""
-        self.url, self.registry, self.on_commit, self.clock, self.max_batch = url, registry, on_commit, clock, max_batch
+    def __init__(self, config: WriterConfig, names: Sequence[str], on_commit: Callable[[], None],
+                 on_health: Callable[[bool], Awaitable[None]] | None = None, hang_after: float = HANG_AFTER):
+        """`config`: what the writer is built from; `names`: what the method numbers mean
+        (for the handshake). `on_commit`: a batch committed. `on_health(False)` when the
+        writer is lost, `on_health(True)` when a new one is up (the server's health
+        status). `hang_after`: seconds the writer may leave waiting calls without any
+        answer before it is taken for hung, killed and replaced."""
+        self.config, self.names, self.on_commit = config, list(names), on_commit
+        registry = config.registry
         self.on_health = on_health
         self.hang_after = hang_after
-        self.linger = linger
         self.batches = 0  # transactions the writer reported committed
         self.per_call = 0.0  # the writer's recent time per call (seconds), as it last reported
         self._progress = time.monotonic()  # the writer's last answer, or the first call to an idle writer
@@ -420,19 +411,18 @@ class WriterProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", "from hub.api.writer import child_main; child_main()", str(theirs.fileno())],
+                [sys.executable, "-c", "from hub.bootstrap import writer_child; writer_child()", str(theirs.fileno())],
                 stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),))
         finally:
             theirs.close()
         try:
             with process.stdin:
                 # What this process was configured with: the writer's copy must match.
-                pickle.dump((self.url, self.registry, self.clock, logs.settings(), uow.EVENT_RELAY, self.max_batch,
-                             self.linger), process.stdin)
+                pickle.dump(self.config, process.stdin)
         except BrokenPipeError:
             pass  # it died at once; the handshake below says so
         ours.settimeout(START_TIMEOUT)
-        expected = _frame(0, READY, method_table_digest())
+        expected = _frame(0, READY, method_table_digest(self.names))
         ready = _recv_exactly(ours, len(expected))
         if ready != expected:
             ours.close()
@@ -555,55 +545,11 @@ def _reap(process: subprocess.Popen, grace: float = 5) -> None:
         process.wait()
 
 
-def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, action: str, servicer, request: type):
-    """`servicer` (the front's) audits a call refused here, `request` its message type."""
-    async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        metadata = context.invocation_metadata() or ()
-        identity = None
-        try:
-            identity = registry.identify(metadata, context.auth_context())
-            purpose = purpose_of(metadata)
-        except HubError as err:
-            # No identity (audited as an attempt without one), or an x-purpose too long.
-            status = to_status(err)
-            log.info("rpc", rpc=action, code=status.code.name, reason=err.reason, error=err.message)
-            try:
-                message = request.FromString(payload)
-            except DecodeError:
-                message = None  # nothing to audit in it
-            if message is not None:
-                await servicer._audit_failure(identity, action, message, status.code.name, None,
-                                              getattr(message, "request_id", "") or None)
-            await context.abort_with_status(status)
-        left = context.time_remaining()  # seconds, None without a deadline
-        try:
-            code, body = await writer.call(method_no, identity, purpose, payload,
-                                           None if left is None else time.monotonic() + left)
-        except NotRun as err:
-            status = to_status(err)
-            log.info("rpc", rpc=action, client_id=identity.client_id, code=status.code.name, reason=err.reason,
-                     error=err.message)
-            await context.abort_with_status(status)
-        except WriterGone:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the hub's writer process restarted while it held "
-                                "this call; retry it with the same request_id")
-        if code == 0:
-            return body
-        (size,) = _LEN.unpack_from(body)
-        message = body[_LEN.size:_LEN.size + size].decode()
-        details = body[_LEN.size + size:]
-        await context.abort(_CODES[code], message, trailing_metadata=((_STATUS_DETAILS, details),) if details else ())
-    return handler
+def answer_status(code: int, body: bytes) -> tuple[grpc.StatusCode, str, bytes]:
+    """A refused call's answer from the writer: its status code, message, and its
+    google.rpc.Status details (b"" if none)."""
+    (size,) = _LEN.unpack_from(body)
+    return _CODES[code], body[_LEN.size:_LEN.size + size].decode(), body[_LEN.size + size:]
 
 
-def forwarded_services(writer: WriterProcess, registry: ClientRegistry,
-                       servicers: dict[type, object]) -> dict[str, dict[str, grpc.RpcMethodHandler]]:
-    """The hub's services for `serve_on`: unary methods forwarded to `writer`,
-    streaming ones served by the local `servicers` (by class)."""
-    numbers = {(d.full_name, m.name): n for n, (d, _, m) in enumerate(unary_methods())}
-    return {d.full_name: {m.name: method_handler(m, _forwarder(writer, registry, numbers[(d.full_name, m.name)],
-                                                               getattr(cls, m.name).action, servicers[cls],
-                                                               request_class(m)), raw=True)
-                          if is_unary(m) else method_handler(m, getattr(servicers[cls], m.name))
-                          for m in d.methods}
-            for d, cls in SERVICES}
+STATUS_DETAILS = _STATUS_DETAILS

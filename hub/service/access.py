@@ -1,0 +1,54 @@
+"""Who may do what to which case: the permission table and the data limits applied to
+a call (hub.domain.identity holds both), and the look-ups every use case starts with."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from hub.domain.errors import NotFound, PermissionDenied
+from hub.domain.identity import Identity
+from hub.domain.model import Authority, AuthorityKind, Case, Event, Sensitivity, authority_from_key
+from hub.store.uow import UnitOfWork
+
+
+def authorize(identity: Identity, action: str) -> None:
+    if not identity.may(action):
+        raise PermissionDenied(f"role {identity.role.value} may not call {action}",
+                               reason="ROLE_NOT_PERMITTED", metadata={"action": action})
+
+
+def check_limits(identity: Identity, benefit_code: str, sensitivity: Sensitivity | None) -> None:
+    """A case the client makes or changes stays within its data limits."""
+    if identity.benefits is not None and benefit_code not in identity.benefits:
+        raise PermissionDenied("this client does not act for that benefit", reason="BENEFIT_OUT_OF_SCOPE",
+                               metadata={"benefit_code": benefit_code})
+    if sensitivity is not None and sensitivity.rank > identity.max_sensitivity.rank:
+        raise PermissionDenied("the sensitivity is above this client's limit", reason="SENSITIVITY_ABOVE_LIMIT",
+                               metadata={"sensitivity": sensitivity.value, "limit": identity.max_sensitivity.value})
+
+
+def case_in_scope(uow: UnitOfWork, identity: Identity, case_id: str, *, for_update: bool = False) -> Case:
+    case = uow.cases.get(case_id, for_update=for_update) if case_id else None
+    if case is None or not identity.scope.sees(case):
+        # Out of scope looks exactly like absent: existence is not revealed.
+        raise NotFound("case not found", reason="CASE_NOT_FOUND", metadata={"case_id": case_id})
+    return case
+
+
+def require_authority(identity: Identity, case: Case, what: str) -> None:
+    if not identity.covers_authority(case.authority_key):
+        raise PermissionDenied(f"only the case's authority {what}", reason="NOT_THE_AUTHORITY")
+
+
+def authority_of(uow: UnitOfWork, case: Case) -> Authority:
+    """The case's authority, named as its letters name it."""
+    authority = authority_from_key(case.authority_key)
+    benefit = uow.catalogue.get(case.benefit_code)
+    if authority.kind is AuthorityKind.CENTRAL and benefit.central_authority_name:
+        authority = replace(authority, name=benefit.central_authority_name)
+    return authority
+
+
+def event(case: Case, type_: str, now: dt.datetime, client_id: str, **payload: Any) -> Event:
+    return Event(type_, case.case_id, case.municipality_code, case.benefit_code, now, client_id, payload)

@@ -1,0 +1,170 @@
+"""Decisions: the back office's draft, the authority's approval (or its automatic
+approval on the authority's behalf for a pure objective case), and what an approved
+decision causes: the posting to the economy system, the letter, the archive package,
+and the payments it governs."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from hub.domain import commands as cmd
+from hub.domain import complaints as cp
+from hub.domain import documents, paging
+from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
+from hub.domain.identity import Identity
+from hub.domain.ids import new_id
+from hub.domain.model import (AUTOMATIC_APPROVER, Approval, ApprovalMode, Case, CaseStatus, Decision, DecisionSource,
+                              DecisionStatus, OutboxMessage, Outcome, Return, may_approve_automatically)
+from hub.ports import messages as msg
+from hub.service import cases, hearings, payments
+from hub.service.access import authority_of, case_in_scope, event, require_authority
+from hub.service.steps import move_case
+from hub.store.uow import UnitOfWork
+
+
+def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft,
+                 now: dt.datetime) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
+    amounts, points, effective_from = c.validated()
+    case = case_in_scope(uow, identity, c.case_id, for_update=True)
+    recalculation = case.status is CaseStatus.DECIDED
+    move_case(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
+              by=identity.client_id, client_id=identity.client_id,
+              reason="new draft decision submitted" if recalculation else "draft decision submitted")
+    effective = payments.check_grant(uow, case, c.outcome, amounts, effective_from)
+    hearings.check_decisive_facts(uow, case, c.decisive_fact_ids)
+    benefit = uow.catalogue.get(case.benefit_code)
+    guidance = documents.complaint_guidance(authority_of(uow, case), benefit.appeals_authority_name)
+    decision = Decision(new_id(), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts, c.reasoning,
+                        c.legal_basis, points, identity.client_id, now, effective_from=effective,
+                        decisive_fact_ids=c.decisive_fact_ids, hearing_exception=c.hearing_exception,
+                        hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance)
+    need = hearings.hearing_need(uow, case, decision, now)
+    missing = cp.adverse_without_reasons(decision, need.adverse)
+    if missing:
+        raise InvalidArgument([FieldViolation(name, "is required: the draft refuses, partly grants or lowers the "
+                                                    "grant in force (forvaltningsloven §§ 22, 24)")
+                               for name in missing])
+    uow.decisions.add(decision, case.authority_key)
+    hearing = need.blocks
+    uow.events.record(event(case, "decision.draft_submitted", now, identity.client_id,
+                            decision_id=decision.decision_id, outcome=decision.outcome.value, hearing_required=hearing,
+                            hearing_exception=c.hearing_exception.value if c.hearing_exception else ""))
+    others = uow.cases.other_open(case.cpr, case.municipality_code, case.case_id)
+    # A draft that needs a hearing waits for it, and then for the authority; one that
+    # claims an exception from hearing asks for the authority's judgement.
+    automatic = may_approve_automatically(benefit, points, others) and not hearing and c.hearing_exception is None
+    if automatic:
+        approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
+                            note="approved automatically on the authority's behalf: objective case")
+        decision = approve(uow, identity, case, decision, approval, None, None, now, need=need)
+    return (decision, case.status, automatic, hearing), case
+
+
+def decision_for_authority(uow: UnitOfWork, identity: Identity, decision_id: str) -> tuple[Decision, Case]:
+    decision = uow.decisions.get(decision_id, for_update=True) if decision_id else None
+    case = case_in_scope(uow, identity, decision.case_id, for_update=True) if decision else None
+    if decision is None or case is None:
+        raise NotFound("decision not found", reason="DECISION_NOT_FOUND", metadata={"decision_id": decision_id})
+    require_authority(identity, case, "approves or returns its drafts")
+    return decision, case
+
+
+def approve(uow: UnitOfWork, identity: Identity, case: Case, decision: Decision, approval: Approval, amounts, points,
+            now: dt.datetime, *, need: cp.HearingNeed | None = None) -> Decision:
+    """Approve a draft (as amended), with everything approval causes. `need`: the
+    hearing check already made on this unamended draft, if any."""
+    decision = decision.approve(approval, amounts, points)
+    if approval.mode is not ApprovalMode.RECORDED:
+        # The letter must give reasons and guidance, and the citizen must have been heard.
+        need = need if need is not None and amounts is None else hearings.hearing_need(uow, case, decision, now)
+        cp.require_reasons(decision, need.adverse)
+        cp.require_hearing_held(need)
+    uow.decisions.save(decision)
+    move_case(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
+              client_id=identity.client_id, reason=f"decision approved ({approval.mode.value.lower()})")
+    uow.events.record(event(case, "decision.approved", now, identity.client_id, decision_id=decision.decision_id,
+                            mode=approval.mode.value, amended=approval.amended, outcome=decision.outcome.value,
+                            amounts=documents.jsonable(decision.amounts)))
+    for message in messages_for_decision(uow, case, decision):
+        uow.outbox.add(message, now)
+    payments.grant_approved(uow, identity, case, decision, now)
+    return decision
+
+
+def messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> list[OutboxMessage]:
+    """What an approved decision causes elsewhere: a posting to the municipality's
+    economy system (every decision, also a refusal or one that stops a grant: the
+    municipality knows each decision it is the sender of), the letter to the citizen
+    with the authority as sender, and the archive package of the case."""
+    benefit = uow.catalogue.get(case.benefit_code)
+    authority = authority_of(uow, case)
+    letter = documents.decision_letter(case, decision, benefit, authority)
+    decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
+    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
+    replaces = bool(effective and uow.payments.in_force(case.case_id, effective, decision.decision_id))
+    out = [msg.DecisionPosting(
+        municipality_code=case.municipality_code, benefit_code=case.benefit_code,
+        ledger_account=benefit.ledger_account, case_id=case.case_id, cpr=case.cpr, decision_id=decision.decision_id,
+        outcome=decision.outcome.value,
+        amounts=tuple(msg.PostedAmount(a.amount_oere, a.period_start, a.period_end) for a in decision.amounts),
+        effective_from=effective, decided_on=decided, replaces_grant=replaces, source=decision.source.value,
+    ).outbox(f"decision/{decision.decision_id}/economy", case.case_id)]
+    if decision.source is DecisionSource.AUTHORITY:
+        # The appeals authority sends its own decisions; the hub records and pays them.
+        out.append(msg.DigitalPostLetter(letter_kind="decision_letter", case_id=case.case_id,
+                                         municipality_code=case.municipality_code, letter=letter,
+                                         decision_id=decision.decision_id)
+                   .outbox(f"decision/{decision.decision_id}/letter", case.case_id))
+    shown = cases.view(uow, case)
+    shown = replace(shown, decisions=tuple(d for d in shown.decisions if d.decision_id != decision.decision_id)
+                    + (decision,))
+    out.append(msg.ArchiveCase(
+        case_id=case.case_id, decision_id=decision.decision_id, municipality_code=case.municipality_code,
+        benefit_code=case.benefit_code, kle_number=benefit.kle_number, retention_years=benefit.retention_years,
+        decided_on=decided, archive_action_date=documents.archive_action_date(decided, benefit.retention_years),
+        case_file=documents.case_file(shown), letter=letter,
+    ).outbox(f"decision/{decision.decision_id}/archive", case.case_id))
+    return out
+
+
+def approve_decision(uow: UnitOfWork, identity: Identity, c: cmd.ApproveDecision,
+                     now: dt.datetime) -> tuple[Decision, Case]:
+    amounts, points = c.validated()
+    decision, case = decision_for_authority(uow, identity, c.decision_id)
+    decision.require_pending("approved")
+    if amounts is not None and decision.outcome is Outcome.REFUSED and any(a.amount_oere for a in amounts):
+        raise FailedPrecondition("a refusal cannot be amended to grant an amount",
+                                 reason="AMENDMENT_CONTRADICTS_OUTCOME")
+    if amounts is not None:
+        payments.check_grant(uow, case, decision.outcome, amounts, decision.effective_from, name="amendment.amounts")
+    amended = amounts is not None or points is not None
+    approval = Approval(ApprovalMode.MANUAL, identity.client_id, case.authority_key, now, c.note, amended,
+                        decision.amounts if amended else (), decision.discretionary_points if amended else ())
+    return approve(uow, identity, case, decision, approval, amounts, points, now), case
+
+
+def return_draft(uow: UnitOfWork, identity: Identity, c: cmd.ReturnDraft, now: dt.datetime) -> tuple[Decision, Case]:
+    c.validate()
+    decision, case = decision_for_authority(uow, identity, c.decision_id)
+    decision = decision.return_to_back_office(Return(identity.client_id, now, c.reason))
+    uow.decisions.save(decision)
+    move_case(uow, case, CaseStatus.INFORMING, action="ReturnDraft", now=now, by=identity.client_id,
+              client_id=identity.client_id, reason=c.reason)
+    uow.events.record(event(case, "decision.returned", now, identity.client_id, decision_id=decision.decision_id,
+                            reason=c.reason))
+    return decision, case
+
+
+def list_pending_approvals(uow: UnitOfWork, identity: Identity, municipality_code: str, benefit_code: str,
+                           page_size: int, page_token: str, now: dt.datetime) -> tuple[list[tuple[Decision, Case]], str]:
+    v = Violations()
+    cmd.check_municipality(v, "municipality_code", municipality_code, required=False)
+    cmd.check_benefit_code(v, "benefit_code", benefit_code, required=False)
+    size = cmd.page_size(v, page_size)
+    v.raise_if_any()
+    qhash = paging.query_hash(identity.client_id, municipality_code, benefit_code)
+    after = paging.decode(page_token, qhash)
+    rows = uow.decisions.pending(identity.scope, municipality_code=municipality_code, benefit_code=benefit_code,
+                                 after_id=after, limit=size + 1)
+    page = rows[:size]
+    return [(d, c) for _, d, c in page], paging.encode(page[-1][0], qhash) if len(rows) > size else ""

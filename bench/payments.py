@@ -64,6 +64,7 @@ def _fill(engine, n: int, now: dt.datetime) -> None:
 
 def main() -> int:
     from hub import bootstrap, logs
+    from hub.domain.commands import RunPayments
     from hub.domain.identity import Identity, Role
     from hub.service import payments
     from hub.service.clock import SystemClock
@@ -86,7 +87,8 @@ def main() -> int:
     for attempt in ("first run", "second run"):
         t0 = time.perf_counter()
         last = None
-        for last in payments.run_payments(store.unit, operator, str(uuid.uuid4()), "2026-05", clock, settings.payments):
+        for last in payments.run_payments(store.unit, operator, RunPayments(str(uuid.uuid4()), "2026-05"), clock,
+                                          settings.payments):
             pass
         seconds = time.perf_counter() - t0
         results.append(last)

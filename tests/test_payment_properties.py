@@ -70,20 +70,19 @@ class World:
             _id(), self.case_id, outcome, _amount(amount, first), "r", "b", [], effective))
 
     def run(self, month: int) -> None:
-        list(payments.run_payments(self.tx.units, BACK, _id(), MONTHS[month], self.tx.clock))
+        list(payments.run_payments(self.tx.units, BACK, cmd.RunPayments(_id(), MONTHS[month]), self.tx.clock))
 
     def provider_day(self, results: list[bool]) -> None:
         batch = self.tx.read(PROVIDER, "FetchPaymentBatch", payments.fetch_payment_batch, 0)
         if not batch.batch_id:
             return
         self.tx.read(PROVIDER, "AcknowledgePaymentBatch", payments.acknowledge_payment_batch, batch.batch_id)
-        reports = [dict(end_to_end_id=i.order.end_to_end_id,
-                        result=pay.SettlementResult.PAID if (results[n % len(results)] if results else True)
-                        else pay.SettlementResult.REJECTED,
-                        amount_oere=i.order.net_oere, bank_reference="b", settlement_date=(2026, 6, 1), reason="r")
-                   for n, i in enumerate(batch.instructions)]
-        request_id = _id()
-        self.change(PROVIDER, "ReportSettlement", payments.report_settlement, request_id, reports)
+        reports = tuple(cmd.SettlementReport(
+            i.order.end_to_end_id,
+            pay.SettlementResult.PAID if (results[n % len(results)] if results else True)
+            else pay.SettlementResult.REJECTED, i.order.net_oere, "b", (2026, 6, 1), "r")
+            for n, i in enumerate(batch.instructions))
+        self.change(PROVIDER, "ReportSettlement", payments.report_settlement, cmd.ReportSettlement(_id(), reports))
 
     def history(self) -> pay.PaymentHistory:
         with self.tx.unit() as uow:
@@ -93,28 +92,31 @@ class World:
         paid = [o for o in self.history().orders if o.status is pay.OrderStatus.PAID]
         if paid:
             o = paid[0]
-            self.change(PROVIDER, "ReportSettlement", payments.report_settlement, _id(), [dict(
-                end_to_end_id=o.end_to_end_id, result=pay.SettlementResult.RETURNED, amount_oere=o.net_oere,
-                bank_reference="b", settlement_date=(2026, 6, 2), reason="account closed")])
+            self.change(PROVIDER, "ReportSettlement", payments.report_settlement, cmd.ReportSettlement(_id(), (
+                cmd.SettlementReport(o.end_to_end_id, pay.SettlementResult.RETURNED, o.net_oere, "b", (2026, 6, 2),
+                                     "account closed"),)))
 
     def reissue_all(self) -> None:
         for o in self.history().orders:
             if o.status in pay.FLAGGED_STATUSES and not o.reissued_as:
                 try:
-                    self.change(BACK, "ReissuePayment", payments.reissue_payment, _id(), o.end_to_end_id)
+                    self.change(BACK, "ReissuePayment", payments.reissue_payment,
+                                cmd.ReissuePayment(_id(), o.end_to_end_id))
                 except FailedPrecondition:  # nothing due for the period any more
                     pass
 
     def allow_offsets(self) -> None:
         for c in self.history().claims:
             if c.status in pay.OPEN_CLAIM_STATUSES and not c.offset_allowed:
-                self.change(BACK, "SetClaimOffset", claims.set_claim_offset, _id(), c.claim_id, True)
+                self.change(BACK, "SetClaimOffset", claims.set_claim_offset,
+                            cmd.ClaimChange(_id(), c.claim_id, offset_allowed=True))
 
     def collect(self, all_: bool = False) -> None:
         for c in self.history().claims:
             if c.status in pay.OPEN_CLAIM_STATUSES and c.outstanding_oere:
                 amount = c.outstanding_oere if all_ else max(1, c.outstanding_oere // 2)
-                self.change(PROVIDER, "ReportCollection", claims.report_collection, _id(), c.claim_id, amount, "")
+                self.change(PROVIDER, "ReportCollection", claims.report_collection,
+                            cmd.ClaimChange(_id(), c.claim_id, amount_oere=amount))
 
     def settle_everything(self) -> None:
         """Run to the last month, then pay, reissue and collect until nothing moves."""

@@ -14,7 +14,6 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 from adapters.economy.postings import posting_lines
 from adapters.files import drop_root

@@ -327,19 +327,18 @@ def batch_out(b: pay.Batch) -> payments_pb2.PaymentBatch:
                       for i in b.instructions])
 
 
-def settlements_in(r: payments_pb2.ReportSettlementRequest) -> list[dict[str, Any]]:
-    return [dict(end_to_end_id=s.end_to_end_id,
-                 result=enum_in(payments_pb2.SettlementResult, "SETTLEMENT_RESULT", s.result, pay.SettlementResult,
-                                f"settlements[{i}].result"),
-                 amount_oere=s.amount_oere, bank_reference=s.bank_reference,
-                 settlement_date=date_parts(s, "settlement_date"), reason=s.reason)
-            for i, s in enumerate(r.settlements)]
+def settlements_in(r: payments_pb2.ReportSettlementRequest) -> cmd.ReportSettlement:
+    return cmd.ReportSettlement(r.request_id, tuple(cmd.SettlementReport(
+        s.end_to_end_id, enum_in(payments_pb2.SettlementResult, "SETTLEMENT_RESULT", s.result, pay.SettlementResult,
+                                 f"settlements[{i}].result"),
+        s.amount_oere, s.bank_reference, date_parts(s, "settlement_date"), s.reason)
+        for i, s in enumerate(r.settlements)))
 
 
-def payment_filter_in(r: payments_pb2.ListPaymentsRequest) -> dict[str, str]:
+def payment_filter_in(r: payments_pb2.ListPaymentsRequest) -> cmd.PaymentFilter:
     status = enum_in(payments_pb2.PaymentStatus, "PAYMENT_STATUS", r.status, pay.OrderStatus, "status")
-    return dict(municipality_code=r.municipality_code, benefit_code=r.benefit_code,
-                status=status.value if status else "", due_month=r.due_month, case_id=r.case_id)
+    return cmd.PaymentFilter(r.municipality_code, r.benefit_code, status.value if status else "", r.due_month,
+                             r.case_id)
 
 
 def create_case_in(r: cases_pb2.CreateCaseRequest) -> cmd.CreateCase:

@@ -18,6 +18,7 @@ import structlog
 
 from hub.api import convert
 from hub.api.auth import ClientRegistry
+from hub.domain import commands as cmd
 from hub.domain import payments as pay
 from hub.domain.audit import PURPOSE_LENGTH
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
@@ -358,7 +359,8 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
             try:
                 identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
                 authorize(identity, "RunPayments")
-                steps = payments.run_payments(self.context.store.unit, identity, request.request_id, request.period,
+                steps = payments.run_payments(self.context.store.unit, identity,
+                                              cmd.RunPayments(request.request_id, request.period),
                                               self.context.clock, self.context.payments)
                 while True:
                     step = await asyncio.to_thread(next, steps, None)
@@ -382,7 +384,8 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         return tx.mutate(identity, "SchedulePayments", request.request_id, fingerprint(request),
                          lambda orders: payments_pb2.SchedulePaymentsResponse(
                              orders=[convert.order_out(o) for o in orders]).SerializeToString(),
-                         payments.schedule_payments, request.request_id, request.decision_id, request.period)
+                         payments.schedule_payments,
+                         cmd.SchedulePayments(request.request_id, request.decision_id, request.period))
 
     @rpc("ListPayments")
     def ListPayments(self, tx, request, identity, purpose):
@@ -405,42 +408,46 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         return tx.mutate(identity, "ReportSettlement", request.request_id, fingerprint(request),
                          lambda orders: payments_pb2.ReportSettlementResponse(
                              orders=[convert.order_out(o) for o in orders]).SerializeToString(),
-                         payments.report_settlement, request.request_id, convert.settlements_in(request))
+                         payments.report_settlement, convert.settlements_in(request))
 
     @rpc("ReportCollection")
     def ReportCollection(self, tx, request, identity, purpose):
         return tx.mutate(identity, "ReportCollection", request.request_id, fingerprint(request), _claim,
-                         claims.report_collection, request.request_id, request.claim_id, request.amount_oere,
-                         request.reference)
+                         claims.report_collection, cmd.ClaimChange(request.request_id, request.claim_id,
+                                                                   amount_oere=request.amount_oere,
+                                                                   reference=request.reference))
 
     @rpc("PushPaymentBatch")
     def PushPaymentBatch(self, tx, request, identity, purpose):
         return tx.mutate(identity, "PushPaymentBatch", request.request_id, fingerprint(request),
-                         _encoder(convert.batch_out), payments.push_payment_batch, request.request_id,
-                         request.provider_id, self.context.providers)
+                         _encoder(convert.batch_out), payments.push_payment_batch,
+                         cmd.PushPaymentBatch(request.request_id, request.provider_id), self.context.providers)
 
     @rpc("ReissuePayment")
     def ReissuePayment(self, tx, request, identity, purpose):
         return tx.mutate(identity, "ReissuePayment", request.request_id, fingerprint(request),
-                         _encoder(convert.order_out), payments.reissue_payment, request.request_id,
-                         request.end_to_end_id)
+                         _encoder(convert.order_out), payments.reissue_payment,
+                         cmd.ReissuePayment(request.request_id, request.end_to_end_id))
 
     @rpc("CreateClaim")
     def CreateClaim(self, tx, request, identity, purpose):
         origin = convert.enum_in(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", request.origin, pay.ClaimOrigin, "origin")
         return tx.mutate(identity, "CreateClaim", request.request_id, fingerprint(request), _claim,
-                         claims.create_claim, request.request_id, request.case_id, origin, request.amount_oere,
-                         request.reason, request.offset_allowed)
+                         claims.create_claim, cmd.CreateClaim(request.request_id, request.case_id, origin,
+                                                              request.amount_oere, request.reason,
+                                                              request.offset_allowed))
 
     @rpc("SetClaimOffset")
     def SetClaimOffset(self, tx, request, identity, purpose):
         return tx.mutate(identity, "SetClaimOffset", request.request_id, fingerprint(request), _claim,
-                         claims.set_claim_offset, request.request_id, request.claim_id, request.offset_allowed)
+                         claims.set_claim_offset,
+                         cmd.ClaimChange(request.request_id, request.claim_id, offset_allowed=request.offset_allowed))
 
     @rpc("WriteOffClaim")
     def WriteOffClaim(self, tx, request, identity, purpose):
         return tx.mutate(identity, "WriteOffClaim", request.request_id, fingerprint(request), _claim,
-                         claims.write_off_claim, request.request_id, request.claim_id, request.reason)
+                         claims.write_off_claim,
+                         cmd.ClaimChange(request.request_id, request.claim_id, reason=request.reason))
 
 
 _complaint = _encoder(lambda result: convert.complaint_out(*result))

@@ -12,7 +12,7 @@ from hub.domain import cpr as cpr_rules
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
-from hub.domain.payments import MAX_AMOUNT_OERE
+from hub.domain.payments import MAX_AMOUNT_OERE, ClaimOrigin, SettlementResult
 from hub.domain.model import (Channel, DiscretionaryPoint, HearingException, InformationSource, Outcome, PeriodAmount,
                               Sensitivity)
 
@@ -552,3 +552,175 @@ class ComplaintFilter:
     municipality_code: str = ""
     status: str = ""
     awaiting_reconsideration: bool = False
+
+
+# ---- payments and claims -------------------------------------------------------------------
+
+MAX_BATCH = 5000
+MAX_SETTLEMENTS = 1000
+
+
+def check_month(v: Violations, name: str, value: str) -> None:
+    v.require(month_rules.parse(value) is not None, name, "must be a month, YYYY-MM")
+
+
+def check_run_period(v: Violations, period: str, now: dt.datetime) -> None:
+    """Orders are made for this month and the next at most: a run for a later month
+    would pay months of benefit ahead at once."""
+    if month_rules.parse(period) is None:
+        v.add("period", "must be a month, YYYY-MM")
+        return
+    latest = month_rules.following(month_rules.of(now))
+    v.require(period <= latest, "period", f"must not be after {latest}: payments are ordered at most one month ahead")
+
+
+@dataclass(frozen=True)
+class RunPayments:
+    request_id: str
+    period: str
+
+    def validate(self, now: dt.datetime) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        check_run_period(v, self.period, now)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class SchedulePayments:
+    request_id: str
+    decision_id: str
+    period: str
+
+    def validate(self, now: dt.datetime) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.decision_id), "decision_id", "is required")
+        check_run_period(v, self.period, now)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    municipality_code: str = ""
+    benefit_code: str = ""
+    status: str = ""
+    due_month: str = ""
+    case_id: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        check_benefit_code(v, "benefit_code", self.benefit_code, required=False)
+        if self.due_month:
+            check_month(v, "due_month", self.due_month)
+        v.raise_if_any()
+
+
+def check_batch_size(max_orders: int) -> None:
+    v = Violations()
+    v.require(0 <= max_orders <= MAX_BATCH, "max_orders", f"must be between 1 and {MAX_BATCH} (0: 500)")
+    v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class SettlementReport:
+    end_to_end_id: str
+    result: SettlementResult | None
+    amount_oere: int
+    bank_reference: str
+    settlement_date: DateParts | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportSettlement:
+    request_id: str
+    reports: tuple[SettlementReport, ...]
+
+    def validated(self) -> list[tuple[SettlementReport, dt.date | None]]:
+        """Each report with its settlement date."""
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(0 < len(self.reports) <= MAX_SETTLEMENTS, "settlements", f"give 1 to {MAX_SETTLEMENTS} results")
+        seen: set[str] = set()
+        out = []
+        for i, r in enumerate(self.reports):
+            f = f"settlements[{i}]"
+            v.require(bool(r.end_to_end_id), f"{f}.end_to_end_id", "is required")
+            v.require(r.end_to_end_id not in seen, f"{f}.end_to_end_id", "is reported twice in this request")
+            seen.add(r.end_to_end_id)
+            v.require(r.result is not None, f"{f}.result", "is required")
+            v.require(r.amount_oere >= 0, f"{f}.amount_oere", "must not be negative (øre)")
+            date = to_date(v, f"{f}.settlement_date", r.settlement_date)
+            if r.result in (SettlementResult.REJECTED, SettlementResult.RETURNED):
+                v.require(bool(r.reason.strip()), f"{f}.reason", "is required for a rejected or returned payment")
+            out.append((r, date))
+        v.raise_if_any()
+        return out
+
+
+@dataclass(frozen=True)
+class ReissuePayment:
+    request_id: str
+    end_to_end_id: str
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.end_to_end_id), "end_to_end_id", "is required")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class PushPaymentBatch:
+    request_id: str
+    provider_id: str
+
+    def validate(self, is_provider: bool) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(is_provider, "provider_id", "is not a client with the payment_provider role")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class CreateClaim:
+    request_id: str
+    case_id: str
+    origin: ClaimOrigin | None
+    amount_oere: int
+    reason: str
+    offset_allowed: bool
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.case_id), "case_id", "is required")
+        v.require(self.origin in (ClaimOrigin.RECALCULATION, ClaimOrigin.MANUAL), "origin",
+                  "must be RECALCULATION or MANUAL (claims from superseding decisions are made by the hub)")
+        v.require(self.amount_oere > 0, "amount_oere", "must be positive (øre)")
+        check_text(v, "reason", self.reason, required=True)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class ClaimChange:
+    """SetClaimOffset, WriteOffClaim, ReportCollection: what changes on one claim."""
+    request_id: str
+    claim_id: str
+    offset_allowed: bool | None = None   # SetClaimOffset
+    reason: str | None = None            # WriteOffClaim
+    amount_oere: int | None = None       # ReportCollection
+    reference: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        v.require(bool(self.claim_id), "claim_id", "is required")
+        if self.reason is not None:
+            check_text(v, "reason", self.reason, required=True)
+        if self.amount_oere is not None:
+            v.require(self.amount_oere > 0, "amount_oere", "must be positive (øre)")
+            check_text(v, "reference", self.reference, limit=MAX_SHORT)
+        v.raise_if_any()

@@ -96,10 +96,6 @@ class Identity:
     benefits: frozenset[str] | None = None
     max_sensitivity: Sensitivity = Sensitivity.SENSITIVE_PERSONAL_DATA
 
-    def within_limits(self, benefit_code: str, sensitivity: Sensitivity) -> bool:
-        return ((self.benefits is None or benefit_code in self.benefits)
-                and sensitivity.rank <= self.max_sensitivity.rank)
-
     def may(self, action: str) -> bool:
         return self.role in PERMISSIONS.get(action, frozenset())
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from hub.ports import (AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
                                 DeliveryFailed)
-from hub.domain.documents import Letter, Sender
+from hub.domain.documents import Letter
 from hub.domain.model import OutboxMessage
 
 

@@ -63,7 +63,6 @@ from typing import Any, Awaitable, Callable, Sequence
 import grpc
 import structlog
 
-from hub import logs
 from hub.domain.errors import HubError, InvalidArgument, NotRun
 from hub.runtime.group_commit import Job, ServiceTime, admit, refuse_late, run_batch
 from hub.runtime.lanes import Lane

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 
 from hub.domain import commands as cmd
 from hub.domain import payments as pay
-from hub.domain.errors import FailedPrecondition, NotFound, Violations
+from hub.domain.errors import FailedPrecondition, NotFound
 from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import Case
@@ -45,22 +45,14 @@ def refresh(uow: UnitOfWork, claim_ids: Iterable[str]) -> None:
             uow.claims.set_status(c.claim_id, status)
 
 
-def create_claim(uow: UnitOfWork, identity: Identity, request_id: str, case_id: str, origin: pay.ClaimOrigin | None,
-                 amount: int, reason: str, offset_allowed: bool, now: dt.datetime) -> tuple[pay.Claim, Case]:
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    v.require(bool(case_id), "case_id", "is required")
-    v.require(origin in (pay.ClaimOrigin.RECALCULATION, pay.ClaimOrigin.MANUAL), "origin",
-              "must be RECALCULATION or MANUAL (claims from superseding decisions are made by the hub)")
-    v.require(amount > 0, "amount_oere", "must be positive (øre)")
-    cmd.check_text(v, "reason", reason, required=True)
-    v.raise_if_any()
-    case = case_in_scope(uow, identity, case_id, for_update=True)
+def create_claim(uow: UnitOfWork, identity: Identity, c: cmd.CreateClaim, now: dt.datetime) -> tuple[pay.Claim, Case]:
+    c.validate()
+    case = case_in_scope(uow, identity, c.case_id, for_update=True)
     claim_id = uow.claims.add(case_id=case.case_id, municipality_code=case.municipality_code,
-                              benefit_code=case.benefit_code, origin=origin, amount=amount, period_key="",
-                              decision_id=None, reason=reason, offset_allowed=offset_allowed,
+                              benefit_code=case.benefit_code, origin=c.origin, amount=c.amount_oere, period_key="",
+                              decision_id=None, reason=c.reason, offset_allowed=c.offset_allowed,
                               created_by=identity.client_id, now=now)
-    changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=amount, origin=origin.value)
+    changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=c.amount_oere, origin=c.origin.value)
     return uow.claims.get(claim_id), case
 
 
@@ -75,19 +67,14 @@ def claim_in_scope(uow: UnitOfWork, identity: Identity, claim_id: str) -> tuple[
     return c, case
 
 
-def _update(uow: UnitOfWork, identity: Identity, request_id: str, claim_id: str, check: Callable[[Violations], Any],
-            change: Callable[[pay.Claim], None], event_type: str, now: dt.datetime,
-            **details: Any) -> tuple[pay.Claim, Case]:
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    v.require(bool(claim_id), "claim_id", "is required")
-    check(v)
-    v.raise_if_any()
-    c, case = claim_in_scope(uow, identity, claim_id)
-    change(c)
-    refresh(uow, [claim_id])
-    changed(uow, identity, case, claim_id, event_type, now, **details)
-    return uow.claims.get(claim_id), case
+def _update(uow: UnitOfWork, identity: Identity, c: cmd.ClaimChange, change: Callable[[pay.Claim], None],
+            event_type: str, now: dt.datetime, **details: Any) -> tuple[pay.Claim, Case]:
+    c.validate()
+    claim, case = claim_in_scope(uow, identity, c.claim_id)
+    change(claim)
+    refresh(uow, [c.claim_id])
+    changed(uow, identity, case, c.claim_id, event_type, now, **details)
+    return uow.claims.get(c.claim_id), case
 
 
 def _require_open(c: pay.Claim) -> None:
@@ -96,35 +83,31 @@ def _require_open(c: pay.Claim) -> None:
                                  metadata={"status": c.status.value})
 
 
-def set_claim_offset(uow: UnitOfWork, identity: Identity, request_id: str, claim_id: str, allowed: bool,
+def set_claim_offset(uow: UnitOfWork, identity: Identity, c: cmd.ClaimChange,
                      now: dt.datetime) -> tuple[pay.Claim, Case]:
-    def change(c: pay.Claim) -> None:
-        _require_open(c)
-        uow.claims.update(claim_id, now, offset_allowed=allowed)
-    return _update(uow, identity, request_id, claim_id, lambda v: None, change, "claim.offset_set", now,
-                   offset_allowed=allowed)
+    def change(claim: pay.Claim) -> None:
+        _require_open(claim)
+        uow.claims.update(claim.claim_id, now, offset_allowed=c.offset_allowed)
+    return _update(uow, identity, c, change, "claim.offset_set", now, offset_allowed=c.offset_allowed)
 
 
-def write_off_claim(uow: UnitOfWork, identity: Identity, request_id: str, claim_id: str, reason: str,
+def write_off_claim(uow: UnitOfWork, identity: Identity, c: cmd.ClaimChange,
                     now: dt.datetime) -> tuple[pay.Claim, Case]:
-    def change(c: pay.Claim) -> None:
-        _require_open(c)
-        uow.claims.update(claim_id, now, written_off_oere=c.written_off_oere + c.outstanding_oere,
-                          reason=f"{c.reason}; written off: {reason}" if c.reason else f"written off: {reason}")
-    return _update(uow, identity, request_id, claim_id, lambda v: cmd.check_text(v, "reason", reason, required=True),
-                   change, "claim.written_off", now, reason=reason)
+    def change(claim: pay.Claim) -> None:
+        _require_open(claim)
+        note = f"written off: {c.reason}"
+        uow.claims.update(claim.claim_id, now, written_off_oere=claim.written_off_oere + claim.outstanding_oere,
+                          reason=f"{claim.reason}; {note}" if claim.reason else note)
+    return _update(uow, identity, c, change, "claim.written_off", now, reason=c.reason)
 
 
-def report_collection(uow: UnitOfWork, identity: Identity, request_id: str, claim_id: str, amount: int,
-                      reference: str, now: dt.datetime) -> tuple[pay.Claim, Case]:
-    def change(c: pay.Claim) -> None:
-        _require_open(c)
-        if amount > c.outstanding_oere:
-            raise FailedPrecondition(f"the amount exceeds what is outstanding on the claim ({c.outstanding_oere} øre)",
-                                     reason="MORE_THAN_OUTSTANDING",
-                                     metadata={"outstanding_oere": str(c.outstanding_oere)})
-        uow.claims.add_collection(claim_id, "PROVIDER", amount, reference or request_id, now)
-    return _update(uow, identity, request_id, claim_id,
-                   lambda v: (v.require(amount > 0, "amount_oere", "must be positive (øre)"),
-                              cmd.check_text(v, "reference", reference, limit=cmd.MAX_SHORT)),
-                   change, "claim.collected", now, amount_oere=amount)
+def report_collection(uow: UnitOfWork, identity: Identity, c: cmd.ClaimChange,
+                      now: dt.datetime) -> tuple[pay.Claim, Case]:
+    def change(claim: pay.Claim) -> None:
+        _require_open(claim)
+        if c.amount_oere > claim.outstanding_oere:
+            raise FailedPrecondition(
+                f"the amount exceeds what is outstanding on the claim ({claim.outstanding_oere} øre)",
+                reason="MORE_THAN_OUTSTANDING", metadata={"outstanding_oere": str(claim.outstanding_oere)})
+        uow.claims.add_collection(claim.claim_id, "PROVIDER", c.amount_oere, c.reference or c.request_id, now)
+    return _update(uow, identity, c, change, "claim.collected", now, amount_oere=c.amount_oere)

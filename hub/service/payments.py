@@ -6,6 +6,7 @@ The balance rule, the offset plan, what is due and what may never be paid are th
 domain's (hub.domain.payments); the store keeps what these use cases decide."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
@@ -13,7 +14,6 @@ from typing import Any, Callable, Iterator, Mapping
 import structlog
 
 from hub.domain import commands as cmd
-from hub.domain import months as month_rules
 from hub.domain import municipalities, paging
 from hub.domain import payments as pay
 from hub.domain.audit import AuditEntry
@@ -26,24 +26,12 @@ from hub.service.access import case_in_scope, event
 from hub.store.uow import UnitOfWork
 
 log = structlog.get_logger("hub.payments")
-MAX_BATCH = 5000
-MAX_SETTLEMENTS = 1000
 
 
 @dataclass(frozen=True)
 class PaymentSettings:
     run_chunk: int = 2000                                    # due lines per transaction of a run
     batch_lease: dt.timedelta = dt.timedelta(seconds=600)    # a fetched batch's lease
-
-
-def check_run_period(v: Violations, period: str, now: dt.datetime) -> None:
-    """Orders are made for this month and the next at most: a run for a later month
-    would pay months of benefit ahead at once."""
-    if month_rules.parse(period) is None:
-        v.add("period", "must be a month, YYYY-MM")
-        return
-    latest = month_rules.following(month_rules.of(now))
-    v.require(period <= latest, "period", f"must not be after {latest}: payments are ordered at most one month ahead")
 
 
 # ---- from grant to lines (when a decision is approved) ----------------------------------------
@@ -213,15 +201,13 @@ def post_orders(uow: UnitOfWork, lines: list[pay.DueLine], made: list[dict[str, 
         ).outbox(f"payment/{e2e}/order", o["case_id"]), now)
 
 
-def run_payments(units: Callable[[], UnitOfWork], identity: Identity, request_id: str, period: str,
+def run_payments(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunPayments,
                  clock, settings: PaymentSettings = PaymentSettings()) -> Iterator[dict[str, Any]]:
     """Create every order due up to `period`, in chunks of one transaction each (orders,
     their postings and offsets together), yielding progress. A repeat of the request
     resumes a run that was cut off, or replays a finished one's summary."""
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    check_run_period(v, period, clock.now())
-    v.raise_if_any()
+    c.validate(clock.now())
+    request_id, period = c.request_id, c.period
     with units() as uow:
         run = uow.payments.run(identity.client_id, request_id)
         if run is not None and run.period != period:
@@ -307,14 +293,11 @@ def _order_one_by_one(units: Callable[[], UnitOfWork], identity: Identity, perio
     return lines, made_all, held_all
 
 
-def schedule_payments(uow: UnitOfWork, identity: Identity, request_id: str, decision_id: str, period: str,
+def schedule_payments(uow: UnitOfWork, identity: Identity, c: cmd.SchedulePayments,
                       now: dt.datetime) -> tuple[list[pay.PaymentOrder], Case]:
     """What one grant in force has due up to `period`, ordered now."""
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    v.require(bool(decision_id), "decision_id", "is required")
-    check_run_period(v, period, now)
-    v.raise_if_any()
+    c.validate(now)
+    decision_id, period = c.decision_id, c.period
     decision = uow.decisions.get(decision_id, for_update=True)
     case = case_in_scope(uow, identity, decision.case_id if decision else "", for_update=True)
     if case.status is CaseStatus.WITHDRAWN:
@@ -338,16 +321,13 @@ def history(uow: UnitOfWork, case_id: str) -> pay.PaymentHistory:
                               tuple(uow.payments.held(case_id)))
 
 
-def list_payments(uow: UnitOfWork, identity: Identity, f: dict[str, str], page_size: int, page_token: str,
+def list_payments(uow: UnitOfWork, identity: Identity, f: cmd.PaymentFilter, page_size: int, page_token: str,
                   now: dt.datetime) -> tuple[list[pay.PaymentOrder], str]:
+    f.validate()
     v = Violations()
-    cmd.check_municipality(v, "municipality_code", f["municipality_code"], required=False)
-    cmd.check_benefit_code(v, "benefit_code", f["benefit_code"], required=False)
-    if f["due_month"]:
-        v.require(month_rules.parse(f["due_month"]) is not None, "due_month", "must be a month, YYYY-MM")
     size = cmd.page_size(v, page_size)
     v.raise_if_any()
-    qhash = paging.query_hash(identity.client_id, "payments", *sorted(f.items()))
+    qhash = paging.query_hash(identity.client_id, "payments", *sorted(dataclasses.asdict(f).items()))
     after = paging.decode(page_token, qhash)
     rows = uow.payments.list(identity.scope, f, after_id=after, limit=size + 1)
     page = rows[:size]
@@ -381,9 +361,7 @@ def _new_batch(uow: UnitOfWork, *, provider_id: str, municipalities_: frozenset[
 def fetch_payment_batch(uow: UnitOfWork, identity: Identity, max_orders: int, now: dt.datetime,
                         settings: PaymentSettings = PaymentSettings()) -> pay.Batch:
     """Naturally idempotent: the open lease is returned until it is acknowledged."""
-    v = Violations()
-    v.require(0 <= max_orders <= MAX_BATCH, "max_orders", f"must be between 1 and {MAX_BATCH} (0: 500)")
-    v.raise_if_any()
+    cmd.check_batch_size(max_orders)
     uow.payments.expire_leases(now)
     batch_id = uow.payments.open_lease(identity.client_id) or _new_batch(
         uow, provider_id=identity.client_id, municipalities_=identity.municipalities, limit=max_orders or 500,
@@ -415,55 +393,41 @@ def acknowledge_payment_batch(uow: UnitOfWork, identity: Identity, batch_id: str
     return batch
 
 
-def report_settlement(uow: UnitOfWork, identity: Identity, request_id: str, reports: list[dict[str, Any]],
+def report_settlement(uow: UnitOfWork, identity: Identity, c: cmd.ReportSettlement,
                       now: dt.datetime) -> tuple[list[pay.PaymentOrder], None]:
     """The provider's results (paid, rejected, returned): all or nothing."""
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    v.require(0 < len(reports) <= MAX_SETTLEMENTS, "settlements", f"give 1 to {MAX_SETTLEMENTS} results")
-    seen: set[str] = set()
-    for i, r in enumerate(reports):
-        f = f"settlements[{i}]"
-        v.require(bool(r["end_to_end_id"]), f"{f}.end_to_end_id", "is required")
-        v.require(r["end_to_end_id"] not in seen, f"{f}.end_to_end_id", "is reported twice in this request")
-        seen.add(r["end_to_end_id"])
-        v.require(r["result"] is not None, f"{f}.result", "is required")
-        v.require(r["amount_oere"] >= 0, f"{f}.amount_oere", "must not be negative (øre)")
-        r["settlement_date"] = cmd.to_date(v, f"{f}.settlement_date", r["settlement_date"])
-        if r["result"] in (pay.SettlementResult.REJECTED, pay.SettlementResult.RETURNED):
-            v.require(bool(r["reason"].strip()), f"{f}.reason", "is required for a rejected or returned payment")
-    v.raise_if_any()
-    orders = uow.payments.orders([r["end_to_end_id"] for r in reports], lock=True)
+    reports = c.validated()
+    orders = uow.payments.orders([r.end_to_end_id for r, _ in reports], lock=True)
     bad = Violations()
-    for i, r in enumerate(reports):
-        o = orders.get(r["end_to_end_id"])
+    for i, (r, _) in enumerate(reports):
+        o = orders.get(r.end_to_end_id)
         if o is None or o.provider_id != identity.client_id:
             raise NotFound("no payment order with that end-to-end id among this provider's",
-                           reason="ORDER_NOT_FOUND", metadata={"end_to_end_id": r["end_to_end_id"]})
-        bad.require(r["amount_oere"] == o.net_oere, f"settlements[{i}].amount_oere",
+                           reason="ORDER_NOT_FOUND", metadata={"end_to_end_id": r.end_to_end_id})
+        bad.require(r.amount_oere == o.net_oere, f"settlements[{i}].amount_oere",
                     "differs from the order's net amount")
     bad.raise_if_any()
-    for r in reports:
-        o = orders[r["end_to_end_id"]]
-        if pay.settled_status(o.status, r["result"]) is None:
-            raise FailedPrecondition(f"{r['result'].value} cannot be reported for an order that is {o.status.value}",
+    for r, _ in reports:
+        o = orders[r.end_to_end_id]
+        if pay.settled_status(o.status, r.result) is None:
+            raise FailedPrecondition(f"{r.result.value} cannot be reported for an order that is {o.status.value}",
                                      reason="SETTLEMENT_DOES_NOT_FIT",
                                      metadata={"end_to_end_id": o.end_to_end_id, "status": o.status.value})
     out = []
-    for r in reports:
-        o = orders[r["end_to_end_id"]]
-        if o.status.value != r["result"].value:
-            _settle(uow, identity, o, r, now)
+    for r, date in reports:
+        o = orders[r.end_to_end_id]
+        if o.status.value != r.result.value:
+            _settle(uow, identity, o, r, date, now)
         out.append(uow.payments.order(o.end_to_end_id))
     return out, None
 
 
-def _settle(uow: UnitOfWork, identity: Identity, o: pay.PaymentOrder, r: dict[str, Any], now: dt.datetime) -> None:
-    result: pay.SettlementResult = r["result"]
-    date = r["settlement_date"]
+def _settle(uow: UnitOfWork, identity: Identity, o: pay.PaymentOrder, r: cmd.SettlementReport,
+            date: dt.date | None, now: dt.datetime) -> None:
+    result = r.result
     uow.payments.settle(o.end_to_end_id, result.value, dict(
-        result=result.value, amount_oere=r["amount_oere"], bank_reference=r["bank_reference"],
-        settlement_date=date.isoformat() if date else None, reason=r["reason"], reported_by=identity.client_id,
+        result=result.value, amount_oere=r.amount_oere, bank_reference=r.bank_reference,
+        settlement_date=date.isoformat() if date else None, reason=r.reason, reported_by=identity.client_id,
         reported_at=now.isoformat()), now)
     case = uow.cases.get(o.case_id)
     if result is not pay.SettlementResult.PAID:
@@ -472,25 +436,23 @@ def _settle(uow: UnitOfWork, identity: Identity, o: pay.PaymentOrder, r: dict[st
         for claim_id in reversed_:
             claims.changed(uow, identity, case, claim_id, "claim.offset_reversed", now, end_to_end_id=o.end_to_end_id)
     uow.events.record(event(case, f"payment.{result.value.lower()}", now, identity.client_id,
-                            end_to_end_id=o.end_to_end_id, period=o.period_key, amount_oere=r["amount_oere"],
+                            end_to_end_id=o.end_to_end_id, period=o.period_key, amount_oere=r.amount_oere,
                             flagged=result is not pay.SettlementResult.PAID))
     post(uow, case, now, f"payment/{o.end_to_end_id}/settlement/{result.value.lower()}", msg.PaymentSettlementPosting,
-         end_to_end_id=o.end_to_end_id, result=result.value, amount_oere=r["amount_oere"],
-         bank_reference=r["bank_reference"], settlement_date=date, period=o.period_key, reason=r["reason"])
+         end_to_end_id=o.end_to_end_id, result=result.value, amount_oere=r.amount_oere,
+         bank_reference=r.bank_reference, settlement_date=date, period=o.period_key, reason=r.reason)
     rebalance(uow, identity, case, o.period_key, now, cancel_unsent=False, decision_id=None)
 
 
-def push_payment_batch(uow: UnitOfWork, identity: Identity, request_id: str, provider_id: str,
+def push_payment_batch(uow: UnitOfWork, identity: Identity, c: cmd.PushPaymentBatch,
                        providers: Mapping[str, Identity], now: dt.datetime) -> tuple[pay.Batch, None]:
     """Hand a provider's pending orders over as pain.001 files, one per payer
     municipality, through the outbox (same transaction as the batch)."""
-    v = Violations()
-    cmd.check_request_id(v, request_id)
+    provider_id = c.provider_id
     provider = providers.get(provider_id)
-    v.require(provider is not None, "provider_id", "is not a client with the payment_provider role")
-    v.raise_if_any()
+    c.validate(is_provider=provider is not None)
     scope = [m for m in provider.municipalities if identity.covers_municipality(m)]
-    batch_id = _new_batch(uow, provider_id=provider_id, municipalities_=scope, limit=MAX_BATCH * 10, mode="FILE",
+    batch_id = _new_batch(uow, provider_id=provider_id, municipalities_=scope, limit=cmd.MAX_BATCH * 10, mode="FILE",
                           status="PUSHED", now=now, lease_expires_at=None)
     if batch_id is None:
         return pay.Batch("", "", provider_id, None, None), None
@@ -513,12 +475,10 @@ def push_payment_batch(uow: UnitOfWork, identity: Identity, request_id: str, pro
 
 # ---- the back office: a payment again -------------------------------------------------------
 
-def reissue_payment(uow: UnitOfWork, identity: Identity, request_id: str, end_to_end_id: str,
+def reissue_payment(uow: UnitOfWork, identity: Identity, c: cmd.ReissuePayment,
                     now: dt.datetime) -> tuple[pay.PaymentOrder, Case]:
-    v = Violations()
-    cmd.check_request_id(v, request_id)
-    v.require(bool(end_to_end_id), "end_to_end_id", "is required")
-    v.raise_if_any()
+    c.validate()
+    end_to_end_id = c.end_to_end_id
     o = uow.payments.order(end_to_end_id, lock=True)
     case = case_in_scope(uow, identity, o.case_id if o else "", for_update=True)
     if o.status not in pay.FLAGGED_STATUSES or o.reissued_as:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -131,7 +131,7 @@ class Complaints(Repository):
                                  .values(forwarded_reference=reference)).rowcount)
 
     def list(self, scope: Scope, *, municipality_code: str, status: str,
-                        awaiting_reconsideration: bool, after_id: int, limit: int) -> list[tuple[int, cp.Complaint, Any]]:
+             awaiting_reconsideration: bool, after_id: int, limit: int) -> list[tuple[int, cp.Complaint, Any]]:
         conn = self._c
         cs = t.cases.c
         q = (sa.select(C.id.label("complaint_row_id"), t.complaints, cs.municipality_code, cs.benefit_code,
@@ -194,8 +194,8 @@ class Deadlines(Repository):
     """What is overdue, and the deadline watcher's alerts."""
 
     def overdue(self, scope: Scope, *, now: dt.datetime, municipality_code: str,
-                     kind: cp.OverdueKind | None, after: tuple[str, str, str] | None,
-                     limit: int) -> list[cp.OverdueItem]:
+                kind: cp.OverdueKind | None, after: tuple[str, str, str] | None,
+                limit: int) -> list[cp.OverdueItem]:
         """Oldest first, by (due time, kind, subject); `after` is the last item of the
         previous page."""
         conn = self._c

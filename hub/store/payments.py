@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 from hub.domain import payments as pay
+from hub.domain.commands import PaymentFilter
 from hub.domain.identity import Scope
 from hub.domain.ids import new_id
 from hub.store import tables as t
@@ -223,15 +224,15 @@ class Payments(Repository):
         return [_order(r) for r in self._c.execute(sa.select(t.payment_orders).where(O.case_id == case_id)
                                                    .order_by(O.id))]
 
-    def list(self, scope: Scope, f: dict[str, str], *, after_id: int, limit: int) -> list[tuple[int, pay.PaymentOrder]]:
+    def list(self, scope: Scope, f: PaymentFilter, *, after_id: int, limit: int) -> list[tuple[int, pay.PaymentOrder]]:
         """Orders of the municipalities `scope` covers (its benefits and sensitivities),
         by the filters of `f` that are set."""
         q = scoped(sa.select(t.payment_orders).join(t.cases, t.cases.c.case_id == O.case_id)
                    .where(O.id > after_id), scope, by_authority=False)
         for column, key in ((O.municipality_code, "municipality_code"), (O.benefit_code, "benefit_code"),
                             (O.status, "status"), (O.due_month, "due_month"), (O.case_id, "case_id")):
-            if f.get(key):
-                q = q.where(column == f[key])
+            if getattr(f, key):
+                q = q.where(column == getattr(f, key))
         return [(r.id, _order(r)) for r in self._c.execute(q.order_by(O.id).limit(limit))]
 
     def settle(self, end_to_end_id: str, status: str, settlement: dict[str, Any], now: dt.datetime) -> None:

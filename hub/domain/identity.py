@@ -134,8 +134,10 @@ class Scope:
     def sees_row(self, municipality_code: str, authority_key: str | None, benefit_code: str,
                  sensitivity: Sensitivity) -> bool:
         return ((municipality_code in self.municipalities or authority_key in self.authority_keys)
-                and (self.benefits is None or benefit_code in self.benefits)
-                and sensitivity in self.sensitivities)
+                and self.covers_benefit(benefit_code) and sensitivity in self.sensitivities)
+
+    def covers_benefit(self, benefit_code: str) -> bool:
+        return self.benefits is None or benefit_code in self.benefits
 
     @property
     def central_keys(self) -> tuple[str, ...]:

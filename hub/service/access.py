@@ -20,10 +20,10 @@ def authorize(identity: Identity, action: str) -> None:
 
 def check_limits(identity: Identity, benefit_code: str, sensitivity: Sensitivity | None) -> None:
     """A case the client makes or changes stays within its data limits."""
-    if identity.benefits is not None and benefit_code not in identity.benefits:
+    if not identity.scope.covers_benefit(benefit_code):
         raise PermissionDenied("this client does not act for that benefit", reason="BENEFIT_OUT_OF_SCOPE",
                                metadata={"benefit_code": benefit_code})
-    if sensitivity is not None and sensitivity.rank > identity.max_sensitivity.rank:
+    if sensitivity is not None and sensitivity not in identity.scope.sensitivities:
         raise PermissionDenied("the sensitivity is above this client's limit", reason="SENSITIVITY_ABOVE_LIMIT",
                                metadata={"sensitivity": sensitivity.value, "limit": identity.max_sensitivity.value})
 

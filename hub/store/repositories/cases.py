@@ -15,7 +15,7 @@ from hub.store.prepared import Query
 from hub.store.repositories import Repository
 from hub.store.rows import (benefit_from_row, case_from_mapping, case_from_row, case_row, decision_from_mapping,
                             decision_from_row, decision_row)
-from hub.store.scoping import scoped
+from hub.store.scoping import limits, scoped
 
 _BENEFIT = Query(sa.select(t.benefits).where(t.benefits.c.code == sa.bindparam("code")))
 _CASE = sa.select(t.cases).where(t.cases.c.case_id == sa.bindparam("case_id"))
@@ -173,9 +173,7 @@ class Decisions(Repository):
         q = (sa.select(d.id.label("decision_row_id"), t.decisions, t.cases)
              .join(t.cases, c.case_id == d.case_id)
              .where(d.status == DecisionStatus.PENDING_APPROVAL.value, d.authority_key.in_(list(scope.authority_keys)),
-                    d.id > after_id, c.sensitivity.in_([s.value for s in scope.sensitivities])))
-        if scope.benefits is not None:
-            q = q.where(c.benefit_code.in_(sorted(scope.benefits)))
+                    d.id > after_id, *limits(scope, benefit_code=c.benefit_code, sensitivity=c.sensitivity)))
         if municipality_code:
             q = q.where(c.municipality_code == municipality_code)
         if benefit_code:

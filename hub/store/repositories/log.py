@@ -13,6 +13,7 @@ from hub.domain.model import Event
 from hub.store import audit as audit_store
 from hub.store import tables as t
 from hub.store.repositories import Repository
+from hub.store.scoping import limits
 from hub.store.transaction import STORED_RESPONSE, StoredResponse, stored
 
 
@@ -47,9 +48,7 @@ class Events(Repository):
              .where(e.seq > after, e.seq <= last))
         if scope is not None:  # an event's municipality and benefit are its case's
             q = q.where(e.municipality_code.in_(sorted(scope.municipalities)),
-                        sensitivity.in_([s.value for s in scope.sensitivities]))
-            if scope.benefits is not None:
-                q = q.where(e.benefit_code.in_(sorted(scope.benefits)))
+                        *limits(scope, benefit_code=e.benefit_code, sensitivity=sensitivity))
         for column, values in ((e.type, event_types), (e.municipality_code, municipality_codes),
                                (e.benefit_code, benefit_codes)):
             if values:

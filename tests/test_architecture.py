@@ -3,6 +3,7 @@ reading the imports of every module: a rule broken here is a layer crossed."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,39 @@ def test_the_check_sees_imports(module):
     """(So that the rules above cannot pass for having read nothing.)"""
     assert imports(module)
     assert "hub.store.uow" in imports("hub.service.cases") and "sqlalchemy" in imports("hub.store.uow")
+
+
+DOC_REFERENCE = re.compile(r"`((?:hub|adapters|clients)/[\w/]+\.py):([\w.]+)`")
+
+
+def _defines(path: Path, dotted: str) -> bool:
+    """`path` defines `dotted` (a function, class, method or module-level name)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    scope: list[ast.AST] = tree.body
+    for part in dotted.split("."):
+        found = None
+        for node in scope:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == part:
+                found = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == part for t in targets):
+                    found = node
+        if found is None:
+            return False
+        scope = getattr(found, "body", [])
+    return True
+
+
+@pytest.mark.parametrize("doc", ["docs/architecture.md", "docs/messages.md", "docs/case-model.md", "README.md"])
+def test_the_docs_point_at_code_that_is_there(doc):
+    """The docs say where each rule lives (`file:name`): each such pointer, and each
+    file they name, is checked, so that the map does not drift from the house."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    pointers = DOC_REFERENCE.findall(text)
+    if doc == "docs/architecture.md":
+        assert len(pointers) > 40
+    missing = [f"{p}:{name}" for p, name in pointers if not (ROOT / p).exists() or not _defines(ROOT / p, name)]
+    files = set(re.findall(r"`((?:hub|adapters|clients|tests|bench)/[\w/]+\.py)", text))
+    missing += [f for f in sorted(files) if not (ROOT / f).exists()]
+    assert not missing, f"{doc} points at what is not there:\n" + "\n".join(missing)

@@ -22,6 +22,11 @@ def following(month: str) -> str:
     return f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}"
 
 
+def previous(month: str) -> str:
+    y, m = map(int, month.split("-"))
+    return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"
+
+
 def parse(month: str) -> tuple[int, int] | None:
     m = _MONTH.match(month)
     return (int(m.group(1)), int(m.group(2))) if m else None

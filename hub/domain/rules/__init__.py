@@ -238,3 +238,80 @@ def rule_set_to_dict(r: RuleSet) -> dict[str, Any]:
                 legal_basis=r.legal_basis, source=r.source, note=r.note,
                 parameters={n: dict(value=p.value, unit=p.unit.value, section=p.section, source=p.source,
                                     note=p.note) for n, p in r.parameters.items()})
+
+
+# ---- which rule set governs when --------------------------------------------------------------
+
+def in_force(rule_sets: list[RuleSet] | tuple[RuleSet, ...], on: dt.date) -> RuleSet | None:
+    """The rule set that governs `on`: the latest effective date on or before it, and of
+    two for the same date the later version (a correction)."""
+    found = [r for r in rule_sets if r.effective_from <= on]
+    return max(found, key=lambda r: (r.effective_from, r.version)) if found else None
+
+
+def segments(rule_sets: list[RuleSet] | tuple[RuleSet, ...], start: dt.date,
+             end: dt.date) -> list[tuple[dt.date, dt.date, RuleSet | None]]:
+    """[start, end] cut where another rule set takes over, each part with its rule set
+    (None for a part before any)."""
+    cuts = sorted({r.effective_from for r in rule_sets if start < r.effective_from <= end})
+    out, at = [], start
+    for cut in cuts + [end + dt.timedelta(days=1)]:
+        out.append((at, cut - dt.timedelta(days=1), in_force(rule_sets, at)))
+        at = cut
+    return out
+
+
+# ---- a calculation as a decision keeps it and a letter shows it ------------------------------
+
+def shown(f: Fact) -> str:
+    """A fact's value as the letter shows it."""
+    v = f.value
+    if isinstance(v, bool):
+        return "ja" if v else "nej"
+    if f.unit in (Unit.OERE, Unit.OERE_PER_YEAR, Unit.OERE_PER_MONTH, Unit.OERE_PER_WEEK, Unit.OERE_PER_HOUR):
+        per = {Unit.OERE_PER_YEAR: " om året", Unit.OERE_PER_MONTH: " om måneden", Unit.OERE_PER_WEEK: " om ugen",
+               Unit.OERE_PER_HOUR: " i timen"}.get(f.unit, "")
+        return kr(int(v)) + per
+    if f.unit is Unit.M2:
+        return f"{v} m²"
+    if f.unit is Unit.HOURS:
+        return f"{int(v) / 100:g}".replace(".", ",") + " timer"
+    if f.unit is Unit.YEARS:
+        return f"{v} år"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def calculation_to_dict(c: Calculation, departure_reason: str = "") -> dict[str, Any]:
+    """The stored form (a decision's `calculation`): JSON, and complete enough to show
+    the letter's reasons without the rule sets."""
+    return dict(
+        benefit_code=c.benefit_code, departure_reason=departure_reason,
+        periods=[dict(period_start=p.period.start.isoformat(), period_end=p.period.end.isoformat(),
+                      per=p.period.per.value, amount_oere=p.result.amount_oere, rule_set=p.rule_set.key,
+                      rule_set_version=p.rule_set.version, legal_basis=p.rule_set.legal_basis,
+                      scheme=p.result.scheme, assessment=list(p.result.assessment),
+                      parameters_used=list(p.result.parameters_used),
+                      steps=[dict(text=s.text, value=s.value, unit=s.unit.value, basis=s.basis, working=s.working)
+                             for s in p.result.steps]) for p in c.results],
+        facts=[dict(name=f.name, text=f.text or f.name, shown=shown(f), unit=f.unit.value, source=f.source,
+                    information_ids=list(f.information_ids)) for f in c.facts])
+
+
+def reasoning(c: Calculation) -> str:
+    """The reasons a calculated draft gives (forvaltningsloven § 22, § 24): the facts it
+    rests on, then each period's calculation step by step."""
+    lines = ["Afgørelsen er beregnet efter reglerne ud fra disse oplysninger:"]
+    lines += [f"- {f.text or f.name}: {shown(f)} (kilde: {f.source})" for f in c.facts]
+    for p in c.results:
+        lines.append("")
+        lines.append(f"Perioden {p.period.start.isoformat()} til {p.period.end.isoformat()} "
+                     f"(satser version {p.rule_set.version}, gældende fra {p.rule_set.effective_from.isoformat()}):")
+        for s in p.result.steps:
+            basis = f" ({s.basis})" if s.basis else ""
+            working = f": {s.working}" if s.working else ""
+            lines.append(f"- {s.text}{basis}{working}")
+        per = {PeriodKind.MONTH: "om måneden", PeriodKind.WEEK: "om ugen"}.get(p.period.per, "")
+        lines.append(f"Beløb: {kr(p.result.amount_oere)} {per}".rstrip())
+    return "\n".join(lines)

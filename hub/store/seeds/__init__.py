@@ -1,0 +1,16 @@
+"""The rule sets the hub starts with (issue 26): one JSON file per benefit and year in
+rule_sets/, in the form hub.domain.rules.rule_set_from_dict reads; rule_sets/README.md says
+where each figure is to be checked and which are missing or third-party."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RULE_SETS = Path(__file__).resolve().parent / "rule_sets"
+
+
+def rule_set_files() -> list[dict[str, Any]]:
+    """Every seed rule set, by benefit code and then effective date."""
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in RULE_SETS.glob("*.json")]
+    return sorted(found, key=lambda d: (d["benefit_code"], d["effective_from"]))

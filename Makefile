@@ -10,7 +10,7 @@ HUB_DATABASE_URL ?= sqlite:///var/hub.db
 HUB_CLIENTS_FILE ?= etc/clients.demo.toml
 HUB_LISTEN ?= 127.0.0.1:50051
 
-.PHONY: all install proto run migrate test test-sqlite test-postgres bench clean
+.PHONY: all install proto run simulators migrate test test-sqlite test-postgres bench clean
 
 all: proto
 
@@ -36,15 +36,25 @@ migrate: $(GEN)
 	mkdir -p var
 	HUB_DATABASE_URL=$(HUB_DATABASE_URL) $(VENV)/bin/hub migrate
 
-# The hub, its dispatcher (delivering to drop folders under ./var) and the income
-# register simulator, which stops with the hub.
+# The hub, its dispatcher (delivering to drop folders under ./var) and the register
+# simulators (income, CPR, rent: one process, adapters/simulators.py), which stop with
+# the hub. `make simulators` runs the simulators alone.
 HUB_INCOME_REGISTER_PORT ?= 8089
+HUB_CPR_REGISTER_PORT ?= 8090
+HUB_RENT_REGISTER_PORT ?= 8091
+SIMULATORS = $(PY) -m adapters.simulators --income-port $(HUB_INCOME_REGISTER_PORT) \
+  --cpr-port $(HUB_CPR_REGISTER_PORT) --rent-port $(HUB_RENT_REGISTER_PORT)
 run: migrate
-	$(PY) -m adapters.income_register.simulator --port $(HUB_INCOME_REGISTER_PORT) & sim=$$!; \
+	$(SIMULATORS) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	HUB_DATABASE_URL=$(HUB_DATABASE_URL) HUB_CLIENTS_FILE=$(HUB_CLIENTS_FILE) \
 	  HUB_INCOME_REGISTER_URL=http://127.0.0.1:$(HUB_INCOME_REGISTER_PORT) \
+	  HUB_CPR_REGISTER_URL=http://127.0.0.1:$(HUB_CPR_REGISTER_PORT) \
+	  HUB_RENT_REGISTER_URL=http://127.0.0.1:$(HUB_RENT_REGISTER_PORT) \
 	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
+
+simulators: $(STAMP)
+	exec $(SIMULATORS)
 
 # The suite runs twice: on SQLite, then on PostgreSQL (HUB_TEST_POSTGRES_URL).
 HUB_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test

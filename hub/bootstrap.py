@@ -29,7 +29,8 @@ from hub.api.services import SERVICE_NAMES, SERVICES, forwarded_services, method
 from hub.api.streams import EventFeed, EventServicer, Wakeup
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from hub.domain.identity import Role
-from hub.ports import AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER, Adapter
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
+                       RENT_REGISTER, Adapter)
 from hub.runtime.group_commit import GroupCommit
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
@@ -78,15 +79,17 @@ def lanes(engine: sa.Engine) -> int:
 
 def adapters(settings: Settings) -> dict[str, Adapter]:
     """Which adapter serves which destination. The defaults work on a fresh machine: every
-    destination delivers to files under the var folder, and the income register to the
-    simulator `make run` starts."""
+    destination delivers to files under the var folder, and the registers (income, CPR,
+    rent) to the simulators `make run` starts."""
     from adapters.amqp.publisher import AmqpEventPublisher
     from adapters.appeals.file_drop import AppealsFileDrop
     from adapters.archive.bagit_archive import BagItArchive
     from adapters.digital_post.memo import MeMoFileDrop
     from adapters.economy.file_drop import EconomyFileDrop
     from adapters.economy.webhook import EconomyWebhook
+    from adapters.cpr_register.client import CprRegisterClient
     from adapters.income_register.client import IncomeRegisterClient
+    from adapters.rent_register.client import RentRegisterClient
     from adapters.payment_provider.pain001 import Pain001FileDrop, load_debtor_accounts
     var = Path(settings.var_dir)
     if settings.economy_adapter == "webhook":
@@ -101,6 +104,8 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
         DIGITAL_POST: MeMoFileDrop(var / "digital_post"),
         ARCHIVE: BagItArchive(var / "archive"),
         INCOME_REGISTER: IncomeRegisterClient(settings.income_register_url),
+        CPR_REGISTER: CprRegisterClient(settings.cpr_register_url),
+        RENT_REGISTER: RentRegisterClient(settings.rent_register_url),
         PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider", debtor_accounts),  # <provider id>/ folders
         APPEALS: AppealsFileDrop(var / "appeals"),
     }

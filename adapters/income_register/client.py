@@ -6,14 +6,13 @@ dropped connection; longer outages are the dispatcher's retries with backoff.
 Money in the register's records is an integer number of øre: every `*_oere` field and
 every amount in `fields` (13-16). An answer with any other money value (a decimal such
 as 927555.0, a string) is refused whole, a permanent failure naming the field: the hub
-never guesses at an amount."""
+never guesses at an amount. The hours paid (`hours`, hundredths of an hour) are a
+whole number too. HTTP and its failures: adapters/register_client.py."""
 from __future__ import annotations
 
-import httpx
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
+from adapters.register_client import Fields, RegisterClient, Refused
 from hub.ports import messages as m
-from hub.ports import Delivery, DeliveryFailed, Receipt
+from hub.ports import Delivery, Receipt
 
 
 def _whole(v) -> bool:
@@ -22,7 +21,8 @@ def _whole(v) -> bool:
 
 def money_problem(records) -> str:
     """What is wrong with the money in the records ("" when nothing): each must be an
-    object whose `*_oere` fields and `fields` amounts are integers (øre)."""
+    object whose `*_oere` fields and `fields` amounts are integers (øre), and whose
+    `hours` (field 200, when there) is a whole number of hundredths of an hour."""
     if not isinstance(records, list):
         return "its records are not a list"
     for n, rec in enumerate(records):
@@ -36,45 +36,28 @@ def money_problem(records) -> str:
         for name, v in amounts:
             if not _whole(v):
                 return f"record {n}: {name} is not a whole number of øre (a {type(v).__name__})"
+        if "hours" in rec and not (_whole(rec["hours"]) and rec["hours"] >= 0):
+            what = type(rec["hours"]).__name__
+            return f"record {n}: hours is not a whole number (≥ 0) of hundredths of an hour (a {what})"
     return ""
 
 
-class IncomeRegisterClient:
-    def __init__(self, base_url: str, *, timeout: float = 10.0):
-        self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(timeout=timeout)
-
-    @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3),
-           wait=wait_exponential_jitter(initial=0.1, max=1.0), reraise=True)
-    def _post(self, body: dict) -> httpx.Response:
-        return self._client.post(f"{self.base_url}/v1/income", json=body)
+class IncomeRegisterClient(RegisterClient):
+    NAME = "income register"
+    PATH = "/v1/income"
 
     def deliver(self, d: Delivery) -> Receipt:
         if not isinstance(d.message, m.RegisterRequest) or not d.message.months:
             raise m.cannot_render("the income register client", d.message)
         months = d.message.months
-        body = dict(cpr=d.message.cpr, from_month=months[0], to_month=months[-1])
+        data = self.ask(dict(cpr=d.message.cpr, from_month=months[0], to_month=months[-1]))
         try:
-            r = self._post(body)
-        except httpx.TimeoutException as exc:
-            raise DeliveryFailed(f"income register timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"income register unreachable ({type(exc).__name__})") from exc
-        if r.status_code != 200:
-            permanent = 400 <= r.status_code < 500 and r.status_code not in (408, 429)
-            raise DeliveryFailed(f"income register answered HTTP {r.status_code}", permanent=permanent)
-        try:
-            data = r.json()
-        except ValueError as exc:
-            raise DeliveryFailed("income register answered with something that is not JSON") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("reference"), str):
-            raise DeliveryFailed("income register answered without a reference", permanent=True)
+            fetched_at = Fields(data, "answer").time("fetched_at")
+        except Refused as exc:
+            raise self.refused(data, exc) from None
         problem = money_problem(data.get("records", []))
         if problem:
-            raise DeliveryFailed(f"income register answer {data['reference']} refused: {problem}", permanent=True)
+            raise self.refused(data, problem)
         wanted = set(months)
         records = [rec for rec in data.get("records", []) if rec["income_period_start"][:7] in wanted]
-        return Receipt(reference=data["reference"], data=dict(fetched_at=data["fetched_at"], records=records))
-
-    def close(self) -> None:
-        self._client.close()
+        return Receipt(reference=data["reference"], data=dict(fetched_at=fetched_at, records=records))

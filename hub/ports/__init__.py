@@ -37,11 +37,14 @@ class Receipt:
 
 class DeliveryFailed(Exception):
     """Raised by an adapter. `permanent` means retrying cannot help (a 4xx, a message the
-    system refuses): the message goes to dead letters at once."""
+    system refuses): the message goes to dead letters at once. `not_found` (permanent
+    too): a register answered that it holds no such record (the person, the dwelling),
+    an answer about the citizen rather than a fault of the hub or the register."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, not_found: bool = False):
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent or not_found
+        self.not_found = not_found
 
 
 class Adapter(Protocol):
@@ -53,10 +56,13 @@ ECONOMY = "economy"
 DIGITAL_POST = "digital_post"
 ARCHIVE = "archive"
 INCOME_REGISTER = "income_register"
+CPR_REGISTER = "cpr_register"    # the person and the household at the address
+RENT_REGISTER = "rent_register"  # the shared municipal rent register: the dwelling
 AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
 APPEALS = "appeals"  # upheld complaints, to the appeals authority
-DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, AMQP, PAYMENT_PROVIDER, APPEALS)
+DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, CPR_REGISTER, RENT_REGISTER, AMQP, PAYMENT_PROVIDER,
+                APPEALS)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hub.ports import (AMQP, APPEALS, ARCHIVE, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
-                                DeliveryFailed)
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
+                       RENT_REGISTER, DeliveryFailed)
 from hub.domain.documents import Letter
 from hub.domain.model import OutboxMessage
 
@@ -249,6 +249,35 @@ class RegisterRequest(Message):
     cpr: str
     months: tuple[str, ...]
     requested_by: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonRequest(Message):
+    """Ask the CPR register for a citizen: the person (alive, residence, civil status)
+    and the household at the address; the answer comes back as the receipt."""
+    KIND: ClassVar[str] = "person_request"
+    DESTINATION: ClassVar[str] = CPR_REGISTER
+    case_id: str
+    municipality_code: str
+    cpr: str
+    register: str = CPR_REGISTER
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DwellingRequest(Message):
+    """Ask the shared municipal rent register for the dwelling at an address (an address
+    id as the CPR register gives it): tenure, rent, area, rooms, what the rent includes."""
+    KIND: ClassVar[str] = "dwelling_request"
+    DESTINATION: ClassVar[str] = RENT_REGISTER
+    case_id: str
+    municipality_code: str
+    address_id: str
+    register: str = RENT_REGISTER
+    requested_by: str = ""
+
+
+REGISTER_KINDS = (RegisterRequest, PersonRequest, DwellingRequest)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def engine(database_url):
     e.dispose()
 
 
-_KEEP = {"benefits", "sequences", "audit_chain"}
+_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets"}  # (rule_sets: the seed's are kept)
 
 
 @contextlib.contextmanager
@@ -180,6 +180,7 @@ def clean_db(engine):
         else:
             for n in names:
                 conn.exec_driver_sql(f"DELETE FROM {n}")
+        conn.execute(sa.delete(tables.rule_sets).where(tables.rule_sets.c.published_by != "hub-seed"))
         conn.execute(sa.update(tables.sequences).values(value=0))
         conn.execute(sa.update(tables.audit_chain).values(seq=0, hash="0" * 64))
     return engine
@@ -234,7 +235,7 @@ class Client:
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
         from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
-                            payments_pb2_grpc)
+                            payments_pb2_grpc, rules_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
@@ -242,7 +243,8 @@ class Client:
                            events=events_pb2_grpc.EventServiceStub(channel),
                            audit=audit_pb2_grpc.AuditServiceStub(channel),
                            payments=payments_pb2_grpc.PaymentServiceStub(channel),
-                           complaints=complaints_pb2_grpc.ComplaintServiceStub(channel))
+                           complaints=complaints_pb2_grpc.ComplaintServiceStub(channel),
+                           rules=rules_pb2_grpc.RulesServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

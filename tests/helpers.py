@@ -114,6 +114,9 @@ class MixedCalls:
         self.calls += [lambda: client.AddInformation(info_req(self.open_case.case_id)) for _ in range(3)]
         self.calls += [lambda: rpc_error(client.AddInformation, info_req(withdrawn.case_id)) for _ in range(3)]
         self.calls += [lambda: client.GetCase(cases_pb2.GetCaseRequest(case_id=self.open_case.case_id))]
+        # A twin of a call that writes before its commit (its own savepoint in the batch).
+        twice_info = info_req(self.open_case.case_id)
+        self.calls += [lambda: client.AddInformation(twice_info), lambda: client.AddInformation(twice_info)]
 
     def check(self, results: list) -> None:
         import sqlalchemy as sa
@@ -124,9 +127,30 @@ class MixedCalls:
             assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
         after = table_counts(self.engine)
         assert after["cases"] == self.before["cases"] + 11
-        assert after["information_items"] == self.before["information_items"] + 3  # none on the withdrawn case
+        assert results[-1] == results[-2]  # the twin got the first answer, and added nothing
+        assert after["information_items"] == self.before["information_items"] + 4  # none on the withdrawn case
         shown = self.client.GetCase(cases_pb2.GetCaseRequest(case_id=self.open_case.case_id))
-        assert len(shown.information) == 3 and shown.status == results[12].case_status
+        assert len(shown.information) == 4 and shown.status == results[12].case_status
         with self.engine.connect() as c:
             seqs = [r[0] for r in c.execute(sa.select(tables.events.c.seq).order_by(tables.events.c.seq))]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps from the failed calls
+
+
+def publish_req(benefit: str = "BOLIGSTOETTE", year: int = 2026, *, effective_from: str | None = None,
+                note: str = "a new version", change: dict | None = None, request_id: str | None = None):
+    """A PublishRuleSetRequest with the seed rule set of `benefit` and `year`, its
+    figures changed as `change` says (name -> value)."""
+    from hub.store.seeds import rule_set_files
+    from hub.v1 import calculation_pb2, rules_pb2
+    [seed] = [d for d in rule_set_files() if d["benefit_code"] == benefit and d["effective_from"].startswith(str(year))]
+    y, m, d = map(int, (effective_from or seed["effective_from"]).split("-"))
+    req = rules_pb2.PublishRuleSetRequest(request_id=request_id or rid(), benefit_code=benefit,
+                                          effective_from={"year": y, "month": m, "day": d},
+                                          legal_basis=seed["legal_basis"], source=seed["source"], note=note)
+    for name, p in seed["parameters"].items():
+        value = (change or {}).get(name, p["value"])
+        item = req.parameters.add(name=name, unit=calculation_pb2.RuleUnit.Value(f"RULE_UNIT_{p['unit']}"),
+                                  section=p["section"], source=p["source"], note=p.get("note", ""))
+        if value is not None:
+            item.value = value
+    return req

@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from adapters.amqp.publisher import ENVELOPE_NS, HUB_NS, AmqpEventPublisher
 from hub.ports import AMQP
 from hub.store import tables
-from hub.v1 import cases_pb2_grpc
+from hub.v1 import cases_pb2_grpc, common_pb2
 from tests.conftest import LOG_FILE, RunningHub
 from tests.dispatch_support import dispatcher
 from tests.helpers import create_req, info_req
@@ -71,7 +71,7 @@ def test_events_reach_rabbitmq_once_in_effect_across_a_broker_outage(hub, backof
     d = dispatcher(hub.engine, clock, {AMQP: publisher}, timeouts={AMQP: 3})
     try:
         def walk():
-            case = backoffice.CreateCase(create_req())
+            case = backoffice.CreateCase(create_req(channel=common_pb2.CHANNEL_PHONE))  # (processed by a person)
             backoffice.AddInformation(info_req(case.case_id))
         walk()
         assert d.drain() == 4

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.store import tables
-from hub.v1 import events_pb2, events_pb2_grpc
+from hub.v1 import common_pb2, events_pb2, events_pb2_grpc
 from tests.conftest import RunningHub
 from tests.helpers import create_req, info_req, rid, rpc_error
 
@@ -44,7 +44,8 @@ def _events_in_db(engine, municipality=None) -> list[tuple[int, str]]:
 
 def _walk(client, municipality="101", n=1):
     for _ in range(n):
-        case = client.CreateCase(create_req(municipality=municipality))
+        # (by phone: processed by a person, so that the hub adds no steps of its own)
+        case = client.CreateCase(create_req(municipality=municipality, channel=common_pb2.CHANNEL_PHONE))
         client.AddInformation(info_req(case.case_id))
 
 

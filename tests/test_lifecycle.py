@@ -70,8 +70,13 @@ def test_objective_case_is_approved_automatically_on_the_authoritys_behalf(hub, 
     assert events[:2] == ["case.created", "case.receipt"]
     assert "decision.approved" in events
     assert seqs == list(range(1, len(seqs) + 1)), "the event log has no gaps"
-    assert set(outbox) == {"economy", "digital_post", "archive"}
+    # A self-service application of boligstøtte is processed automatically: the hub asked
+    # the CPR register first, and the back office's draft took the case over from it.
+    assert set(outbox) == {"cpr_register", "economy", "digital_post", "archive"}
     assert outbox["economy"] == f"decision/{d.decision_id}/economy"
+    assert full.automation == cases_pb2.AUTOMATION_FELL_OUT
+    assert full.fallout_reason == cases_pb2.FALLOUT_REASON_TAKEN_OVER and "backoffice" in full.fallout_detail
+    assert events[2] == "case.automatic_processing_started" and "case.fell_out" in events
 
 
 def test_discretionary_benefit_waits_for_the_authority(hub, backoffice, caseworker):

@@ -10,9 +10,9 @@ import pytest
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2 as P)
+                    operations_pb2, payments_pb2 as P, rules_pb2)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
-from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, rid
+from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, publish_req, rid
 
 S = common_pb2
 OK = grpc.StatusCode.OK
@@ -67,8 +67,9 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     cells = 0
     wrong: list[str] = []
 
-    def case_rpc(action, state, call):
-        """A call on a fresh target: role first, then data limits."""
+    def case_rpc(action, state, call, in_scope=OK):
+        """A call on a fresh target: role first, then data limits; `in_scope`: what a
+        permitted role gets on the target in its scope."""
         nonlocal cells
         for role in Role:
             client = hub.as_(f"t-m-{role.value}")
@@ -80,7 +81,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
                 if not permitted:
                     want = grpc.StatusCode.PERMISSION_DENIED
                 elif scope == "in":
-                    want = OK
+                    want = in_scope
                 elif action == "CreateCase":
                     want = grpc.StatusCode.PERMISSION_DENIED  # it names what it may not act for
                 else:
@@ -111,6 +112,9 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         decisions_pb2.ReturnDraftRequest(request_id=rid(), decision_id=d.decision_id, reason="more")))
     case_rpc("StartHearing", "PENDING", lambda c, case, d: c.StartHearing(
         decisions_pb2.StartHearingRequest(request_id=rid(), decision_id=d.decision_id)))
+    # (The target has no facts to calculate from: a permitted role in scope is told so.)
+    case_rpc("CalculateDraft", "INFORMING", lambda c, case, _: c.CalculateDraft(
+        rules_pb2.CalculateDraftRequest(case_id=case.case_id)), in_scope=grpc.StatusCode.FAILED_PRECONDITION)
     case_rpc("CreateClaim", "CREATED", lambda c, case, _: c.CreateClaim(P.CreateClaimRequest(
         request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=100, reason="by hand")))
 
@@ -169,6 +173,10 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             request_id=rid(), provider_id="m-payment_provider")),
         "ListComplaints": lambda c: c.ListComplaints(K.ListComplaintsRequest()),
         "ListOverdue": lambda c: c.ListOverdue(cases_pb2.ListOverdueRequest()),
+        "ListRuleSets": lambda c: c.ListRuleSets(rules_pb2.ListRuleSetsRequest()),
+        "GetRuleSet": lambda c: c.GetRuleSet(rules_pb2.GetRuleSetRequest(benefit_code="BOLIGSTOETTE")),
+        "PublishRuleSet": lambda c: c.PublishRuleSet(publish_req()),
+        "GetAutomationReport": lambda c: c.GetAutomationReport(rules_pb2.GetAutomationReportRequest()),
     }
     # Role-only RPCs on something that does not exist: a permitted role is told so
     # (NOT_FOUND), any other is refused first.
@@ -224,7 +232,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", "CreateClaim", "StartHearing", *others, *missing}
+              "ListCitizenCases", "Subscribe", "CreateClaim", "StartHearing", "CalculateDraft", *others, *missing}
     from hub.api.services import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

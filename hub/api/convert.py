@@ -14,8 +14,9 @@ from hub.domain import model as m
 from hub.domain.errors import FieldViolation, InvalidArgument, Violations
 from hub.domain import payments as pay
 from hub.domain import complaints as cp
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2)
+from hub.domain.automation import Automation, Fallout
+from hub.v1 import (audit_pb2, benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2,
+                    events_pb2, operations_pb2, payments_pb2)
 
 UTC = dt.timezone.utc
 
@@ -211,7 +212,8 @@ def benefit_out(b: m.Benefit) -> benefits_pb2.Benefit:
         ledger_account=b.ledger_account, deciding_authority=authority_out(authority),
         hearing_deadline_days=b.hearing_deadline_days, appeals_authority_name=b.appeals_authority_name,
         amount_limits=[benefits_pb2.AmountLimit(per=enum_out(benefits_pb2.PeriodKind, "PERIOD_KIND", x.per),
-                                                max_oere=x.max_oere, basis=x.basis) for x in b.amount_limits])
+                                                max_oere=x.max_oere, basis=x.basis) for x in b.amount_limits],
+        automatic_processing=b.automatic_processing)
 
 
 # ---- cases -------------------------------------------------------------------------------
@@ -237,6 +239,11 @@ def case_out(c: m.Case) -> cases_pb2.Case:
     out.applicant_statement.update(c.applicant_statement)
     out.applicant_statement.SetInParent()  # present, even when empty
     _authority_into(out.authority, m.authority_from_key(c.authority_key))
+    if c.automation:
+        out.automation = enum_out(cases_pb2.Automation, "AUTOMATION", Automation(c.automation))
+        if c.fallout_reason:
+            out.fallout_reason = enum_out(cases_pb2.FalloutReason, "FALLOUT_REASON", Fallout(c.fallout_reason))
+            out.fallout_detail = c.fallout_detail
     return out
 
 
@@ -371,8 +378,11 @@ def withdraw_in(r: cases_pb2.WithdrawCaseRequest) -> cmd.WithdrawCase:
 def case_filter_in(r: cases_pb2.ListCasesRequest) -> cmd.CaseFilter:
     v = Violations()
     status = enum_in(common_pb2.CaseStatus, "CASE_STATUS", r.status, m.CaseStatus, "status", v)
+    automation = enum_in(cases_pb2.Automation, "AUTOMATION", r.automation, Automation, "automation", v)
+    fallout = enum_in(cases_pb2.FalloutReason, "FALLOUT_REASON", r.fallout_reason, Fallout, "fallout_reason", v)
     f = cmd.CaseFilter(r.municipality_code, r.benefit_code, status.value if status else "", r.cpr,
-                       ts_in(r, "received_after", v), ts_in(r, "received_before", v))
+                       ts_in(r, "received_after", v), ts_in(r, "received_before", v),
+                       automation.value if automation else "", fallout.value if fallout else "")
     v.raise_if_any()
     return f
 
@@ -416,6 +426,8 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
     out.hearing_exception_note = d.hearing_exception_note
     out.complaint_guidance = d.complaint_guidance
     out.source = enum_out(decisions_pb2.DecisionSource, "DECISION_SOURCE", d.source)
+    if d.calculation:
+        calculation_into(out.calculation, d.calculation)
     return out
 
 
@@ -434,7 +446,8 @@ def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDr
                            amounts_in(r.amounts), r.reasoning, r.legal_basis, points_in(r.discretionary_points),
                            date_parts(r, "effective_from"), tuple(r.decisive_fact_ids),
                            enum_in(decisions_pb2.HearingException, "HEARING_EXCEPTION", r.hearing_exception,
-                                   m.HearingException, "hearing_exception"), r.hearing_exception_note)
+                                   m.HearingException, "hearing_exception"), r.hearing_exception_note,
+                           r.use_calculation, r.departure_reason)
 
 
 def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:
@@ -510,7 +523,9 @@ def event_out(e: dict) -> events_pb2.Event:
                            client_id=e["client_id"], payload=struct_out(payload))
     field = _TYPED_EVENTS.get(e["type"])
     if field:
-        json_format.ParseDict(payload, getattr(out, field), ignore_unknown_fields=True)
+        details = getattr(out, field)
+        json_format.ParseDict(payload, details, ignore_unknown_fields=True)
+        details.SetInParent()   # (set even when it has no fields)
     return out
 
 
@@ -639,3 +654,24 @@ def overdue_out(i: cp.OverdueItem) -> cases_pb2.OverdueItem:
         kind=enum_out(cases_pb2.OverdueKind, "OVERDUE_KIND", i.kind), case_id=i.case_id,
         municipality_code=i.municipality_code, benefit_code=i.benefit_code, subject_id=i.subject_id,
         due_time=ts_out(i.due_at), authority=authority_out(m.authority_from_key(i.authority_key)))
+
+
+# ---- calculations by the rules (as a decision keeps them) ----------------------------------
+
+def calculation_into(out: calculation_pb2.Calculation, c: dict[str, Any]) -> None:
+    """A stored calculation (hub.domain.rules.calculation_to_dict) into its message."""
+    for p in c.get("periods", ()):
+        period = out.periods.add(
+            per=benefits_pb2.PeriodKind.Value(f"PERIOD_KIND_{p['per']}"), amount_oere=p["amount_oere"],
+            rule_set_version=p["rule_set_version"], scheme=p.get("scheme", ""),
+            assessment_points=p.get("assessment", ()))
+        period.period_start.CopyFrom(date_out(dt.date.fromisoformat(p["period_start"])))
+        period.period_end.CopyFrom(date_out(dt.date.fromisoformat(p["period_end"])))
+        for st in p.get("steps", ()):
+            period.steps.add(text=st["text"], value=st["value"], unit=calculation_pb2.RuleUnit.Value(
+                f"RULE_UNIT_{st['unit']}"), basis=st.get("basis", ""), working=st.get("working", ""))
+    for f in c.get("facts", ()):
+        out.facts.add(name=f["name"], text=f.get("text", ""), shown=f.get("shown", ""),
+                      unit=calculation_pb2.RuleUnit.Value(f"RULE_UNIT_{f['unit']}"), source=f.get("source", ""),
+                      information_ids=f.get("information_ids", ()))
+    out.departure_reason = c.get("departure_reason", "")

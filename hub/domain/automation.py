@@ -43,6 +43,7 @@ class Fallout(str, enum.Enum):
     HEARING_NEEDED = "HEARING_NEEDED"                        # adverse on register data: the hub started a hearing
     RULE_DATA_MISSING = "RULE_DATA_MISSING"                  # the rule set lacks a figure the case needs
     NOT_CALCULABLE = "NOT_CALCULABLE"                        # no rule set covers the period
+    TAKEN_OVER = "TAKEN_OVER"                                # a person submitted a draft first
 
 
 def processed_automatically(benefit: Benefit, case: Case) -> bool:

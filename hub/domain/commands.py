@@ -269,13 +269,20 @@ class SubmitDraft:
     decisive_fact_ids: tuple[str, ...] = ()
     hearing_exception: HearingException | None = None
     hearing_exception_note: str = ""
+    use_calculation: bool = False    # the outcome, amounts and reasons come from the rules' calculation
+    departure_reason: str = ""       # the draft's own amounts depart from the calculation, for this reason
 
     def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None]:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(bool(self.case_id), "case_id", "is required")
         amounts, effective = check_decision_content(v, self.outcome, self.amounts, self.reasoning, self.legal_basis,
-                                                    self.effective_from)
+                                                    self.effective_from, outcome_required=not self.use_calculation)
+        if self.use_calculation:
+            v.require(not self.departure_reason, "departure_reason",
+                      "not with use_calculation: a draft accepts the calculation or departs from it")
+        else:
+            check_text(v, "departure_reason", self.departure_reason)
         points = check_points(v, "discretionary_points", self.discretionary_points)
         for i, f in enumerate(self.decisive_fact_ids):
             v.require(bool(f) and len(f) <= 36, f"decisive_fact_ids[{i}]", "must be an information item id")
@@ -290,10 +297,10 @@ class SubmitDraft:
 
 
 def check_decision_content(v: Violations, outcome: Outcome | None, items: list[PeriodAmountInput], reasoning: str,
-                           legal_basis: str, effective_from: DateParts | None, prefix: str = ""
-                           ) -> tuple[tuple[PeriodAmount, ...], dt.date | None]:
+                           legal_basis: str, effective_from: DateParts | None, prefix: str = "", *,
+                           outcome_required: bool = True) -> tuple[tuple[PeriodAmount, ...], dt.date | None]:
     """A decision's outcome, amounts and texts, from a draft or from the appeals authority."""
-    v.require(outcome is not None, f"{prefix}outcome", "is required")
+    v.require(outcome is not None or not outcome_required, f"{prefix}outcome", "is required")
     amounts = check_amounts(v, f"{prefix}amounts", items)
     if outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
         v.require(bool(items), f"{prefix}amounts", "a grant needs at least one period amount")
@@ -360,6 +367,8 @@ class CaseFilter:
     cpr: str = ""
     received_after: dt.datetime | None = None
     received_before: dt.datetime | None = None
+    automation: str = ""        # hub.domain.automation.Automation
+    fallout_reason: str = ""    # hub.domain.automation.Fallout (implies automation FELL_OUT)
 
     def validated(self, today: dt.date) -> "CaseFilter":
         v = Violations()
@@ -374,9 +383,12 @@ class CaseFilter:
                 cpr = cpr_rules.normalise(self.cpr) or ""
         if self.received_after and self.received_before:
             v.require(self.received_after < self.received_before, "received_before", "must be after received_after")
+        if self.fallout_reason:
+            v.require(self.automation in ("", "FELL_OUT"), "fallout_reason", "only with automation FELL_OUT (or none)")
         v.raise_if_any()
         return CaseFilter(self.municipality_code, self.benefit_code, self.status, cpr,
-                          self.received_after, self.received_before)
+                          self.received_after, self.received_before,
+                          "FELL_OUT" if self.fallout_reason else self.automation, self.fallout_reason)
 
 
 MAX_PAGE_SIZE = 500
@@ -724,3 +736,79 @@ class ClaimChange:
             v.require(self.amount_oere > 0, "amount_oere", "must be positive (øre)")
             check_text(v, "reference", self.reference, limit=MAX_SHORT)
         v.raise_if_any()
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+_PARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+MAX_PARAMETERS = 200
+MAX_CALCULATION_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class RuleParameterInput:
+    name: str
+    value: int | None
+    unit: Any                        # hub.domain.rules.Unit, or None
+    section: str
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class PublishRuleSet:
+    request_id: str
+    benefit_code: str
+    effective_from: DateParts | None
+    legal_basis: str
+    source: str
+    note: str
+    parameters: tuple[RuleParameterInput, ...]
+
+    def validated(self) -> dt.date:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        check_benefit_code(v, "benefit_code", self.benefit_code)
+        v.require(self.effective_from is not None, "effective_from", "is required")
+        effective = to_date(v, "effective_from", self.effective_from)
+        check_text(v, "legal_basis", self.legal_basis, required=True, limit=MAX_SHORT * 5)
+        check_text(v, "source", self.source, required=True, limit=MAX_SHORT * 5)
+        check_text(v, "note", self.note)
+        v.require(0 < len(self.parameters) <= MAX_PARAMETERS, "parameters", f"give 1 to {MAX_PARAMETERS} figures")
+        seen: set[str] = set()
+        for i, p in enumerate(self.parameters):
+            f = f"parameters[{i}]"
+            if v.require(bool(_PARAMETER_NAME.match(p.name)) and len(p.name) <= 100, f"{f}.name",
+                         "must be a dotted lower-case name, e.g. sikring.income_limit"):
+                v.require(p.name not in seen, f"{f}.name", "is given twice")
+            seen.add(p.name)
+            v.require(p.unit is not None, f"{f}.unit", "is required")
+            if p.value is None:
+                check_text(v, f"{f}.note", p.note, required=True)  # what was searched for a figure not found
+            else:
+                v.require(0 <= p.value <= MAX_AMOUNT_OERE, f"{f}.value", "must be a whole number from 0 (øre, "
+                          "basis points, m²)")
+                check_text(v, f"{f}.note", p.note)
+            check_text(v, f"{f}.section", p.section, required=True, limit=MAX_SHORT)
+            check_text(v, f"{f}.source", p.source, required=True, limit=MAX_SHORT * 5)
+        v.raise_if_any()
+        return effective
+
+
+@dataclass(frozen=True)
+class CalculateDraft:
+    case_id: str
+    period_start: DateParts | None = None
+    period_end: DateParts | None = None
+
+    def validated(self) -> tuple[dt.date | None, dt.date | None]:
+        v = Violations()
+        v.require(bool(self.case_id), "case_id", "is required")
+        check_id_filter(v, "case_id", self.case_id)
+        start = to_date(v, "period_start", self.period_start) if self.period_start else None
+        end = to_date(v, "period_end", self.period_end) if self.period_end else None
+        if start and end:
+            v.require(start <= end, "period_end", "must not be before period_start")
+            v.require((end - start).days <= MAX_CALCULATION_DAYS, "period_end", "at most three years after the start")
+        v.raise_if_any()
+        return start, end

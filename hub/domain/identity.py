@@ -21,6 +21,7 @@ class Role(str, enum.Enum):
     VENDOR_SYSTEM = "vendor_system"
     OPERATOR = "operator"
     CITIZEN_PORTAL = "citizen_portal"  # acts for the citizen whose CPR it presents
+    RULE_ADMINISTRATOR = "rule_administrator"  # publishes the benefits' rule sets (the rates)
 
 
 ALL_ROLES = frozenset(Role)
@@ -78,6 +79,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GetComplaint": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
     "ListComplaints": frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
     "ListOverdue": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    # Rules: the published rates are for anyone who works with the cases; only the rule
+    # administrator publishes; the calculation is for those who write and approve drafts.
+    **{a: frozenset({_R.BORGERSERVICE, _R.CASEWORKER, _R.BACK_OFFICE, _R.VENDOR_SYSTEM, _R.OPERATOR,
+                     _R.RULE_ADMINISTRATOR}) for a in ("ListRuleSets", "GetRuleSet")},
+    "PublishRuleSet": frozenset({_R.RULE_ADMINISTRATOR}),
+    "CalculateDraft": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
+    "GetAutomationReport": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

@@ -140,6 +140,9 @@ class Benefit:
     hearing_deadline_days: int = 14
     appeals_authority_name: str = "Ankestyrelsen"
     amount_limits: tuple[AmountLimit, ...] = ()
+    # Applications the hub processes on its own (registers, calculated draft, automatic
+    # approval where the rules allow it); the rest wait for the back office.
+    automatic_processing: bool = False
 
     def amount_limit(self, per: PeriodKind) -> AmountLimit | None:
         return next((x for x in self.amount_limits if x.per is per), None)
@@ -190,6 +193,11 @@ class Case:
     updated_at: dt.datetime
     archive_reference: str | None = None
     sensitivity: Sensitivity = Sensitivity.NOT_CONFIDENTIAL
+    # Automatic processing (hub.domain.automation.Automation): None when a person
+    # processes the case; FELL_OUT with the reason when it left the automatic path.
+    automation: str | None = None
+    fallout_reason: str | None = None
+    fallout_detail: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -327,6 +335,13 @@ class Decision:
     # The complaint guidance its letter carries (to whom, how, within 4 weeks).
     complaint_guidance: str = ""
     source: DecisionSource = DecisionSource.AUTHORITY
+    # The calculation by the benefit rules the draft accepted or departed from, in its
+    # stored form (hub.domain.rules.calculation_to_dict), with a departure's reason.
+    calculation: dict[str, Any] | None = None
+
+    @property
+    def departs_from_calculation(self) -> bool:
+        return bool(self.calculation and self.calculation.get("departure_reason"))
 
     def approve(self, approval: Approval, amounts: tuple[PeriodAmount, ...] | None = None,
                 points: tuple[DiscretionaryPoint, ...] | None = None) -> "Decision":
@@ -351,11 +366,12 @@ class Decision:
 
 
 def may_approve_automatically(benefit: Benefit, points: tuple[DiscretionaryPoint, ...],
-                              other_open_cases_at_municipality: int) -> bool:
+                              other_open_cases_at_municipality: int, *, departs_from_calculation: bool = False) -> bool:
     """Pure objective cases are approved on the authority's behalf: the benefit allows
-    no discretion, the draft has no discretionary points, and the citizen has no other
-    open case at the same municipality."""
-    return (not benefit.discretion_possible) and not points and other_open_cases_at_municipality == 0
+    no discretion, the draft has no discretionary points and does not depart from the
+    rules' calculation, and the citizen has no other open case at the same municipality."""
+    return ((not benefit.discretion_possible) and not points and other_open_cases_at_municipality == 0
+            and not departs_from_calculation)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from hub.domain.model import (Case, CaseStatus, CaseView, DecisionStatus, Inform
 from hub.domain.ids import new_id
 from hub.ports import INCOME_REGISTER
 from hub.ports import messages as msg
-from hub.service import payments
+from hub.service import intake, payments
 from hub.service.access import case_in_scope, check_limits, event
 from hub.service.steps import attach_information, move_case
 from hub.store.uow import UnitOfWork
@@ -47,6 +47,7 @@ def create_case(uow: UnitOfWork, identity: Identity, c: cmd.CreateCase, now: dt.
                 CaseStatus.CREATED, c.received_at, now, c.received_at + dt.timedelta(days=benefit.processing_deadline_days),
                 c.applicant_statement, c.external_reference, authority.key, identity.client_id, now,
                 sensitivity=c.sensitivity)
+    intake.begin(benefit, case)
     uow.cases.add(case)
     first = StatusChange(None, CaseStatus.CREATED, now, identity.client_id, "application received")
     uow.cases.add_status_change(case.case_id, first)
@@ -55,6 +56,7 @@ def create_case(uow: UnitOfWork, identity: Identity, c: cmd.CreateCase, now: dt.
     # The receipt ("kvittering"): when it was received and by when it will be decided.
     uow.events.record(event(case, "case.receipt", now, identity.client_id, received_at=case.received_at.isoformat(),
                             processing_deadline=case.processing_deadline.isoformat()))
+    intake.start(uow, case, now)
     return CaseView(case, history=(first,)), case
 
 
@@ -73,7 +75,7 @@ def list_cases(uow: UnitOfWork, identity: Identity, f: cmd.CaseFilter, size: int
     size = cmd.page_size(v, size)
     v.raise_if_any()
     qhash = paging.query_hash(identity.client_id, f.municipality_code, f.benefit_code, f.status, f.cpr,
-                              f.received_after, f.received_before)
+                              f.received_after, f.received_before, f.automation, f.fallout_reason)
     after = paging.decode(page_token, qhash)
     rows = uow.cases.list(identity.scope, f, after_id=after, limit=size + 1)
     page = rows[:size]
@@ -147,17 +149,9 @@ def request_register_data(uow: UnitOfWork, identity: Identity, c: cmd.RequestReg
     months = c.validated(now.date())
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
     case.require_open("RequestRegisterData")
-    register = INCOME_REGISTER
-    done = uow.register_fetches.months(case.case_id, register)
-    new = [m for m in months if m not in done]
+    done = uow.register_fetches.months(case.case_id, intake.INCOME_REGISTER)
     reused = [m for m in months if m in done]
-    if new:
-        # Months are fetched once per case, so the first new month names the message.
-        message_id = f"register/{case.case_id}/{register}/{new[0]}..{new[-1]}"
-        uow.register_fetches.add(case.case_id, register, new, message_id, now)
-        uow.outbox.add(msg.RegisterRequest(register=register, case_id=case.case_id,
-                                           municipality_code=case.municipality_code, cpr=case.cpr, months=tuple(new),
-                                           requested_by=identity.client_id).outbox(message_id, case.case_id), now)
-        uow.events.record(event(case, "case.register_data_requested", now, identity.client_id, register=register,
-                                months=new))
+    new = intake.ask(uow, case, intake.INCOME_REGISTER, lambda wanted: msg.RegisterRequest(
+        register=INCOME_REGISTER, case_id=case.case_id, municipality_code=case.municipality_code, cpr=case.cpr,
+        months=wanted, requested_by=identity.client_id), now, months=tuple(months), by=identity.client_id)
     return (new, reused), case

@@ -14,30 +14,83 @@ from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgumen
 from hub.domain.identity import Identity
 from hub.domain.ids import new_id
 from hub.domain.model import (AUTOMATIC_APPROVER, Approval, ApprovalMode, Case, CaseStatus, Decision, DecisionSource,
-                              DecisionStatus, OutboxMessage, Outcome, Return, may_approve_automatically)
+                              DecisionStatus, OutboxMessage, Outcome, PeriodAmount, Return, may_approve_automatically)
 from hub.ports import messages as msg
-from hub.service import cases, hearings, payments
+from hub.domain import rules as r
+from hub.domain.automation import SYSTEM_CLIENT, Automation, Fallout
+from hub.service import cases, hearings, intake, payments, rules
 from hub.service.access import authority_of, case_in_scope, event, require_authority
 from hub.service.steps import move_case
 from hub.store.uow import UnitOfWork
+
+
+def _calculated(uow: UnitOfWork, case: Case, c: cmd.SubmitDraft, amounts: tuple[PeriodAmount, ...],
+                effective_from: dt.date | None) -> tuple[rules.CalculatedDraft | None, str]:
+    """The rules' calculation the draft accepts (use_calculation) or is held against (a
+    typed draft of a benefit with rules, when the case's facts allow a calculation),
+    and the departure's reason; (None, reason) for a typed draft nothing calculates."""
+    if c.use_calculation:
+        return rules.draft_of(rules.calculate(uow, case, effective_from)), ""
+    if r.FORMULAS.get(case.benefit_code) is None:
+        return None, c.departure_reason
+    start = min((a.period_start for a in amounts), default=effective_from)
+    end = max((a.period_end for a in amounts), default=None)
+    try:
+        calculated = rules.draft_of(rules.calculate(uow, case, start, end))
+    except FailedPrecondition:
+        return None, c.departure_reason   # not calculable (facts or figures missing): a typed draft
+    differs = rules.differences(calculated, amounts) or (
+        f"the rules give the outcome {calculated.outcome.value}" if calculated.outcome is not c.outcome else "")
+    if differs and not c.departure_reason:
+        raise InvalidArgument([FieldViolation("departure_reason", f"is required: the draft departs from the "
+                                                                  f"calculation by the benefit's rules ({differs})")])
+    return calculated, c.departure_reason if differs else ""
+
+
+def _accept(c: cmd.SubmitDraft, calculated: rules.CalculatedDraft, amounts: tuple[PeriodAmount, ...]) -> None:
+    """What a draft that accepts the calculation gives itself must agree with it."""
+    wrong = []
+    if c.outcome is not None and c.outcome is not calculated.outcome:
+        wrong.append(FieldViolation("outcome", f"differs from the calculation ({calculated.outcome.value}): "
+                                               f"state a departure_reason instead of use_calculation"))
+    diff = rules.differences(calculated, amounts) if amounts else ""
+    if diff:
+        wrong.append(FieldViolation("amounts", f"differ from the calculation ({diff}): state a departure_reason "
+                                               f"instead of use_calculation"))
+    if wrong:
+        raise InvalidArgument(wrong)
 
 
 def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft,
                  now: dt.datetime) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
     amounts, points, effective_from = c.validated()
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
+    calculated, departure = _calculated(uow, case, c, amounts, effective_from)
+    outcome, reasoning, legal_basis, decisive = c.outcome, c.reasoning, c.legal_basis, c.decisive_fact_ids
+    if c.use_calculation:
+        _accept(c, calculated, amounts)
+        outcome, amounts = calculated.outcome, calculated.amounts
+        reasoning = calculated.reasoning + (f"\n\n{c.reasoning}" if c.reasoning else "")
+        legal_basis = c.legal_basis or calculated.legal_basis
+        decisive = c.decisive_fact_ids or calculated.decisive_fact_ids
+        effective_from = effective_from or (calculated.effective_from if case.status is CaseStatus.DECIDED else None)
+    if case.automation == Automation.IN_PROGRESS.value and identity.client_id != SYSTEM_CLIENT:
+        intake.fall_out(uow, case, Fallout.TAKEN_OVER, f"{identity.client_id} submitted a draft", now)
     recalculation = case.status is CaseStatus.DECIDED
     move_case(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
               by=identity.client_id, client_id=identity.client_id,
               reason="new draft decision submitted" if recalculation else "draft decision submitted")
-    effective = payments.check_grant(uow, case, c.outcome, amounts, effective_from)
-    hearings.check_decisive_facts(uow, case, c.decisive_fact_ids)
+    effective = payments.check_grant(uow, case, outcome, amounts, effective_from)
+    hearings.check_decisive_facts(uow, case, decisive)
     benefit = uow.catalogue.get(case.benefit_code)
     guidance = documents.complaint_guidance(authority_of(uow, case), benefit.appeals_authority_name)
-    decision = Decision(new_id(), case.case_id, DecisionStatus.PENDING_APPROVAL, c.outcome, amounts, c.reasoning,
-                        c.legal_basis, points, identity.client_id, now, effective_from=effective,
-                        decisive_fact_ids=c.decisive_fact_ids, hearing_exception=c.hearing_exception,
-                        hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance)
+    calculation = (r.calculation_to_dict(calculated.calculation, departure) if calculated is not None
+                   else dict(departure_reason=departure, periods=[], facts=[]) if departure else None)
+    decision = Decision(new_id(), case.case_id, DecisionStatus.PENDING_APPROVAL, outcome, amounts, reasoning,
+                        legal_basis, points, identity.client_id, now, effective_from=effective,
+                        decisive_fact_ids=decisive, hearing_exception=c.hearing_exception,
+                        hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance,
+                        calculation=calculation)
     need = hearings.hearing_need(uow, case, decision, now)
     missing = cp.adverse_without_reasons(decision, need.adverse)
     if missing:
@@ -52,7 +105,10 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft,
     others = uow.cases.other_open(case.cpr, case.municipality_code, case.case_id)
     # A draft that needs a hearing waits for it, and then for the authority; one that
     # claims an exception from hearing asks for the authority's judgement.
-    automatic = may_approve_automatically(benefit, points, others) and not hearing and c.hearing_exception is None
+    # A calculation with points for a person's judgement stands only if a person agrees.
+    judged = bool(calculated and calculated.assessment)
+    automatic = (may_approve_automatically(benefit, points, others, departs_from_calculation=bool(departure))
+                 and not hearing and c.hearing_exception is None and not judged)
     if automatic:
         approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
                             note="approved automatically on the authority's behalf: objective case")

@@ -12,11 +12,15 @@ from hub.domain.model import CaseStatus, InformationItem, InformationSource
 from hub.ports import DeliveryOutcome, Receipt
 from hub.ports import messages as msg
 from hub.ports.messages import decode
+from hub.domain.rules import facts as facts_rules
+from hub.ports import CPR_REGISTER, INCOME_REGISTER, RENT_REGISTER
+from hub.service import automation
 from hub.service.steps import attach_information, record_case_event
 from hub.store.outbox import OutboxRow
 from hub.store.uow import UnitOfWork
 
 DISPATCHER_CLIENT = "hub-dispatcher"
+REGISTERS = frozenset({CPR_REGISTER, RENT_REGISTER, INCOME_REGISTER})
 
 
 class DeliveryLog:
@@ -74,6 +78,10 @@ class DeliveryLog:
                     if o.dead and o.row.case_id:
                         record_case_event(uow, o.row.case_id, "delivery.dead_lettered", now, DISPATCHER_CLIENT,
                                           message_id=o.row.message_id, destination=o.row.destination)
+                        if o.row.destination in REGISTERS:
+                            case = uow.cases.get(o.row.case_id, for_update=True)
+                            if case is not None:
+                                automation.register_failed(uow, case, o.row.destination, o.error, now)
             uow.commit()
         return made_due
 
@@ -94,26 +102,41 @@ def _apply(uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) 
         if uow.decisions.mark_sent(m.decision_id, sent_at, receipt.reference):
             record_case_event(uow, row.case_id, "decision.sent", now, DISPATCHER_CLIENT, decision_id=m.decision_id,
                               sent_at=sent_at.isoformat(), letter_reference=receipt.reference)
-    elif isinstance(m, msg.RegisterRequest):
+    elif isinstance(m, msg.REGISTER_KINDS):
         _register_data(uow, row, m, receipt, now)
     # (An archived step keeps the case's own archive reference; other kinds change nothing here.)
 
 
-def _register_data(uow: UnitOfWork, row: OutboxRow, m: msg.RegisterRequest, receipt: Receipt,
-                   now: dt.datetime) -> None:
-    case = uow.cases.get(row.case_id)
+def _register_data(uow: UnitOfWork, row: OutboxRow, m, receipt: Receipt, now: dt.datetime) -> None:
+    """A register's answer, kept on the case as information with its provenance; on a
+    case under automatic processing, the next step."""
+    case = uow.cases.get(row.case_id, for_update=True)
     if case is None:
         return
-    months = list(m.months)
+    months = list(getattr(m, "months", ()))
     if case.status is CaseStatus.WITHDRAWN:
         # The case was withdrawn while the register answered: keep the fact that data
         # came, not the data. (A decided case keeps it, for a recalculation.)
         record_case_event(uow, case.case_id, "case.register_data_discarded", now, DISPATCHER_CLIENT,
-                          register="income_register", months=months, reason=f"case is {case.status.value}")
+                          register=m.register, months=months, reason=f"case is {case.status.value}")
         return
-    value = dict(register="eIndkomst", months=months, fetched_at=receipt.data.get("fetched_at", now.isoformat()),
-                 reference=receipt.reference, records=receipt.data.get("records", []))
-    item = InformationItem(new_id(), case.case_id, InformationSource.REGISTER, f"eIndkomst {receipt.reference}",
-                           "income.register_records", value, False, m.requested_by or DISPATCHER_CLIENT, now)
+    fetched_at = receipt.data.get("fetched_at", now.isoformat())
+    if isinstance(m, msg.PersonRequest):
+        kind, name = facts_rules.CPR_KIND, "CPR"
+        value = dict(register=name, fetched_at=fetched_at, reference=receipt.reference,
+                     person=receipt.data.get("person"), household=receipt.data.get("household"))
+    elif isinstance(m, msg.DwellingRequest):
+        kind, name = facts_rules.RENT_KIND, "Huslejeregisteret"
+        value = dict(register=name, fetched_at=fetched_at, reference=receipt.reference,
+                     dwelling=receipt.data.get("dwelling"))
+    else:
+        kind, name = facts_rules.INCOME_KIND, "eIndkomst"
+        value = dict(register=name, months=months, fetched_at=fetched_at, reference=receipt.reference,
+                     records=receipt.data.get("records", []))
+        if m.cpr != case.cpr:   # another adult of the household's income
+            value["cpr"] = m.cpr
+    item = InformationItem(new_id(), case.case_id, InformationSource.REGISTER, f"{name} {receipt.reference}",
+                           kind, value, False, m.requested_by or DISPATCHER_CLIENT, now)
     attach_information(uow, case, item, action="RegisterData", now=now, client_id=DISPATCHER_CLIENT,
                        reason="register data arrived")
+    automation.advance(uow, case, now)

@@ -20,14 +20,14 @@ def benefit_from_row(r) -> Benefit:
                    AuthorityKind(r.authority_kind), r.central_authority_code, r.central_authority_name,
                    r.hearing_deadline_days, r.appeals_authority_name,
                    tuple(AmountLimit(PeriodKind(x["per"]), int(x["max_oere"]), x.get("basis", ""))
-                         for x in r.amount_limits or ()))
+                         for x in r.amount_limits or ()), bool(r.automatic_processing))
 
 
 def case_from_row(r) -> Case:
     return Case(r.case_id, r.municipality_code, r.cpr, r.benefit_code, Channel(r.channel), Origin(r.origin),
                 CaseStatus(r.status), r.received_at, r.created_at, r.processing_deadline, r.applicant_statement,
                 r.external_reference, r.authority_key, r.created_by, r.updated_at, r.archive_reference,
-                Sensitivity(r.sensitivity))
+                Sensitivity(r.sensitivity), r.automation, r.fallout_reason, r.fallout_detail or "")
 
 
 def case_from_mapping(m, table: sa.Table) -> Case:
@@ -40,7 +40,8 @@ def case_row(c: Case) -> dict[str, Any]:
                 created_at=c.created_at, processing_deadline=c.processing_deadline,
                 applicant_statement=c.applicant_statement, external_reference=c.external_reference,
                 authority_key=c.authority_key, created_by=c.created_by, updated_at=c.updated_at,
-                sensitivity=c.sensitivity.value)
+                sensitivity=c.sensitivity.value, automation=c.automation, fallout_reason=c.fallout_reason,
+                fallout_detail=c.fallout_detail)
 
 
 def _amounts_json(items) -> list[dict[str, Any]]:
@@ -76,7 +77,7 @@ def decision_row(d: Decision) -> dict[str, Any]:
                 decisive_fact_ids=list(d.decisive_fact_ids),
                 hearing_exception=d.hearing_exception.value if d.hearing_exception else None,
                 hearing_exception_note=d.hearing_exception_note, complaint_guidance=d.complaint_guidance,
-                source=d.source.value)
+                source=d.source.value, calculation=d.calculation)
 
 
 def decision_from_row(r) -> Decision:
@@ -101,4 +102,4 @@ def decision_from_values(v) -> Decision:
                     tuple(v.get("decisive_fact_ids") or ()),
                     HearingException(v["hearing_exception"]) if v.get("hearing_exception") else None,
                     v.get("hearing_exception_note") or "", v.get("complaint_guidance") or "",
-                    DecisionSource(v.get("source") or "AUTHORITY"))
+                    DecisionSource(v.get("source") or "AUTHORITY"), v.get("calculation"))

@@ -106,6 +106,26 @@ benefits = sa.Table(
     sa.Column("appeals_authority_name", sa.String(200), nullable=False, server_default="Ankestyrelsen"),
     # [{"per": "MONTH" | "WEEK" | "PAYMENT", "max_oere": n, "basis": "..."}]: plausible maxima.
     sa.Column("amount_limits", Json, nullable=False, server_default="[]"),
+    # Applications the hub processes on its own: registers, calculated draft, automatic
+    # approval where the rules allow it.
+    sa.Column("automatic_processing", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# Benefit rules as data: the figures of each version, as hub.domain.rules.rule_set_to_dict
+# writes them. Never updated: a correction is a new version.
+rule_sets = sa.Table(
+    "rule_sets", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("benefit_code", sa.String(64), sa.ForeignKey("benefits.code"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("parameters", Json, nullable=False),
+    sa.Column("published_by", sa.String(200), nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("benefit_code", "version", name="uq_rule_sets_benefit_version"),
 )
 
 cases = sa.Table(
@@ -130,7 +150,13 @@ cases = sa.Table(
     sa.Column("archive_reference", sa.String(300), nullable=True),
     # hub.domain.model.Sensitivity; only ever raised.
     sa.Column("sensitivity", sa.String(30), nullable=False, server_default="NOT_CONFIDENTIAL"),
+    # Automatic processing (hub.domain.automation): where it stands (null: not processed
+    # automatically), and why a case fell out of it to a person.
+    sa.Column("automation", sa.String(20), nullable=True),
+    sa.Column("fallout_reason", sa.String(40), nullable=True),
+    sa.Column("fallout_detail", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_cases_cpr_municipality", "cpr", "municipality_code"),
+    sa.Index("ix_cases_fallout", "fallout_reason", "municipality_code", "id"),
     sa.Index("ix_cases_municipality_id", "municipality_code", "id"),
     sa.Index("ix_cases_authority_status", "authority_key", "status"),
 )
@@ -191,6 +217,9 @@ decisions = sa.Table(
     sa.Column("hearing_exception_note", sa.Text, nullable=False, server_default=""),
     sa.Column("complaint_guidance", sa.Text, nullable=False, server_default=""),
     sa.Column("source", sa.String(30), nullable=False, server_default="AUTHORITY"),
+    # The calculation by the rules the draft accepted or departed from (periods with
+    # their rule set and steps, the facts, a departure's reason); null: typed without one.
+    sa.Column("calculation", Json, nullable=True),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),

@@ -154,6 +154,7 @@ class Batch:
         # before) or answered by an earlier use case in the batch.
         self.responses: dict[tuple[str, str], StoredResponse | None] = {}
         self.benefits: dict[str, Benefit | None] = {}
+        self.rule_sets: dict[str, list] = {}    # benefit code -> its rule sets (hub.store.rules)
 
     def prefetch_responses(self, keys: list[tuple[str, str]]) -> None:
         by_client: dict[str, dict[str, None]] = {}  # (ordered sets)

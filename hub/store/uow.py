@@ -19,6 +19,7 @@ from hub.store.outbox import Outbox
 from hub.store.payments import Claims, Payments
 from hub.store.repositories.cases import Cases, Catalogue, Decisions, Information, RegisterFetches
 from hub.store.repositories.log import Audit, Events, Idempotency, Subscriptions
+from hub.store.rules import RuleSets
 from hub.store.transaction import Batch, ConnectionSource, StoredResponse, _Pending, end_transaction, open_transaction
 
 
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.conn: sa.Connection | None = None
         self.locks = store.engine.dialect.name != "sqlite"  # SQLite locks the whole database instead
         self.catalogue = Catalogue(self)
+        self.rules = RuleSets(self)
         self.cases = Cases(self)
         self.information = Information(self)
         self.register_fetches = RegisterFetches(self)
@@ -99,11 +101,13 @@ class UnitOfWork:
             self.pending.write_all(self.conn, self.store.relay)
             self.conn.commit()
         else:
-            if self._savepoint is not None:
-                self.pending.write_rows(self.conn)
-                self._savepoint.commit()
+            # The batch's later use cases find this one's answers (before its rows are
+            # written, which empties the buffer).
             for r in self.pending.idempotency:
                 self.batch.responses[(r["client_id"], r["request_id"])] = StoredResponse(
                     r["rpc"], r["fingerprint"], r["response"])
+            if self._savepoint is not None:
+                self.pending.write_rows(self.conn)
+                self._savepoint.commit()
             self.batch.pending.absorb(self.pending)
         self._committed = True

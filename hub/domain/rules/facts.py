@@ -193,6 +193,8 @@ def facts_of(case: Case, items: Iterable[InformationItem], on: dt.date) -> dict[
                 "applicant.other_income_per_year", own[1], Unit.OERE_PER_YEAR, INCOME_SOURCE, own[3],
                 "din indkomst, der ikke er arbejdsindkomst")
         if partner is not None:
+            out["partner.age"] = Fact("partner.age", age(partner.birth_date, on), Unit.YEARS, src, ids,
+                                      "din ægtefælles eller samlevers alder")
             theirs = income_of(reg, partner.cpr, window)
             if theirs is not None:
                 out["partner.other_income_per_year"] = Fact(
@@ -214,6 +216,7 @@ def facts_of(case: Case, items: Iterable[InformationItem], on: dt.date) -> dict[
                 ("electricity_included", "dwelling.electricity_included", Unit.FLAG, "el er med i huslejen"),
                 ("heating_separate", "dwelling.heating_separate", Unit.FLAG, "varme betales særskilt"),
                 ("maintenance_duty", "dwelling.maintenance_duty", Unit.FLAG, "du har vedligeholdelsespligt"),
+                ("water_separate", "dwelling.water_separate", Unit.FLAG, "vand og vandafledning betales særskilt"),
                 ("tenure", "dwelling.tenure", Unit.TEXT, "boligform")):
             if key in d:
                 out[name] = Fact(name, d[key], unit, RENT_SOURCE, ids, text)

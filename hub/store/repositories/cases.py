@@ -59,6 +59,11 @@ class Cases(Repository):
         self._c.execute(sa.update(t.cases).where(t.cases.c.case_id == case.case_id)
                         .values(sensitivity=case.sensitivity.value, updated_at=case.updated_at))
 
+    def save_automation(self, case: Case) -> None:
+        self._c.execute(sa.update(t.cases).where(t.cases.c.case_id == case.case_id).values(
+            automation=case.automation, fallout_reason=case.fallout_reason, fallout_detail=case.fallout_detail,
+            updated_at=case.updated_at))
+
     def set_archive_reference(self, case_id: str, reference: str) -> None:
         self._c.execute(sa.update(t.cases).where(t.cases.c.case_id == case_id).values(archive_reference=reference))
 
@@ -89,7 +94,8 @@ class Cases(Repository):
         c = t.cases.c
         q = scoped(sa.select(t.cases).where(c.id > after_id), scope)
         for column, value in ((c.municipality_code, f.municipality_code), (c.benefit_code, f.benefit_code),
-                              (c.status, f.status), (c.cpr, f.cpr)):
+                              (c.status, f.status), (c.cpr, f.cpr), (c.automation, f.automation),
+                              (c.fallout_reason, f.fallout_reason)):
             if value:
                 q = q.where(column == value)
         if f.received_after:
@@ -97,6 +103,26 @@ class Cases(Repository):
         if f.received_before:
             q = q.where(c.received_at < f.received_before)
         return [(r.id, case_from_row(r)) for r in self._c.execute(q.order_by(c.id).limit(limit))]
+
+
+    def automation_figures(self, scope: Scope, *, municipality_code: str, benefit_code: str,
+                           received_from: dt.datetime | None, received_to: dt.datetime | None
+                           ) -> list[tuple[str, str, str | None, str | None, int]]:
+        """(municipality, benefit, automation, fallout reason, cases) over the cases
+        `scope` sees, received in [received_from, received_to)."""
+        c = t.cases.c
+        q = scoped(sa.select(c.municipality_code, c.benefit_code, c.automation, c.fallout_reason,
+                             sa.func.count()).select_from(t.cases), scope)
+        if municipality_code:
+            q = q.where(c.municipality_code == municipality_code)
+        if benefit_code:
+            q = q.where(c.benefit_code == benefit_code)
+        if received_from:
+            q = q.where(c.received_at >= received_from)
+        if received_to:
+            q = q.where(c.received_at < received_to)
+        q = q.group_by(c.municipality_code, c.benefit_code, c.automation, c.fallout_reason)
+        return [tuple(r) for r in self._uow.conn.execute(q)]
 
 
 class Information(Repository):

@@ -47,6 +47,7 @@ CLIENTS = [
     # Payment providers: 101 and 147 outsourced to one, 751 to another.
     dict(id="provider-a", token="t-provider-a", role="payment_provider", municipalities=["101", "147"]),
     dict(id="provider-b", token="t-provider-b", role="payment_provider", municipalities=["751"]),
+    dict(id="rules-admin", token="t-rules-admin", role="rule_administrator", municipalities=[]),
 ]
 
 

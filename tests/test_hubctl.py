@@ -331,3 +331,40 @@ def test_piped_into_head_it_stops_quietly(hub):
     done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, timeout=60,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.stdout == "{\nstatus=141\n" and done.stderr == "", done.stderr
+
+
+def test_hubctl_rules_publish_show_calculate_and_the_work_list(hub, capsys, tmp_path, clock):
+    """A rule administrator publishes next year's rates from a JSON file; the back office
+    sees them, calculates a case and finds the cases that fell out to it."""
+    from hub.store.seeds import RULE_SETS
+    seed = json.loads((RULE_SETS / "BOERNEBIDRAG-2026.json").read_text(encoding="utf-8"))
+    seed.update(effective_from="2027-01-01", note="2027 rates (test figures)")
+    seed["parameters"]["normal_basic_per_month"]["value"] = 150_000
+    path = tmp_path / "boernebidrag-2027.json"
+    path.write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    code, err = _run(capsys, hub, "t-backoffice", "rules", "publish", str(path))
+    assert code == 1 and "PERMISSION_DENIED" in err
+    code, published = _run(capsys, hub, "t-rules-admin", "rules", "publish", str(path))
+    assert code == 0 and published["version"] == 3 and published["effective_from"]["year"] == 2027
+    code, shown = _run(capsys, hub, "t-backoffice", "rules", "show", "BOERNEBIDRAG", "--on", "2027-02-01")
+    assert code == 0 and {p["name"]: p.get("value") for p in shown["parameters"]}["normal_basic_per_month"] \
+        == "150000"
+    code, listed = _run(capsys, hub, "t-backoffice", "rules", "list", "--benefit", "BOERNEBIDRAG")
+    assert [s["version"] for s in listed["rule_sets"]] == [3, 2, 1]
+
+    # A case to calculate: an application by phone (processed by a person) with the bidrag in it.
+    code, case = _run(capsys, hub, "t-backoffice", "case", "create", "--municipality", "101", "--cpr", new_cpr(),
+                      "--benefit", "BOERNEBIDRAG", "--channel", "phone", "--statement",
+                      "child_support_fixed_oere_per_month=315800", "--statement", "child_support_children=1")
+    code, calc = _run(capsys, hub, "t-backoffice", "rules", "calculate", case["case_id"])
+    assert code == 0 and [a["amount_oere"] for a in calc["amounts"]] == ["167500"]
+    _run(capsys, hub, "t-backoffice", "case", "add-info", case["case_id"], "--source", "citizen",
+         "--kind", "child_support.document", "--value", "Familieretshuset 2026-123")
+    code, sub = _run(capsys, hub, "t-backoffice", "decision", "submit", case["case_id"], "--use-calculation")
+    assert code == 0 and sub["approved_automatically"] and sub["decision"]["calculation"]["periods"]
+    code, work = _run(capsys, hub, "t-backoffice", "--json", "case", "list", "--automation", "fell-out")
+    assert code == 0 and work["cases"] == []
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    code, err = _run(capsys, hub, "t-rules-admin", "rules", "publish", str(bad))
+    assert code == 2 and "not a rule set" in err

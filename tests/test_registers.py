@@ -171,7 +171,7 @@ def test_a_household_is_the_same_whichever_member_is_asked_for(cpr_client, rent_
     assert type(flat["rooms"]) is int and flat["rooms"] >= 1
     assert flat["rent_oere_per_year"] is None if flat["tenure"] == "owner" else type(flat["rent_oere_per_year"]) is int
     for name in ("heating_included", "hot_water_included", "electricity_included", "heating_separate",
-                 "maintenance_duty"):
+                 "maintenance_duty", "water_separate"):
         assert type(flat[name]) is bool
 
 
@@ -266,7 +266,8 @@ def test_fixtures_win_over_the_generated_data_in_process_and_over_http(cpr_sim, 
     # The address is not in the rent register until a fixture puts a dwelling there.
     assert _refusal(lambda: rent_client.deliver(dwelling_request(address))).not_found
     flat = dict(tenure="rental", rent_oere_per_year=7_200_000, area_m2=64, rooms=2, heating_included=False,
-                hot_water_included=False, electricity_included=False, heating_separate=True, maintenance_duty=True)
+                hot_water_included=False, electricity_included=False, heating_separate=True, maintenance_duty=True,
+                water_separate=False)
     rent_sim.put_dwelling(address, flat)
     assert rent_client.deliver(dwelling_request(address)).data["dwelling"] == dict(flat, address_id=address)
 

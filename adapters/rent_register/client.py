@@ -18,7 +18,8 @@ from hub.ports import Delivery, DeliveryFailed, Receipt
 from hub.ports import messages as m
 
 TENURES = ("rental", "owner", "cooperative")
-FLAGS = ("heating_included", "hot_water_included", "electricity_included", "heating_separate", "maintenance_duty")
+FLAGS = ("heating_included", "hot_water_included", "electricity_included", "heating_separate", "maintenance_duty",
+         "water_separate")
 
 
 def read_dwelling(value: Any, asked: str) -> dict[str, Any]:

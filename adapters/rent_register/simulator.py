@@ -9,7 +9,7 @@ always gives the same dwelling.
             "dwelling": {"address_id", "tenure": "rental" | "owner" | "cooperative",
                          "rent_oere_per_year": int | null, "area_m2": int, "rooms": int,
                          "heating_included", "hot_water_included", "electricity_included",
-                         "heating_separate", "maintenance_duty": bool}}
+                         "heating_separate", "maintenance_duty", "water_separate": bool}}
     -> 404 {"error": "not found"}   (an address with no dwelling in the register: any
                                      address the CPR simulator does not generate)
     PUT  /v1/fixtures/dwelling  {"address_id": "...", "dwelling": {...} | null}
@@ -21,7 +21,8 @@ housing charge, "boligafgift") without consumption (heating, water, electricity)
 numbers. `heating_included`, `hot_water_included`, `electricity_included`: the rent
 includes them; `heating_separate`: heating is paid to the landlord on account beside
 the rent (its own heating account); `maintenance_duty`: the occupant has the duty of
-interior maintenance.
+interior maintenance; `water_separate`: water and drainage are paid beside the rent
+(boligstøtteloven § 10, stk. 3).
 
 Fixtures win: `put_dwelling(address_id, dwelling)` sets the answer for that address
 (the fields of `dwelling` replace the generated ones; an address the register does not
@@ -56,7 +57,8 @@ def dwelling(address_id: str) -> dict[str, Any] | None:
                 hot_water_included=tenure != "owner" and r.random() < (0.8 if heating else 0.1),
                 electricity_included=tenure != "owner" and r.random() < 0.03,
                 heating_separate=tenure != "owner" and not heating and r.random() < 0.7,
-                maintenance_duty=tenure != "rental" or r.random() < 0.5)
+                maintenance_duty=tenure != "rental" or r.random() < 0.5,
+                water_separate=tenure != "owner" and r.random() < 0.4)
 
 
 class Simulator(RegisterSimulator):

@@ -58,7 +58,8 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
-from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2, payments_pb2
+from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2,
+                    payments_pb2, rules_pb2)
 
 
 class UsageError(Exception):
@@ -163,6 +164,14 @@ def _point(text: str) -> decisions_pb2.DiscretionaryPoint:
     return decisions_pb2.DiscretionaryPoint(topic=topic, assessment=assessment)
 
 
+def _json_or_text(text: str):
+    """A statement's value: a number, true/false or JSON as such, anything else as text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def _value(text: str) -> struct_pb2.Value:
     try:
         return json_format.ParseDict(json.loads(text), struct_pb2.Value())
@@ -215,6 +224,27 @@ def _whole(value):
     return value
 
 
+def publish_request(request_id: str, path: str) -> rules_pb2.PublishRuleSetRequest:
+    """A PublishRuleSetRequest from a rule set's JSON file (the seed files' form)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        y, m, day = map(int, str(d["effective_from"]).split("-"))
+        req = rules_pb2.PublishRuleSetRequest(
+            request_id=request_id, benefit_code=d["benefit_code"], effective_from=date_pb2.Date(year=y, month=m, day=day),
+            legal_basis=d.get("legal_basis", ""), source=d.get("source", ""), note=d.get("note", ""))
+        for name, p in d["parameters"].items():
+            item = req.parameters.add(name=name, unit=calculation_pb2.RuleUnit.Value(f"RULE_UNIT_{p['unit']}"),
+                                      section=p.get("section", ""), source=p.get("source", ""), note=p.get("note", ""))
+            if p.get("value") is not None:
+                item.value = p["value"]
+    except OSError as err:
+        raise UsageError(f"hubctl rules publish: cannot read {path}: {err.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UsageError(f"hubctl rules publish: {path} is not a rule set in the seed form ({err})") from None
+    return req
+
+
 def run(args, hub) -> None:
     rid = args.request_id or str(uuid.uuid4())
     c, d, b = hub.cases, hub.decisions, hub.benefits
@@ -223,7 +253,7 @@ def run(args, hub) -> None:
             _print(b.ListBenefits(benefits_pb2.ListBenefitsRequest()))
         case "case-create":
             statement = struct_pb2.Struct()
-            statement.update(dict(args.statement))
+            statement.update({k: _json_or_text(v) for k, v in args.statement})
             _print(c.CreateCase(cases_pb2.CreateCaseRequest(
                 request_id=rid, municipality_code=args.municipality, cpr=args.cpr, benefit_code=args.benefit,
                 channel=args.channel, applicant_statement=statement, external_reference=args.ref)))
@@ -232,7 +262,8 @@ def run(args, hub) -> None:
         case "case-list":
             _print(c.ListCases(cases_pb2.ListCasesRequest(
                 municipality_code=args.municipality, benefit_code=args.benefit, cpr=args.cpr, status=args.status,
-                page_size=args.page_size, page_token=args.page_token)))
+                automation=args.automation, fallout_reason=args.fallout, page_size=args.page_size,
+                page_token=args.page_token)))
         case "case-add-info":
             _print(c.AddInformation(cases_pb2.AddInformationRequest(
                 request_id=rid, case_id=args.case_id, source=args.source,
@@ -246,7 +277,8 @@ def run(args, hub) -> None:
                 request_id=rid, case_id=args.case_id, outcome=args.outcome,
                 amounts=args.amount, reasoning=args.reasoning, legal_basis=args.legal_basis,
                 discretionary_points=args.point, decisive_fact_ids=args.fact,
-                hearing_exception=args.hearing_exception, hearing_exception_note=args.hearing_exception_note)))
+                hearing_exception=args.hearing_exception, hearing_exception_note=args.hearing_exception_note,
+                use_calculation=args.use_calculation, departure_reason=args.departure_reason)))
         case "decision-approve":
             req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
             if args.amount or args.point:
@@ -280,6 +312,27 @@ def run(args, hub) -> None:
         case "ops-retry-now":
             _print(hub.operations.RetryNow(operations_pb2.RetryNowRequest(request_id=rid,
                                                                           destination=args.destination)))
+        case "rules-list":
+            _print(hub.rules.ListRuleSets(rules_pb2.ListRuleSetsRequest(benefit_code=args.benefit)))
+        case "rules-show":
+            req = rules_pb2.GetRuleSetRequest(benefit_code=args.benefit, version=args.version)
+            if args.on:
+                req.in_force_on.CopyFrom(args.on)
+            _print(hub.rules.GetRuleSet(req))
+        case "rules-publish":
+            _print(hub.rules.PublishRuleSet(publish_request(rid, args.file)))
+        case "rules-calculate":
+            req = rules_pb2.CalculateDraftRequest(case_id=args.case_id)
+            for field, value in (("period_start", args.start), ("period_end", args.end)):
+                if value:
+                    getattr(req, field).CopyFrom(value)
+            _print(hub.rules.CalculateDraft(req))
+        case "rules-report":
+            req = rules_pb2.GetAutomationReportRequest(municipality_code=args.municipality, benefit_code=args.benefit)
+            for field, value in (("received_from", args.start), ("received_to", args.end)):
+                if value:
+                    getattr(req, field).CopyFrom(value)
+            _print(hub.rules.GetAutomationReport(req))
         case "payments-run":
             run_payments(hub, rid, args.period, quiet=args.quiet)
         case "payments-list":
@@ -472,7 +525,8 @@ def parser() -> argparse.ArgumentParser:
     enum_arg(s, "--channel", common_pb2.Channel, "how the application came", required=True)
     s.add_argument("--statement", action="append", default=[], type=_pair("KEY=VALUE", "civil_status=single"),
                    metavar="KEY=VALUE",
-                   help="the applicant's statement, one KEY=VALUE each (repeat for more)")
+                   help="the applicant's statement, one KEY=VALUE each (repeat for more); a number, true or "
+                        "false is one (README: the keys the rules read)")
     s.add_argument("--ref", default="", help="external reference")
     s = _command(case, "show", "case-show", "one case: information, decisions, history, payments")
     s.add_argument("case_id", help="the case")
@@ -481,6 +535,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--benefit", default="", help="one benefit code")
     s.add_argument("--cpr", default="", help="one citizen's cases")
     enum_arg(s, "--status", common_pb2.CaseStatus, "only cases in this state")
+    enum_arg(s, "--automation", cases_pb2.Automation, "only cases in this state of automatic processing")
+    enum_arg(s, "--fallout", cases_pb2.FalloutReason, "only cases that fell out to a person for this reason")
     _paging(s)
     s = _command(case, "add-info", "case-add-info", "add a piece of information to a case")
     s.add_argument("case_id", help="the case")
@@ -509,13 +565,35 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("message_id", nargs="?", help="one dead letter (or --all)")
     s.add_argument("--all", action="store_true", help="every dead letter (of --destination)")
     s.add_argument("--destination", default="", help="with --all: only this destination's")
-    destinations = ["economy", "digital_post", "archive", "income_register", "payment_provider", "appeals", "amqp"]
+    destinations = ["economy", "digital_post", "archive", "income_register", "cpr_register", "rent_register",
+                    "payment_provider", "appeals", "amqp"]
     for name in ("pause", "resume"):
         s = _command(ops, name, f"ops-{name}", f"{name} delivery to a destination")
         s.add_argument("destination", choices=destinations, help="the destination")
     s = _command(ops, "retry-now", "ops-retry-now",
                  "a destination's backing-off messages due now (when it answers again)")
     s.add_argument("destination", choices=destinations, help="the destination")
+
+    rules = _group(top, "rules", "the benefits' rules: the rates as data, calculations, automatic processing")
+    s = _command(rules, "list", "rules-list", "every published rule set (version), newest first")
+    s.add_argument("--benefit", default="", help="one benefit code")
+    s = _command(rules, "show", "rules-show", "one rule set with every figure, its section and source")
+    s.add_argument("benefit", help="the benefit code")
+    s.add_argument("--version", type=int, default=0, help="a version (default: the one in force --on)")
+    s.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help="the one in force on this day (default: today)")
+    s = _command(rules, "publish", "rules-publish",
+                 "publish a new version from a JSON file in the seed form (hub/store/seeds/rule_sets)")
+    s.add_argument("file", help="the rule set as JSON: benefit_code, effective_from, legal_basis, source, note, "
+                                "parameters {name: {value, unit, section, source, note}}")
+    s = _command(rules, "calculate", "rules-calculate", "what the rules give for a case, step by step")
+    s.add_argument("case_id", help="the case")
+    s.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="the period's first day")
+    s.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="the period's last day")
+    s = _command(rules, "report", "rules-report", "applications decided without a person, and why others fell out")
+    s.add_argument("--municipality", default="", help="one municipality code")
+    s.add_argument("--benefit", default="", help="one benefit code")
+    s.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="received from this day")
+    s.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD", help="received up to this day")
 
     payments = _group(top, "payments", "payment runs, orders, provider files")
     s = _command(payments, "run", "payments-run", "create the orders due up to a month, for every grant in force")
@@ -550,9 +628,14 @@ def parser() -> argparse.ArgumentParser:
     dec = _group(top, "decision", "draft decisions: submit, approve, return")
     s = _command(dec, "submit", "decision-submit", "a reasoned draft decision for the authority")
     s.add_argument("case_id", help="the case")
-    enum_arg(s, "--outcome", decisions_pb2.Outcome, "the outcome", required=True)
+    enum_arg(s, "--outcome", decisions_pb2.Outcome, "the outcome (not with --use-calculation)")
     s.add_argument("--amount", action="append", default=[], type=_amount, metavar="OERE:START:END",
                    help="an amount in øre for a period, both ends inclusive (repeat for more)")
+    s.add_argument("--use-calculation", action="store_true",
+                   help="the outcome, amounts and reasons the benefit's rules give (see: hubctl rules calculate)")
+    s.add_argument("--departure-reason", default="",
+                   help="why the amounts depart from the rules' calculation (such a draft is never approved "
+                        "automatically)")
     s.add_argument("--reasoning", default="", help="the reasons")
     s.add_argument("--legal-basis", default="", help="the legal basis")
     s.add_argument("--point", action="append", default=[], type=_point, metavar="TOPIC=ASSESSMENT",

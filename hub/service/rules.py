@@ -177,5 +177,7 @@ def differences(calculated: CalculatedDraft, amounts: tuple[PeriodAmount, ...]) 
                 == {(a.period_start, a.period_end, a.amount_oere) for a in amounts if a.amount_oere})
     if same:
         return ""
-    return "the rules give " + (", ".join(f"{r.kr(a.amount_oere)} from {a.period_start.isoformat()} to "
+    per = {PeriodKind.MONTH: " a month", PeriodKind.WEEK: " a week"}.get(
+        calculated.calculation.results[0].period.per, "") if calculated.calculation.results else ""
+    return "the rules give " + (", ".join(f"{r.kr(a.amount_oere)}{per} from {a.period_start.isoformat()} to "
                                            f"{a.period_end.isoformat()}" for a in calculated.amounts) or "nothing")

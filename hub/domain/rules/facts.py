@@ -218,7 +218,7 @@ def facts_of(case: Case, items: Iterable[InformationItem], on: dt.date) -> dict[
                 ("maintenance_duty", "dwelling.maintenance_duty", Unit.FLAG, "du har vedligeholdelsespligt"),
                 ("water_separate", "dwelling.water_separate", Unit.FLAG, "vand og vandafledning betales særskilt"),
                 ("tenure", "dwelling.tenure", Unit.TEXT, "boligform")):
-            if key in d:
+            if d.get(key) is not None:   # (an owner pays no rent: none is given)
                 out[name] = Fact(name, d[key], unit, RENT_SOURCE, ids, text)
     return out
 

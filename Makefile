@@ -72,6 +72,7 @@ bench: $(GEN)
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.events
 	$(PY) -m bench.payments
+	$(PY) -m bench.lifecycle
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

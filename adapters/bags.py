@@ -23,7 +23,10 @@ _lock = threading.Lock()
 
 
 def dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    """JSON one value to a line, keys sorted. (Not indented: with an indent the standard
+    library encodes in Python, not C, and an archived case with a year of register data
+    took 2 ms of the dispatcher's CPU.)"""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def place_bag(root: Path, final: Path, files: dict[str, str], info: dict[str, str]) -> None:
@@ -40,7 +43,9 @@ def place_bag(root: Path, final: Path, files: dict[str, str], info: dict[str, st
             for name, text in files.items():
                 (tmp / name).write_text(text, encoding="utf-8")
             bag = bagit.make_bag(str(tmp), info, checksums=["sha256"])
-            bag.validate()
+            # The manifests were just made from these files: the quick check (every file
+            # there, sizes and counts as bag-info says) is what can still go wrong.
+            bag.validate(fast=True)
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(final)
             fsync_dir(final.parent)

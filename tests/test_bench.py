@@ -53,3 +53,19 @@ def test_the_load_generator_collects_no_cyclic_garbage_while_it_measures():
     assert seen[0] is True  # the warm-up call, before measuring
     assert seen[1:] == [False] * 4  # two callers, two calls each (the second ends after the run)
     assert gc.isenabled()
+
+
+def test_the_lifecycle_benchmark_takes_every_application_through_to_its_deliveries(tmp_path):
+    """bench.lifecycle fails its run unless every application was decided automatically,
+    at the right amount, with its posting, letter and archive package written."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_LIFECYCLES="20", HUB_BENCH_CALLERS="4")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.lifecycle"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "decided automatically 20, fell out 0; postings 20 (0 wrong), letters 20, archive packages 20" in done.stdout

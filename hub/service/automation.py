@@ -104,7 +104,8 @@ def decide(uow: UnitOfWork, case: Case, now: dt.datetime) -> None:
         return fall_out(uow, case, Fallout.NOT_CALCULABLE, exc.message, now)
     identity = system_identity(case)
     (decision, _, automatic, hearing), _ = decisions.submit_draft(uow, identity, cmd.SubmitDraft(
-        f"automatic/{case.case_id}", case.case_id, None, [], "", "", [], use_calculation=True), now)
+        f"automatic/{case.case_id}", case.case_id, None, [], "", "", [], use_calculation=True), now,
+        calculated=calculated)
     _audit(uow, case, "SubmitDraftDecision", now, "automatic processing: calculated draft")
     if automatic:
         case.automation = Automation.DECIDED.value

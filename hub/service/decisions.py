@@ -25,12 +25,14 @@ from hub.store.uow import UnitOfWork
 
 
 def _calculated(uow: UnitOfWork, case: Case, c: cmd.SubmitDraft, amounts: tuple[PeriodAmount, ...],
-                effective_from: dt.date | None) -> tuple[rules.CalculatedDraft | None, str]:
-    """The rules' calculation the draft accepts (use_calculation) or is held against (a
-    typed draft of a benefit with rules, when the case's facts allow a calculation),
-    and the departure's reason; (None, reason) for a typed draft nothing calculates."""
+                effective_from: dt.date | None, done: rules.CalculatedDraft | None
+                ) -> tuple[rules.CalculatedDraft | None, str]:
+    """The rules' calculation the draft accepts (use_calculation; `done`: made already, in
+    this transaction) or is held against (a typed draft of a benefit with rules, when
+    the case's facts allow a calculation), and the departure's reason; (None, reason)
+    for a typed draft nothing calculates."""
     if c.use_calculation:
-        return rules.draft_of(rules.calculate(uow, case, effective_from)), ""
+        return done or rules.draft_of(rules.calculate(uow, case, effective_from)), ""
     if r.FORMULAS.get(case.benefit_code) is None:
         return None, c.departure_reason
     start = min((a.period_start for a in amounts), default=effective_from)
@@ -61,11 +63,12 @@ def _accept(c: cmd.SubmitDraft, calculated: rules.CalculatedDraft, amounts: tupl
         raise InvalidArgument(wrong)
 
 
-def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft,
-                 now: dt.datetime) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
+def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: dt.datetime, *,
+                 calculated: rules.CalculatedDraft | None = None
+                 ) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
     amounts, points, effective_from = c.validated()
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
-    calculated, departure = _calculated(uow, case, c, amounts, effective_from)
+    calculated, departure = _calculated(uow, case, c, amounts, effective_from, calculated)
     outcome, reasoning, legal_basis, decisive = c.outcome, c.reasoning, c.legal_basis, c.decisive_fact_ids
     if c.use_calculation:
         _accept(c, calculated, amounts)

@@ -69,7 +69,10 @@ def grant_approved(uow: UnitOfWork, identity: Identity, case: Case, decision: De
         uow.events.record(event(case, "payment.grant_superseded", now, identity.client_id,
                                 decision_id=decision.decision_id, superseded=sorted(replaced),
                                 effective_from=effective.isoformat()))
-    for key in sorted(keys | {x.period_key for x in lines}):
+    # A period with neither orders nor claims is in balance whatever its line (a first
+    # grant has none): only the others are looked at.
+    touched = keys | ({x.period_key for x in lines} & uow.payments.periods_with_money(case.case_id))
+    for key in sorted(touched):
         rebalance(uow, identity, case, key, now, cancel_unsent=True, decision_id=decision.decision_id)
     last_run = uow.payments.latest_run_period()
     if last_run:

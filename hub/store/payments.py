@@ -90,6 +90,12 @@ class Payments(Repository):
             L.case_id == case_id, L.state != SUPERSEDED, L.period_start >= from_date, L.decision_id != except_decision))
         return {r.period_key: int(r.amount_oere) for r in rows}
 
+    def periods_with_money(self, case_id: str) -> set[str]:
+        """The periods of a case that have orders or claims (the others need no balancing)."""
+        orders = sa.select(O.period_key).where(O.case_id == case_id)
+        claims = sa.select(K.period_key).where(K.case_id == case_id, K.period_key != "")
+        return set(self._c.execute(sa.union(orders, claims)).scalars())
+
     def line(self, case_id: str, period_key: str) -> pay.GrantLine | None:
         """The line in force for a period (none: no grant for it)."""
         r = self._c.execute(sa.select(t.payment_lines).where(L.case_id == case_id, L.period_key == period_key,

@@ -69,7 +69,7 @@ def income_month(month: str, net_oere: int) -> list[dict]:
                  fields={"13": with_am, "14": 0, "15": tax, "16": am}, hours=16_000)]
 
 
-def stage(sims, *, cpr: str | None = None, net_month_oere: int = 2_500_000, rent_month_oere: int = 400_000,
+def stage(sims, *, cpr: str | None = None, net_month_oere: int = 2_500_000, rent_month_oere: int | None = 400_000,
           area: int = 60, heating_separate: bool = True, tenure: str = "rental") -> str:
     """A citizen alone at an address, a tenant with this rent and area and this monthly
     pay (the 12 months before the application), as the registers will answer. The
@@ -81,7 +81,8 @@ def stage(sims, *, cpr: str | None = None, net_month_oere: int = 2_500_000, rent
     sims.cpr.put_person(cpr, dict(status="alive", civil_status="unmarried", municipality_code="101",
                                   address_id=address, spouse_cpr=None),
                         dict(address_id=address, members=[dict(cpr=cpr, birth_date="1970-01-01", relation="self")]))
-    sims.rent.put_dwelling(address, dict(tenure=tenure, rent_oere_per_year=rent_month_oere * 12, area_m2=area, rooms=2,
+    rent = None if rent_month_oere is None else rent_month_oere * 12   # (the register gives an owner none)
+    sims.rent.put_dwelling(address, dict(tenure=tenure, rent_oere_per_year=rent, area_m2=area, rooms=2,
                                          heating_included=False, hot_water_included=False, electricity_included=False,
                                          heating_separate=heating_separate, maintenance_duty=False,
                                          water_separate=False))
@@ -198,9 +199,12 @@ def test_a_person_the_cpr_register_does_not_know_goes_to_the_back_office(hub, ba
     ("", {"receives_folkepension": False}, C.FALLOUT_REASON_APPLICATION_INCOMPLETE),
     ("dead", STATEMENT, C.FALLOUT_REASON_PERSON_STATUS),
     ("owner", STATEMENT, C.FALLOUT_REASON_DISCRETION_NEEDED),
+    ("owner without rent", STATEMENT, C.FALLOUT_REASON_DISCRETION_NEEDED),
+    ("owner without rent", {"receives_folkepension": True, "wealth_oere": 0}, C.FALLOUT_REASON_DISCRETION_NEEDED),
 ])
 def test_a_case_that_cannot_go_on_falls_out_with_its_reason(hub, backoffice, disp, sims, setup, statement, reason):
-    cpr = stage(sims, tenure="owner" if setup == "owner" else "rental")
+    cpr = stage(sims, tenure="owner" if setup.startswith("owner") else "rental",
+                rent_month_oere=None if setup == "owner without rent" else 400_000)
     if setup == "dead":
         sims.cpr.put_person(cpr, dict(status="dead", status_date="2026-03-01", municipality_code="101"), None)
     case = apply(backoffice, cpr, statement)

@@ -346,15 +346,22 @@ class EventNotice(Message):
 
 # ---- JSON <-> message -------------------------------------------------------------------------
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _encode(v: Any) -> Any:
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return {f.name: _encode(getattr(v, f.name)) for f in dataclasses.fields(v)}
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, (list, tuple)):
-        return [_encode(x) for x in v]
+    # (Most of a payload is plain JSON already, e.g. a case file's register records:
+    # those are passed on first.)
+    if isinstance(v, _SCALARS):
+        return v
     if isinstance(v, dict):
         return {k: _encode(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_encode(x) for x in v]
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _encode(getattr(v, f.name)) for f in dataclasses.fields(v)}
     return v
 
 

@@ -91,6 +91,8 @@ _ADJUSTMENTS = (
 def _needed(facts: Facts) -> list[str]:
     """The facts this case needs: the ages only where the under-30 rule can apply."""
     names = list(_ALWAYS)
+    if "dwelling.tenure" in facts and facts["dwelling.tenure"].value == "owner":
+        names.remove("dwelling.rent_per_year")   # an owner pays no rent: the register gives none
     val = {n: facts[n].value for n in ("applicant.receives_folkepension", "household.adults", "household.children",
                                        "applicant.age") if n in facts}
     if (val.get("applicant.receives_folkepension") is False and val.get("household.adults") == 2
@@ -117,6 +119,9 @@ def calculate(facts: Facts, rules: RuleSet, period: Period) -> Result:
     if tenure != "rental":
         w.assess("Ejer eller andelshaver: boligydelsen udbetales som lån (§ 31), og boligudgiften opgøres efter § 17, "
                  "ikke som husleje; beregningen skal efterprøves af en sagsbehandler")
+        if "dwelling.rent_per_year" not in facts:   # an owner's boligudgift (§ 17) is for a person to make
+            w.step("Boligudgiften for en ejerbolig opgøres efter § 17", 0, basis="§ 17")
+            return w.result(0, PER, scheme)
 
     # 1. boligudgift (§ 10)
     rent, area = w.fact("dwelling.rent_per_year"), w.fact("dwelling.area_m2")

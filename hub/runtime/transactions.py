@@ -72,8 +72,11 @@ class Tx:
         except IntegrityError:
             # A concurrent twin (another process, or a batch that failed to commit) took
             # the request id or a unique key first: try again; a retry with the same
-            # request id then finds the stored response. (Tenacity only here: setting
-            # it up costs 30 us, a tenth of a whole CreateCase.)
+            # request id then finds the stored response, in the database (what the batch
+            # looked up in advance is out of date). (Tenacity only here: setting it up
+            # costs 30 us, a tenth of a whole CreateCase.)
+            if self.batch is not None and request_id:
+                self.batch.responses.pop((identity.client_id, request_id), None)
             return Retrying(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(2),
                             reraise=True)(attempt)
 

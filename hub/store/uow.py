@@ -101,13 +101,16 @@ class UnitOfWork:
             self.pending.write_all(self.conn, self.store.relay)
             self.conn.commit()
         else:
-            # The batch's later use cases find this one's answers (before its rows are
-            # written, which empties the buffer).
-            for r in self.pending.idempotency:
-                self.batch.responses[(r["client_id"], r["request_id"])] = StoredResponse(
-                    r["rpc"], r["fingerprint"], r["response"])
+            # The batch's later use cases find this one's answers, once they are sure to
+            # be part of the batch: taken before its rows are written (which empties the
+            # buffer), handed on only after its savepoint held (a twin in another
+            # transaction may take the request id first, and an answer from a rolled-back
+            # savepoint must never be replayed).
+            answers = [((r["client_id"], r["request_id"]), StoredResponse(r["rpc"], r["fingerprint"], r["response"]))
+                       for r in self.pending.idempotency]
             if self._savepoint is not None:
                 self.pending.write_rows(self.conn)
                 self._savepoint.commit()
+            self.batch.responses.update(answers)
             self.batch.pending.absorb(self.pending)
         self._committed = True

@@ -6,6 +6,7 @@ per second through approval and with every delivery done, and where the CPU went
 
     make bench                               # (with the others)
     python -m bench.lifecycle                # HUB_BENCH_LIFECYCLES (2000), HUB_BENCH_CALLERS (64)
+    HUB_BENCH_DISPATCHERS=1 python -m bench.lifecycle   # and a `hub dispatch` process beside the server's own
 
 The hub runs as `hub serve` does (a writer process on SQLite, the dispatcher embedded,
 the adapters from its settings), in a child process; the three register simulators in
@@ -32,6 +33,7 @@ from bench.database import fresh_database
 
 N = int(os.environ.get("HUB_BENCH_LIFECYCLES", "2000"))
 CALLERS = int(os.environ.get("HUB_BENCH_CALLERS", "64"))
+DISPATCHERS = int(os.environ.get("HUB_BENCH_DISPATCHERS", "0"))  # `hub dispatch` processes beside the server's own
 TOKEN = "bench-token"
 TARGET_APPROVED, TARGET_DONE = 300, 200   # lifecycles per second (issue 26)
 
@@ -102,6 +104,20 @@ def _hub(q, url: str, var_dir: str, urls: dict) -> None:
     asyncio.run(main())
 
 
+def _dispatcher(q, url: str, var_dir: str, urls: dict) -> None:
+    """A dispatcher process of its own, as `hub dispatch` runs it."""
+    from hub import bootstrap, logs
+    from hub.service.clock import SystemClock
+    from hub.settings import Settings
+    logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
+    settings = Settings.from_env().replace(database_url=url, var_dir=var_dir, income_register_url=urls["income"],
+                                           cpr_register_url=urls["cpr"], rent_register_url=urls["rent"])
+    store = bootstrap.store(settings)
+    dispatcher = bootstrap.dispatcher(store, SystemClock(), bootstrap.adapters(settings), settings.dispatcher)
+    q.put(os.getpid())
+    dispatcher.run_forever()
+
+
 def _spawn(target, *args):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -148,10 +164,12 @@ def main() -> int:
     t0 = time.perf_counter()
     sims, urls = _spawn(_simulators, cprs)
     hub, port = _spawn(_hub, url, var_dir, urls)
+    extra = [_spawn(_dispatcher, url, var_dir, urls)[0] for _ in range(DISPATCHERS)]
     print(f"lifecycle: {N:,} self-service boligstøtte applications, {CALLERS} callers; database {url.split(':')[0]}; "
           f"set up in {time.perf_counter() - t0:.1f} s")
     engine = create_engine(url, read_only=url.startswith("sqlite"))
-    cpu0 = dict(hub=_cpu_seconds(hub.pid), sims=_cpu_seconds(sims.pid), load=_cpu_seconds(os.getpid(), children=False))
+    cpu0 = dict(hub=_cpu_seconds(hub.pid) + sum(_cpu_seconds(p.pid) for p in extra), sims=_cpu_seconds(sims.pid),
+                load=_cpu_seconds(os.getpid(), children=False))
     start = time.perf_counter()
     decided_at = None
     created = asyncio.run(_apply_and_time(port, cprs))
@@ -167,7 +185,7 @@ def main() -> int:
             return 1
         time.sleep(0.05)
     done_at = time.perf_counter()
-    cpu = dict(hub=_cpu_seconds(hub.pid) - cpu0["hub"], sims=_cpu_seconds(sims.pid) - cpu0["sims"],
+    cpu = dict(hub=_cpu_seconds(hub.pid) + sum(_cpu_seconds(p.pid) for p in extra) - cpu0["hub"], sims=_cpu_seconds(sims.pid) - cpu0["sims"],
                load=_cpu_seconds(os.getpid(), children=False) - cpu0["load"])
     decided, fell, _ = _counts(engine)
     drops = Path(var_dir)
@@ -183,7 +201,7 @@ def main() -> int:
           f"letters {letters:,}, archive packages {bags:,}")
     print("  CPU per lifecycle: " + ", ".join(f"{k} {v / N * 1000:.2f} ms" for k, v in cpu.items())
           + "  (hub: the server, its writer process and the dispatcher thread)")
-    for p in (hub, sims):
+    for p in (hub, sims, *extra):
         p.terminate()
     ok = decided == N and fell == 0 and len(postings) == N and wrong == 0 and letters == N and bags == N
     return 0 if ok else 1

@@ -45,6 +45,34 @@ def draft_req(case_id, outcome=decisions_pb2.OUTCOME_GRANTED, amounts=None, poin
         discretionary_points=[decisions_pb2.DiscretionaryPoint(topic=t, assessment=a) for t, a in points], **kw)
 
 
+def repayment_req(case_id, amount, start=(2026, 4, 1), end=(2026, 4, 30), *, offset=False, **kw):
+    """A repayment decision's draft: the citizen must pay back `amount` øre for those months."""
+    return decisions_pb2.SubmitDraftDecisionRequest(
+        request_id=kw.pop("request_id", rid()), case_id=case_id, outcome=kw.pop("outcome", decisions_pb2.OUTCOME_REPAYMENT),
+        repayment=decisions_pb2.Repayment(amount_oere=amount, period_start=period(0, start, end).period_start,
+                                          period_end=period(0, start, end).period_end, offset_allowed=offset),
+        reasoning=kw.pop("reasoning", "Din indtægt var højere end den, boligstøtten blev beregnet af."),
+        legal_basis=kw.pop("legal_basis", "Lov om individuel boligstøtte § 47"), **kw)
+
+
+def repay(backoffice, case_id, amount, start=(2026, 4, 1), end=(2026, 4, 30), *, offset=False, approver=None):
+    """A repayment decision resting on what the citizen told us (no hearing is needed for
+    it), approved automatically (or, where the citizen has another open case, by
+    `approver`); returns the decision and the claim it made."""
+    told = backoffice.AddInformation(info_req(case_id, source=cases_pb2.INFORMATION_SOURCE_CITIZEN)).item
+    r = backoffice.SubmitDraftDecision(repayment_req(case_id, amount, start, end, offset=offset,
+                                                     decisive_fact_ids=[told.item_id]))
+    if approver is not None and not r.approved_automatically:
+        approver.ApproveDecision(decisions_pb2.ApproveDecisionRequest(request_id=rid(),
+                                                                      decision_id=r.decision.decision_id))
+    else:
+        assert r.approved_automatically, r
+    claim = [c for c in backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case_id)).payments.claims
+             if c.decision_id == r.decision.decision_id]
+    assert len(claim) == 1
+    return r.decision, claim[0]
+
+
 def rpc_error(fn, *args) -> grpc.RpcError:
     try:
         fn(*args)

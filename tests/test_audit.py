@@ -370,7 +370,8 @@ def test_refused_complaint_calls_are_audited_with_the_case_and_citizen(hub, back
 
 def test_refused_payment_calls_are_audited_with_the_case_and_citizen(hub, backoffice):
     from hub.v1 import operations_pb2, payments_pb2 as P
-    from tests.test_payments import granted, report, run
+    from tests.helpers import repay
+    from tests.test_payments import granted, pay_all, report, run
     case, _ = granted(backoffice)
     run(backoffice, "2026-04")
     [order] = backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)).payments.orders
@@ -379,9 +380,8 @@ def test_refused_payment_calls_are_audited_with_the_case_and_citizen(hub, backof
         request_id=rid(), end_to_end_id=order.end_to_end_id), case, "ReissuePayment", "FAILED_PRECONDITION",
         "backoffice", "NOT_REISSUABLE")
     # A claim written off is no longer offset.
-    claim = backoffice.CreateClaim(P.CreateClaimRequest(request_id=rid(), case_id=case.case_id,
-                                                        origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=10_000,
-                                                        reason="paid twice"))
+    pay_all(hub.as_("t-provider-a"))
+    _, claim = repay(backoffice, case.case_id, 10_000)
     backoffice.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id=claim.claim_id, reason="too small"))
     assert_refusal_audited(hub, backoffice.SetClaimOffset, P.SetClaimOffsetRequest(
         request_id=rid(), claim_id=claim.claim_id, offset_allowed=True), case, "SetClaimOffset",

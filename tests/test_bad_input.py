@@ -354,10 +354,12 @@ def test_an_audit_search_for_a_case_id_longer_than_any_is_invalid_argument(hub):
 
 
 def test_a_collection_reference_longer_than_kept_is_invalid_argument(hub, backoffice):
-    case = backoffice.CreateCase(create_req())
-    claim = backoffice.CreateClaim(payments_pb2.CreateClaimRequest(
-        request_id=rid(), case_id=case.case_id, amount_oere=10_000, origin=payments_pb2.CLAIM_ORIGIN_MANUAL,
-        reason="Fejludbetaling."))
+    from tests.helpers import repay
+    from tests.test_payments import granted, pay_all, run
+    case, _ = granted(backoffice)
+    run(backoffice, "2026-04")
+    pay_all(hub.as_("t-provider-a"))
+    _, claim = repay(backoffice, case.case_id, 10_000)
     refused(hub, "t-provider-a", "ReportCollection", payments_pb2.ReportCollectionRequest(
         request_id=rid(), claim_id=claim.claim_id, amount_oere=100, reference="r" * 201), "reference")
     hub.as_("t-provider-a").ReportCollection(payments_pb2.ReportCollectionRequest(

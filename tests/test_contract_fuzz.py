@@ -38,7 +38,8 @@ from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2, payments_pb2
 from tests.conftest import CLIENTS
 from tests.dispatch_support import dispatcher, file_adapters
-from tests.helpers import create_req, details, draft_req, info_req, period, rid
+from tests.helpers import create_req, details, draft_req, info_req, period, repay, rid
+from tests.test_payments import report
 
 FUZZ_REQUESTS = int(os.environ.get("HUB_FUZZ_REQUESTS", "10000"))
 FUZZ_SEED = os.environ.get("HUB_FUZZ_SEED")
@@ -657,15 +658,15 @@ def seed_hub(hub, clock, tmp_path) -> tuple[Pools, list[str]]:
     bo.SubmitStatement(complaints_pb2.SubmitStatementRequest(request_id=rid(), complaint_id=complaint.complaint_id,
                                                              text="Redegørelse."))
     list(bo.RunPayments(payments_pb2.RunPaymentsRequest(request_id=rid(), period="2026-04")))
-    for c in pools.by_field["case_id"][:3]:
-        claim = bo.CreateClaim(payments_pb2.CreateClaimRequest(
-            request_id=rid(), case_id=c, amount_oere=10_000, origin=payments_pb2.CLAIM_ORIGIN_MANUAL,
-            reason="Fejludbetaling."))
-        pools.add("claim_id", claim.claim_id)
     batch = provider.FetchPaymentBatch(payments_pb2.FetchPaymentBatchRequest(max_orders=3))
     pools.add("batch_id", batch.batch_id)
     for i in batch.instructions:
         pools.add("end_to_end_id", i.order.end_to_end_id)
+    # Paid, and then a repayment decision for part of it: a claim on each of those cases.
+    provider.ReportSettlement(payments_pb2.ReportSettlementRequest(request_id=rid(), settlements=[
+        report(i.order) for i in batch.instructions]))
+    for i in batch.instructions:
+        pools.add("claim_id", repay(bo, i.order.case_id, 10_000, approver=cw)[1].claim_id)
     for o in bo.ListPayments(payments_pb2.ListPaymentsRequest(page_size=20)).orders:
         pools.add("end_to_end_id", o.end_to_end_id)
     for name in ("fuzz-sub", "fuzz.sub-2"):

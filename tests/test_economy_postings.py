@@ -19,7 +19,7 @@ from hub.store import tables
 from hub.domain.model import OutboxMessage
 from hub.v1 import cases_pb2, decisions_pb2, operations_pb2, payments_pb2 as P
 from tests.dispatch_support import Webhook, dispatcher, file_adapters, letter
-from tests.helpers import create_req, draft_req, info_req, period, rid
+from tests.helpers import create_req, draft_req, info_req, period, repay, rid
 from tests.test_payments import granted, orders, pay_all, run
 
 ECONOMY_KINDS = {k.KIND for k in msg.ECONOMY_KINDS}
@@ -38,9 +38,7 @@ def _every_kind_of_posting(hub, backoffice, caseworker, provider, clock) -> dict
     _month(clock, 2026, 4)
     run(backoffice, "2026-05")                                         # payment_order (April, May)
     pay_all(provider)                                                  # payment_settlement (paid)
-    claim = backoffice.CreateClaim(P.CreateClaimRequest(               # claim_changed (created)
-        request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_RECALCULATION, amount_oere=30_000,
-        reason="final income 2025 above the estimate"))
+    _, claim = repay(backoffice, case.case_id, 30_000)                 # a repayment decision: claim_changed (created)
     backoffice.SetClaimOffset(P.SetClaimOffsetRequest(request_id=rid(), claim_id=claim.claim_id,
                                                       offset_allowed=True))  # claim_changed (offset_set)
     _month(clock, 2026, 5)
@@ -67,8 +65,7 @@ def _every_kind_of_posting(hub, backoffice, caseworker, provider, clock) -> dict
     if not stop.approved_automatically:
         caseworker.ApproveDecision(decisions_pb2.ApproveDecisionRequest(request_id=rid(),
                                                                         decision_id=stop.decision.decision_id))
-    small = backoffice.CreateClaim(P.CreateClaimRequest(
-        request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=4_000, reason="fee"))
+    _, small = repay(backoffice, case.case_id, 4_000, (2026, 5, 1), (2026, 5, 31))
     backoffice.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id=small.claim_id,
                                                     reason="below the collection limit"))  # claim_changed
     # A refusal on another case: the municipality is its sender, so its ledger hears of it.

@@ -114,9 +114,20 @@ def test_hubctl_payment_run_shows_progress_and_a_summary(hub, backoffice, capsys
     assert "payments 2026-05" in out.err and "100%" in out.err       # the progress bar
     code, listed = _run(capsys, hub, "t-economy-101", "payments", "list", "--due-month", "2026-05")
     assert code == 0 and {o["case_id"] for o in listed["orders"]} == {c.case_id for c in cases}
-    code, claim = _run(capsys, hub, "t-backoffice", "claims", "create", cases[0].case_id, "--amount", "5000",
-                       "--reason", "final income", "--origin", "recalculation", "--offset")
-    assert code == 0 and claim["offset_allowed"] and claim["status"] == "CLAIM_STATUS_OPEN"
+    # A claim comes from a repayment decision (resting on what the citizen told us: no hearing).
+    from tests.test_payments import pay_all
+    pay_all(hub.as_("t-provider-a"))
+    cid = cases[0].case_id
+    code, told = _run(capsys, hub, "t-backoffice", "case", "add-info", cid, "--source", "citizen",
+                      "--kind", "income.annual", "--value", "420000")
+    code, sub = _run(capsys, hub, "t-backoffice", "decision", "submit", cid, "--repayment", "5000:2026-04-01:2026-04-30",
+                     "--offset", "--reasoning", "Højere indkomst.", "--legal-basis", "Lov om individuel boligstøtte § 47",
+                     "--fact", told["item"]["item_id"])
+    assert code == 0 and sub["approved_automatically"] and sub["decision"]["outcome"] == "OUTCOME_REPAYMENT"
+    code, shown = _run(capsys, hub, "t-backoffice", "case", "show", cid)
+    [claim] = shown["payments"]["claims"]
+    assert claim["offset_allowed"] and claim["status"] == "CLAIM_STATUS_OPEN" and claim["amount_oere"] == "5000"
+    assert claim["decision_id"] == sub["decision"]["decision_id"]
     code, written = _run(capsys, hub, "t-backoffice", "claims", "write-off", claim["claim_id"], "--reason", "small")
     assert code == 0 and written["status"] == "CLAIM_STATUS_WRITTEN_OFF"
 
@@ -212,8 +223,6 @@ ENUM_OPTIONS = [
      decisions_pb2.Outcome, None),
     (["ops", "list", "--status"], "status", operations_pb2.OutboxStatus, None),
     (["payments", "list", "--status"], "status", payments_pb2.PaymentStatus, None),
-    (["claims", "create", "C", "--amount", "1", "--reason", "r", "--origin"], "origin", payments_pb2.ClaimOrigin,
-     ["CLAIM_ORIGIN_MANUAL", "CLAIM_ORIGIN_RECALCULATION"]),  # the only origins CreateClaim takes
     (["overdue", "--kind"], "kind", cases_pb2.OverdueKind, None),
 ]
 
@@ -256,7 +265,7 @@ INTERNALS = re.compile(r"Traceback|[A-Za-z]+(Error|Exception)\b|File \"|<lambda>
     (["decision", "submit", "C", "--outcome", "granted", "--amount", "1450000:2026-13-01:2026-12-31"], "2026-13-01"),
     (["decision", "submit", "C", "--outcome", "granted", "--amount", "14,50:2026-04-01:2026-12-31"], "øre"),
     (["decision", "submit", "C", "--outcome", "granted", "--point", "nopoint"], "TOPIC=ASSESSMENT"),
-    (["claims", "create", "C", "--amount", "1.5", "--reason", "r"], "øre"),
+    (["decision", "submit", "C", "--repayment", "1.5:2026-04-01:2026-04-30"], "øre"),
     (["complaint", "appeal", "K", "--outcome", "remitted", "--reference", "r", "--decided-on", "2026-02-30"],
      "2026-02-30"),
     (["complaint", "file", "D", "--channel", "letter", "--grounds", "g", "--received", "yesterday"], "RFC 3339"),

@@ -16,7 +16,7 @@ from hub.store import tables
 from hub.v1 import cases_pb2, common_pb2 as S, decisions_pb2, payments_pb2 as P
 from tests.dispatch_support import dispatcher, file_adapters
 from tests.xsd import assert_valid_pain001
-from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts
+from tests.helpers import create_req, details, draft_req, info_req, period, repay, rid, rpc_error, table_counts
 
 PAID, REJECTED, RETURNED = P.SETTLEMENT_RESULT_PAID, P.SETTLEMENT_RESULT_REJECTED, P.SETTLEMENT_RESULT_RETURNED
 
@@ -349,18 +349,20 @@ def test_monthly_grants_cover_whole_months_and_refusals_name_when_they_stop(hub,
     assert backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)).status == S.CASE_STATUS_DECIDED
 
 
-def test_claims_by_hand_offset_against_the_next_payment_and_collected(hub, backoffice, provider):
+def test_a_repayment_decision_offset_against_later_payments_and_collected(hub, backoffice, provider):
     case, _ = granted(backoffice, 100_000)
-    claim = backoffice.CreateClaim(P.CreateClaimRequest(
-        request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_RECALCULATION, amount_oere=150_000,
-        reason="final income 2025 above the estimate"))
-    assert claim.status == P.CLAIM_STATUS_OPEN and not claim.offset_allowed
-    run(backoffice, "2026-04")
-    assert orders(backoffice, case.case_id)[0].offset_oere == 0          # not allowed yet
-    backoffice.SetClaimOffset(P.SetClaimOffsetRequest(request_id=rid(), claim_id=claim.claim_id, offset_allowed=True))
     run(backoffice, "2026-05")
-    may = by_period(orders(backoffice, case.case_id))["2026-05"]
-    assert (may.amount_oere, may.offset_oere, may.net_amount_oere) == (100_000, 100_000, 0)
+    pay_all(provider)                                                   # April and May paid: 200,000
+    decision, claim = repay(backoffice, case.case_id, 150_000, (2026, 4, 1), (2026, 5, 31))
+    assert decision.outcome == decisions_pb2.OUTCOME_REPAYMENT and decision.repayment.amount_oere == 150_000
+    assert (claim.origin, claim.status, claim.amount_oere, claim.offset_allowed) == \
+        (P.CLAIM_ORIGIN_REPAYMENT_DECISION, P.CLAIM_STATUS_OPEN, 150_000, False)
+    run(backoffice, "2026-06")
+    assert by_period(orders(backoffice, case.case_id))["2026-06"].offset_oere == 0   # not allowed yet
+    backoffice.SetClaimOffset(P.SetClaimOffsetRequest(request_id=rid(), claim_id=claim.claim_id, offset_allowed=True))
+    run(backoffice, "2026-07")
+    july = by_period(orders(backoffice, case.case_id))["2026-07"]
+    assert (july.amount_oere, july.offset_oere, july.net_amount_oere) == (100_000, 100_000, 0)
     now = claims(backoffice, case.case_id)[0]
     assert (now.collected_oere, now.status) == (100_000, P.CLAIM_STATUS_PARTLY_PAID)
     # The provider collects part of the rest; more than is outstanding is refused.
@@ -371,7 +373,7 @@ def test_claims_by_hand_offset_against_the_next_payment_and_collected(hub, backo
                                                         amount_oere=20_000, reference="GIRO-1"))
     # A rejected payment's offset no longer counts.
     batch = provider.FetchPaymentBatch(P.FetchPaymentBatchRequest())
-    settle(provider, batch, REJECTED, only={may.end_to_end_id}, reason="closed account")
+    settle(provider, batch, REJECTED, only={july.end_to_end_id}, reason="closed account")
     now = claims(backoffice, case.case_id)[0]
     assert now.collected_oere == 20_000 and [c.reversed for c in now.collections] == [True, False]
     written = backoffice.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id=claim.claim_id,

@@ -115,8 +115,6 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # (The target has no facts to calculate from: a permitted role in scope is told so.)
     case_rpc("CalculateDraft", "INFORMING", lambda c, case, _: c.CalculateDraft(
         rules_pb2.CalculateDraftRequest(case_id=case.case_id)), in_scope=grpc.StatusCode.FAILED_PRECONDITION)
-    case_rpc("CreateClaim", "CREATED", lambda c, case, _: c.CreateClaim(P.CreateClaimRequest(
-        request_id=rid(), case_id=case.case_id, origin=P.CLAIM_ORIGIN_MANUAL, amount_oere=100, reason="by hand")))
 
     # Lists and streams: permitted roles see the in-scope target and none of the others.
     def listing(action, call):
@@ -232,7 +230,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", "CreateClaim", "StartHearing", "CalculateDraft", *others, *missing}
+              "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", *others, *missing}
     from hub.api.services import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

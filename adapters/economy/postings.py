@@ -18,7 +18,8 @@ from hub.ports import Delivery
 
 def _decision(p: m.DecisionPosting) -> list[dict[str, Any]]:
     common = dict(decision_id=p.decision_id, outcome=p.outcome, source=p.source, replaces_grant=p.replaces_grant,
-                  effective_from=_iso(p.effective_from), decided_on=_iso(p.decided_on))
+                  effective_from=_iso(p.effective_from), decided_on=_iso(p.decided_on),
+                  repayment_oere=p.repayment_oere, repayment_offset_allowed=p.repayment_offset_allowed)
     if not p.amounts:  # a refusal, or a decision that stops a grant: booked as a line that moves nothing
         return [dict(common, amount_oere=0, period_start=_iso(p.effective_from), period_end=None)]
     return [dict(common, amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
@@ -46,7 +47,7 @@ def _claim(p: m.ClaimPosting) -> list[dict[str, Any]]:
     return [dict(claim_id=p.claim_id, change=p.change, status=p.status, amount_oere=p.change_amount_oere,
                  claim_amount_oere=p.amount_oere, collected_oere=p.collected_oere, cancelled_oere=p.cancelled_oere,
                  written_off_oere=p.written_off_oere, period=p.period, origin=p.origin, reason=p.reason,
-                 end_to_end_id=p.end_to_end_id, offset_allowed=p.offset_allowed)]
+                 end_to_end_id=p.end_to_end_id, offset_allowed=p.offset_allowed, decision_id=p.decision_id)]
 
 
 RENDER: dict[type, Callable[[Any], list[dict[str, Any]]]] = {

@@ -24,12 +24,13 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
     hubctl payments list --due-month 2026-05
     hubctl payments push --provider nets-udbetaling   # pain.001 files to its drop folder
     hubctl payments reissue END_TO_END_ID     # a rejected or returned payment
-    hubctl claims create CASE_ID --amount 150000 --reason "..." [--origin recalculation] [--offset]
     hubctl claims offset CLAIM_ID [--off]     # allow (or stop) offsetting against payments
     hubctl claims write-off CLAIM_ID --reason "..."
 
     hubctl decision submit CASE_ID --outcome refused --reasoning "..." --legal-basis "..." \
         [--fact ITEM_ID] [--hearing-exception statutory --hearing-exception-note "..."]
+    hubctl decision submit CASE_ID --repayment 150000:2026-01-01:2026-03-31 [--offset] \
+        --reasoning "..." --legal-basis "..."   # the citizen must pay back: a claim once approved
     hubctl hearing start DECISION_ID [--note "..."]       # letter to the citizen, deadline from the catalogue
     hubctl hearing respond HEARING_ID --comments "..." --channel letter
     hubctl complaint file DECISION_ID --channel letter --grounds "..." [--received 2026-05-01T10:00:00Z]
@@ -278,7 +279,12 @@ def run(args, hub) -> None:
                 amounts=args.amount, reasoning=args.reasoning, legal_basis=args.legal_basis,
                 discretionary_points=args.point, decisive_fact_ids=args.fact,
                 hearing_exception=args.hearing_exception, hearing_exception_note=args.hearing_exception_note,
-                use_calculation=args.use_calculation, departure_reason=args.departure_reason)))
+                use_calculation=args.use_calculation, departure_reason=args.departure_reason,
+                repayment=decisions_pb2.Repayment(amount_oere=args.repayment.amount_oere,
+                                                  period_start=args.repayment.period_start,
+                                                  period_end=args.repayment.period_end, offset_allowed=args.offset)
+                if args.repayment else None,
+                offset_repayment=args.offset and not args.repayment)))
         case "decision-approve":
             req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
             if args.amount or args.point:
@@ -345,10 +351,6 @@ def run(args, hub) -> None:
         case "payments-reissue":
             _print(hub.payments.ReissuePayment(payments_pb2.ReissuePaymentRequest(request_id=rid,
                                                                                end_to_end_id=args.end_to_end_id)))
-        case "claims-create":
-            _print(hub.payments.CreateClaim(payments_pb2.CreateClaimRequest(
-                request_id=rid, case_id=args.case_id, amount_oere=args.amount, reason=args.reason,
-                origin=args.origin, offset_allowed=args.offset)))
         case "claims-offset":
             _print(hub.payments.SetClaimOffset(payments_pb2.SetClaimOffsetRequest(
                 request_id=rid, claim_id=args.claim_id, offset_allowed=not args.off)))
@@ -610,14 +612,8 @@ def parser() -> argparse.ArgumentParser:
     s = _command(payments, "reissue", "payments-reissue", "pay a rejected or returned payment again")
     s.add_argument("end_to_end_id", help="the payment's end-to-end id")
 
-    claims = _group(top, "claims", "collection: claims by hand, offsetting, write-off")
-    s = _command(claims, "create", "claims-create", "a claim on the citizen, by hand")
-    s.add_argument("case_id", help="the case")
-    s.add_argument("--amount", type=_oere, required=True, metavar="OERE", help="the amount in øre")
-    s.add_argument("--reason", required=True, help="why")
-    enum_arg(s, "--origin", payments_pb2.ClaimOrigin, "where it comes from", only=["MANUAL", "RECALCULATION"],
-             default=payments_pb2.CLAIM_ORIGIN_MANUAL)
-    s.add_argument("--offset", action="store_true", help="may be offset against the next payments")
+    claims = _group(top, "claims", "collection: offsetting, write-off (a claim comes from a decision: "
+                                   "hubctl decision submit --repayment)")
     s = _command(claims, "offset", "claims-offset", "allow offsetting against the next payments of the benefit")
     s.add_argument("claim_id", help="the claim")
     s.add_argument("--off", action="store_true", help="stop offsetting")
@@ -643,6 +639,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fact", action="append", default=[], metavar="ITEM_ID", help="a decisive fact (information item)")
     enum_arg(s, "--hearing-exception", decisions_pb2.HearingException, "why no hearing is needed")
     s.add_argument("--hearing-exception-note", default="", help="with --hearing-exception: the note it needs")
+    s.add_argument("--repayment", type=_amount, metavar="OERE:START:END",
+                   help="a repayment decision: what the citizen must pay back for those months (a claim once "
+                        "approved)")
+    s.add_argument("--offset", action="store_true",
+                   help="the repayment (or the overpayment a lower grant causes) may be offset against later "
+                        "payments")
     s = _command(dec, "approve", "decision-approve", "the authority approves a draft (perhaps amended)")
     s.add_argument("decision_id", help="the draft")
     s.add_argument("--note", default="", help="the authority's note")

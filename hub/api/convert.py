@@ -428,6 +428,12 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
     out.source = enum_out(decisions_pb2.DecisionSource, "DECISION_SOURCE", d.source)
     if d.calculation:
         calculation_into(out.calculation, d.calculation)
+    if d.repayment:
+        r = d.repayment
+        out.repayment.CopyFrom(decisions_pb2.Repayment(amount_oere=r.amount_oere, period_start=date_out(r.period_start),
+                                                       period_end=date_out(r.period_end),
+                                                       offset_allowed=r.offset_allowed))
+    out.offset_repayment = d.offset_repayment
     return out
 
 
@@ -447,7 +453,10 @@ def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDr
                            date_parts(r, "effective_from"), tuple(r.decisive_fact_ids),
                            enum_in(decisions_pb2.HearingException, "HEARING_EXCEPTION", r.hearing_exception,
                                    m.HearingException, "hearing_exception"), r.hearing_exception_note,
-                           r.use_calculation, r.departure_reason)
+                           r.use_calculation, r.departure_reason,
+                           cmd.RepaymentInput(r.repayment.amount_oere, date_parts(r.repayment, "period_start"),
+                                              date_parts(r.repayment, "period_end"), r.repayment.offset_allowed)
+                           if r.HasField("repayment") else None, r.offset_repayment)
 
 
 def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:

@@ -19,7 +19,6 @@ import structlog
 from hub.api import convert
 from hub.api.auth import ClientRegistry
 from hub.domain import commands as cmd
-from hub.domain import payments as pay
 from hub.domain.audit import PURPOSE_LENGTH
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
 from hub.domain.identity import Identity
@@ -428,14 +427,6 @@ class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
         return tx.mutate(identity, "ReissuePayment", request.request_id, fingerprint(request),
                          _encoder(convert.order_out), payments.reissue_payment,
                          cmd.ReissuePayment(request.request_id, request.end_to_end_id))
-
-    @rpc("CreateClaim")
-    def CreateClaim(self, tx, request, identity, purpose):
-        origin = convert.enum_in(payments_pb2.ClaimOrigin, "CLAIM_ORIGIN", request.origin, pay.ClaimOrigin, "origin")
-        return tx.mutate(identity, "CreateClaim", request.request_id, fingerprint(request), _claim,
-                         claims.create_claim, cmd.CreateClaim(request.request_id, request.case_id, origin,
-                                                              request.amount_oere, request.reason,
-                                                              request.offset_allowed))
 
     @rpc("SetClaimOffset")
     def SetClaimOffset(self, tx, request, identity, purpose):

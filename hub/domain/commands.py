@@ -12,9 +12,9 @@ from hub.domain import cpr as cpr_rules
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
-from hub.domain.payments import MAX_AMOUNT_OERE, ClaimOrigin, SettlementResult
+from hub.domain.payments import MAX_AMOUNT_OERE, SettlementResult
 from hub.domain.model import (Channel, DiscretionaryPoint, HearingException, InformationSource, Outcome, PeriodAmount,
-                              Sensitivity)
+                              Repayment, Sensitivity)
 
 MAX_REQUEST_ID = 128
 MAX_TEXT = 20_000
@@ -271,13 +271,36 @@ class SubmitDraft:
     hearing_exception_note: str = ""
     use_calculation: bool = False    # the outcome, amounts and reasons come from the rules' calculation
     departure_reason: str = ""       # the draft's own amounts depart from the calculation, for this reason
+    repayment: RepaymentInput | None = None   # a repayment decision (Outcome.REPAYMENT)
+    offset_repayment: bool = False   # an overpayment the draft causes may be offset in later payments
 
-    def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None]:
+    @property
+    def outcome_given(self) -> Outcome | None:
+        """The outcome, REPAYMENT where a repayment implies it."""
+        return Outcome.REPAYMENT if self.outcome is None and self.repayment is not None else self.outcome
+
+    def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None,
+                                 Repayment | None]:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(bool(self.case_id), "case_id", "is required")
-        amounts, effective = check_decision_content(v, self.outcome, self.amounts, self.reasoning, self.legal_basis,
-                                                    self.effective_from, outcome_required=not self.use_calculation)
+        outcome = self.outcome_given
+        amounts, effective = check_decision_content(v, outcome, self.amounts, self.reasoning, self.legal_basis,
+                                                    self.effective_from, outcome_required=not self.use_calculation,
+                                                    repayment_allowed=True)
+        repayment = None
+        if outcome is Outcome.REPAYMENT:
+            repayment = check_repayment(v, "repayment", self.repayment)
+            v.require(not self.amounts, "amounts", "a repayment decision grants no amount: its repayment says what "
+                                                   "is to be paid back")
+            v.require(not self.use_calculation, "use_calculation", "not with a repayment decision")
+            v.require(not self.departure_reason, "departure_reason", "not with a repayment decision")
+            v.require(self.effective_from is None, "effective_from", "not with a repayment decision (it changes no "
+                                                                     "grant)")
+            v.require(not self.offset_repayment, "offset_repayment", "not with a repayment decision: its "
+                                                                     "repayment.offset_allowed says it")
+        elif self.repayment is not None:
+            v.add("repayment", "only with outcome OUTCOME_REPAYMENT")
         if self.use_calculation:
             v.require(not self.departure_reason, "departure_reason",
                       "not with use_calculation: a draft accepts the calculation or departs from it")
@@ -293,14 +316,40 @@ class SubmitDraft:
         else:
             v.require(not self.hearing_exception_note, "hearing_exception_note", "only with a hearing_exception")
         v.raise_if_any()
-        return amounts, points, effective
+        return amounts, points, effective, repayment
+
+
+@dataclass(frozen=True)
+class RepaymentInput:
+    amount_oere: int
+    period_start: DateParts | None
+    period_end: DateParts | None
+    offset_allowed: bool
+
+
+def check_repayment(v: Violations, name: str, r: RepaymentInput | None) -> Repayment | None:
+    if r is None:
+        v.add(name, "is required with outcome OUTCOME_REPAYMENT: what the citizen must pay back")
+        return None
+    ok = v.require(0 < r.amount_oere <= MAX_AMOUNT_OERE, f"{name}.amount_oere",
+                   f"must be from 1 to {MAX_AMOUNT_OERE} øre")
+    start = to_date(v, f"{name}.period_start", r.period_start)
+    end = to_date(v, f"{name}.period_end", r.period_end)
+    if not (ok and start and end):
+        return None
+    if not v.require(start <= end, f"{name}.period_end", "must not be before period_start"):
+        return None
+    return Repayment(r.amount_oere, start, end, r.offset_allowed)
 
 
 def check_decision_content(v: Violations, outcome: Outcome | None, items: list[PeriodAmountInput], reasoning: str,
                            legal_basis: str, effective_from: DateParts | None, prefix: str = "", *,
-                           outcome_required: bool = True) -> tuple[tuple[PeriodAmount, ...], dt.date | None]:
+                           outcome_required: bool = True,
+                           repayment_allowed: bool = False) -> tuple[tuple[PeriodAmount, ...], dt.date | None]:
     """A decision's outcome, amounts and texts, from a draft or from the appeals authority."""
     v.require(outcome is not None or not outcome_required, f"{prefix}outcome", "is required")
+    v.require(outcome is not Outcome.REPAYMENT or repayment_allowed, f"{prefix}outcome",
+              "OUTCOME_REPAYMENT is the authority's own decision (a draft with a repayment)")
     amounts = check_amounts(v, f"{prefix}amounts", items)
     if outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
         v.require(bool(items), f"{prefix}amounts", "a grant needs at least one period amount")
@@ -693,26 +742,6 @@ class PushPaymentBatch:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(is_provider, "provider_id", "is not a client with the payment_provider role")
-        v.raise_if_any()
-
-
-@dataclass(frozen=True)
-class CreateClaim:
-    request_id: str
-    case_id: str
-    origin: ClaimOrigin | None
-    amount_oere: int
-    reason: str
-    offset_allowed: bool
-
-    def validate(self) -> None:
-        v = Violations()
-        check_request_id(v, self.request_id)
-        v.require(bool(self.case_id), "case_id", "is required")
-        v.require(self.origin in (ClaimOrigin.RECALCULATION, ClaimOrigin.MANUAL), "origin",
-                  "must be RECALCULATION or MANUAL (claims from superseding decisions are made by the hub)")
-        v.require(self.amount_oere > 0, "amount_oere", "must be positive (øre)")
-        check_text(v, "reason", self.reason, required=True)
         v.raise_if_any()
 
 

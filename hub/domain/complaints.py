@@ -25,7 +25,7 @@ COMPLAINT_PERIOD = dt.timedelta(weeks=4)
 RECONSIDERATION_PERIOD = dt.timedelta(weeks=4)
 # Facts a citizen must be heard on: they did not supply them and may not know them.
 HEARING_SOURCES = frozenset({InformationSource.REGISTER, InformationSource.THIRD_PARTY})
-ADVERSE_OUTCOMES = frozenset({Outcome.REFUSED, Outcome.PARTLY_GRANTED})
+ADVERSE_OUTCOMES = frozenset({Outcome.REFUSED, Outcome.PARTLY_GRANTED, Outcome.REPAYMENT})
 
 
 # ---- hearings --------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.domain.facts import danish_date, fact_line, kroner_oere
-from hub.domain.model import Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome, Recurrence
+from hub.domain.model import (Authority, Benefit, Case, CaseView, Decision, InformationItem, Outcome, Recurrence,
+                              Repayment)
 
 COMPLAINT_WEEKS = 4
 
@@ -20,6 +21,7 @@ _OUTCOME_DA = {
     Outcome.GRANTED: "Du får {benefit}",
     Outcome.PARTLY_GRANTED: "Du får delvist {benefit}",
     Outcome.REFUSED: "Du får ikke {benefit}",
+    Outcome.REPAYMENT: "Du skal betale {benefit} tilbage",
 }
 
 
@@ -81,6 +83,8 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
         per = _PER_DA.get(benefit.recurrence, "for perioden")
         lines += [f"  {danish_date(a.period_start)} til {danish_date(a.period_end)}: {kroner(a.amount_oere)} {per}"
                   for a in decision.amounts]
+    if decision.repayment is not None:
+        lines += ["", "Tilbagebetaling:"] + repayment_lines(decision.repayment, benefit)
     lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]
     guidance = decision.complaint_guidance
     lines += ["", "Klagevejledning:", guidance, "", f"Venlig hilsen {authority.name}"]
@@ -89,7 +93,16 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
         document_id=decision.decision_id, file_prefix="afgoerelse", text="\n".join(lines) + "\n",
         details=dict(decision_id=decision.decision_id, outcome=decision.outcome.value,
                      amounts=jsonable(decision.amounts), reasoning=decision.reasoning,
-                     legal_basis=decision.legal_basis, complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS))
+                     legal_basis=decision.legal_basis, complaint_guidance=guidance, complaint_weeks=COMPLAINT_WEEKS,
+                     repayment=jsonable(decision.repayment)))
+
+
+def repayment_lines(r: Repayment, benefit: Benefit) -> list[str]:
+    """What the citizen must pay back, for which months, and how it is collected."""
+    how = (f"Beløbet bliver modregnet i dine kommende udbetalinger af {benefit.name_da.lower()}, indtil det er "
+           f"betalt." if r.offset_allowed else "Du får en særskilt opkrævning på beløbet.")
+    return [f"  Du har fået {kroner(r.amount_oere)} for meget udbetalt for perioden {danish_date(r.period_start)} "
+            f"til {danish_date(r.period_end)} og skal betale beløbet tilbage.", f"  {how}"]
 
 
 def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem], deadline: dt.datetime,
@@ -101,6 +114,10 @@ def hearing_letter(case: Case, decision: Decision, facts: list[InformationItem],
              "Vi overvejer at træffe denne afgørelse: "
              + _OUTCOME_DA[decision.outcome].format(benefit=benefit.name_da.lower()) + ".", "",
              "Afgørelsen vil bygge på disse oplysninger, som du ikke selv har givet os:"]
+    if decision.repayment is not None:
+        r = decision.repayment
+        lines[4:4] = [f"Det drejer sig om {kroner(r.amount_oere)} for perioden {danish_date(r.period_start)} til "
+                      f"{danish_date(r.period_end)}.", ""]
     lines += [fact_line(f) for f in facts]
     if note:
         lines += ["", note]

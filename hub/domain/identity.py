@@ -62,7 +62,6 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ListPayments": frozenset({_R.ECONOMY_SYSTEM, _R.BACK_OFFICE, _R.OPERATOR}),
     "PushPaymentBatch": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
     "ReissuePayment": frozenset({_R.BACK_OFFICE}),
-    "CreateClaim": frozenset({_R.BACK_OFFICE}),
     "SetClaimOffset": frozenset({_R.BACK_OFFICE}),
     "WriteOffClaim": frozenset({_R.BACK_OFFICE}),
     **{a: frozenset({_R.PAYMENT_PROVIDER})

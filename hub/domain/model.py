@@ -243,6 +243,7 @@ class Outcome(str, enum.Enum):
     GRANTED = "GRANTED"
     PARTLY_GRANTED = "PARTLY_GRANTED"
     REFUSED = "REFUSED"
+    REPAYMENT = "REPAYMENT"   # the citizen must pay back an amount paid out (a claim on approval)
 
 
 class DecisionStatus(str, enum.Enum):
@@ -277,6 +278,16 @@ class PeriodAmount:
     amount_oere: int
     period_start: dt.date
     period_end: dt.date
+
+
+@dataclass(frozen=True)
+class Repayment:
+    """What a decision makes the citizen pay back: `amount_oere` for the months from
+    `period_start` to `period_end`, offset against later payments if `offset_allowed`."""
+    amount_oere: int
+    period_start: dt.date
+    period_end: dt.date
+    offset_allowed: bool
 
 
 @dataclass(frozen=True)
@@ -338,6 +349,11 @@ class Decision:
     # The calculation by the benefit rules the draft accepted or departed from, in its
     # stored form (hub.domain.rules.calculation_to_dict), with a departure's reason.
     calculation: dict[str, Any] | None = None
+    # What the citizen must pay back: a repayment decision's own; for a decision that
+    # lowers a grant for months already paid, what that overpaid (set on approval).
+    repayment: Repayment | None = None
+    # The draft let an overpayment it causes be offset against later payments.
+    offset_repayment: bool = False
 
     @property
     def departs_from_calculation(self) -> bool:

@@ -67,7 +67,8 @@ OPEN_CLAIM_STATUSES = (ClaimStatus.OPEN, ClaimStatus.PARTLY_PAID)
 class ClaimOrigin(str, enum.Enum):
     SUPERSEDING_DECISION = "SUPERSEDING_DECISION"
     RECALCULATION = "RECALCULATION"
-    MANUAL = "MANUAL"
+    MANUAL = "MANUAL"                              # (by hand, before every claim came from a decision)
+    REPAYMENT_DECISION = "REPAYMENT_DECISION"      # a repayment decision (Outcome.REPAYMENT)
 
 
 @dataclass(frozen=True)

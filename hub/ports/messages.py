@@ -108,12 +108,16 @@ class DecisionPosting(EconomyMessage):
     municipality knows every decision it is the sender of."""
     KIND: ClassVar[str] = "decision_posting"
     decision_id: str
-    outcome: str                      # GRANTED, PARTLY_GRANTED, REFUSED
+    outcome: str                      # GRANTED, PARTLY_GRANTED, REFUSED, REPAYMENT
     amounts: tuple[PostedAmount, ...] = ()
     effective_from: dt.date | None = None
     decided_on: dt.date | None = None
     replaces_grant: bool = False      # it supersedes a grant in force from effective_from
     source: str = "AUTHORITY"         # or APPEALS_AUTHORITY: a decision the hub records
+    # What the citizen must pay back under it (its claims follow as claim postings),
+    # and whether that may be offset against later payments.
+    repayment_oere: int = 0
+    repayment_offset_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class ClaimPosting(EconomyMessage):
     reason: str = ""
     end_to_end_id: str = ""
     offset_allowed: bool | None = None
+    decision_id: str = ""             # the decision the claim comes from
 
 
 ECONOMY_KINDS = (DecisionPosting, PaymentOrderPosting, PaymentCancelledPosting, PaymentSettlementPosting, ClaimPosting)

@@ -19,7 +19,6 @@ from hub.domain.rules import facts as facts_rules
 from hub.ports import messages as msg
 from hub.service import decisions, hearings, intake, payments, rules
 from hub.service.intake import fall_out
-from hub.service.access import event
 from hub.store.uow import UnitOfWork
 
 def _audit(uow: UnitOfWork, case: Case, action: str, now: dt.datetime, note: str) -> None:

@@ -1,6 +1,7 @@
-"""Claims on citizens: made by a superseding decision (or by hand), offset against
-later payments when allowed, collected by the provider, released or written off.
-Every change is an event and a posting to the economy system."""
+"""Claims on citizens: every one made by a decision (a repayment decision, or one that
+lowers a grant for months already paid), offset against later payments when the
+decision allowed it, collected by the provider, released or written off. Every change
+is an event and a posting to the economy system."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import Case
 from hub.ports import messages as msg
-from hub.service.access import case_in_scope, event
+from hub.service.access import event
 from hub.store.uow import UnitOfWork
 
 
@@ -31,6 +32,7 @@ def changed(uow: UnitOfWork, identity: Identity, case: Case, claim_id: str, type
         change_amount_oere=details.get("amount_oere", 0), period=details.get("period", ""),
         origin=details.get("origin", ""), reason=details.get("reason", ""),
         end_to_end_id=details.get("end_to_end_id", ""), offset_allowed=details.get("offset_allowed"),
+        decision_id=c.decision_id or "",
     ).outbox(f"claim/{claim_id}/{type_}/{new_id()}", case.case_id), now)
 
 
@@ -43,17 +45,6 @@ def refresh(uow: UnitOfWork, claim_ids: Iterable[str]) -> None:
         status = pay.claim_status(c.amount_oere, c.collected_oere, c.cancelled_oere, c.written_off_oere)
         if status is not c.status:
             uow.claims.set_status(c.claim_id, status)
-
-
-def create_claim(uow: UnitOfWork, identity: Identity, c: cmd.CreateClaim, now: dt.datetime) -> tuple[pay.Claim, Case]:
-    c.validate()
-    case = case_in_scope(uow, identity, c.case_id, for_update=True)
-    claim_id = uow.claims.add(case_id=case.case_id, municipality_code=case.municipality_code,
-                              benefit_code=case.benefit_code, origin=c.origin, amount=c.amount_oere, period_key="",
-                              decision_id=None, reason=c.reason, offset_allowed=c.offset_allowed,
-                              created_by=identity.client_id, now=now)
-    changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=c.amount_oere, origin=c.origin.value)
-    return uow.claims.get(claim_id), case
 
 
 def claim_in_scope(uow: UnitOfWork, identity: Identity, claim_id: str) -> tuple[pay.Claim, Case]:

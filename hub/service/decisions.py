@@ -14,7 +14,8 @@ from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgumen
 from hub.domain.identity import Identity
 from hub.domain.ids import new_id
 from hub.domain.model import (AUTOMATIC_APPROVER, Approval, ApprovalMode, Case, CaseStatus, Decision, DecisionSource,
-                              DecisionStatus, OutboxMessage, Outcome, PeriodAmount, Return, may_approve_automatically)
+                              DecisionStatus, OutboxMessage, Outcome, PeriodAmount, Repayment, Return,
+                              may_approve_automatically)
 from hub.ports import messages as msg
 from hub.domain import rules as r
 from hub.domain.automation import SYSTEM_CLIENT, Automation, Fallout
@@ -66,10 +67,14 @@ def _accept(c: cmd.SubmitDraft, calculated: rules.CalculatedDraft, amounts: tupl
 def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: dt.datetime, *,
                  calculated: rules.CalculatedDraft | None = None
                  ) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
-    amounts, points, effective_from = c.validated()
+    amounts, points, effective_from, repayment = c.validated()
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
-    calculated, departure = _calculated(uow, case, c, amounts, effective_from, calculated)
-    outcome, reasoning, legal_basis, decisive = c.outcome, c.reasoning, c.legal_basis, c.decisive_fact_ids
+    if repayment is not None:
+        _check_repayment(uow, case, repayment)
+        calculated, departure = None, ""
+    else:
+        calculated, departure = _calculated(uow, case, c, amounts, effective_from, calculated)
+    outcome, reasoning, legal_basis, decisive = c.outcome_given, c.reasoning, c.legal_basis, c.decisive_fact_ids
     if c.use_calculation:
         _accept(c, calculated, amounts)
         outcome, amounts = calculated.outcome, calculated.amounts
@@ -83,7 +88,7 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
     move_case(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
               by=identity.client_id, client_id=identity.client_id,
               reason="new draft decision submitted" if recalculation else "draft decision submitted")
-    effective = payments.check_grant(uow, case, outcome, amounts, effective_from)
+    effective = None if repayment else payments.check_grant(uow, case, outcome, amounts, effective_from)
     hearings.check_decisive_facts(uow, case, decisive)
     benefit = uow.catalogue.get(case.benefit_code)
     guidance = documents.complaint_guidance(authority_of(uow, case), benefit.appeals_authority_name)
@@ -93,7 +98,7 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
                         legal_basis, points, identity.client_id, now, effective_from=effective,
                         decisive_fact_ids=decisive, hearing_exception=c.hearing_exception,
                         hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance,
-                        calculation=calculation)
+                        calculation=calculation, repayment=repayment, offset_repayment=c.offset_repayment)
     need = hearings.hearing_need(uow, case, decision, now)
     missing = cp.adverse_without_reasons(decision, need.adverse)
     if missing:
@@ -119,6 +124,20 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
     return (decision, case.status, automatic, hearing), case
 
 
+def _check_repayment(uow: UnitOfWork, case: Case, r: Repayment) -> None:
+    """A repayment decision is made on a decided case, for no more than was paid out
+    for its months and not yet claimed back."""
+    if case.status is not CaseStatus.DECIDED:
+        raise FailedPrecondition(f"a repayment decision is made on a decided case; the case is {case.status.value}",
+                                 reason="REPAYMENT_NEEDS_DECIDED_CASE", metadata={"case_status": case.status.value})
+    most = payments.repayable(uow, case, r)
+    if r.amount_oere > most:
+        raise FailedPrecondition(
+            f"the repayment is more than was paid out for {r.period_start.isoformat()} to {r.period_end.isoformat()} "
+            f"and not yet claimed back ({most} øre)", reason="REPAYMENT_MORE_THAN_PAID",
+            metadata={"repayable_oere": str(most)})
+
+
 def decision_for_authority(uow: UnitOfWork, identity: Identity, decision_id: str) -> tuple[Decision, Case]:
     decision = uow.decisions.get(decision_id, for_update=True) if decision_id else None
     case = case_in_scope(uow, identity, decision.case_id, for_update=True) if decision else None
@@ -138,15 +157,29 @@ def approve(uow: UnitOfWork, identity: Identity, case: Case, decision: Decision,
         need = need if need is not None and amounts is None else hearings.hearing_need(uow, case, decision, now)
         cp.require_reasons(decision, need.adverse)
         cp.require_hearing_held(need)
+    if decision.outcome is Outcome.REPAYMENT:
+        # Payments may have moved since the draft: never more than is there to claim.
+        most = payments.repayable(uow, case, decision.repayment)
+        if decision.repayment.amount_oere > most:
+            raise FailedPrecondition(f"the repayment is now more than was paid out for its months and not yet "
+                                     f"claimed back ({most} øre): return the draft", reason="REPAYMENT_MORE_THAN_PAID",
+                                     metadata={"repayable_oere": str(most)})
+    else:
+        # What lowering a grant for months already paid claims back, stated in its letter.
+        decision = replace(decision, repayment=payments.overpayment(uow, case, decision))
     uow.decisions.save(decision)
     move_case(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
               client_id=identity.client_id, reason=f"decision approved ({approval.mode.value.lower()})")
     uow.events.record(event(case, "decision.approved", now, identity.client_id, decision_id=decision.decision_id,
                             mode=approval.mode.value, amended=approval.amended, outcome=decision.outcome.value,
-                            amounts=documents.jsonable(decision.amounts)))
+                            amounts=documents.jsonable(decision.amounts),
+                            repayment=documents.jsonable(decision.repayment)))
     for message in messages_for_decision(uow, case, decision):
         uow.outbox.add(message, now)
-    payments.grant_approved(uow, identity, case, decision, now)
+    if decision.outcome is Outcome.REPAYMENT:
+        payments.repayment_approved(uow, identity, case, decision, now)
+    else:
+        payments.grant_approved(uow, identity, case, decision, now)
     return decision
 
 
@@ -167,6 +200,8 @@ def messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> li
         outcome=decision.outcome.value,
         amounts=tuple(msg.PostedAmount(a.amount_oere, a.period_start, a.period_end) for a in decision.amounts),
         effective_from=effective, decided_on=decided, replaces_grant=replaces, source=decision.source.value,
+        repayment_oere=decision.repayment.amount_oere if decision.repayment else 0,
+        repayment_offset_allowed=bool(decision.repayment and decision.repayment.offset_allowed),
     ).outbox(f"decision/{decision.decision_id}/economy", case.case_id)]
     if decision.source is DecisionSource.AUTHORITY:
         # The appeals authority sends its own decisions; the hub records and pays them.
@@ -191,6 +226,9 @@ def approve_decision(uow: UnitOfWork, identity: Identity, c: cmd.ApproveDecision
     amounts, points = c.validated()
     decision, case = decision_for_authority(uow, identity, c.decision_id)
     decision.require_pending("approved")
+    if amounts is not None and decision.outcome is Outcome.REPAYMENT:
+        raise FailedPrecondition("a repayment decision grants no amounts; its repayment is changed by a new draft",
+                                 reason="AMENDMENT_CONTRADICTS_OUTCOME")
     if amounts is not None and decision.outcome is Outcome.REFUSED and any(a.amount_oere for a in amounts):
         raise FailedPrecondition("a refusal cannot be amended to grant an amount",
                                  reason="AMENDMENT_CONTRADICTS_OUTCOME")

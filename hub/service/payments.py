@@ -19,7 +19,7 @@ from hub.domain import payments as pay
 from hub.domain.audit import AuditEntry
 from hub.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Violations
 from hub.domain.identity import Identity
-from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, Outcome
+from hub.domain.model import Case, CaseStatus, Decision, DecisionStatus, Outcome, Repayment
 from hub.ports import messages as msg
 from hub.service import claims
 from hub.service.access import case_in_scope, event
@@ -73,16 +73,66 @@ def grant_approved(uow: UnitOfWork, identity: Identity, case: Case, decision: De
     # grant has none): only the others are looked at.
     touched = keys | ({x.period_key for x in lines} & uow.payments.periods_with_money(case.case_id))
     for key in sorted(touched):
-        rebalance(uow, identity, case, key, now, cancel_unsent=True, decision_id=decision.decision_id)
+        rebalance(uow, identity, case, key, now, cancel_unsent=True, decision_id=decision.decision_id,
+                  offset_allowed=decision.offset_repayment)
     last_run = uow.payments.latest_run_period()
     if last_run:
         order_due(uow, identity, last_run, now, decision_id=decision.decision_id)
 
 
+def overpayment(uow: UnitOfWork, case: Case, decision: Decision) -> Repayment | None:
+    """What approving `decision` (a grant, or one that lowers or ends it) would claim back
+    for months already paid, as `grant_approved` will: the periods it touches, each
+    brought back in balance (pay.reconcile) against what it grants them. Reads only, so
+    that the decision's letter can state the repayment before the claims are made."""
+    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
+    if effective is None:
+        return None
+    benefit = uow.catalogue.get(case.benefit_code)
+    granted = {x.period_key: x for x in pay.schedule(benefit.recurrence, decision.amounts)}
+    ended = uow.payments.in_force(case.case_id, effective, decision.decision_id)
+    touched = (set(ended) | set(granted)) & uow.payments.periods_with_money(case.case_id)
+    total, spans = 0, []
+    for key in sorted(touched):
+        line = granted.get(key)
+        orders, positions = uow.payments.positions(case.case_id, key)
+        claim = pay.reconcile(line.amount_oere if line else 0, orders, positions, cancel_unsent=True).new_claim_oere
+        if claim:
+            old = line or uow.payments.line(case.case_id, key)
+            total += claim
+            spans.append((old.period_start, old.period_end))
+    if not total:
+        return None
+    return Repayment(total, min(s for s, _ in spans), max(e for _, e in spans), decision.offset_repayment)
+
+
+def repayment_approved(uow: UnitOfWork, identity: Identity, case: Case, decision: Decision,
+                       now: dt.datetime) -> str:
+    """An approved repayment decision becomes a claim on the citizen (offset against later
+    payments if it allows it). Returns the claim's id."""
+    r = decision.repayment
+    claim_id = uow.claims.add(case_id=case.case_id, municipality_code=case.municipality_code,
+                              benefit_code=case.benefit_code, origin=pay.ClaimOrigin.REPAYMENT_DECISION,
+                              amount=r.amount_oere, period_key="", decision_id=decision.decision_id,
+                              reason=f"repayment decision for {r.period_start.isoformat()} to "
+                                     f"{r.period_end.isoformat()}",
+                              offset_allowed=r.offset_allowed, created_by=identity.client_id, now=now)
+    claims.changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=r.amount_oere,
+                   origin=pay.ClaimOrigin.REPAYMENT_DECISION.value, offset_allowed=r.offset_allowed)
+    return claim_id
+
+
+def repayable(uow: UnitOfWork, case: Case, r: Repayment) -> int:
+    """The most a repayment decision may claim for its months: what was sent or paid for
+    them, less what the case's claims ask back already."""
+    return max(0, uow.payments.paid_out(case.case_id, r.period_start, r.period_end) - uow.claims.claimed(case.case_id))
+
+
 def rebalance(uow: UnitOfWork, identity: Identity, case: Case, period_key: str, now: dt.datetime, *,
-              cancel_unsent: bool, decision_id: str | None) -> None:
+              cancel_unsent: bool, decision_id: str | None, offset_allowed: bool = False) -> None:
     """Bring a period back in balance (hub.domain.payments.reconcile) and post what that
-    changes: cancelled orders, a claim for what was paid too much, claims released."""
+    changes: cancelled orders, a claim for what was paid too much (offset against later
+    payments if the decision allowed it), claims released."""
     line = uow.payments.line(case.case_id, period_key)
     orders, positions = uow.payments.positions(case.case_id, period_key)
     adj = pay.reconcile(line.amount_oere if line else 0, orders, positions, cancel_unsent=cancel_unsent)
@@ -101,10 +151,10 @@ def rebalance(uow: UnitOfWork, identity: Identity, case: Case, period_key: str, 
         claim_id = uow.claims.add(case_id=case.case_id, municipality_code=case.municipality_code,
                                   benefit_code=case.benefit_code, origin=pay.ClaimOrigin.SUPERSEDING_DECISION,
                                   amount=adj.new_claim_oere, period_key=period_key, decision_id=decision_id,
-                                  reason=f"paid more than granted for {period_key}", offset_allowed=False,
+                                  reason=f"paid more than granted for {period_key}", offset_allowed=offset_allowed,
                                   created_by=identity.client_id, now=now)
         claims.changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=adj.new_claim_oere,
-                       period=period_key)
+                       period=period_key, offset_allowed=offset_allowed)
     if adj.release:
         uow.claims.release(adj.release, now)
         claims.refresh(uow, [c for c, _ in adj.release])

@@ -111,6 +111,13 @@ class Payments(Repository):
         return self._c.execute(sa.select(sa.func.count()).select_from(t.payment_lines)
                                .where(L.case_id == case_id, L.state != SUPERSEDED)).scalar_one() > 0
 
+    def paid_out(self, case_id: str, start: dt.date, end: dt.date) -> int:
+        """What the case's orders sent or paid for periods within `start`..`end` came to (øre)."""
+        return self._c.execute(sa.select(sa.func.coalesce(sa.func.sum(O.amount_oere), 0))
+                               .where(O.case_id == case_id, O.period_start >= start, O.period_end <= end,
+                                      O.status.in_([pay.OrderStatus.SENT.value, pay.OrderStatus.PAID.value]))
+                               ).scalar_one()
+
     def held(self, case_id: str) -> list[pay.HeldPayment]:
         rows = self._c.execute(sa.select(L.decision_id, L.period_key, L.amount_oere, L.held_reason)
                                .where(L.case_id == case_id, L.state == HELD).order_by(L.id))
@@ -343,6 +350,11 @@ class Claims(Repository):
     def many(self, claim_ids: Iterable[str]) -> list[pay.Claim]:
         rows = self._c.execute(sa.select(t.claims).where(K.claim_id.in_(sorted(claim_ids))).order_by(K.id)).all()
         return [_claim(r) for r in rows]
+
+    def claimed(self, case_id: str) -> int:
+        """What the case's claims ask back, less what was released (øre)."""
+        return self._c.execute(sa.select(sa.func.coalesce(sa.func.sum(K.amount_oere - K.cancelled_oere), 0))
+                               .where(K.case_id == case_id)).scalar_one()
 
     def for_case(self, case_id: str) -> list[pay.Claim]:
         rows = self._c.execute(sa.select(t.claims).where(K.case_id == case_id).order_by(K.id)).all()

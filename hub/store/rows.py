@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from hub.domain.model import (
     AmountLimit, Approval, ApprovalMode, AuthorityKind, Benefit, Case, CaseStatus, Channel, Decision, DecisionSource,
     DecisionStatus, DiscretionaryPoint, HearingException, Origin, Outcome, PeriodAmount, PeriodKind, Recurrence,
-    Return, Sensitivity,
+    Repayment, Return, Sensitivity,
 )
 
 
@@ -77,7 +77,18 @@ def decision_row(d: Decision) -> dict[str, Any]:
                 decisive_fact_ids=list(d.decisive_fact_ids),
                 hearing_exception=d.hearing_exception.value if d.hearing_exception else None,
                 hearing_exception_note=d.hearing_exception_note, complaint_guidance=d.complaint_guidance,
-                source=d.source.value, calculation=d.calculation)
+                source=d.source.value, calculation=d.calculation, repayment=_repayment_json(d.repayment),
+                offset_repayment=d.offset_repayment)
+
+
+def _repayment_json(r: Repayment | None) -> dict[str, Any] | None:
+    return None if r is None else dict(amount_oere=r.amount_oere, period_start=r.period_start.isoformat(),
+                                       period_end=r.period_end.isoformat(), offset_allowed=r.offset_allowed)
+
+
+def _repayment(j: dict[str, Any] | None) -> Repayment | None:
+    return None if not j else Repayment(int(j["amount_oere"]), dt.date.fromisoformat(j["period_start"]),
+                                        dt.date.fromisoformat(j["period_end"]), bool(j["offset_allowed"]))
 
 
 def decision_from_row(r) -> Decision:
@@ -102,4 +113,5 @@ def decision_from_values(v) -> Decision:
                     tuple(v.get("decisive_fact_ids") or ()),
                     HearingException(v["hearing_exception"]) if v.get("hearing_exception") else None,
                     v.get("hearing_exception_note") or "", v.get("complaint_guidance") or "",
-                    DecisionSource(v.get("source") or "AUTHORITY"), v.get("calculation"))
+                    DecisionSource(v.get("source") or "AUTHORITY"), v.get("calculation"), _repayment(v.get("repayment")),
+                    bool(v.get("offset_repayment")))

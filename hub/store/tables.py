@@ -220,6 +220,10 @@ decisions = sa.Table(
     # The calculation by the rules the draft accepted or departed from (periods with
     # their rule set and steps, the facts, a departure's reason); null: typed without one.
     sa.Column("calculation", Json, nullable=True),
+    # What the citizen must pay back under it (amount, months, offset allowed), and
+    # whether the draft let an overpayment it causes be offset.
+    sa.Column("repayment", Json, nullable=True),
+    sa.Column("offset_repayment", sa.Boolean, nullable=False, server_default=sa.false()),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),

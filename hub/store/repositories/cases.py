@@ -172,7 +172,7 @@ class Decisions(Repository):
         self._c.execute(sa.update(t.decisions).where(t.decisions.c.decision_id == d.decision_id)
                         .values(status=row["status"], amounts=row["amounts"],
                                 discretionary_points=row["discretionary_points"],
-                                approval=row["approval"], returned=row["returned"]))
+                                approval=row["approval"], returned=row["returned"], repayment=row["repayment"]))
 
     def number(self, decision_id: str) -> int:
         """The decision's number (end-to-end ids are made from it)."""

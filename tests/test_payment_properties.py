@@ -1,8 +1,8 @@
 """Property tests over random sequences of decisions, supersessions, runs, settlements,
 returns, reissues, offsets and collections on one case: once the provider has paid what
 is due and collected what is owed, for every period paid - collected equals what the
-latest decision grants; nothing is paid without an approved decision, and no period of
-a grant is paid twice. Through the service layer, on the test database.
+latest decision grants; nothing is paid without an approved decision, no period of
+a grant is paid twice, and the repayment a decision states is what its claims come to. Through the service layer, on the test database.
 
 The examples share the database (a run made in one orders the next one's grants at
 approval), which is how it found a returned payment whose claim had been half
@@ -165,6 +165,8 @@ def test_paid_minus_collected_is_what_the_latest_decision_grants(service, first,
                                                            t.payment_lines.c.state != "SUPERSEDED")).all()
         statuses = dict(c.execute(sa.select(t.decisions.c.decision_id, t.decisions.c.status)
                                   .where(t.decisions.c.case_id == w.case_id)).all())
+        stated = {d: (r or {}).get("amount_oere", 0) for d, r in c.execute(
+            sa.select(t.decisions.c.decision_id, t.decisions.c.repayment).where(t.decisions.c.case_id == w.case_id))}
     entitled = {line.period_key: line.amount_oere for line in lines}
     assert len(entitled) == len(lines)  # one grant in force per period
     paid: dict[str, int] = {}
@@ -179,6 +181,11 @@ def test_paid_minus_collected_is_what_the_latest_decision_grants(service, first,
         collected[claim.period_key] = collected.get(claim.period_key, 0) + got
     for month in MONTHS:
         assert paid.get(month, 0) - collected.get(month, 0) == entitled.get(month, 0), month
+    # What each decision's letter says is to be paid back is what its claims came to.
+    claimed: dict[str, int] = {}
+    for claim in h.claims:
+        claimed[claim.decision_id] = claimed.get(claim.decision_id, 0) + claim.amount_oere
+    assert {d: n for d, n in claimed.items() if n} == {d: n for d, n in stated.items() if n}
     # No end-to-end id paid twice, and no period of a grant ordered twice but as its
     # correction or reissue.
     ids = [o.end_to_end_id for o in h.orders]

@@ -15,6 +15,7 @@ from hub.domain.identity import Scope
 from hub.domain.ids import new_id
 from hub.store import tables as t
 from hub.store.db import dialect_insert
+from hub.store.prepared import Query
 from hub.store.repositories import Repository
 from hub.store.scoping import scoped
 
@@ -86,9 +87,8 @@ class Payments(Repository):
 
     def in_force(self, case_id: str, from_date: dt.date, except_decision: str) -> dict[str, int]:
         """What the grants in force give per period from `from_date` on."""
-        rows = self._c.execute(sa.select(L.period_key, L.amount_oere).where(
-            L.case_id == case_id, L.state != SUPERSEDED, L.period_start >= from_date, L.decision_id != except_decision))
-        return {r.period_key: int(r.amount_oere) for r in rows}
+        return {r.period_key: int(r.amount_oere) for r in _IN_FORCE.all(
+            self._c, case_id=case_id, from_date=from_date, except_decision=except_decision)}
 
     def periods_with_money(self, case_id: str) -> set[str]:
         """The periods of a case that have orders or claims (the others need no balancing)."""
@@ -108,8 +108,7 @@ class Payments(Repository):
                                .where(L.decision_id == decision_id, L.state != SUPERSEDED)).scalar_one() > 0
 
     def has_grant(self, case_id: str) -> bool:
-        return self._c.execute(sa.select(sa.func.count()).select_from(t.payment_lines)
-                               .where(L.case_id == case_id, L.state != SUPERSEDED)).scalar_one() > 0
+        return _HAS_GRANT.first(self._c, case_id=case_id) is not None
 
     def paid_out(self, case_id: str, start: dt.date, end: dt.date) -> int:
         """What the case's orders sent or paid for periods within `start`..`end` came to (øre)."""
@@ -433,3 +432,10 @@ class Claims(Repository):
 
     def set_status(self, claim_id: str, status: pay.ClaimStatus) -> None:
         self._c.execute(sa.update(t.claims).where(K.claim_id == claim_id).values(status=status.value))
+
+
+# Read for every decision, also on the automatic path: prepared (hub.store.prepared).
+_IN_FORCE = Query(sa.select(L.period_key, L.amount_oere).where(
+    L.case_id == sa.bindparam("case_id"), L.state != SUPERSEDED, L.period_start >= sa.bindparam("from_date"),
+    L.decision_id != sa.bindparam("except_decision")))
+_HAS_GRANT = Query(sa.select(L.id).where(L.case_id == sa.bindparam("case_id"), L.state != SUPERSEDED).limit(1))

@@ -85,10 +85,8 @@ class Cases(Repository):
         return (row.municipality_code, row.benefit_code) if row else None
 
     def other_open(self, cpr: str, municipality_code: str, except_case_id: str) -> int:
-        c = t.cases.c
-        return self._c.execute(sa.select(sa.func.count()).select_from(t.cases).where(
-            c.cpr == cpr, c.municipality_code == municipality_code, c.case_id != except_case_id,
-            c.status.in_([s.value for s in OPEN_STATUSES]))).scalar_one()
+        return _OTHER_OPEN.first(self._c, cpr=cpr, municipality_code=municipality_code,
+                                 except_case_id=except_case_id).n
 
     def list(self, scope: Scope, f: cmd.CaseFilter, *, after_id: int, limit: int) -> list[tuple[int, Case]]:
         c = t.cases.c
@@ -133,18 +131,16 @@ class Information(Repository):
             discretionary=item.discretionary, supplied_by=item.supplied_by, added_at=item.added_at))
 
     def for_case(self, case_id: str) -> list[InformationItem]:
-        i = t.information_items.c
-        rows = self._c.execute(sa.select(t.information_items).where(i.case_id == case_id).order_by(i.id))
         return [InformationItem(r.item_id, r.case_id, InformationSource(r.source), r.source_reference, r.kind,
-                                r.value, r.discretionary, r.supplied_by, r.added_at) for r in rows]
+                                r.value, r.discretionary, r.supplied_by, r.added_at)
+                for r in _CASE_INFORMATION.all(self._c, case_id=case_id)]
 
 
 class RegisterFetches(Repository):
     """Which months of a register a case has asked for (each once)."""
 
     def months(self, case_id: str, register: str) -> set[str]:
-        f = t.register_fetches.c
-        return set(self._c.execute(sa.select(f.month).where(f.case_id == case_id, f.register == register)).scalars())
+        return {r.month for r in _FETCHED_MONTHS.all(self._c, case_id=case_id, register=register)}
 
     def add(self, case_id: str, register: str, months: Iterable[str], message_id: str, at: dt.datetime) -> None:
         self._c.execute(t.register_fetches.insert(), [dict(case_id=case_id, register=register, month=m,
@@ -206,3 +202,16 @@ class Decisions(Repository):
             q = q.where(c.benefit_code == benefit_code)
         return [(r["decision_row_id"], decision_from_mapping(r, t.decisions), case_from_mapping(r, t.cases))
                 for r in self._c.execute(q.order_by(d.id).limit(limit)).mappings()]
+
+
+# The automatic path's hot reads, prepared (hub.store.prepared): each runs several times
+# for every application processed straight through.
+_i, _f, _k = t.information_items.c, t.register_fetches.c, t.cases.c
+_CASE_INFORMATION = Query(sa.select(t.information_items).where(_i.case_id == sa.bindparam("case_id")).order_by(_i.id))
+_FETCHED_MONTHS = Query(sa.select(_f.month).where(_f.case_id == sa.bindparam("case_id"),
+                                                  _f.register == sa.bindparam("register")))
+_OTHER_OPEN = Query(sa.select(sa.func.count().label("n")).select_from(t.cases).where(
+    _k.cpr == sa.bindparam("cpr"), _k.municipality_code == sa.bindparam("municipality_code"),
+    _k.case_id != sa.bindparam("except_case_id"),
+    # (the open statuses written into the SQL: a prepared statement takes no IN list)
+    _k.status.in_([sa.literal_column(f"'{s.value}'") for s in OPEN_STATUSES])))

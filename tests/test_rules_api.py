@@ -5,6 +5,7 @@ decided under an earlier one."""
 from __future__ import annotations
 
 import grpc
+from google.type import date_pb2
 import sqlalchemy as sa
 
 from hub.store import tables
@@ -113,6 +114,10 @@ def test_calculate_draft_gives_each_step_the_facts_and_the_amounts_and_says_what
     assert info.reason == "FACTS_MISSING" and "applicant.civil_status" in info.metadata["missing_facts"]
     assert rpc_error(hub.as_("t-cw-751").CalculateDraft, R.CalculateDraftRequest(case_id=case.case_id)).code() \
         == grpc.StatusCode.NOT_FOUND
+    # A period in the last year a date can have (the fuzzer's find: it was INTERNAL).
+    err = rpc_error(backoffice.CalculateDraft, R.CalculateDraftRequest(
+        case_id=case.case_id, period_start=date_pb2.Date(year=9999, month=1, day=1)))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "period_start" in details(err)[0]
 
 
 def test_a_draft_accepts_the_calculation_or_departs_from_it_with_a_reason(hub, backoffice, disp, sims):

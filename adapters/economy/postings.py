@@ -18,7 +18,8 @@ from hub.ports import Delivery
 
 def _decision(p: m.DecisionPosting) -> list[dict[str, Any]]:
     common = dict(decision_id=p.decision_id, outcome=p.outcome, source=p.source, replaces_grant=p.replaces_grant,
-                  effective_from=_iso(p.effective_from), decided_on=_iso(p.decided_on),
+                  effective_from=_iso(p.effective_from), effective_to=_iso(p.effective_to),
+                  decided_on=_iso(p.decided_on),
                   repayment_oere=p.repayment_oere, repayment_offset_allowed=p.repayment_offset_allowed)
     if not p.amounts:  # a refusal, or a decision that stops a grant: booked as a line that moves nothing
         return [dict(common, amount_oere=0, period_start=_iso(p.effective_from), period_end=None)]

@@ -284,7 +284,8 @@ def run(args, hub) -> None:
                                                   period_start=args.repayment.period_start,
                                                   period_end=args.repayment.period_end, offset_allowed=args.offset)
                 if args.repayment else None,
-                offset_repayment=args.offset and not args.repayment)))
+                offset_repayment=args.offset and not args.repayment,
+                effective_from=args.effective_from, effective_to=args.effective_to)))
         case "decision-approve":
             req = decisions_pb2.ApproveDecisionRequest(request_id=rid, decision_id=args.decision_id, note=args.note)
             if args.amount or args.point:
@@ -639,6 +640,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fact", action="append", default=[], metavar="ITEM_ID", help="a decisive fact (information item)")
     enum_arg(s, "--hearing-exception", decisions_pb2.HearingException, "why no hearing is needed")
     s.add_argument("--hearing-exception-note", default="", help="with --hearing-exception: the note it needs")
+    s.add_argument("--effective-from", type=_date, metavar="YYYY-MM-DD",
+                   help="a new decision on a decided case replaces the grant in force from this day")
+    s.add_argument("--effective-to", type=_date, metavar="YYYY-MM-DD",
+                   help="a decision for a bounded time: the last day it governs payments (the grant before it "
+                        "applies again after)")
     s.add_argument("--repayment", type=_amount, metavar="OERE:START:END",
                    help="a repayment decision: what the citizen must pay back for those months (a claim once "
                         "approved)")

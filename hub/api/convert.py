@@ -420,6 +420,8 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
         out.letter_reference = d.letter_reference or ""
     if d.effective_from:
         out.effective_from.CopyFrom(date_out(d.effective_from))
+    if d.effective_to:
+        out.effective_to.CopyFrom(date_out(d.effective_to))
     out.superseded_by_decision_id = d.superseded_by or ""
     out.decisive_fact_ids.extend(d.decisive_fact_ids)
     out.hearing_exception = enum_out(decisions_pb2.HearingException, "HEARING_EXCEPTION", d.hearing_exception)
@@ -456,7 +458,7 @@ def submit_draft_in(r: decisions_pb2.SubmitDraftDecisionRequest) -> cmd.SubmitDr
                            r.use_calculation, r.departure_reason,
                            cmd.RepaymentInput(r.repayment.amount_oere, date_parts(r.repayment, "period_start"),
                                               date_parts(r.repayment, "period_end"), r.repayment.offset_allowed)
-                           if r.HasField("repayment") else None, r.offset_repayment)
+                           if r.HasField("repayment") else None, r.offset_repayment, date_parts(r, "effective_to"))
 
 
 def approve_in(r: decisions_pb2.ApproveDecisionRequest) -> cmd.ApproveDecision:

@@ -273,6 +273,7 @@ class SubmitDraft:
     departure_reason: str = ""       # the draft's own amounts depart from the calculation, for this reason
     repayment: RepaymentInput | None = None   # a repayment decision (Outcome.REPAYMENT)
     offset_repayment: bool = False   # an overpayment the draft causes may be offset in later payments
+    effective_to: DateParts | None = None     # the last day it governs payments (None: open-ended)
 
     @property
     def outcome_given(self) -> Outcome | None:
@@ -280,7 +281,7 @@ class SubmitDraft:
         return Outcome.REPAYMENT if self.outcome is None and self.repayment is not None else self.outcome
 
     def validated(self) -> tuple[tuple[PeriodAmount, ...], tuple[DiscretionaryPoint, ...], dt.date | None,
-                                 Repayment | None]:
+                                 Repayment | None, dt.date | None]:
         v = Violations()
         check_request_id(v, self.request_id)
         v.require(bool(self.case_id), "case_id", "is required")
@@ -299,6 +300,8 @@ class SubmitDraft:
                                                                      "grant)")
             v.require(not self.offset_repayment, "offset_repayment", "not with a repayment decision: its "
                                                                      "repayment.offset_allowed says it")
+            v.require(self.effective_to is None, "effective_to", "not with a repayment decision (it changes no "
+                                                                 "grant)")
         elif self.repayment is not None:
             v.add("repayment", "only with outcome OUTCOME_REPAYMENT")
         if self.use_calculation:
@@ -315,8 +318,9 @@ class SubmitDraft:
             check_text(v, "hearing_exception_note", self.hearing_exception_note, required=True)
         else:
             v.require(not self.hearing_exception_note, "hearing_exception_note", "only with a hearing_exception")
+        effective_to = to_date(v, "effective_to", self.effective_to) if self.effective_to else None
         v.raise_if_any()
-        return amounts, points, effective, repayment
+        return amounts, points, effective, repayment, effective_to
 
 
 @dataclass(frozen=True)
@@ -824,6 +828,9 @@ class PublishRuleSet:
         return effective
 
 
+CALCULABLE_YEARS = (1900, 2999)
+
+
 @dataclass(frozen=True)
 class CalculateDraft:
     case_id: str
@@ -836,6 +843,12 @@ class CalculateDraft:
         check_id_filter(v, "case_id", self.case_id)
         start = to_date(v, "period_start", self.period_start) if self.period_start else None
         end = to_date(v, "period_end", self.period_end) if self.period_end else None
+        # (A calculation reaches past its period's end, to the next month and year: the
+        # last year a date can have is no year to calculate for.)
+        for name, d in (("period_start", start), ("period_end", end)):
+            if d is not None:
+                v.require(CALCULABLE_YEARS[0] <= d.year <= CALCULABLE_YEARS[1], name,
+                          f"must be in the years {CALCULABLE_YEARS[0]} to {CALCULABLE_YEARS[1]}")
         if start and end:
             v.require(start <= end, "period_end", "must not be before period_start")
             v.require((end - start).days <= MAX_CALCULATION_DAYS, "period_end", "at most three years after the start")

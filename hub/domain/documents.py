@@ -83,6 +83,9 @@ def decision_letter(case: Case, decision: Decision, benefit: Benefit, authority:
         per = _PER_DA.get(benefit.recurrence, "for perioden")
         lines += [f"  {danish_date(a.period_start)} til {danish_date(a.period_end)}: {kroner(a.amount_oere)} {per}"
                   for a in decision.amounts]
+    if decision.effective_to is not None:
+        lines += ["", f"Afgørelsen gælder til og med {danish_date(decision.effective_to)}. Derefter gælder den "
+                      f"afgørelse, du havde før, igen."]
     if decision.repayment is not None:
         lines += ["", "Tilbagebetaling:"] + repayment_lines(decision.repayment, benefit)
     lines += ["", "Begrundelse:", decision.reasoning or "-", "", f"Lovgrundlag: {decision.legal_basis or '-'}"]

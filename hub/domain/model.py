@@ -354,6 +354,15 @@ class Decision:
     repayment: Repayment | None = None
     # The draft let an overpayment it causes be offset against later payments.
     offset_repayment: bool = False
+    # The last day it governs payments (None: until a later decision).
+    effective_to: dt.date | None = None
+
+    @property
+    def governs(self) -> tuple[dt.date | None, dt.date | None]:
+        """From when (its effective date, else its first period) to when (None: open)
+        the decision governs payments; (None, None) for one that governs none."""
+        start = self.effective_from or min((a.period_start for a in self.amounts), default=None)
+        return start, self.effective_to
 
     @property
     def departs_from_calculation(self) -> bool:

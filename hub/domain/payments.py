@@ -176,6 +176,23 @@ def check_grant_periods(v: Violations, recurrence: Recurrence, amounts: Sequence
     return effective_from
 
 
+def check_effective_to(v: Violations, recurrence: Recurrence, amounts: Sequence[PeriodAmount],
+                       effective: dt.date | None, effective_to: dt.date | None, *, name: str = "amounts") -> None:
+    """A decision for a bounded time: it ends on the last day of a month (monthly
+    benefits), not before it begins, and every period it grants ends by then."""
+    if effective_to is None:
+        return
+    if recurrence is Recurrence.MONTHLY and effective_to != months.last_day(effective_to):
+        v.add("effective_to", "for a monthly benefit: the last day of a month")
+    if effective is None:
+        v.add("effective_from", "is required with effective_to: from when does the decision govern payments?")
+    elif effective_to < effective:
+        v.add("effective_to", "must not be before the decision takes effect")
+    for i, a in enumerate(amounts):
+        if a.period_end > effective_to:
+            v.add(f"{name}[{i}].period_end", "must not be after effective_to")
+
+
 _PERIOD_KIND = {Recurrence.MONTHLY: PeriodKind.MONTH, Recurrence.PER_PERIOD: PeriodKind.WEEK,
                 Recurrence.ONE_OFF: PeriodKind.PAYMENT}
 _PER = {PeriodKind.MONTH: "per month", PeriodKind.WEEK: "per week", PeriodKind.PAYMENT: "per payment"}

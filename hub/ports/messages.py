@@ -111,6 +111,7 @@ class DecisionPosting(EconomyMessage):
     outcome: str                      # GRANTED, PARTLY_GRANTED, REFUSED, REPAYMENT
     amounts: tuple[PostedAmount, ...] = ()
     effective_from: dt.date | None = None
+    effective_to: dt.date | None = None   # a decision for a bounded time: the last day it governs
     decided_on: dt.date | None = None
     replaces_grant: bool = False      # it supersedes a grant in force from effective_from
     source: str = "AUTHORITY"         # or APPEALS_AUTHORITY: a decision the hub records

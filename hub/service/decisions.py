@@ -26,18 +26,18 @@ from hub.store.uow import UnitOfWork
 
 
 def _calculated(uow: UnitOfWork, case: Case, c: cmd.SubmitDraft, amounts: tuple[PeriodAmount, ...],
-                effective_from: dt.date | None, done: rules.CalculatedDraft | None
-                ) -> tuple[rules.CalculatedDraft | None, str]:
+                effective_from: dt.date | None, done: rules.CalculatedDraft | None,
+                effective_to: dt.date | None = None) -> tuple[rules.CalculatedDraft | None, str]:
     """The rules' calculation the draft accepts (use_calculation; `done`: made already, in
     this transaction) or is held against (a typed draft of a benefit with rules, when
     the case's facts allow a calculation), and the departure's reason; (None, reason)
     for a typed draft nothing calculates."""
     if c.use_calculation:
-        return done or rules.draft_of(rules.calculate(uow, case, effective_from)), ""
+        return done or rules.draft_of(rules.calculate(uow, case, effective_from, effective_to)), ""
     if r.FORMULAS.get(case.benefit_code) is None:
         return None, c.departure_reason
     start = min((a.period_start for a in amounts), default=effective_from)
-    end = max((a.period_end for a in amounts), default=None)
+    end = max((a.period_end for a in amounts), default=effective_to)
     try:
         calculated = rules.draft_of(rules.calculate(uow, case, start, end))
     except FailedPrecondition:
@@ -67,13 +67,13 @@ def _accept(c: cmd.SubmitDraft, calculated: rules.CalculatedDraft, amounts: tupl
 def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: dt.datetime, *,
                  calculated: rules.CalculatedDraft | None = None
                  ) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
-    amounts, points, effective_from, repayment = c.validated()
+    amounts, points, effective_from, repayment, effective_to = c.validated()
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
     if repayment is not None:
         _check_repayment(uow, case, repayment)
         calculated, departure = None, ""
     else:
-        calculated, departure = _calculated(uow, case, c, amounts, effective_from, calculated)
+        calculated, departure = _calculated(uow, case, c, amounts, effective_from, calculated, effective_to)
     outcome, reasoning, legal_basis, decisive = c.outcome_given, c.reasoning, c.legal_basis, c.decisive_fact_ids
     if c.use_calculation:
         _accept(c, calculated, amounts)
@@ -88,7 +88,8 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
     move_case(uow, case, CaseStatus.DRAFT_PENDING_APPROVAL, action="SubmitDraftDecision", now=now,
               by=identity.client_id, client_id=identity.client_id,
               reason="new draft decision submitted" if recalculation else "draft decision submitted")
-    effective = None if repayment else payments.check_grant(uow, case, outcome, amounts, effective_from)
+    effective = None if repayment else payments.check_grant(uow, case, outcome, amounts, effective_from,
+                                                            effective_to=effective_to)
     hearings.check_decisive_facts(uow, case, decisive)
     benefit = uow.catalogue.get(case.benefit_code)
     guidance = documents.complaint_guidance(authority_of(uow, case), benefit.appeals_authority_name)
@@ -98,7 +99,8 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
                         legal_basis, points, identity.client_id, now, effective_from=effective,
                         decisive_fact_ids=decisive, hearing_exception=c.hearing_exception,
                         hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance,
-                        calculation=calculation, repayment=repayment, offset_repayment=c.offset_repayment)
+                        calculation=calculation, repayment=repayment, offset_repayment=c.offset_repayment,
+                        effective_to=effective_to)
     need = hearings.hearing_need(uow, case, decision, now)
     missing = cp.adverse_without_reasons(decision, need.adverse)
     if missing:
@@ -192,14 +194,15 @@ def messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> li
     authority = authority_of(uow, case)
     letter = documents.decision_letter(case, decision, benefit, authority)
     decided = decision.approval.at.date() if decision.approval else decision.submitted_at.date()
-    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
-    replaces = bool(effective and uow.payments.in_force(case.case_id, effective, decision.decision_id))
+    effective, until = decision.governs
+    replaces = bool(effective and uow.payments.in_force(case.case_id, effective, decision.decision_id, until))
     out = [msg.DecisionPosting(
         municipality_code=case.municipality_code, benefit_code=case.benefit_code,
         ledger_account=benefit.ledger_account, case_id=case.case_id, cpr=case.cpr, decision_id=decision.decision_id,
         outcome=decision.outcome.value,
         amounts=tuple(msg.PostedAmount(a.amount_oere, a.period_start, a.period_end) for a in decision.amounts),
-        effective_from=effective, decided_on=decided, replaces_grant=replaces, source=decision.source.value,
+        effective_from=effective, effective_to=until, decided_on=decided, replaces_grant=replaces,
+        source=decision.source.value,
         repayment_oere=decision.repayment.amount_oere if decision.repayment else 0,
         repayment_offset_allowed=bool(decision.repayment and decision.repayment.offset_allowed),
     ).outbox(f"decision/{decision.decision_id}/economy", case.case_id)]
@@ -233,7 +236,8 @@ def approve_decision(uow: UnitOfWork, identity: Identity, c: cmd.ApproveDecision
         raise FailedPrecondition("a refusal cannot be amended to grant an amount",
                                  reason="AMENDMENT_CONTRADICTS_OUTCOME")
     if amounts is not None:
-        payments.check_grant(uow, case, decision.outcome, amounts, decision.effective_from, name="amendment.amounts")
+        payments.check_grant(uow, case, decision.outcome, amounts, decision.effective_from, name="amendment.amounts",
+                             effective_to=decision.effective_to)
     amended = amounts is not None or points is not None
     approval = Approval(ApprovalMode.MANUAL, identity.client_id, case.authority_key, now, c.note, amended,
                         decision.amounts if amended else (), decision.discretionary_points if amended else ())

@@ -22,8 +22,8 @@ def adverse(uow: UnitOfWork, case: Case, decision: Decision) -> bool:
     """The draft refuses, partly grants, or grants less than the grant in force."""
     benefit = uow.catalogue.get(case.benefit_code)
     granted = {line.period_key: line.amount_oere for line in pay.schedule(benefit.recurrence, decision.amounts)}
-    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
-    in_force = uow.payments.in_force(case.case_id, effective, decision.decision_id) if effective else {}
+    effective, until = decision.governs
+    in_force = uow.payments.in_force(case.case_id, effective, decision.decision_id, until) if effective else {}
     return cp.is_adverse(decision.outcome, in_force, granted)
 
 

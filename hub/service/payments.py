@@ -36,14 +36,17 @@ class PaymentSettings:
 
 # ---- from grant to lines (when a decision is approved) ----------------------------------------
 
-def check_grant(uow: UnitOfWork, case: Case, outcome: Outcome, amounts, effective_from, *, name: str = "amounts"):
+def check_grant(uow: UnitOfWork, case: Case, outcome: Outcome, amounts, effective_from, *, name: str = "amounts",
+                effective_to: dt.date | None = None):
     """A decision's amounts as payments need them: periods that fit the benefit's
-    recurrence and, for a grant, amounts within the catalogue's plausible maximum.
-    Returns the date it takes effect."""
+    recurrence (within `effective_to`, for a decision for a bounded time) and, for a
+    grant, amounts within the catalogue's plausible maximum. Returns the date it takes
+    effect."""
     benefit = uow.catalogue.get(case.benefit_code)
     v = Violations()
     effective = pay.check_grant_periods(v, benefit.recurrence, amounts, effective_from,
                                         replaces_grant=uow.payments.has_grant(case.case_id), name=name)
+    pay.check_effective_to(v, benefit.recurrence, amounts, effective, effective_to, name=name)
     if outcome in (Outcome.GRANTED, Outcome.PARTLY_GRANTED):
         pay.check_grant_amounts(v, benefit, amounts, name=name)
     v.raise_if_any()
@@ -55,12 +58,12 @@ def grant_approved(uow: UnitOfWork, identity: Identity, case: Case, decision: De
     then on are superseded, its own lines added, and every period touched is brought
     back in balance (unsent orders cancelled, overpayments claimed, claims released).
     Periods already run are ordered again at once."""
-    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
+    effective, until = decision.governs
     if effective is None:
         return
     benefit = uow.catalogue.get(case.benefit_code)
     lines = pay.schedule(benefit.recurrence, decision.amounts)
-    keys, replaced = uow.payments.supersede(case.case_id, effective, decision.decision_id)
+    keys, replaced = uow.payments.supersede(case.case_id, effective, decision.decision_id, until)
     uow.decisions.mark_superseded(replaced, decision.decision_id)
     number = uow.decisions.number(decision.decision_id)
     uow.payments.add_lines(decision.decision_id, case.case_id, case.municipality_code, case.benefit_code,
@@ -85,12 +88,12 @@ def overpayment(uow: UnitOfWork, case: Case, decision: Decision) -> Repayment | 
     for months already paid, as `grant_approved` will: the periods it touches, each
     brought back in balance (pay.reconcile) against what it grants them. Reads only, so
     that the decision's letter can state the repayment before the claims are made."""
-    effective = decision.effective_from or min((a.period_start for a in decision.amounts), default=None)
+    effective, until = decision.governs
     if effective is None:
         return None
     benefit = uow.catalogue.get(case.benefit_code)
     granted = {x.period_key: x for x in pay.schedule(benefit.recurrence, decision.amounts)}
-    ended = uow.payments.in_force(case.case_id, effective, decision.decision_id)
+    ended = uow.payments.in_force(case.case_id, effective, decision.decision_id, until)
     touched = (set(ended) | set(granted)) & uow.payments.periods_with_money(case.case_id)
     total, spans = 0, []
     for key in sorted(touched):

@@ -75,20 +75,24 @@ class Payments(Repository):
                 period_end=x.period_end, due_month=x.due_month, amount_oere=x.amount_oere, end_to_end_id=e2e,
                 state=OPEN) for x, e2e in lines])
 
-    def supersede(self, case_id: str, from_date: dt.date, by_decision: str) -> tuple[set[str], set[str]]:
-        """Lines of earlier grants from `from_date` on stop counting. Returns their period
-        keys and their decisions."""
-        rows = self._c.execute(sa.update(t.payment_lines)
-                               .where(L.case_id == case_id, L.state != SUPERSEDED, L.period_start >= from_date,
-                                      L.decision_id != by_decision)
-                               .values(state=SUPERSEDED, superseded_by=by_decision)
+    def supersede(self, case_id: str, from_date: dt.date, by_decision: str,
+                  to_date: dt.date | None = None) -> tuple[set[str], set[str]]:
+        """Lines of earlier grants from `from_date` on (to `to_date`, if given) stop
+        counting. Returns their period keys and their decisions."""
+        q = sa.update(t.payment_lines).where(L.case_id == case_id, L.state != SUPERSEDED, L.period_start >= from_date,
+                                             L.decision_id != by_decision)
+        if to_date is not None:
+            q = q.where(L.period_end <= to_date)
+        rows = self._c.execute(q.values(state=SUPERSEDED, superseded_by=by_decision)
                                .returning(L.period_key, L.decision_id)).all()
         return {r.period_key for r in rows}, {r.decision_id for r in rows}
 
-    def in_force(self, case_id: str, from_date: dt.date, except_decision: str) -> dict[str, int]:
-        """What the grants in force give per period from `from_date` on."""
+    def in_force(self, case_id: str, from_date: dt.date, except_decision: str,
+                 to_date: dt.date | None = None) -> dict[str, int]:
+        """What the grants in force give per period from `from_date` on (to `to_date`)."""
         return {r.period_key: int(r.amount_oere) for r in _IN_FORCE.all(
-            self._c, case_id=case_id, from_date=from_date, except_decision=except_decision)}
+            self._c, case_id=case_id, from_date=from_date, except_decision=except_decision,
+            to_date=to_date or _OPEN_END)}
 
     def periods_with_money(self, case_id: str) -> set[str]:
         """The periods of a case that have orders or claims (the others need no balancing)."""
@@ -437,5 +441,6 @@ class Claims(Repository):
 # Read for every decision, also on the automatic path: prepared (hub.store.prepared).
 _IN_FORCE = Query(sa.select(L.period_key, L.amount_oere).where(
     L.case_id == sa.bindparam("case_id"), L.state != SUPERSEDED, L.period_start >= sa.bindparam("from_date"),
-    L.decision_id != sa.bindparam("except_decision")))
+    L.period_end <= sa.bindparam("to_date"), L.decision_id != sa.bindparam("except_decision")))
+_OPEN_END = dt.date(9999, 12, 31)
 _HAS_GRANT = Query(sa.select(L.id).where(L.case_id == sa.bindparam("case_id"), L.state != SUPERSEDED).limit(1))

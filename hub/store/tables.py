@@ -224,6 +224,8 @@ decisions = sa.Table(
     # whether the draft let an overpayment it causes be offset.
     sa.Column("repayment", Json, nullable=True),
     sa.Column("offset_repayment", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The last day a decision for a bounded time governs payments (null: open-ended).
+    sa.Column("effective_to", sa.Date, nullable=True),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),

@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from adapters.archive.bagit_archive import BagItArchive
+from adapters.control_unit.webhook import ControlUnitWebhook
 from adapters.digital_post.memo import MeMoFileDrop
 from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
@@ -127,6 +128,10 @@ class Webhook:
 
     def adapter(self, timeout: float = 1.0) -> EconomyWebhook:
         return EconomyWebhook(self.url, timeout=timeout)
+
+    def adapter_for_control(self, timeout: float = 1.0) -> ControlUnitWebhook:
+        """The control unit's webhook, posting here."""
+        return ControlUnitWebhook(self.url, timeout=timeout)
 
 
 def simulator() -> Simulator:

@@ -29,8 +29,8 @@ from hub.api.services import SERVICE_NAMES, SERVICES, forwarded_services, method
 from hub.api.streams import EventFeed, EventServicer, Wakeup
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from hub.domain.identity import Role
-from hub.ports import (AMQP, APPEALS, ARCHIVE, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
-                       RENT_REGISTER, Adapter)
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER,
+                       PAYMENT_PROVIDER, RENT_REGISTER, Adapter)
 from hub.runtime.group_commit import GroupCommit
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
@@ -84,6 +84,8 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
     from adapters.amqp.publisher import AmqpEventPublisher
     from adapters.appeals.file_drop import AppealsFileDrop
     from adapters.archive.bagit_archive import BagItArchive
+    from adapters.control_unit.file_drop import ControlUnitFileDrop
+    from adapters.control_unit.webhook import ControlUnitWebhook
     from adapters.digital_post.memo import MeMoFileDrop
     from adapters.economy.file_drop import EconomyFileDrop
     from adapters.economy.webhook import EconomyWebhook
@@ -98,6 +100,12 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
         economy: Adapter = EconomyWebhook(settings.economy_webhook_url)
     else:
         economy = EconomyFileDrop(var / "economy")
+    if settings.control_adapter == "webhook":
+        if not settings.control_webhook_url:
+            raise ValueError("HUB_CONTROL_ADAPTER=webhook needs HUB_CONTROL_WEBHOOK_URL")
+        control: Adapter = ControlUnitWebhook(settings.control_webhook_url)
+    else:
+        control = ControlUnitFileDrop(var / "control")  # <municipality>/ folders
     debtor_accounts = load_debtor_accounts(settings.payment_debtor_accounts) if settings.payment_debtor_accounts else {}
     out: dict[str, Adapter] = {
         ECONOMY: economy,
@@ -108,6 +116,7 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
         RENT_REGISTER: RentRegisterClient(settings.rent_register_url),
         PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider", debtor_accounts),  # <provider id>/ folders
         APPEALS: AppealsFileDrop(var / "appeals"),
+        CONTROL_UNIT: control,
     }
     if settings.amqp_url:
         out[AMQP] = AmqpEventPublisher(settings.amqp_url, exchange=settings.amqp_exchange)

@@ -12,6 +12,7 @@ hub from a Settings, and a writer process gets a copy of its front's.
 | HUB_DISPATCH_BATCH, _PARALLEL, _LEASE_SECONDS, _MAX_ATTEMPTS, _IDLE_SECONDS, _PROBE_SECONDS, _TIMEOUT_SECONDS, _TIMEOUT_<DESTINATION>_SECONDS | see DispatchSettings |
 | HUB_VAR_DIR, HUB_ECONOMY_ADAPTER, HUB_ECONOMY_WEBHOOK_URL, HUB_INCOME_REGISTER_URL | var, file, -, http://127.0.0.1:8089 |
 | HUB_CPR_REGISTER_URL, HUB_RENT_REGISTER_URL | http://127.0.0.1:8090, http://127.0.0.1:8091 |
+| HUB_CONTROL_ADAPTER, HUB_CONTROL_WEBHOOK_URL | file, - |
 | HUB_AMQP_URL, HUB_AMQP_EXCHANGE, HUB_PAYMENT_DEBTOR_ACCOUNTS | -, sagshub.events, - |
 | HUB_PAYMENT_RUN_CHUNK, HUB_PAYMENT_BATCH_LEASE_SECONDS | 2000, 600 |
 | HUB_AUDIT_HEAD_FILE, HUB_AUDIT_HEAD_SECONDS | -, 60 |
@@ -78,6 +79,8 @@ class Settings:
     var_dir: str = "var"
     economy_adapter: str = "file"          # file or webhook
     economy_webhook_url: str | None = None
+    control_adapter: str = "file"          # the local control unit: file or webhook
+    control_webhook_url: str | None = None
     income_register_url: str = DEFAULT_INCOME_REGISTER_URL
     cpr_register_url: str = DEFAULT_CPR_REGISTER_URL
     rent_register_url: str = DEFAULT_RENT_REGISTER_URL
@@ -123,6 +126,8 @@ class Settings:
             var_dir=env.get("HUB_VAR_DIR") or "var",
             economy_adapter=_choice(env, "HUB_ECONOMY_ADAPTER", "file", ("file", "webhook")),
             economy_webhook_url=env.get("HUB_ECONOMY_WEBHOOK_URL") or None,
+            control_adapter=_choice(env, "HUB_CONTROL_ADAPTER", "file", ("file", "webhook")),
+            control_webhook_url=env.get("HUB_CONTROL_WEBHOOK_URL") or None,
             income_register_url=env.get("HUB_INCOME_REGISTER_URL") or DEFAULT_INCOME_REGISTER_URL,
             cpr_register_url=env.get("HUB_CPR_REGISTER_URL") or DEFAULT_CPR_REGISTER_URL,
             rent_register_url=env.get("HUB_RENT_REGISTER_URL") or DEFAULT_RENT_REGISTER_URL,

@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from adapters.archive.bagit_archive import BagItArchive
+from adapters.control_unit.webhook import ControlUnitWebhook
 from adapters.digital_post.memo import MeMoFileDrop
 from adapters.economy.file_drop import EconomyFileDrop
 from adapters.economy.webhook import EconomyWebhook
@@ -61,13 +62,15 @@ def dispatcher(engine, clock, adapters, *, watch_deadlines=False, **settings) ->
 
 
 class Webhook:
-    """An economy system's endpoint. `mode` is what it does now: "ok", "slow" (accepts
-    after `slow_seconds`), or an HTTP status to answer with ("503", "400", ...). It keeps what it accepted, by idempotency key,
-    and counts the requests."""
+    """An economy system's (or a control unit's) endpoint. `mode` is what it does now:
+    "ok", "slow" (accepts after `slow_seconds`), or an HTTP status to answer with ("503",
+    "400", ...); with `echo`, an error answer names the CPR number the request carried, as
+    some systems do. It keeps what it accepted, by idempotency key, and counts the requests."""
 
     def __init__(self) -> None:
         self.mode = "ok"
         self.slow_seconds = 2.0
+        self.echo = False
         self.accepted: dict[str, dict] = {}
         self.order: list[str] = []
         self.requests = 0
@@ -80,7 +83,8 @@ class Webhook:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 with hook.lock:
                     hook.requests += 1
                     mode = hook.mode
@@ -93,9 +97,13 @@ class Webhook:
                         if key not in hook.accepted:
                             hook.accepted[key] = body
                             hook.order.append(key)
+                answer = b""
+                if hook.echo and status != 201:  # e.g. {"error": "no such person: 0101701234"}
+                    answer = json.dumps(dict(error=f"no such person: {body.get('cpr')}")).encode()
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -120,6 +128,10 @@ class Webhook:
 
     def adapter(self, timeout: float = 1.0) -> EconomyWebhook:
         return EconomyWebhook(self.url, timeout=timeout)
+
+    def adapter_for_control(self, timeout: float = 1.0) -> ControlUnitWebhook:
+        """The control unit's webhook, posting here."""
+        return ControlUnitWebhook(self.url, timeout=timeout)
 
 
 def simulator() -> Simulator:
@@ -157,6 +169,25 @@ def letter(case_id: str, n: int = 0, cpr: str = "0101001000") -> msg.DigitalPost
                                  letter=Letter(title="Brev", sender=Sender("municipality:101", "Københavns Kommune"),
                                                recipient_cpr=cpr, case_id=case_id, document_id=f"l-{n}",
                                                file_prefix="brev", text="Hej.\n"))
+
+
+def control_finding(case_id: str = "case-1", cpr: str = "0101701234", finding_id: str = "f-1",
+                    **changes) -> msg.ControlFinding:
+    """A finding of the IT control as the service builds one: the income register's
+    annual income against the income the grant assumed, with every field set."""
+    fields = dict(
+        finding_id=finding_id, case_id=case_id, municipality_code="101", benefit_code="BOLIGSTOETTE", cpr=cpr,
+        rule_code="INCOME_DEVIATION", rule_title="Indkomst afviger fra bevillingens forudsætning",
+        found_at=dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone.utc),
+        period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 28),
+        observations=(msg.Observation(name="income.annual", label="Husstandens årsindkomst",
+                                      register_value=32_000_000, assumed_value=25_000_000, unit="øre/år",
+                                      source="income_register", source_reference="EI-3f2a9c81d0b4-1"),
+                      msg.Observation(name="household.adults", label="Voksne i husstanden", register_value=2,
+                                      assumed_value=1, unit="personer", source="cpr_register",
+                                      source_reference="CPR-7d41e0a9b2c35f68")),
+        amount_at_stake_oere_per_month=112_500)
+    return msg.ControlFinding(**{**fields, **changes})
 
 
 def statuses(engine) -> dict[str, str]:

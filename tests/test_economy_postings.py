@@ -14,11 +14,11 @@ from google.type import date_pb2
 
 from adapters.economy.file_drop import EconomyFileDrop
 from hub.ports import messages as msg
-from hub.ports import ECONOMY
+from hub.ports import CONTROL_UNIT, ECONOMY
 from hub.store import tables
 from hub.domain.model import OutboxMessage
 from hub.v1 import cases_pb2, decisions_pb2, operations_pb2, payments_pb2 as P
-from tests.dispatch_support import Webhook, dispatcher, file_adapters, letter
+from tests.dispatch_support import Webhook, control_finding, dispatcher, file_adapters, letter
 from tests.helpers import create_req, draft_req, info_req, period, repay, rid
 from tests.test_payments import granted, orders, pay_all, run
 
@@ -182,6 +182,12 @@ def test_messages_read_back_as_they_were_written():
                                 period_start=dt.date(2026, 4, 1), period_end=dt.date(2026, 4, 30))
     payload = json.loads(json.dumps(m.to_payload()))
     assert msg.decode(ECONOMY, payload) == m
+    closed = msg.ControlFindingClosed(finding_id="f-1", case_id="c", municipality_code="101",
+                                      benefit_code="BOLIGSTOETTE", closed_at=dt.datetime(2026, 4, 1, 8, 0,
+                                                                                         tzinfo=dt.timezone.utc),
+                                      outcome="DISMISSED", reason="Indkomsten er engangsindtægt.")
+    for other in (control_finding(), control_finding(period_end=None, amount_at_stake_oere_per_month=None), closed):
+        assert msg.decode(CONTROL_UNIT, json.loads(json.dumps(other.to_payload()))) == other
     with pytest.raises(msg.UnreadableMessage, match="amount_oere must be a whole number"):
         msg.decode(ECONOMY, dict(payload, amount_oere=1.5))
     with pytest.raises(msg.UnreadableMessage, match="end_to_end_id is missing"):

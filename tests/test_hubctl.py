@@ -377,3 +377,12 @@ def test_hubctl_rules_publish_show_calculate_and_the_work_list(hub, capsys, tmp_
     bad.write_text("{}", encoding="utf-8")
     code, err = _run(capsys, hub, "t-rules-admin", "rules", "publish", str(bad))
     assert code == 2 and "not a rule set" in err
+
+
+def test_hubctl_knows_every_destination_the_hub_delivers_to():
+    """hubctl uses only the contract, so it names the destinations itself: as many as the hub has."""
+    from hub.ports import DESTINATIONS
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["ops"]
+    pause = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["pause"]
+    [destination] = [a for a in pause._actions if a.dest == "destination"]
+    assert set(destination.choices) == set(DESTINATIONS)

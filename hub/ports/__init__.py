@@ -61,8 +61,9 @@ RENT_REGISTER = "rent_register"  # the shared municipal rent register: the dwell
 AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
 APPEALS = "appeals"  # upheld complaints, to the appeals authority
+CONTROL_UNIT = "control_unit"  # the IT control's findings, to the municipality's local control unit
 DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, CPR_REGISTER, RENT_REGISTER, AMQP, PAYMENT_PROVIDER,
-                APPEALS)
+                APPEALS, CONTROL_UNIT)
 
 
 @dataclass(frozen=True)

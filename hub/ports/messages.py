@@ -18,8 +18,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hub.ports import (AMQP, APPEALS, ARCHIVE, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER, PAYMENT_PROVIDER,
-                       RENT_REGISTER, DeliveryFailed)
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER,
+                       PAYMENT_PROVIDER, RENT_REGISTER, DeliveryFailed)
 from hub.domain.documents import Letter
 from hub.domain.model import OutboxMessage
 
@@ -334,6 +334,67 @@ class Appeal(Message):
     case_file: dict[str, Any]
 
 
+# ---- the municipality's local control unit ("kommunens lokale kontrolenhed") ------------------
+
+# What a register says, or what a grant assumed: a whole number (øre, persons, m²), a text
+# (a status such as "dead"), true/false, or null (nothing there).
+FactValue = int | str | bool | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """One fact of a control finding: what the register says against what the grant
+    assumed, in one unit. Keyword-only, so the two values cannot change places."""
+    name: str                         # the fact, as the case names it (e.g. income.annual, household.adults)
+    register_value: FactValue
+    assumed_value: FactValue
+    unit: str = ""                    # e.g. "øre/år", "øre/måned", "personer"; "" for a status
+    source: str = ""                  # the register: income_register, cpr_register, rent_register
+    source_reference: str = ""        # the register's reference for the look-up (EI-…, CPR-…, HLR-…)
+    label: str = ""                   # the fact in Danish, for the unit's staff
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlFinding(Message):
+    """A hit of the IT control's cross-matching on a case, for the municipality's local
+    control unit, which does the physical control. Only what the unit needs (data
+    minimisation): the case, the citizen's CPR number (the unit must identify the
+    person), the rule that hit, the register's facts against the grant's, the period
+    and the money at stake; nothing else from the case file."""
+    KIND: ClassVar[str] = "control_finding"
+    DESTINATION: ClassVar[str] = CONTROL_UNIT
+    finding_id: str
+    case_id: str
+    municipality_code: str
+    benefit_code: str
+    cpr: str
+    rule_code: str                    # e.g. INCOME_DEVIATION
+    rule_title: str                   # Danish, e.g. "Indkomst afviger fra bevillingens forudsætning"
+    found_at: dt.datetime             # UTC
+    period_start: dt.date             # the months the finding concerns, both ends inclusive
+    period_end: dt.date | None = None  # None: still so when found
+    observations: tuple[Observation, ...]
+    amount_at_stake_oere_per_month: int | None = None  # what the grant may pay too much a month, if known
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlFindingClosed(Message):
+    """A finding the hub has closed, with its outcome, so that the unit stops (or
+    files) its control of it. No CPR number: the unit has the finding."""
+    KIND: ClassVar[str] = "control_finding_closed"
+    DESTINATION: ClassVar[str] = CONTROL_UNIT
+    finding_id: str
+    case_id: str
+    municipality_code: str
+    benefit_code: str
+    closed_at: dt.datetime            # UTC
+    outcome: str                      # as the hub records it (e.g. CONFIRMED, DISMISSED)
+    reason: str = ""                  # Danish, short
+
+
+CONTROL_KINDS = (ControlFinding, ControlFindingClosed)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventNotice(Message):
     """An event of the event log, relayed to the message broker."""
@@ -395,7 +456,16 @@ def _value(tp: Any, v: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if v is None else _value(args[0], v, where)
+        if v is None:
+            return None
+        if len(args) == 1:
+            return _value(args[0], v, where)
+        for arg in args:  # a choice of scalars (FactValue): the first that reads it
+            try:
+                return _value(arg, v, where)
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(f"{where} must be one of: {', '.join(getattr(a, '__name__', str(a)) for a in args)}")
     if origin is tuple:
         if not isinstance(v, list):
             raise TypeError(f"{where} must be a list")

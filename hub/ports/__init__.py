@@ -61,8 +61,9 @@ RENT_REGISTER = "rent_register"  # the shared municipal rent register: the dwell
 AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
 APPEALS = "appeals"  # upheld complaints, to the appeals authority
+FINAL_ASSESSMENT = "final_assessment"  # the tax authority's final assessment of a year's income (slutligning)
 DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, CPR_REGISTER, RENT_REGISTER, AMQP, PAYMENT_PROVIDER,
-                APPEALS)
+                APPEALS, FINAL_ASSESSMENT)
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,15 @@ migrate: $(GEN)
 	HUB_DATABASE_URL=$(HUB_DATABASE_URL) $(VENV)/bin/hub migrate
 
 # The hub, its dispatcher (delivering to drop folders under ./var) and the register
-# simulators (income, CPR, rent: one process, adapters/simulators.py), which stop with
+# simulators (income, CPR, rent, final assessment: one process, adapters/simulators.py), which stop with
 # the hub. `make simulators` runs the simulators alone.
 HUB_INCOME_REGISTER_PORT ?= 8089
 HUB_CPR_REGISTER_PORT ?= 8090
 HUB_RENT_REGISTER_PORT ?= 8091
+HUB_FINAL_ASSESSMENT_PORT ?= 8092
 SIMULATORS = $(PY) -m adapters.simulators --income-port $(HUB_INCOME_REGISTER_PORT) \
-  --cpr-port $(HUB_CPR_REGISTER_PORT) --rent-port $(HUB_RENT_REGISTER_PORT)
+  --cpr-port $(HUB_CPR_REGISTER_PORT) --rent-port $(HUB_RENT_REGISTER_PORT) \
+  --final-assessment-port $(HUB_FINAL_ASSESSMENT_PORT)
 run: migrate
 	$(SIMULATORS) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
@@ -51,6 +53,7 @@ run: migrate
 	  HUB_INCOME_REGISTER_URL=http://127.0.0.1:$(HUB_INCOME_REGISTER_PORT) \
 	  HUB_CPR_REGISTER_URL=http://127.0.0.1:$(HUB_CPR_REGISTER_PORT) \
 	  HUB_RENT_REGISTER_URL=http://127.0.0.1:$(HUB_RENT_REGISTER_PORT) \
+	  HUB_FINAL_ASSESSMENT_URL=http://127.0.0.1:$(HUB_FINAL_ASSESSMENT_PORT) \
 	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
 
 simulators: $(STAMP)

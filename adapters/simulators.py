@@ -1,14 +1,16 @@
 """The register simulators `make run` starts, in one process: the income register
-(eIndkomst), the CPR register and the shared municipal rent register, each on its own
-port as the hub's settings expect (HUB_INCOME_REGISTER_URL, HUB_CPR_REGISTER_URL,
-HUB_RENT_REGISTER_URL). One process rather than three: `make run` starts and stops one
+(eIndkomst), the CPR register, the shared municipal rent register and the tax
+authority's final assessments, each on its own port as the hub's settings expect
+(HUB_INCOME_REGISTER_URL, HUB_CPR_REGISTER_URL, HUB_RENT_REGISTER_URL,
+HUB_FINAL_ASSESSMENT_URL). One process rather than four: `make run` starts and stops one
 thing, the machine carries one interpreter, and the simulators share nothing but the
 process (each is its own server with its own fixtures; `python -m
 adapters.<register>.simulator` still runs one alone).
 
-    python -m adapters.simulators --income-port 8089 --cpr-port 8090 --rent-port 8091
+    python -m adapters.simulators --income-port 8089 --cpr-port 8090 --rent-port 8091 \
+        --final-assessment-port 8092
 
-It prints one line per simulator once all three listen, and stops on SIGINT or SIGTERM."""
+It prints one line per simulator once all of them listen, and stops on SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +18,7 @@ import signal
 import threading
 
 from adapters.cpr_register.simulator import Simulator as CprSimulator
+from adapters.final_assessment.simulator import Simulator as FinalAssessmentSimulator
 from adapters.income_register.simulator import Simulator as IncomeSimulator
 from adapters.rent_register.simulator import Simulator as RentSimulator
 
@@ -26,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--income-port", type=int, default=8089)
     ap.add_argument("--cpr-port", type=int, default=8090)
     ap.add_argument("--rent-port", type=int, default=8091)
+    ap.add_argument("--final-assessment-port", type=int, default=8092)
     args = ap.parse_args(argv)
     sims = [IncomeSimulator(args.host, args.income_port), CprSimulator(args.host, args.cpr_port),
-            RentSimulator(args.host, args.rent_port)]
+            RentSimulator(args.host, args.rent_port),
+            FinalAssessmentSimulator(args.host, args.final_assessment_port)]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     for sim in sims:

@@ -29,8 +29,8 @@ from hub.api.services import SERVICE_NAMES, SERVICES, forwarded_services, method
 from hub.api.streams import EventFeed, EventServicer, Wakeup
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from hub.domain.identity import Role
-from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER,
-                       PAYMENT_PROVIDER, RENT_REGISTER, Adapter)
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, FINAL_ASSESSMENT,
+                       INCOME_REGISTER, PAYMENT_PROVIDER, RENT_REGISTER, Adapter)
 from hub.runtime.group_commit import GroupCommit
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
@@ -80,7 +80,7 @@ def lanes(engine: sa.Engine) -> int:
 def adapters(settings: Settings) -> dict[str, Adapter]:
     """Which adapter serves which destination. The defaults work on a fresh machine: every
     destination delivers to files under the var folder, and the registers (income, CPR,
-    rent) to the simulators `make run` starts."""
+    rent, final assessment) to the simulators `make run` starts."""
     from adapters.amqp.publisher import AmqpEventPublisher
     from adapters.appeals.file_drop import AppealsFileDrop
     from adapters.archive.bagit_archive import BagItArchive
@@ -90,6 +90,7 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
     from adapters.economy.file_drop import EconomyFileDrop
     from adapters.economy.webhook import EconomyWebhook
     from adapters.cpr_register.client import CprRegisterClient
+    from adapters.final_assessment.client import FinalAssessmentClient
     from adapters.income_register.client import IncomeRegisterClient
     from adapters.rent_register.client import RentRegisterClient
     from adapters.payment_provider.pain001 import Pain001FileDrop, load_debtor_accounts
@@ -114,6 +115,7 @@ def adapters(settings: Settings) -> dict[str, Adapter]:
         INCOME_REGISTER: IncomeRegisterClient(settings.income_register_url),
         CPR_REGISTER: CprRegisterClient(settings.cpr_register_url),
         RENT_REGISTER: RentRegisterClient(settings.rent_register_url),
+        FINAL_ASSESSMENT: FinalAssessmentClient(settings.final_assessment_url),
         PAYMENT_PROVIDER: Pain001FileDrop(var / "payment_provider", debtor_accounts),  # <provider id>/ folders
         APPEALS: AppealsFileDrop(var / "appeals"),
         CONTROL_UNIT: control,

@@ -13,6 +13,7 @@ hub from a Settings, and a writer process gets a copy of its front's.
 | HUB_VAR_DIR, HUB_ECONOMY_ADAPTER, HUB_ECONOMY_WEBHOOK_URL, HUB_INCOME_REGISTER_URL | var, file, -, http://127.0.0.1:8089 |
 | HUB_CPR_REGISTER_URL, HUB_RENT_REGISTER_URL | http://127.0.0.1:8090, http://127.0.0.1:8091 |
 | HUB_CONTROL_ADAPTER, HUB_CONTROL_WEBHOOK_URL | file, - |
+| HUB_FINAL_ASSESSMENT_URL | http://127.0.0.1:8092 |
 | HUB_AMQP_URL, HUB_AMQP_EXCHANGE, HUB_PAYMENT_DEBTOR_ACCOUNTS | -, sagshub.events, - |
 | HUB_PAYMENT_RUN_CHUNK, HUB_PAYMENT_BATCH_LEASE_SECONDS | 2000, 600 |
 | HUB_AUDIT_HEAD_FILE, HUB_AUDIT_HEAD_SECONDS | -, 60 |
@@ -34,6 +35,7 @@ DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
 DEFAULT_INCOME_REGISTER_URL = "http://127.0.0.1:8089"
 DEFAULT_CPR_REGISTER_URL = "http://127.0.0.1:8090"
 DEFAULT_RENT_REGISTER_URL = "http://127.0.0.1:8091"
+DEFAULT_FINAL_ASSESSMENT_URL = "http://127.0.0.1:8092"
 
 
 class SettingError(ValueError):
@@ -84,6 +86,7 @@ class Settings:
     income_register_url: str = DEFAULT_INCOME_REGISTER_URL
     cpr_register_url: str = DEFAULT_CPR_REGISTER_URL
     rent_register_url: str = DEFAULT_RENT_REGISTER_URL
+    final_assessment_url: str = DEFAULT_FINAL_ASSESSMENT_URL  # the tax authority's final assessments
     amqp_url: str | None = None
     amqp_exchange: str = "sagshub.events"
     payment_debtor_accounts: str | None = None
@@ -131,6 +134,7 @@ class Settings:
             income_register_url=env.get("HUB_INCOME_REGISTER_URL") or DEFAULT_INCOME_REGISTER_URL,
             cpr_register_url=env.get("HUB_CPR_REGISTER_URL") or DEFAULT_CPR_REGISTER_URL,
             rent_register_url=env.get("HUB_RENT_REGISTER_URL") or DEFAULT_RENT_REGISTER_URL,
+            final_assessment_url=env.get("HUB_FINAL_ASSESSMENT_URL") or DEFAULT_FINAL_ASSESSMENT_URL,
             amqp_url=env.get("HUB_AMQP_URL") or None,
             amqp_exchange=env.get("HUB_AMQP_EXCHANGE") or "sagshub.events",
             payment_debtor_accounts=env.get("HUB_PAYMENT_DEBTOR_ACCOUNTS") or None,

@@ -25,7 +25,7 @@ from adapters.income_register.simulator import Simulator as IncomeSimulator, inc
 from adapters.rent_register.client import RentRegisterClient
 from adapters.rent_register.simulator import Simulator as RentSimulator, dwelling
 from hub.domain.municipalities import all_municipalities
-from hub.ports import CPR_REGISTER, DESTINATIONS, RENT_REGISTER, Delivery, DeliveryFailed
+from hub.ports import CPR_REGISTER, DESTINATIONS, FINAL_ASSESSMENT, RENT_REGISTER, Delivery, DeliveryFailed
 from hub.ports import messages as msg
 from tests.conftest import USED_CPRS, new_cpr
 
@@ -547,27 +547,37 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def test_make_starts_the_three_simulators_on_the_hubs_ports(tmp_path):
+def test_make_starts_the_four_simulators_on_the_hubs_ports(tmp_path):
     """`make run` starts the simulators as `make simulators` does (the Makefile's
     SIMULATORS), on the ports whose URLs it gives the hub."""
-    income, cpr, rent = _free_ports(3)
+    income, cpr, rent, final = _free_ports(4)
     proc = subprocess.Popen(
         ["make", "-s", "-o", ".venv/.installed", "simulators", f"PY={sys.executable}",
-         f"HUB_INCOME_REGISTER_PORT={income}", f"HUB_CPR_REGISTER_PORT={cpr}", f"HUB_RENT_REGISTER_PORT={rent}"],
+         f"HUB_INCOME_REGISTER_PORT={income}", f"HUB_CPR_REGISTER_PORT={cpr}", f"HUB_RENT_REGISTER_PORT={rent}",
+         f"HUB_FINAL_ASSESSMENT_PORT={final}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(3)]
+        lines = [proc.stdout.readline() for _ in range(4)]
         assert [line.split(" simulator on ")[0] for line in lines] == ["income register", "CPR register",
-                                                                       "rent register"], lines
+                                                                       "rent register",
+                                                                       "final assessment register"], lines
+        assert lines[3].strip().endswith(f"127.0.0.1:{final}")
         citizen = _find(dt.date(1985, 6, 15), lambda r: r["household"] is not None)
         from hub import bootstrap
         from hub.settings import Settings
         adapters = bootstrap.adapters(Settings.from_env({
             "HUB_INCOME_REGISTER_URL": f"http://127.0.0.1:{income}", "HUB_CPR_REGISTER_URL": f"http://127.0.0.1:{cpr}",
-            "HUB_RENT_REGISTER_URL": f"http://127.0.0.1:{rent}", "HUB_VAR_DIR": str(tmp_path)}))
+            "HUB_RENT_REGISTER_URL": f"http://127.0.0.1:{rent}",
+            "HUB_FINAL_ASSESSMENT_URL": f"http://127.0.0.1:{final}", "HUB_VAR_DIR": str(tmp_path)}))
         person = adapters[CPR_REGISTER].deliver(person_request(citizen)).data["person"]
         assert adapters[RENT_REGISTER].deliver(dwelling_request(person["address_id"])).data["dwelling"]
         assert adapters["income_register"].deliver(income_request(citizen, "2026-01")).reference.startswith("EI-")
+        final_income = msg.FinalIncomeRequest(case_id="c-1", municipality_code="101", cpr=citizen, income_year=2024)
+        receipt = adapters[FINAL_ASSESSMENT].deliver(Delivery("final/c-1", FINAL_ASSESSMENT, "c-1", final_income, 1,
+                                                              NOW, NOW))
+        assert receipt.data["status"] == "assessed" and receipt.data["assessment"]["reference"].startswith("AO-2024-")
+        many = adapters[FINAL_ASSESSMENT].lookup_many(2024, [citizen, "0101709995"])
+        assert [r.data["status"] for r in many.values()] == ["assessed", "not_found"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         out = proc.communicate(timeout=30)[0]

@@ -569,7 +569,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--all", action="store_true", help="every dead letter (of --destination)")
     s.add_argument("--destination", default="", help="with --all: only this destination's")
     destinations = ["economy", "digital_post", "archive", "income_register", "cpr_register", "rent_register",
-                    "payment_provider", "appeals", "amqp", "control_unit"]
+                    "payment_provider", "appeals", "amqp", "control_unit", "final_assessment"]
     for name in ("pause", "resume"):
         s = _command(ops, name, f"ops-{name}", f"{name} delivery to a destination")
         s.add_argument("destination", choices=destinations, help="the destination")

@@ -62,8 +62,9 @@ AMQP = "amqp"  # every event, to the message broker (when configured)
 PAYMENT_PROVIDER = "payment_provider"  # pain.001 credit transfer files
 APPEALS = "appeals"  # upheld complaints, to the appeals authority
 CONTROL_UNIT = "control_unit"  # the IT control's findings, to the municipality's local control unit
+FINAL_ASSESSMENT = "final_assessment"  # the tax authority's final assessment of a year's income (slutligning)
 DESTINATIONS = (ECONOMY, DIGITAL_POST, ARCHIVE, INCOME_REGISTER, CPR_REGISTER, RENT_REGISTER, AMQP, PAYMENT_PROVIDER,
-                APPEALS, CONTROL_UNIT)
+                APPEALS, CONTROL_UNIT, FINAL_ASSESSMENT)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, INCOME_REGISTER,
-                       PAYMENT_PROVIDER, RENT_REGISTER, DeliveryFailed)
+from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, FINAL_ASSESSMENT,
+                       INCOME_REGISTER, PAYMENT_PROVIDER, RENT_REGISTER, DeliveryFailed)
 from hub.domain.documents import Letter
 from hub.domain.model import OutboxMessage
 
@@ -284,6 +284,24 @@ class DwellingRequest(Message):
 
 
 REGISTER_KINDS = (RegisterRequest, PersonRequest, DwellingRequest)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalIncomeRequest(Message):
+    """Ask the tax authority (Skattestyrelsen) for one citizen's final assessment
+    ("slutligning", the årsopgørelse) of one income year: whether it is made yet and the
+    income components the benefit acts settle against (adapters/final_assessment/). The
+    answer comes back as the receipt; a year not yet assessed is an answer too
+    (`status` "not_assessed"), not a failure. Not one of REGISTER_KINDS: its answer is
+    not put on the case as register data (the settlement decides what it does)."""
+    KIND: ClassVar[str] = "final_income_request"
+    DESTINATION: ClassVar[str] = FINAL_ASSESSMENT
+    case_id: str
+    municipality_code: str
+    cpr: str
+    income_year: int
+    register: str = FINAL_ASSESSMENT
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ dispatcher, and strict reading of the answer's fields.
   marked `not_found` (DeliveryFailed). Any other 404 (a wrong URL) is permanent too,
   but not marked: nothing was said about the citizen.
 - 408, 429, 5xx, a timeout, no connection, a body that is not JSON: retried later by
-  the dispatcher; any other 4xx: permanent (the register refuses the request)."""
+  the dispatcher; any other 4xx: permanent (the register refuses the request).
+
+Within the call only a connection that failed or dropped (a keep-alive connection the
+register closed) is tried again, at once: a register that does not answer in time is
+left to the dispatcher, whose own timeout for the delivery (30 s by default) three
+waits of the client's timeout would outlast."""
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +49,9 @@ class RegisterClient:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(timeout=timeout)
 
-    @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3),
-           wait=wait_exponential_jitter(initial=0.1, max=1.0), reraise=True)
+    @retry(retry=retry_if_exception_type((httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
+                                          httpx.WriteError)),
+           stop=stop_after_attempt(3), wait=wait_exponential_jitter(initial=0.1, max=1.0), reraise=True)
     def _post(self, body: dict) -> httpx.Response:
         return self._client.post(f"{self.base_url}{self.PATH}", json=body)
 

@@ -358,13 +358,27 @@ def test_a_register_that_is_down_is_retried_and_fine_once_it_is_up(cpr_sim, cpr_
 
 
 def test_a_register_that_does_not_answer_or_cannot_be_reached_is_retried():
-    silent = socket.create_server(("127.0.0.1", 0))  # listens, never answers
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    held: list[socket.socket] = []
+
+    def accept():
+        try:
+            while True:
+                held.append(silent.accept()[0])
+        except OSError:
+            pass
+    threading.Thread(target=accept, daemon=True).start()
     try:
         client = CprRegisterClient(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.2)
         e = _refusal(lambda: client.deliver(person_request(new_cpr())))
         assert not e.permanent and "timed out" in str(e)
+        # Asked once: a register that does not answer is the dispatcher's to retry (three
+        # waits here could outlast its timeout for the delivery).
+        assert len(held) == 1
     finally:
         silent.close()
+        for s in held:
+            s.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -180,3 +180,23 @@ def test_there_is_no_claim_by_hand(hub, backoffice):
         assert err.code() == grpc.StatusCode.UNIMPLEMENTED
     else:
         raise AssertionError("CreateClaim answered")
+
+
+def test_a_repayment_whose_payment_came_back_before_approval_is_refused_at_approval(hub, backoffice, caseworker):
+    from tests.test_payments import REJECTED, settle
+    provider = hub.as_("t-provider-a")
+    case, _ = granted(backoffice, 100_000)
+    run(backoffice, "2026-04")
+    batch = provider.FetchPaymentBatch(P.FetchPaymentBatchRequest())
+    provider.AcknowledgePaymentBatch(P.AcknowledgePaymentBatchRequest(batch_id=batch.batch_id))   # sent: 100,000
+    r = backoffice.SubmitDraftDecision(repayment_req(
+        case.case_id, 100_000, hearing_exception=D.HEARING_EXCEPTION_FACTS_KNOWN_TO_CITIZEN,
+        hearing_exception_note="Borgeren har selv oplyst indkomsten."))
+    assert r.decision.status == D.DECISION_STATUS_PENDING_APPROVAL
+    settle(provider, batch, REJECTED, reason="closed account")       # the money never reached the citizen
+    err = rpc_error(caseworker.ApproveDecision, D.ApproveDecisionRequest(request_id=rid(),
+                                                                         decision_id=r.decision.decision_id))
+    info = details(err)[1]
+    assert (err.code(), info.reason, info.metadata["repayable_oere"]) == \
+        (grpc.StatusCode.FAILED_PRECONDITION, "REPAYMENT_MORE_THAN_PAID", "0")
+    assert claims(backoffice, case.case_id) == []

@@ -132,11 +132,17 @@ def _check_repayment(uow: UnitOfWork, case: Case, r: Repayment) -> None:
     if case.status is not CaseStatus.DECIDED:
         raise FailedPrecondition(f"a repayment decision is made on a decided case; the case is {case.status.value}",
                                  reason="REPAYMENT_NEEDS_DECIDED_CASE", metadata={"case_status": case.status.value})
+    _require_repayable(uow, case, r)
+
+
+def _require_repayable(uow: UnitOfWork, case: Case, r: Repayment, *, then: str = "") -> None:
+    """No more than was paid out for the repayment's months and not yet claimed back
+    (at approval again: payments may have moved since the draft; `then` says so)."""
     most = payments.repayable(uow, case, r)
     if r.amount_oere > most:
         raise FailedPrecondition(
-            f"the repayment is more than was paid out for {r.period_start.isoformat()} to {r.period_end.isoformat()} "
-            f"and not yet claimed back ({most} øre)", reason="REPAYMENT_MORE_THAN_PAID",
+            f"the repayment is {then}more than was paid out for {r.period_start.isoformat()} to "
+            f"{r.period_end.isoformat()} and not yet claimed back ({most} øre)", reason="REPAYMENT_MORE_THAN_PAID",
             metadata={"repayable_oere": str(most)})
 
 
@@ -160,12 +166,7 @@ def approve(uow: UnitOfWork, identity: Identity, case: Case, decision: Decision,
         cp.require_reasons(decision, need.adverse)
         cp.require_hearing_held(need)
     if decision.outcome is Outcome.REPAYMENT:
-        # Payments may have moved since the draft: never more than is there to claim.
-        most = payments.repayable(uow, case, decision.repayment)
-        if decision.repayment.amount_oere > most:
-            raise FailedPrecondition(f"the repayment is now more than was paid out for its months and not yet "
-                                     f"claimed back ({most} øre): return the draft", reason="REPAYMENT_MORE_THAN_PAID",
-                                     metadata={"repayable_oere": str(most)})
+        _require_repayable(uow, case, decision.repayment, then="now ")
     else:
         # What lowering a grant for months already paid claims back, stated in its letter.
         decision = replace(decision, repayment=payments.overpayment(uow, case, decision))

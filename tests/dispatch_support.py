@@ -196,3 +196,41 @@ def statuses(engine) -> dict[str, str]:
     from hub.store import tables
     with engine.connect() as c:
         return dict(c.execute(sa.select(tables.outbox.c.message_id, tables.outbox.c.status)).all())
+
+
+class ScriptedRegister:
+    """A register over a real socket that answers whatever the test sets (`answer`: JSON,
+    or bytes as they are; `status`) and records what it is sent (`seen`: path and body)."""
+
+    def __init__(self):
+        self.answer: object = {}
+        self.status = 200
+        self.seen: list[tuple[str, object]] = []
+        reg = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                reg.seen.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+                body = reg.answer if isinstance(reg.answer, bytes) else json.dumps(reg.answer).encode()
+                self.send_response(reg.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def reset(self) -> "ScriptedRegister":
+        self.answer, self.status, self.seen = {}, 200, []
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from adapters.final_assessment.simulator import Simulator, generated
 from hub.ports import CPR_REGISTER, DESTINATIONS, FINAL_ASSESSMENT, Delivery, DeliveryFailed
 from hub.ports import messages as msg
 from tests.conftest import USED_CPRS, new_cpr
+from tests.dispatch_support import ScriptedRegister
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
 YEAR = 2025
@@ -315,48 +314,16 @@ def test_a_register_that_does_not_answer_or_cannot_be_reached_is_retried():
 
 # ---- answers the client refuses ------------------------------------------------------------------
 
-class Recorder:
-    """A register that records what it is sent and answers what the test sets."""
-
-    def __init__(self):
-        self.answer: object = {}
-        self.status = 200
-        self.seen: list[tuple[str, object]] = []
-        reg = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                reg.seen.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-                body = reg.answer if isinstance(reg.answer, bytes) else json.dumps(reg.answer).encode()
-                self.send_response(reg.status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def _recorder():
-    reg = Recorder()
+    reg = ScriptedRegister()
     yield reg
     reg.stop()
 
 
 @pytest.fixture
 def recorder(_recorder):
-    _recorder.answer, _recorder.status, _recorder.seen = {}, 200, []
-    return _recorder
+    return _recorder.reset()
 
 
 def _set(answer: dict, path: str, value) -> dict:

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -28,6 +27,7 @@ from hub.domain.municipalities import all_municipalities
 from hub.ports import CPR_REGISTER, DESTINATIONS, FINAL_ASSESSMENT, RENT_REGISTER, Delivery, DeliveryFailed
 from hub.ports import messages as msg
 from tests.conftest import USED_CPRS, new_cpr
+from tests.dispatch_support import ScriptedRegister
 
 USED_CPRS.add("0101701234")
 
@@ -388,47 +388,16 @@ def test_a_register_that_does_not_answer_or_cannot_be_reached_is_retried():
 
 # ---- answers the clients refuse ------------------------------------------------------------------------
 
-class BadRegister:
-    """A register that answers whatever the test sets (`answer`, `status`)."""
-
-    def __init__(self):
-        self.answer: object = {}
-        self.status = 200
-        reg = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                body = reg.answer if isinstance(reg.answer, bytes) else json.dumps(reg.answer).encode()
-                self.send_response(reg.status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def _bad_register():
-    reg = BadRegister()
+    reg = ScriptedRegister()
     yield reg
     reg.stop()
 
 
 @pytest.fixture
 def bad_register(_bad_register):
-    _bad_register.answer, _bad_register.status = {}, 200
-    return _bad_register
+    return _bad_register.reset()
 
 
 def _set(answer: dict, path: str, value) -> dict:

@@ -15,7 +15,7 @@ from hub.domain.identity import Scope
 from hub.domain.ids import new_id
 from hub.store import tables as t
 from hub.store.db import dialect_insert
-from hub.store.prepared import Query
+from hub.store.prepared import Query, insert_new_returning
 from hub.store.repositories import Repository
 from hub.store.scoping import scoped
 
@@ -174,12 +174,7 @@ class Payments(Repository):
     def add_orders(self, orders: Sequence[dict[str, Any]]) -> set[str]:
         """New orders, each once: one whose end-to-end id exists already (a concurrent
         run made it) is left out. Returns the end-to-end ids made."""
-        if not orders:
-            return set()
-        conn = self._c
-        return set(conn.execute(
-            dialect_insert(conn, t.payment_orders).on_conflict_do_nothing(index_elements=["end_to_end_id"])
-            .returning(O.end_to_end_id), list(orders)).scalars())
+        return set(insert_new_returning(self._c, t.payment_orders, orders, "end_to_end_id", "end_to_end_id"))
 
     def hold(self, held: Sequence[tuple[pay.GrantLine, str]]) -> None:
         """Lines that must not be ordered leave the run's work list, each with why; a

@@ -19,6 +19,7 @@ from collections import namedtuple
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 
 class _Compiled:
@@ -118,9 +119,8 @@ def insert_new_returning(conn: sa.Connection, table: sa.Table, rows: Sequence[di
     if not rows:
         return []
     keys = tuple(rows[0])
-    if conn.dialect.name != "postgresql":
-        from hub.store.db import dialect_insert
-        return list(conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[unique])
+    if conn.dialect.name != "postgresql":  # SQLite: its own INSERT ... ON CONFLICT, rows as they are
+        return list(conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[unique])
                                  .returning(table.c[returning]), list(rows)).scalars())
     cache_key = (table.name, keys, unique, returning)
     if cache_key not in _UNNEST:

@@ -3,15 +3,14 @@ governs payments for its months only; the grant in force before it applies again
 Over gRPC: what the payments, the claims, the economy system and the letter show."""
 from __future__ import annotations
 
-import json
-
 import grpc
 from google.type import date_pb2
 
-from hub.v1 import cases_pb2, decisions_pb2 as D, payments_pb2 as P
+from hub.v1 import cases_pb2, decisions_pb2 as D
 from tests.dispatch_support import dispatcher, file_adapters
-from tests.helpers import details, draft_req, info_req, period, rid, rpc_error, table_counts
+from tests.helpers import details, draft_req, info_req, period, rpc_error, table_counts
 from tests.test_payments import _payments_clock, by_period, claims, granted, orders, pay_all, run  # noqa: F401
+from tests.test_repayment import economy_lines
 from tests.test_straight_through import letters
 
 
@@ -44,7 +43,7 @@ def test_a_temporary_lower_grant_governs_its_months_and_the_grant_before_returns
     dispatcher(hub.engine, clock, file_adapters(drops)).drain()
     [text] = [t for t in letters(drops) if "Midlertidigt" in t]
     assert "Afgørelsen gælder til og med 31. juli 2026. Derefter gælder den afgørelse, du havde før, igen." in text
-    posted = [json.loads(x) for f in (drops / "economy").rglob("*.jsonl") for x in f.read_text().splitlines()]
+    posted = economy_lines(drops)
     lines = [p for p in posted if p["kind"] == "decision_posting" and p["decision_id"] == r.decision.decision_id]
     assert {(p["effective_from"], p["effective_to"], p["replaces_grant"]) for p in lines} == \
         {("2026-06-01", "2026-07-31", True)}

@@ -15,7 +15,7 @@ from tests.test_payments import _payments_clock, by_period, claims, granted, ord
 from tests.test_straight_through import letters
 
 
-def _postings(drops) -> list[dict]:
+def economy_lines(drops) -> list[dict]:
     return [json.loads(x) for f in sorted((drops / "economy").rglob("*.jsonl")) for x in f.read_text().splitlines()]
 
 
@@ -63,7 +63,7 @@ def test_a_repayment_decision_is_heard_approved_sent_posted_and_becomes_a_claim(
     assert "Du har fået 1.500,00 kr. for meget udbetalt for perioden 1. april 2026 til 31. maj 2026" in text
     assert "modregnet i dine kommende udbetalinger af boligstøtte" in text
     assert "Lov om individuel boligstøtte § 47" in text and "Klagevejledning" in text
-    postings = [p for p in _postings(drops) if p["case_id"] == case.case_id]
+    postings = [p for p in economy_lines(drops) if p["case_id"] == case.case_id]
     [posted] = [p for p in postings if p["kind"] == "decision_posting" and p["decision_id"] == decision.decision_id]
     assert (posted["outcome"], posted["repayment_oere"], posted["repayment_offset_allowed"]) == \
         ("REPAYMENT", 150_000, True)

@@ -16,6 +16,7 @@ from hub.domain.errors import FailedPrecondition, HubError, Violations
 from hub.domain.identity import Identity
 from hub.domain.model import Case
 from hub.domain.rules import facts as facts_rules
+from hub.ports import INCOME_REGISTER, RENT_REGISTER
 from hub.ports import messages as msg
 from hub.service import decisions, hearings, intake, payments, rules
 from hub.service.intake import fall_out
@@ -40,7 +41,7 @@ def advance(uow: UnitOfWork, case: Case, now: dt.datetime) -> None:
     if case.benefit_code in intake.RENT_BENEFITS:
         if reg.dwelling is None:
             waiting = True
-            intake.ask(uow, case, intake.RENT_REGISTER, lambda _: msg.DwellingRequest(
+            intake.ask(uow, case, RENT_REGISTER, lambda _: msg.DwellingRequest(
                 case_id=case.case_id, municipality_code=case.municipality_code,
                 address_id=str(reg.person.get("address_id") or ""), requested_by=SYSTEM_CLIENT), now)
     n_months = intake.INCOME_BENEFITS.get(case.benefit_code)
@@ -49,9 +50,9 @@ def advance(uow: UnitOfWork, case: Case, now: dt.datetime) -> None:
         for n, adult in enumerate(_adults_first(reg, case, months[0])):
             if facts_rules.income_of(reg, adult, months) is None:
                 waiting = True
-                register = intake.INCOME_REGISTER if n == 0 else f"{intake.INCOME_REGISTER}/{n + 1}"
+                register = INCOME_REGISTER if n == 0 else f"{INCOME_REGISTER}/{n + 1}"
                 intake.ask(uow, case, register, lambda wanted, cpr=adult: msg.RegisterRequest(
-                    register=intake.INCOME_REGISTER, case_id=case.case_id, municipality_code=case.municipality_code,
+                    register=INCOME_REGISTER, case_id=case.case_id, municipality_code=case.municipality_code,
                     cpr=cpr, months=wanted, requested_by=SYSTEM_CLIENT), now, months=months)
     if not waiting:
         decide(uow, case, now)

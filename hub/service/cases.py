@@ -149,9 +149,9 @@ def request_register_data(uow: UnitOfWork, identity: Identity, c: cmd.RequestReg
     months = c.validated(now.date())
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
     case.require_open("RequestRegisterData")
-    done = uow.register_fetches.months(case.case_id, intake.INCOME_REGISTER)
+    done = uow.register_fetches.months(case.case_id, INCOME_REGISTER)
     reused = [m for m in months if m in done]
-    new = intake.ask(uow, case, intake.INCOME_REGISTER, lambda wanted: msg.RegisterRequest(
+    new = intake.ask(uow, case, INCOME_REGISTER, lambda wanted: msg.RegisterRequest(
         register=INCOME_REGISTER, case_id=case.case_id, municipality_code=case.municipality_code, cpr=case.cpr,
         months=wanted, requested_by=identity.client_id), now, months=tuple(months), by=identity.client_id)
     return (new, reused), case

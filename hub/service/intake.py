@@ -12,7 +12,7 @@ from typing import Callable
 from hub.domain.automation import SYSTEM_CLIENT, Automation, Fallout, processed_automatically
 from hub.domain.model import Benefit, Case
 from hub.domain.rules import facts as facts_rules
-from hub.ports import CPR_REGISTER, INCOME_REGISTER, RENT_REGISTER  # (automation names them through intake)
+from hub.ports import CPR_REGISTER
 from hub.ports import messages as msg
 from hub.service.access import event
 from hub.store.uow import UnitOfWork

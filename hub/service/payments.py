@@ -89,12 +89,13 @@ def overpayment(uow: UnitOfWork, case: Case, decision: Decision) -> Repayment | 
     brought back in balance (pay.reconcile) against what it grants them. Reads only, so
     that the decision's letter can state the repayment before the claims are made."""
     effective, until = decision.governs
-    if effective is None:
+    with_money = uow.payments.periods_with_money(case.case_id) if effective is not None else set()
+    if not with_money:  # (a first grant: nothing paid, nothing to claim back)
         return None
     benefit = uow.catalogue.get(case.benefit_code)
     granted = {x.period_key: x for x in pay.schedule(benefit.recurrence, decision.amounts)}
     ended = uow.payments.in_force(case.case_id, effective, decision.decision_id, until)
-    touched = (set(ended) | set(granted)) & uow.payments.periods_with_money(case.case_id)
+    touched = (set(ended) | set(granted)) & with_money
     total, spans = 0, []
     for key in sorted(touched):
         line = granted.get(key)

@@ -229,7 +229,9 @@ def servicers(context: Context, registry: ClientRegistry, runner: GroupCommit | 
 
 
 def context(s: Store, clock: Clock, settings: Settings, registry: ClientRegistry) -> Context:
-    return Context(s, clock, settings.payments, registry.with_role(Role.PAYMENT_PROVIDER))
+    from adapters.final_assessment.client import FinalAssessmentClient
+    final_income = FinalAssessmentClient(settings.final_assessment_url) if settings.final_assessment_url else None
+    return Context(s, clock, settings.payments, registry.with_role(Role.PAYMENT_PROVIDER), final_income)
 
 
 async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str, *, settings: Settings | None = None,

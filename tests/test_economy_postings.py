@@ -77,6 +77,18 @@ def _every_kind_of_posting(hub, backoffice, caseworker, provider, clock) -> dict
     if not r.approved_automatically:
         caseworker.ApproveDecision(decisions_pb2.ApproveDecisionRequest(request_id=rid(),
                                                                         decision_id=r.decision.decision_id))
+    # A final settlement's result on the granted case (its service path, from the final
+    # assessment register through the decision, is tests/test_settlement.py's): here the
+    # posting as the settlement writes it, for the adapters to render.
+    cpr = backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)).cpr
+    with hub.store.unit() as uow:
+        uow.outbox.add(msg.FinalSettlementPosting(
+            municipality_code="101", benefit_code="BOLIGSTOETTE", ledger_account="5.57.76", case_id=case.case_id,
+            cpr=cpr, income_year=2026,
+            result="NOTHING", granted_oere=1_125_000, final_oere=1_110_000, difference_oere=-15_000,
+            below_minimum=True, months=(msg.SettledMonth(month="2026-04", granted_oere=125_000, final_oere=123_000),),
+        ).outbox(f"settlement/{case.case_id}/2026/economy", case.case_id), clock.now())
+        uow.commit()
     return dict(granted=case.case_id, refused=refused.case_id)
 
 

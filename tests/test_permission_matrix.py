@@ -10,7 +10,7 @@ import pytest
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2 as P, rules_pb2)
+                    operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, publish_req, rid
 
@@ -115,6 +115,10 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # (The target has no facts to calculate from: a permitted role in scope is told so.)
     case_rpc("CalculateDraft", "INFORMING", lambda c, case, _: c.CalculateDraft(
         rules_pb2.CalculateDraftRequest(case_id=case.case_id)), in_scope=grpc.StatusCode.FAILED_PRECONDITION)
+    # (Nor a settlement: a permitted role in scope is told there is none.)
+    case_rpc("GetSettlement", "CREATED", lambda c, case, _: c.GetSettlement(
+        settlement_pb2.GetSettlementRequest(case_id=case.case_id, income_year=2025)),
+        in_scope=grpc.StatusCode.NOT_FOUND)
 
     # Lists and streams: permitted roles see the in-scope target and none of the others.
     def listing(action, call):
@@ -175,6 +179,9 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "GetRuleSet": lambda c: c.GetRuleSet(rules_pb2.GetRuleSetRequest(benefit_code="BOLIGSTOETTE")),
         "PublishRuleSet": lambda c: c.PublishRuleSet(publish_req()),
         "GetAutomationReport": lambda c: c.GetAutomationReport(rules_pb2.GetAutomationReportRequest()),
+        "RunFinalSettlement": lambda c: list(c.RunFinalSettlement(settlement_pb2.RunFinalSettlementRequest(
+            request_id=rid(), income_year=2025, benefit_code="BOLIGSTOETTE", municipality_code="101"))),
+        "ListSettlements": lambda c: c.ListSettlements(settlement_pb2.ListSettlementsRequest()),
     }
     # Role-only RPCs on something that does not exist: a permitted role is told so
     # (NOT_FOUND), any other is refused first.
@@ -230,7 +237,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", *others, *missing}
+              "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", "GetSettlement", *others, *missing}
     from hub.api.services import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

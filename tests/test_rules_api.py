@@ -21,9 +21,17 @@ def _version_of(client, benefit="BOLIGSTOETTE", year=2026) -> R.RuleSet:
                                                                                     "day": 1}))
 
 
+def latest_settlement(s: R.RuleSet) -> dict[str, int]:
+    return {p.name: p.value for p in s.parameters if p.name.endswith("_minimum")}
+
+
 def test_the_rule_sets_are_listed_with_each_figures_section_and_source(backoffice):
     listed = backoffice.ListRuleSets(R.ListRuleSetsRequest(benefit_code="BOLIGSTOETTE")).rule_sets
-    assert [(s.effective_from.year, s.published_by) for s in listed] == [(2026, "hub-seed"), (2025, "hub-seed")]
+    # The seed's 2025 and 2026, and each again with the final settlement's figures (migration 0014).
+    assert [(s.version, s.effective_from.year, s.published_by) for s in listed] == [
+        (4, 2026, "hub-seed"), (3, 2025, "hub-seed"), (2, 2026, "hub-seed"), (1, 2025, "hub-seed")]
+    assert latest_settlement(listed[0]) == {"settlement.claim_minimum": 25_000,
+                                            "settlement.back_payment_minimum": 25_000}
     latest = {p.name: p for p in listed[0].parameters}
     limit = latest["sikring.income_limit"]
     assert limit.value == 17_030_000 and limit.unit == calculation_pb2.RULE_UNIT_OERE_PER_YEAR
@@ -44,13 +52,13 @@ def test_only_the_rule_administrator_publishes_and_a_new_version_is_audited_and_
     admin = hub.as_("t-rules-admin")
     req = publish_req(note="a correction of the 2026 income limit", change={"sikring.income_limit": 17_150_000})
     published = admin.PublishRuleSet(req)
-    assert published.version == 3 and published.published_by == "rules-admin" and published.effective_from.year == 2026
+    assert published.version == 5 and published.published_by == "rules-admin" and published.effective_from.year == 2026
     assert admin.PublishRuleSet(req) == published                      # a retry: the same answer, nothing new
-    assert len(backoffice.ListRuleSets(R.ListRuleSetsRequest(benefit_code="BOLIGSTOETTE")).rule_sets) == 3
+    assert len(backoffice.ListRuleSets(R.ListRuleSetsRequest(benefit_code="BOLIGSTOETTE")).rule_sets) == 5
     other = publish_req(request_id=req.request_id, change={"sikring.income_limit": 1})
     assert rpc_error(admin.PublishRuleSet, other).code() == grpc.StatusCode.ALREADY_EXISTS
-    # In force from its date (the same date as version 2: it takes over as a correction).
-    assert _version_of(backoffice).version == 3
+    # In force from its date (the same date as version 4: it takes over as a correction).
+    assert _version_of(backoffice).version == 5
     with hub.engine.connect() as c:
         audited = c.execute(sa.select(tables.audit_log.c.client_id).where(
             tables.audit_log.c.rpc == "PublishRuleSet")).scalars().all()
@@ -156,5 +164,5 @@ def test_a_new_rule_set_never_changes_what_was_decided_under_the_old_one(hub, ba
 
     later = _case_with_facts(backoffice, disp, sims)
     got = backoffice.CalculateDraft(R.CalculateDraftRequest(case_id=later.case_id))
-    assert got.calculation.periods[0].amount_oere == 57_800 and got.calculation.periods[0].rule_set_version == 3
-    assert before.calculation.periods[0].rule_set_version == 2
+    assert got.calculation.periods[0].amount_oere == 57_800 and got.calculation.periods[0].rule_set_version == 5
+    assert before.calculation.periods[0].rule_set_version == 4

@@ -20,7 +20,8 @@ def _decision(p: m.DecisionPosting) -> list[dict[str, Any]]:
     common = dict(decision_id=p.decision_id, outcome=p.outcome, source=p.source, replaces_grant=p.replaces_grant,
                   effective_from=_iso(p.effective_from), effective_to=_iso(p.effective_to),
                   decided_on=_iso(p.decided_on),
-                  repayment_oere=p.repayment_oere, repayment_offset_allowed=p.repayment_offset_allowed)
+                  repayment_oere=p.repayment_oere, repayment_offset_allowed=p.repayment_offset_allowed,
+                  settlement_year=p.settlement_year or None)
     if not p.amounts:  # a refusal, or a decision that stops a grant: booked as a line that moves nothing
         return [dict(common, amount_oere=0, period_start=_iso(p.effective_from), period_end=None)]
     return [dict(common, amount_oere=a.amount_oere, period_start=a.period_start.isoformat(),
@@ -51,12 +52,22 @@ def _claim(p: m.ClaimPosting) -> list[dict[str, Any]]:
                  end_to_end_id=p.end_to_end_id, offset_allowed=p.offset_allowed, decision_id=p.decision_id)]
 
 
+def _final_settlement(p: m.FinalSettlementPosting) -> list[dict[str, Any]]:
+    """One line: the year's difference is what the settlement moves (its decision's orders
+    and claims move the money itself, on their own postings)."""
+    return [dict(income_year=p.income_year, result=p.result, amount_oere=p.difference_oere,
+                 granted_oere=p.granted_oere, final_oere=p.final_oere, below_minimum=p.below_minimum,
+                 decision_id=p.decision_id,
+                 months=[dict(month=x.month, granted_oere=x.granted_oere, final_oere=x.final_oere) for x in p.months])]
+
+
 RENDER: dict[type, Callable[[Any], list[dict[str, Any]]]] = {
     m.DecisionPosting: _decision,
     m.PaymentOrderPosting: _order,
     m.PaymentCancelledPosting: _cancelled,
     m.PaymentSettlementPosting: _settlement,
     m.ClaimPosting: _claim,
+    m.FinalSettlementPosting: _final_settlement,
 }
 
 

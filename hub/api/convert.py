@@ -436,6 +436,7 @@ def decision_out(d: m.Decision) -> decisions_pb2.Decision:
                                                        period_end=date_out(r.period_end),
                                                        offset_allowed=r.offset_allowed))
     out.offset_repayment = d.offset_repayment
+    out.settlement_year = d.settlement_year or 0
     return out
 
 

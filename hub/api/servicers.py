@@ -28,7 +28,9 @@ from hub.runtime.transactions import Tx
 from hub.service import audit, cases, catalogue, claims, complaints, decisions, hearings, operations, payments
 from hub.service.access import authorize
 from hub.service.clock import Clock
+from hub.ports import FinalIncomeLookup
 from hub.service.payments import PaymentSettings
+from hub.service.settlement import SettlementSettings
 from hub.store.uow import Store
 from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
                     complaints_pb2, complaints_pb2_grpc, decisions_pb2, decisions_pb2_grpc, operations_pb2,
@@ -140,8 +142,38 @@ class Context:
     and the payment providers (client id -> identity) for batches pushed as files."""
 
     def __init__(self, store: Store, clock: Clock, payments: PaymentSettings = PaymentSettings(),
-                 providers: dict[str, Identity] | None = None):
+                 providers: dict[str, Identity] | None = None, final_income: FinalIncomeLookup | None = None,
+                 settlement: SettlementSettings = SettlementSettings()):
         self.store, self.clock, self.payments, self.providers = store, clock, payments, providers or {}
+        self.final_income, self.settlement = final_income, settlement
+
+
+async def run_stream(servicer: "_Base", action: str, request, context: grpc.aio.ServicerContext, progress: type,
+                     steps_for):
+    """A long run as a server stream: `steps_for(identity)` yields progress dicts, each
+    after a transaction of its own, run in a thread and sent as `progress` messages."""
+    identity = None
+    with structlog.contextvars.bound_contextvars(rpc=action, request_id=request.request_id or None):
+        try:
+            identity = servicer.registry.identify(context.invocation_metadata(), context.auth_context())
+            authorize(identity, action)
+            steps = steps_for(identity)
+            while True:
+                step = await asyncio.to_thread(next, steps, None)
+                if step is None:
+                    break
+                yield progress(**step)
+            log.info("rpc", code="OK", client_id=identity.client_id)
+            return
+        except HubError as err:
+            status = to_status(err)
+            log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
+        except Exception:
+            log.exception("rpc", code="INTERNAL")
+            status = None
+    if status is None:
+        await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
+    await context.abort_with_status(status)
 
 
 class _Base:
@@ -353,30 +385,12 @@ _claim = _encoder(convert.claim_out)
 class PaymentServicer(_Base, payments_pb2_grpc.PaymentServiceServicer):
     async def RunPayments(self, request, context: grpc.aio.ServicerContext):
         """Server-streaming: one progress message per chunk (its own transaction)."""
-        identity = None
-        with structlog.contextvars.bound_contextvars(rpc="RunPayments", request_id=request.request_id or None):
-            try:
-                identity = self.registry.identify(context.invocation_metadata(), context.auth_context())
-                authorize(identity, "RunPayments")
-                steps = payments.run_payments(self.context.store.unit, identity,
-                                              cmd.RunPayments(request.request_id, request.period),
-                                              self.context.clock, self.context.payments)
-                while True:
-                    step = await asyncio.to_thread(next, steps, None)
-                    if step is None:
-                        break
-                    yield payments_pb2.RunPaymentsProgress(**step)
-                log.info("rpc", code="OK", client_id=identity.client_id)
-                return
-            except HubError as err:
-                status = to_status(err)
-                log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
-            except Exception:
-                log.exception("rpc", code="INTERNAL")
-                status = None
-        if status is None:
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
-        await context.abort_with_status(status)
+        async for step in run_stream(self, "RunPayments", request, context, payments_pb2.RunPaymentsProgress,
+                                     lambda identity: payments.run_payments(
+                                         self.context.store.unit, identity,
+                                         cmd.RunPayments(request.request_id, request.period), self.context.clock,
+                                         self.context.payments)):
+            yield step
 
     @rpc("SchedulePayments")
     def SchedulePayments(self, tx, request, identity, purpose):

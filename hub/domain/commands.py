@@ -854,3 +854,49 @@ class CalculateDraft:
             v.require((end - start).days <= MAX_CALCULATION_DAYS, "period_end", "at most three years after the start")
         v.raise_if_any()
         return start, end
+
+
+# ---- final settlement -------------------------------------------------------------------------
+
+SETTLEMENT_STATUSES = ("PENDING", "WAITING", "NEEDS_PERSON", "SETTLED")
+SETTLEMENT_RESULTS = ("NOTHING", "BACK_PAYMENT", "REPAYMENT")
+
+
+@dataclass(frozen=True)
+class RunFinalSettlement:
+    request_id: str
+    income_year: int
+    benefit_code: str
+    municipality_code: str = ""
+
+    def validate(self, now: dt.datetime) -> None:
+        """A year that has ended (its final income can be known), a benefit, the request id."""
+        v = Violations()
+        check_request_id(v, self.request_id)
+        check_benefit_code(v, "benefit_code", self.benefit_code)
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        if v.require(CALCULABLE_YEARS[0] <= self.income_year <= CALCULABLE_YEARS[1], "income_year",
+                     f"must be a year from {CALCULABLE_YEARS[0]} to {CALCULABLE_YEARS[1]}"):
+            this_year = now.astimezone(month_rules.COPENHAGEN).year
+            v.require(self.income_year < this_year, "income_year",
+                      f"must be a year that has ended (before {this_year}): its final income is assessed after it")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class SettlementFilter:
+    income_year: int = 0
+    benefit_code: str = ""
+    municipality_code: str = ""
+    status: str = ""
+    result: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        v.require(self.income_year == 0 or CALCULABLE_YEARS[0] <= self.income_year <= CALCULABLE_YEARS[1],
+                  "income_year", f"must be a year from {CALCULABLE_YEARS[0]} to {CALCULABLE_YEARS[1]} (0: any)")
+        check_benefit_code(v, "benefit_code", self.benefit_code, required=False)
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        v.require(not self.status or self.status in SETTLEMENT_STATUSES, "status", "is not a settlement status")
+        v.require(not self.result or self.result in SETTLEMENT_RESULTS, "result", "is not a settlement result")
+        v.raise_if_any()

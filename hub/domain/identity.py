@@ -85,6 +85,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "PublishRuleSet": frozenset({_R.RULE_ADMINISTRATOR}),
     "CalculateDraft": frozenset({_R.BACK_OFFICE, _R.CASEWORKER}),
     "GetAutomationReport": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    # Final settlement: the back office runs it; the authority and the municipality's
+    # economy follow its results for their cases.
+    "RunFinalSettlement": frozenset({_R.BACK_OFFICE}),
+    "GetSettlement": frozenset({_R.BACK_OFFICE, _R.CASEWORKER, _R.ECONOMY_SYSTEM}),
+    "ListSettlements": frozenset({_R.BACK_OFFICE, _R.CASEWORKER, _R.ECONOMY_SYSTEM, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

@@ -356,6 +356,8 @@ class Decision:
     offset_repayment: bool = False
     # The last day it governs payments (None: until a later decision).
     effective_to: dt.date | None = None
+    # A final settlement's decision: the income year it settles against the final income.
+    settlement_year: int | None = None
 
     @property
     def governs(self) -> tuple[dt.date | None, dt.date | None]:

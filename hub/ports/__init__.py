@@ -51,6 +51,15 @@ class Adapter(Protocol):
     def deliver(self, delivery: Delivery) -> Receipt: ...
 
 
+class FinalIncomeLookup(Protocol):
+    """The tax authority's final assessments of a year, for many citizens at once (a
+    final settlement run asks for a chunk of households in one call): {cpr: Receipt}
+    with `data` {"status": "assessed" | "not_assessed" | "not_found", "assessment": {...}}
+    as adapters/final_assessment/client.py describes. DeliveryFailed when the register
+    cannot answer (asking again is harmless)."""
+    def lookup_many(self, income_year: int, cprs: list[str]) -> dict[str, Receipt]: ...
+
+
 # The destinations the hub writes messages for.
 ECONOMY = "economy"
 DIGITAL_POST = "digital_post"

@@ -119,6 +119,7 @@ class DecisionPosting(EconomyMessage):
     # and whether that may be offset against later payments.
     repayment_oere: int = 0
     repayment_offset_allowed: bool = False
+    settlement_year: int = 0          # a final settlement's decision: the income year it settles
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,32 @@ class ClaimPosting(EconomyMessage):
     decision_id: str = ""             # the decision the claim comes from
 
 
-ECONOMY_KINDS = (DecisionPosting, PaymentOrderPosting, PaymentCancelledPosting, PaymentSettlementPosting, ClaimPosting)
+@dataclass(frozen=True, kw_only=True)
+class SettledMonth:
+    month: str                        # YYYY-MM
+    granted_oere: int
+    final_oere: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalSettlementPosting(EconomyMessage):
+    """A case's final settlement of an income year against the final income, whatever it
+    found: nothing (also a difference below the act's minimum, `below_minimum`), a back
+    payment or a repayment (whose decision, orders and claims follow as their own
+    postings)."""
+    KIND: ClassVar[str] = "final_settlement"
+    income_year: int
+    result: str                       # NOTHING, BACK_PAYMENT, REPAYMENT
+    granted_oere: int
+    final_oere: int
+    difference_oere: int              # final less granted
+    below_minimum: bool = False
+    decision_id: str = ""
+    months: tuple[SettledMonth, ...] = ()
+
+
+ECONOMY_KINDS = (DecisionPosting, PaymentOrderPosting, PaymentCancelledPosting, PaymentSettlementPosting, ClaimPosting,
+                 FinalSettlementPosting)
 
 
 # ---- Digital Post --------------------------------------------------------------------------

@@ -65,8 +65,11 @@ def _accept(c: cmd.SubmitDraft, calculated: rules.CalculatedDraft, amounts: tupl
 
 
 def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: dt.datetime, *,
-                 calculated: rules.CalculatedDraft | None = None
-                 ) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
+                 calculated: rules.CalculatedDraft | None = None, settlement_year: int | None = None,
+                 automatic_allowed: bool = True) -> tuple[tuple[Decision, CaseStatus, bool, bool], Case]:
+    """A draft decision (`calculated`: a calculation made already, which the draft
+    accepts; a final settlement's, with the income year it settles, and whether the
+    rule data let it be decided without a person)."""
     amounts, points, effective_from, repayment, effective_to = c.validated()
     case = case_in_scope(uow, identity, c.case_id, for_update=True)
     if repayment is not None:
@@ -100,7 +103,7 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
                         decisive_fact_ids=decisive, hearing_exception=c.hearing_exception,
                         hearing_exception_note=c.hearing_exception_note, complaint_guidance=guidance,
                         calculation=calculation, repayment=repayment, offset_repayment=c.offset_repayment,
-                        effective_to=effective_to)
+                        effective_to=effective_to, settlement_year=settlement_year)
     need = hearings.hearing_need(uow, case, decision, now)
     missing = cp.adverse_without_reasons(decision, need.adverse)
     if missing:
@@ -117,7 +120,8 @@ def submit_draft(uow: UnitOfWork, identity: Identity, c: cmd.SubmitDraft, now: d
     # claims an exception from hearing asks for the authority's judgement.
     # A calculation with points for a person's judgement stands only if a person agrees.
     judged = bool(calculated and calculated.assessment)
-    automatic = (may_approve_automatically(benefit, points, others, departs_from_calculation=bool(departure))
+    automatic = (automatic_allowed
+                 and may_approve_automatically(benefit, points, others, departs_from_calculation=bool(departure))
                  and not hearing and c.hearing_exception is None and not judged)
     if automatic:
         approval = Approval(ApprovalMode.AUTOMATIC, AUTOMATIC_APPROVER, case.authority_key, now,
@@ -206,6 +210,7 @@ def messages_for_decision(uow: UnitOfWork, case: Case, decision: Decision) -> li
         source=decision.source.value,
         repayment_oere=decision.repayment.amount_oere if decision.repayment else 0,
         repayment_offset_allowed=bool(decision.repayment and decision.repayment.offset_allowed),
+        settlement_year=decision.settlement_year or 0,
     ).outbox(f"decision/{decision.decision_id}/economy", case.case_id)]
     if decision.source is DecisionSource.AUTHORITY:
         # The appeals authority sends its own decisions; the hub records and pays them.

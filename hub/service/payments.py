@@ -77,7 +77,9 @@ def grant_approved(uow: UnitOfWork, identity: Identity, case: Case, decision: De
     touched = keys | ({x.period_key for x in lines} & uow.payments.periods_with_money(case.case_id))
     for key in sorted(touched):
         rebalance(uow, identity, case, key, now, cancel_unsent=True, decision_id=decision.decision_id,
-                  offset_allowed=decision.offset_repayment)
+                  offset_allowed=decision.offset_repayment,
+                  origin=pay.ClaimOrigin.RECALCULATION if decision.settlement_year else
+                  pay.ClaimOrigin.SUPERSEDING_DECISION)
     last_run = uow.payments.latest_run_period()
     if last_run:
         order_due(uow, identity, last_run, now, decision_id=decision.decision_id)
@@ -133,7 +135,8 @@ def repayable(uow: UnitOfWork, case: Case, r: Repayment) -> int:
 
 
 def rebalance(uow: UnitOfWork, identity: Identity, case: Case, period_key: str, now: dt.datetime, *,
-              cancel_unsent: bool, decision_id: str | None, offset_allowed: bool = False) -> None:
+              cancel_unsent: bool, decision_id: str | None, offset_allowed: bool = False,
+              origin: pay.ClaimOrigin = pay.ClaimOrigin.SUPERSEDING_DECISION) -> None:
     """Bring a period back in balance (hub.domain.payments.reconcile) and post what that
     changes: cancelled orders, a claim for what was paid too much (offset against later
     payments if the decision allowed it), claims released."""
@@ -153,12 +156,12 @@ def rebalance(uow: UnitOfWork, identity: Identity, case: Case, period_key: str, 
                                 period=period_key))
     if adj.new_claim_oere:
         claim_id = uow.claims.add(case_id=case.case_id, municipality_code=case.municipality_code,
-                                  benefit_code=case.benefit_code, origin=pay.ClaimOrigin.SUPERSEDING_DECISION,
+                                  benefit_code=case.benefit_code, origin=origin,
                                   amount=adj.new_claim_oere, period_key=period_key, decision_id=decision_id,
                                   reason=f"paid more than granted for {period_key}", offset_allowed=offset_allowed,
                                   created_by=identity.client_id, now=now)
         claims.changed(uow, identity, case, claim_id, "claim.created", now, amount_oere=adj.new_claim_oere,
-                       period=period_key, offset_allowed=offset_allowed)
+                       period=period_key, offset_allowed=offset_allowed, origin=origin.value)
     if adj.release:
         uow.claims.release(adj.release, now)
         claims.refresh(uow, [c for c, _ in adj.release])

@@ -78,7 +78,8 @@ def decision_row(d: Decision) -> dict[str, Any]:
                 hearing_exception=d.hearing_exception.value if d.hearing_exception else None,
                 hearing_exception_note=d.hearing_exception_note, complaint_guidance=d.complaint_guidance,
                 source=d.source.value, calculation=d.calculation, repayment=_repayment_json(d.repayment),
-                offset_repayment=d.offset_repayment, effective_to=d.effective_to)
+                offset_repayment=d.offset_repayment, effective_to=d.effective_to,
+                settlement_year=d.settlement_year)
 
 
 def _repayment_json(r: Repayment | None) -> dict[str, Any] | None:
@@ -114,4 +115,4 @@ def decision_from_values(v) -> Decision:
                     HearingException(v["hearing_exception"]) if v.get("hearing_exception") else None,
                     v.get("hearing_exception_note") or "", v.get("complaint_guidance") or "",
                     DecisionSource(v.get("source") or "AUTHORITY"), v.get("calculation"), _repayment(v.get("repayment")),
-                    bool(v.get("offset_repayment")), v.get("effective_to"))
+                    bool(v.get("offset_repayment")), v.get("effective_to"), v.get("settlement_year"))

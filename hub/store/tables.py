@@ -226,6 +226,8 @@ decisions = sa.Table(
     sa.Column("offset_repayment", sa.Boolean, nullable=False, server_default=sa.false()),
     # The last day a decision for a bounded time governs payments (null: open-ended).
     sa.Column("effective_to", sa.Date, nullable=True),
+    # A final settlement's decision: the income year it settles (null: not one).
+    sa.Column("settlement_year", sa.Integer, nullable=True),
     # Denormalised for the authority's inbox.
     sa.Column("authority_key", sa.String(80), nullable=False),
     sa.Index("ix_decisions_authority_status", "authority_key", "status", "id"),
@@ -531,4 +533,54 @@ deadline_alerts = sa.Table(
     sa.Column("case_id", sa.String(36), nullable=False),
     sa.Column("due_at", UTCDateTime, nullable=False),
     sa.Column("raised_at", UTCDateTime, nullable=False),
+)
+
+
+# ---- final settlement ("efterregulering") --------------------------------------------------
+
+# One row per case and income year once a settlement run has found the case: PENDING
+# (to examine), WAITING (a household member's final income is not assessed yet: a later
+# run asks again), NEEDS_PERSON (the rules cannot settle it: `reason`), SETTLED (its
+# `result`: NOTHING, BACK_PAYMENT, REPAYMENT; a decision for the last two). A run claims
+# rows for a while (`claimed_by`, `claimed_until`) so that two runs share the work.
+settlements = sa.Table(
+    "settlements", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False),
+    sa.Column("income_year", sa.Integer, nullable=False),
+    sa.Column("municipality_code", sa.String(3), nullable=False),
+    sa.Column("benefit_code", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(14), nullable=False),
+    sa.Column("result", sa.String(14), nullable=True),
+    sa.Column("granted_oere", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("final_oere", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("difference_oere", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("final_income_oere", sa.BigInteger, nullable=True),
+    sa.Column("months", Json, nullable=False, server_default="[]"),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.decision_id"), nullable=True),
+    sa.Column("information_id", sa.String(36), nullable=True),
+    sa.Column("rule_set", sa.String(80), nullable=False, server_default=""),
+    sa.Column("last_run", sa.String(36), nullable=True),
+    sa.Column("claimed_by", sa.String(36), nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("settled_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("case_id", "income_year", name="uq_settlements_case_year"),
+    sa.Index("ix_settlements_work", "income_year", "benefit_code", "status", "id"),
+    sa.Index("ix_settlements_municipality", "municipality_code", "income_year", "id"),
+)
+
+settlement_runs = sa.Table(
+    "settlement_runs", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("request_id", sa.String(200), nullable=False),
+    sa.Column("income_year", sa.Integer, nullable=False),
+    sa.Column("benefit_code", sa.String(64), nullable=False),
+    sa.Column("municipality_code", sa.String(3), nullable=False, server_default=""),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("counts", Json, nullable=False, server_default="{}"),
+    sa.UniqueConstraint("client_id", "request_id", name="uq_settlement_runs_request"),
 )

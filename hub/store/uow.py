@@ -20,6 +20,7 @@ from hub.store.payments import Claims, Payments
 from hub.store.repositories.cases import Cases, Catalogue, Decisions, Information, RegisterFetches
 from hub.store.repositories.log import Audit, Events, Idempotency, Subscriptions
 from hub.store.rules import RuleSets
+from hub.store.settlements import Settlements
 from hub.store.transaction import Batch, ConnectionSource, StoredResponse, _Pending, end_transaction, open_transaction
 
 
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.complaints = Complaints(self)
         self.deadlines = Deadlines(self)
         self.payments = Payments(self)
+        self.settlements = Settlements(self)
         self.claims = Claims(self)
         self.outbox = Outbox(self)
         self.events = Events(self)

@@ -63,6 +63,18 @@ PARAMETERS: dict[str, Unit] = {
     "rent_share_of_income_for_assessment_bp": BP,          # § 15: half the income
 }
 
+# The final settlement against the year's final income (hub.domain.settlement; optional in a
+# rule set: without them the benefit is calculated but not settled).
+SETTLEMENT_PARAMETERS: dict[str, Unit] = {
+    "settlement.claim_minimum": Unit.OERE,          # § 47, stk. 4, 1. pkt.: no claim below 250 kr a year
+    "settlement.back_payment_minimum": Unit.OERE,   # § 47, stk. 4, 2. pkt.: no back payment below 250 kr
+    "settlement.dividend_disregard": Unit.OERE,     # § 8, stk. 1: dividends up to 5.000 kr do not count
+    "settlement.automatic_limit": Unit.OERE,        # the authority's: larger results go to a person
+    "settlement.offset_allowed": Unit.FLAG,         # § 49, stk. 1: a claim may be offset in later boligstøtte
+}
+# The income the settlement replaces with the final one (hub.domain.settlement.final_income).
+SETTLEMENT_INCOME = "household"
+
 FACTS: dict[str, Unit] = {
     "applicant.receives_folkepension": Unit.FLAG, "household.adults": Unit.COUNT, "household.children": Unit.COUNT,
     "household.income_per_year": Unit.OERE_PER_YEAR, "household.wealth": Unit.OERE,

@@ -19,11 +19,21 @@ def formula(code: str) -> ModuleType:
         raise LookupError(f"the hub has no formula for benefit {code}") from None
 
 
+def settlement_parameters(code: str) -> dict[str, Unit]:
+    """The figures a final settlement of the benefit reads (hub.domain.settlement), which
+    a rule set may name besides its formula's; none: the benefit is not settled against
+    final income."""
+    m = FORMULAS.get(code)
+    return dict(getattr(m, "SETTLEMENT_PARAMETERS", {})) if m is not None else {}
+
+
 def check_rule_set(r: RuleSet) -> list[str]:
-    """What is wrong with a rule set for publication (empty: nothing)."""
+    """What is wrong with a rule set for publication (empty: nothing). The settlement
+    figures are optional: a rule set without them calculates, but does not settle."""
     m = FORMULAS.get(r.benefit_code)
     if m is None:
         return [f"the hub has no formula for benefit {r.benefit_code}"]
+    optional = settlement_parameters(r.benefit_code)
     problems = []
     for name, unit in m.PARAMETERS.items():
         p = r.parameters.get(name)
@@ -32,8 +42,12 @@ def check_rule_set(r: RuleSet) -> list[str]:
                             "found is given as null with a note of what was searched)")
         elif p.unit != unit:
             problems.append(f"{name}: in {p.unit.value}, the formula reads it in {unit.value}")
+    for name, unit in optional.items():
+        p = r.parameters.get(name)
+        if p is not None and p.unit != unit:
+            problems.append(f"{name}: in {p.unit.value}, the final settlement reads it in {unit.value}")
     for name, p in r.parameters.items():
-        if name not in m.PARAMETERS:
+        if name not in m.PARAMETERS and name not in optional:
             problems.append(f"{name}: not a figure of the formula of {r.benefit_code}")
             continue
         if not p.section.strip() or not p.source.strip():
@@ -42,4 +56,6 @@ def check_rule_set(r: RuleSet) -> list[str]:
             problems.append(f"{name}: must not be negative")
         elif p.value is not None and p.unit is Unit.BASIS_POINTS and p.value > 10000:
             problems.append(f"{name}: {p.value} basis points is more than 100 %")
+        elif p.value is not None and p.unit is Unit.FLAG and p.value not in (0, 1):
+            problems.append(f"{name}: a flag is 0 or 1")
     return problems

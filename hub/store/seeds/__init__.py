@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 RULE_SETS = Path(__file__).resolve().parent / "rule_sets"
+SETTLEMENT = Path(__file__).resolve().parent / "settlement"
 
 
 def rule_set_files() -> list[dict[str, Any]]:
     """Every seed rule set, by benefit code and then effective date."""
     found = [json.loads(p.read_text(encoding="utf-8")) for p in RULE_SETS.glob("*.json")]
     return sorted(found, key=lambda d: (d["benefit_code"], d["effective_from"]))
+
+
+def settlement_files() -> list[dict[str, Any]]:
+    """The final settlement figures per benefit (settlement/), which migration 0014 adds to
+    each rule set in force as a new version: {"benefit_code", "note", "parameters"}."""
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in SETTLEMENT.glob("*.json")]
+    return sorted(found, key=lambda d: d["benefit_code"])

@@ -382,3 +382,22 @@ def test_after_settlement_each_month_pays_what_the_rules_give_on_the_final_incom
         expected = GRANTED if below else month
         assert net_per_month(bo, case_id) == {m: expected for m in MONTHS}, (income, s)
         assert s.final_oere == 9 * month and s.granted_oere == 9 * GRANTED
+
+
+def test_hubctl_runs_shows_and_lists_settlements(shub, bo, disp, sims, clock, capsys):
+    from clients.cli.hubctl import main
+    case_id, cpr = granted_case(bo, disp, sims)
+    paid_year(shub, bo, clock)
+    sims.final.put_final_income(cpr, YEAR, status="not_found")
+    capsys.readouterr()
+    base = ["--address", shub.address, "--token", "t-backoffice", "settlement"]
+    assert main(base + ["run", "--year", str(YEAR)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["needs_person"] == "1" and "settlement BOLIGSTOETTE 2026" in err   # the progress bar
+    assert main(base + ["show", case_id, "--year", str(YEAR)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "FINAL_SETTLEMENT_STATUS_NEEDS_PERSON" and "no final assessment" in shown["reason"]
+    assert main(base + ["list", "--year", str(YEAR), "--status", "needs-person"]) == 0
+    assert [s["case_id"] for s in json.loads(capsys.readouterr().out)["settlements"]] == [case_id]
+    assert main(base + ["list", "--result", "repayment"]) == 0
+    assert "0 settlements" in capsys.readouterr().out

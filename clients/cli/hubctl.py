@@ -42,6 +42,10 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
     hubctl complaint appeal COMPLAINT_ID --outcome remitted --reference 25-12345
     hubctl complaint show COMPLAINT_ID
     hubctl overdue [--kind reconsideration]                  # what is late now
+
+    hubctl settlement run --year 2026 --benefit BOLIGSTOETTE  # against the final income, with a progress bar
+    hubctl settlement show CASE_ID --year 2026                # the months, the difference, the decision
+    hubctl settlement list --year 2026 --status needs-person  # what a person must settle, and why
 """
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
 from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2,
-                    payments_pb2, rules_pb2)
+                    payments_pb2, rules_pb2, settlement_pb2)
 
 
 class UsageError(Exception):
@@ -342,6 +346,15 @@ def run(args, hub) -> None:
             _print(hub.rules.GetAutomationReport(req))
         case "payments-run":
             run_payments(hub, rid, args.period, quiet=args.quiet)
+        case "settlement-run":
+            run_settlement(hub, rid, args.year, args.benefit, args.municipality, quiet=args.quiet)
+        case "settlement-show":
+            _print(hub.settlement.GetSettlement(settlement_pb2.GetSettlementRequest(case_id=args.case_id,
+                                                                                    income_year=args.year)))
+        case "settlement-list":
+            _print(hub.settlement.ListSettlements(settlement_pb2.ListSettlementsRequest(
+                income_year=args.year, benefit_code=args.benefit, municipality_code=args.municipality,
+                status=args.status, result=args.result, page_size=args.page_size, page_token=args.page_token)))
         case "payments-list":
             _print(hub.payments.ListPayments(payments_pb2.ListPaymentsRequest(
                 municipality_code=args.municipality, due_month=args.due_month, case_id=args.case_id,
@@ -419,6 +432,24 @@ def run_payments(hub, request_id: str, period: str, *, quiet: bool = False) -> N
             bar.total = step.total
             bar.update(step.examined - bar.n)
             bar.set_postfix(orders=step.orders_created, kr=step.amount_oere // 100)
+            last = step
+    _print(last)
+
+
+def run_settlement(hub, request_id: str, year: int, benefit: str, municipality: str, *, quiet: bool = False) -> None:
+    """The final settlement run, with a progress bar on stderr and its summary as JSON.
+    Run it again with the same --request-id to resume a run that was cut off."""
+    from tqdm import tqdm
+
+    last = None
+    req = settlement_pb2.RunFinalSettlementRequest(request_id=request_id, income_year=year, benefit_code=benefit,
+                                                   municipality_code=municipality)
+    with tqdm(total=None, unit="case", desc=f"settlement {benefit} {year}", disable=quiet, file=sys.stderr) as bar:
+        for step in hub.settlement.RunFinalSettlement(req):
+            bar.total = step.total
+            bar.update(step.examined - bar.n)
+            bar.set_postfix(back=step.back_payments, repay=step.repayments, person=step.needs_person,
+                            waiting=step.waiting)
             last = step
     _print(last)
 
@@ -612,6 +643,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--provider", required=True, help="the provider's client id")
     s = _command(payments, "reissue", "payments-reissue", "pay a rejected or returned payment again")
     s.add_argument("end_to_end_id", help="the payment's end-to-end id")
+
+    settle = _group(top, "settlement", "final settlement of income-dependent grants against the year's final income")
+    s = _command(settle, "run", "settlement-run", "settle every grant of a benefit in force in a year that has ended")
+    s.add_argument("--year", required=True, type=int, help="the income year")
+    s.add_argument("--benefit", default="BOLIGSTOETTE", help="the benefit code (default BOLIGSTOETTE)")
+    s.add_argument("--municipality", default="", help="only this one of your municipalities")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = _command(settle, "show", "settlement-show", "a case's settlement of a year")
+    s.add_argument("case_id", help="the case")
+    s.add_argument("--year", required=True, type=int, help="the income year")
+    s = _command(settle, "list", "settlement-list", "settlements of your cases")
+    s.add_argument("--year", type=int, default=0, help="the income year")
+    s.add_argument("--benefit", default="", help="one benefit code")
+    s.add_argument("--municipality", default="", help="one municipality code")
+    enum_arg(s, "--status", settlement_pb2.FinalSettlementStatus, "only settlements in this state")
+    enum_arg(s, "--result", settlement_pb2.FinalSettlementResult, "only settlements with this result")
+    _paging(s)
 
     claims = _group(top, "claims", "collection: offsetting, write-off (a claim comes from a decision: "
                                    "hubctl decision submit --repayment)")

@@ -178,10 +178,11 @@ def _settle_chunk(units: Callable[[], UnitOfWork], identity: Identity, run_id: s
     that still fails goes to a person with its error's kind (one citizen's case must not
     stop everyone else's settlement)."""
     try:
+        cache: dict[str, list[r.RuleSet]] = {}   # the rule sets, read once a chunk
         with units() as uow:
             deltas: Counter = Counter()
             for case_id in uow.settlements.held(run_id, year, claimed):
-                deltas += settle_case(uow, identity, run_id, case_id, year, answers, clock.now())
+                deltas += settle_case(uow, identity, run_id, case_id, year, answers, clock.now(), cache)
             uow.settlements.add_to_run(run_id, deltas)
             uow.commit()
             return deltas
@@ -232,11 +233,12 @@ class _Grant:
 
 
 def settle_case(uow: UnitOfWork, identity: Identity, run_id: str, case_id: str, year: int,
-                answers: dict[str, dict[str, Any]], now: dt.datetime) -> Counter:
+                answers: dict[str, dict[str, Any]], now: dt.datetime,
+                rule_sets: dict[str, list[r.RuleSet]] | None = None) -> Counter:
     """Settle one case's year (the case is held by this run). Returns the counts it adds."""
     case = uow.cases.get(case_id, for_update=True)
     try:
-        return _settle(uow, identity, run_id, case, year, answers, now)
+        return _settle(uow, identity, run_id, case, year, answers, now, {} if rule_sets is None else rule_sets)
     except _Waiting:
         uow.settlements.record(run_id, case_id, year, status=st.SettlementStatus.WAITING,
                                reason="the final income of a member of the household is not assessed yet", now=now)
@@ -250,7 +252,7 @@ def settle_case(uow: UnitOfWork, identity: Identity, run_id: str, case_id: str, 
 
 
 def _settle(uow: UnitOfWork, identity: Identity, run_id: str, case: Case, year: int,
-            answers: dict[str, dict[str, Any]], now: dt.datetime) -> Counter:
+            answers: dict[str, dict[str, Any]], now: dt.datetime, cache: dict[str, list[r.RuleSet]]) -> Counter:
     if case.status is CaseStatus.DRAFT_PENDING_APPROVAL:
         raise _Waiting()   # a decision is under way: a later run settles what it leaves
     if case.status is not CaseStatus.DECIDED:
@@ -260,7 +262,9 @@ def _settle(uow: UnitOfWork, identity: Identity, run_id: str, case: Case, year: 
         raise _ToPerson("only monthly grants are settled month by month")
     formula = r.FORMULAS[case.benefit_code]
     lines = uow.settlements.lines_in_year([case.case_id], year)[case.case_id]
-    rule_sets = uow.rules.of(case.benefit_code)
+    rule_sets = cache.get(case.benefit_code)
+    if rule_sets is None:
+        rule_sets = cache[case.benefit_code] = uow.rules.of(case.benefit_code)
     closing = r.in_force(rule_sets, dt.date(year, 12, 31))
     try:
         th = st.thresholds(closing) if closing else None

@@ -401,3 +401,47 @@ def test_hubctl_runs_shows_and_lists_settlements(shub, bo, disp, sims, clock, ca
     assert [s["case_id"] for s in json.loads(capsys.readouterr().out)["settlements"]] == [case_id]
     assert main(base + ["list", "--result", "repayment"]) == 0
     assert "0 settlements" in capsys.readouterr().out
+
+
+def test_two_runs_at_once_share_the_work_and_settle_each_case_once(shub, bo, disp, sims, clock, drops):
+    """Two runs side by side (the service the RPC streams from, a case per chunk so that
+    they interleave): every case is settled by one of them, once."""
+    import threading
+
+    from adapters.final_assessment.client import FinalAssessmentClient
+    from hub.domain.commands import RunFinalSettlement
+    from hub.domain.identity import Identity, Role
+    from hub.service import settlement
+    cases = []
+    for i in range(6):
+        case_id, cpr = granted_case(bo, disp, sims)
+        final(sims, cpr, 144_000 if i % 2 else 300_000)
+        cases.append(case_id)
+    paid_year(shub, bo, clock)
+    who = Identity("backoffice", Role.BACK_OFFICE, frozenset({"101"}))
+    lookup = FinalAssessmentClient(sims.final.url)
+    results, errors = {}, []
+
+    def run(name):
+        try:
+            steps = settlement.run_final_settlement(shub.store.unit, who, RunFinalSettlement(rid(), YEAR, "BOLIGSTOETTE"),
+                                                    clock, lookup, settlement.SettlementSettings(chunk=1))
+            results[name] = list(steps)[-1]
+        except Exception as exc:   # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert results["a"]["examined"] + results["b"]["examined"] == 6
+    assert results["a"]["back_payments"] + results["b"]["back_payments"] == 3
+    for case_id in cases:
+        full = bo.GetCase(cases_pb2.GetCaseRequest(case_id=case_id))
+        assert len([d for d in full.decisions if d.settlement_year == YEAR]) <= 1
+        assert settlement_of(bo, case_id).status == S.FINAL_SETTLEMENT_STATUS_SETTLED
+    dispatcher(shub.engine, clock, file_adapters(drops)).drain()
+    posted = [p["case_id"] for p in economy(drops) if p["kind"] == "final_settlement"]
+    assert sorted(posted) == sorted(cases)

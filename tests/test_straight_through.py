@@ -292,3 +292,25 @@ def test_the_share_decided_without_a_person_is_reported_per_benefit_and_municipa
     # Within the caller's data limits: a caseworker of Aarhus sees none of Copenhagen's.
     other = hub.as_("t-cw-751").GetAutomationReport(rules_pb2.GetAutomationReportRequest())
     assert not other.figures and other.total.applications == 0
+
+
+def test_a_failing_automatic_step_sends_the_case_to_the_back_office_and_the_answers_are_kept(
+        hub, backoffice, disp, sims, monkeypatch):
+    """A bug or an unforeseen fact in the automatic step must not make the register
+    answers be delivered again and again (each retry failing the same way): they are
+    recorded without it, and the case falls out, saying so."""
+    from hub.service import automation
+
+    def broken(uow, case, now):
+        raise RuntimeError("a bug in the rules")
+    monkeypatch.setattr(automation, "decide", broken)
+    case = apply(backoffice, stage(sims))
+    disp.drain()
+    full = fell_out(backoffice, case.case_id, C.FALLOUT_REASON_NOT_CALCULABLE)
+    assert "automatic processing failed (RuntimeError)" in full.fallout_detail
+    assert {i.kind for i in full.information} == {"cpr.person", "rent.dwelling", "income.register_records"}
+    assert (sims.cpr.requests, sims.rent.requests, sims.income.requests) == (1, 1, 1)   # each asked once
+    with hub.engine.connect() as c:
+        states = set(c.execute(sa.select(tables.outbox.c.status).where(
+            tables.outbox.c.case_id == case.case_id)).scalars())
+    assert states == {"DELIVERED"}

@@ -1,11 +1,15 @@
 """The dispatcher's use cases (hub.ports.Deliveries): claim due messages, and record
 what happened to them together with what a delivery changes on the case (the archive
 reference, the time the letter was sent, register data arriving as information), in
-one transaction."""
+one transaction. Should the automatic processing a register's answer moves on fail (a
+bug, an unforeseen fact), the answers are recorded without it and the case goes to the
+back office, rather than the batch being delivered again and again."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Callable
+
+import structlog
 
 from hub.domain.ids import new_id
 from hub.domain.model import CaseStatus, InformationItem, InformationSource
@@ -14,11 +18,14 @@ from hub.ports import messages as msg
 from hub.ports.messages import decode
 from hub.domain.rules import facts as facts_rules
 from hub.ports import CPR_REGISTER, INCOME_REGISTER, RENT_REGISTER
+from hub.domain.automation import Automation, Fallout
 from hub.service import automation
+from hub.service.intake import fall_out
 from hub.service.steps import attach_information, record_case_event
 from hub.store.outbox import OutboxRow
 from hub.store.uow import UnitOfWork
 
+log = structlog.get_logger("hub.delivery")
 DISPATCHER_CLIENT = "hub-dispatcher"
 REGISTERS = frozenset({CPR_REGISTER, RENT_REGISTER, INCOME_REGISTER})
 
@@ -59,14 +66,48 @@ class DeliveryLog:
         many, by destination. One that did not changes nothing but its message's last
         error (a probe every few seconds through a long outage must not use up the
         message's attempts and make it a dead letter)."""
+        try:
+            return self._record(dispatcher_id, outcomes, advance=True)[0]
+        except Exception:
+            log.exception("recording deliveries with their automatic processing failed; recording them without it")
+        made_due, advanced = self._record(dispatcher_id, outcomes, advance=False)
+        for case_id in advanced:
+            self._advance_alone(case_id)
+        return made_due
+
+    def _advance_alone(self, case_id: str) -> None:
+        """A case's automatic step in a transaction of its own; if it fails, the case
+        falls out to the back office with the error's kind (the log has the rest)."""
+        now = self.clock.now()
+        try:
+            with self.units() as uow:
+                case = uow.cases.get(case_id, for_update=True)
+                if case is not None:
+                    automation.advance(uow, case, now)
+                uow.commit()
+            return
+        except Exception as exc:
+            log.exception("automatic processing of a case failed; it goes to the back office", case_id=case_id)
+            error = type(exc).__name__
+        with self.units() as uow:
+            case = uow.cases.get(case_id, for_update=True)
+            if case is not None and case.automation == Automation.IN_PROGRESS.value:
+                fall_out(uow, case, Fallout.NOT_CALCULABLE,
+                                    f"automatic processing failed ({error}); see the hub's log", now)
+            uow.commit()
+
+    def _record(self, dispatcher_id: str, outcomes: list[DeliveryOutcome], *,
+                advance: bool) -> tuple[dict[str, int], list[str]]:
         now = self.clock.now()
         made_due: dict[str, int] = {}
+        advanced: list[str] = []
         with self.units() as uow:
             delivered = [o for o in outcomes if o.receipt is not None]
             marked = uow.outbox.mark_delivered([o.row.id for o in delivered], dispatcher_id, now)
             for o in delivered:
                 if o.row.id in marked:
-                    _apply(uow, o.row, o.receipt, now)
+                    if _apply(uow, o.row, o.receipt, now, advance=advance):
+                        advanced.append(o.row.case_id)
                     if o.probe:
                         made_due[o.row.destination] = uow.outbox.make_due(o.row.destination, now)
             for o in outcomes:
@@ -83,11 +124,12 @@ class DeliveryLog:
                             if case is not None:
                                 automation.register_failed(uow, case, o.row.destination, o.error, now)
             uow.commit()
-        return made_due
+        return made_due, list(dict.fromkeys(advanced))
 
 
-def _apply(uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) -> None:
-    """What a delivery changes on its case."""
+def _apply(uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime, *, advance: bool = True) -> bool:
+    """What a delivery changes on its case; True when register data arrived and
+    `advance` was False (the case's automatic step is still to be taken)."""
     m = decode(row.destination, row.payload)
     if isinstance(m, msg.Appeal):
         if uow.complaints.set_forwarded_reference(m.complaint_id, receipt.reference):
@@ -103,23 +145,25 @@ def _apply(uow: UnitOfWork, row: OutboxRow, receipt: Receipt, now: dt.datetime) 
             record_case_event(uow, row.case_id, "decision.sent", now, DISPATCHER_CLIENT, decision_id=m.decision_id,
                               sent_at=sent_at.isoformat(), letter_reference=receipt.reference)
     elif isinstance(m, msg.REGISTER_KINDS):
-        _register_data(uow, row, m, receipt, now)
+        return _register_data(uow, row, m, receipt, now, advance=advance)
     # (An archived step keeps the case's own archive reference; other kinds change nothing here.)
+    return False
 
 
-def _register_data(uow: UnitOfWork, row: OutboxRow, m, receipt: Receipt, now: dt.datetime) -> None:
+def _register_data(uow: UnitOfWork, row: OutboxRow, m, receipt: Receipt, now: dt.datetime, *,
+                   advance: bool = True) -> bool:
     """A register's answer, kept on the case as information with its provenance; on a
     case under automatic processing, the next step."""
     case = uow.cases.get(row.case_id, for_update=True)
     if case is None:
-        return
+        return False
     months = list(getattr(m, "months", ()))
     if case.status is CaseStatus.WITHDRAWN:
         # The case was withdrawn while the register answered: keep the fact that data
         # came, not the data. (A decided case keeps it, for a recalculation.)
         record_case_event(uow, case.case_id, "case.register_data_discarded", now, DISPATCHER_CLIENT,
                           register=m.register, months=months, reason=f"case is {case.status.value}")
-        return
+        return False
     fetched_at = receipt.data.get("fetched_at", now.isoformat())
     if isinstance(m, msg.PersonRequest):
         kind, name = facts_rules.CPR_KIND, "CPR"
@@ -139,4 +183,7 @@ def _register_data(uow: UnitOfWork, row: OutboxRow, m, receipt: Receipt, now: dt
                            kind, value, False, m.requested_by or DISPATCHER_CLIENT, now)
     attach_information(uow, case, item, action="RegisterData", now=now, client_id=DISPATCHER_CLIENT,
                        reason="register data arrived")
+    if not advance:
+        return True
     automation.advance(uow, case, now)
+    return False

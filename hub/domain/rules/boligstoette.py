@@ -72,9 +72,6 @@ SETTLEMENT_PARAMETERS: dict[str, Unit] = {
     "settlement.automatic_limit": Unit.OERE,        # the authority's: larger results go to a person
     "settlement.offset_allowed": Unit.FLAG,         # § 49, stk. 1: a claim may be offset in later boligstøtte
 }
-# The income the settlement replaces with the final one (hub.domain.settlement.final_income).
-SETTLEMENT_INCOME = "household"
-
 FACTS: dict[str, Unit] = {
     "applicant.receives_folkepension": Unit.FLAG, "household.adults": Unit.COUNT, "household.children": Unit.COUNT,
     "household.income_per_year": Unit.OERE_PER_YEAR, "household.wealth": Unit.OERE,

@@ -147,7 +147,7 @@ def engine(database_url):
     e.dispose()
 
 
-_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets"}  # (rule_sets: the seed's are kept)
+_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets", "control_rules"}  # (the seed's rule data are kept)
 
 
 @contextlib.contextmanager
@@ -182,6 +182,7 @@ def clean_db(engine):
             for n in names:
                 conn.exec_driver_sql(f"DELETE FROM {n}")
         conn.execute(sa.delete(tables.rule_sets).where(tables.rule_sets.c.published_by != "hub-seed"))
+        conn.execute(sa.delete(tables.control_rules).where(tables.control_rules.c.published_by != "hub-seed"))
         conn.execute(sa.update(tables.sequences).values(value=0))
         conn.execute(sa.update(tables.audit_chain).values(seq=0, hash="0" * 64))
     return engine
@@ -195,7 +196,7 @@ WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
 class RunningHub:
     def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
                  writer_process: bool = WRITER_PROCESS, writer_linger: Linger = Linger(),
-                 relay: tuple[str, ...] = ()):
+                 relay: tuple[str, ...] = (), settings=None):
         """A hub as hub.bootstrap starts one, on the test's engine; `relay`: the
         destinations every event also goes to (as HUB_AMQP_URL makes it)."""
         from dataclasses import replace
@@ -204,14 +205,15 @@ class RunningHub:
         from hub.settings import Settings
         self.engine = engine
         self.clock = clock
-        self.store = replace(bootstrap.store(Settings(), engine), relay=relay)
+        settings = settings or Settings()
+        self.store = replace(bootstrap.store(settings, engine), relay=relay)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
-            bootstrap.start(self.store, registry, "127.0.0.1:0", clock=clock, tls=tls, writer_process=writer_process,
-                            writer_linger=writer_linger),
+            bootstrap.start(self.store, registry, "127.0.0.1:0", settings=settings, clock=clock, tls=tls,
+                            writer_process=writer_process, writer_linger=writer_linger),
             self._loop).result(30)
         self.port = self.running.port
         self.address = f"127.0.0.1:{self.port}"
@@ -235,8 +237,8 @@ class Client:
     """Stubs that send one client's token on every call."""
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
-        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
-                            payments_pb2_grpc, rules_pb2_grpc)
+        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, events_pb2_grpc,
+                            operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
@@ -245,7 +247,8 @@ class Client:
                            audit=audit_pb2_grpc.AuditServiceStub(channel),
                            payments=payments_pb2_grpc.PaymentServiceStub(channel),
                            complaints=complaints_pb2_grpc.ComplaintServiceStub(channel),
-                           rules=rules_pb2_grpc.RulesServiceStub(channel))
+                           rules=rules_pb2_grpc.RulesServiceStub(channel),
+                           control=control_pb2_grpc.ControlServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

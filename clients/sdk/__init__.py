@@ -8,8 +8,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc,
-                    operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc)
+from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc,
+                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc)
 
 
 def _token_interceptor(token: str):
@@ -61,6 +61,10 @@ class Hub:
     @property
     def rules(self) -> rules_pb2_grpc.RulesServiceStub:
         return rules_pb2_grpc.RulesServiceStub(self.channel)
+
+    @property
+    def control(self) -> control_pb2_grpc.ControlServiceStub:
+        return control_pb2_grpc.ControlServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -28,6 +28,8 @@ from hub.runtime.transactions import Tx
 from hub.service import audit, cases, catalogue, claims, complaints, decisions, hearings, operations, payments
 from hub.service.access import authorize
 from hub.service.clock import Clock
+from hub.ports import RegisterLookups
+from hub.service.control import ControlSettings
 from hub.service.payments import PaymentSettings
 from hub.store.uow import Store
 from hub.v1 import (audit_pb2, audit_pb2_grpc, benefits_pb2, benefits_pb2_grpc, cases_pb2, cases_pb2_grpc,
@@ -53,7 +55,7 @@ def purpose_of(metadata) -> str | None:
 # wherever in the request it is (ReportSettlement names orders in its settlements).
 # tests/test_audit.py checks every request message's *_id fields against this.
 CASE_OBJECTS = frozenset({"case_id", "decision_id", "complaint_id", "hearing_id", "claim_id", "end_to_end_id",
-                          "message_id"})
+                          "message_id", "finding_id"})
 
 
 def audited_failure(request) -> tuple[tuple[str, str], ...]:
@@ -137,11 +139,14 @@ def invoke(tx: Tx, fn, servicer, *args):
 class Context:
     """What the servicers serve from: the database and the clock (for the streams and
     the payment runs, which run beyond one call's transaction), the payment settings,
-    and the payment providers (client id -> identity) for batches pushed as files."""
+    the payment providers (client id -> identity) for batches pushed as files, and the
+    registers' batch look-ups and settings of the IT control's runs."""
 
     def __init__(self, store: Store, clock: Clock, payments: PaymentSettings = PaymentSettings(),
-                 providers: dict[str, Identity] | None = None):
+                 providers: dict[str, Identity] | None = None, *, register_lookups: RegisterLookups | None = None,
+                 control: ControlSettings = ControlSettings()):
         self.store, self.clock, self.payments, self.providers = store, clock, payments, providers or {}
+        self.register_lookups, self.control = register_lookups, control
 
 
 class _Base:

@@ -64,6 +64,12 @@ class DeadlineExceeded(NotRun):
     reason = "DEADLINE_EXCEEDED"
 
 
+class Unavailable(NotRun):
+    """Something the call needs outside the hub does not answer (a register): what was
+    done is kept, and a retry with the same request_id goes on from there."""
+    reason = "UNAVAILABLE"
+
+
 class ResourceExhausted(NotRun):
     """`retry_after`: seconds the caller had better wait before it tries again."""
     reason = "OVERLOADED"

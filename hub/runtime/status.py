@@ -19,6 +19,7 @@ _CODES: list[tuple[type[e.HubError], int]] = [
     (e.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (e.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
     (e.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+    (e.Unavailable, code_pb2.UNAVAILABLE),
 ]
 
 

@@ -7,6 +7,8 @@ Every simulator answers
     GET    /health              -> {"status": "ok"}
     GET    /v1/stats            -> {"requests": n}   (look-ups answered, 200 or 404)
     PUT    /v1/fixtures/<name>  -> 204               (the register's fixtures: person, dwelling, income)
+    POST   /v1/<look-up>/batch  -> 200               (many keys at once, up to 1,000: `batch`; the
+                                 register's docstring says its form)
     PUT    /v1/fixtures/outage  {"down": true, "seconds": 30}  -> 204  (503 to every look-up
                                  until {"down": false} or the seconds have passed; no seconds: until then)
     DELETE /v1/fixtures         -> 204               (every fixture gone, and up again)
@@ -192,6 +194,26 @@ def required(body: Any, *names: str) -> list[Any]:
     if missing:
         raise BadRequest(f"{missing[0]} is required")
     return [body[n] for n in names]
+
+
+MAX_BATCH = 1000  # keys per batch look-up
+
+
+def batch(body: Any, name: str, check: Callable[[Any], Any]) -> list[Any]:
+    """The list `name` of a batch look-up's body: 1 to MAX_BATCH keys, each once, each
+    read by `check` (BadRequest naming the key's place, never the key)."""
+    (keys,) = required(body, name)
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_BATCH:
+        raise BadRequest(f"{name} must be a list of 1 to {MAX_BATCH} keys")
+    out = []
+    for n, key in enumerate(keys):
+        try:
+            out.append(check(key))
+        except BadRequest:
+            raise BadRequest(f"{name}[{n}] is not one") from None
+    if len(set(out)) != len(out):
+        raise BadRequest(f"{name} holds a key more than once")
+    return out
 
 
 def cpr_shaped(value: Any) -> str:

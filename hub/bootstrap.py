@@ -30,7 +30,7 @@ from hub.api.streams import EventFeed, EventServicer, Wakeup
 from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from hub.domain.identity import Role
 from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, FINAL_ASSESSMENT,
-                       INCOME_REGISTER, PAYMENT_PROVIDER, RENT_REGISTER, Adapter)
+                       INCOME_REGISTER, PAYMENT_PROVIDER, RENT_REGISTER, Adapter, RegisterLookups)
 from hub.runtime.group_commit import GroupCommit
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
@@ -231,7 +231,15 @@ def servicers(context: Context, registry: ClientRegistry, runner: GroupCommit | 
 def context(s: Store, clock: Clock, settings: Settings, registry: ClientRegistry) -> Context:
     from adapters.final_assessment.client import FinalAssessmentClient
     final_income = FinalAssessmentClient(settings.final_assessment_url) if settings.final_assessment_url else None
-    return Context(s, clock, settings.payments, registry.with_role(Role.PAYMENT_PROVIDER), final_income)
+    return Context(s, clock, settings.payments, registry.with_role(Role.PAYMENT_PROVIDER), final_income,
+                   register_lookups=register_lookups(settings), control=settings.control)
+
+
+def register_lookups(settings: Settings) -> RegisterLookups:
+    """The registers' batch look-ups an IT control run asks (the CPR, rent and income
+    registers' URLs, as the dispatcher's adapters use them)."""
+    from adapters.register_lookups import RegisterBatches
+    return RegisterBatches(settings.cpr_register_url, settings.rent_register_url, settings.income_register_url)
 
 
 async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str, *, settings: Settings | None = None,

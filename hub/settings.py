@@ -16,6 +16,7 @@ hub from a Settings, and a writer process gets a copy of its front's.
 | HUB_FINAL_ASSESSMENT_URL | http://127.0.0.1:8092 |
 | HUB_AMQP_URL, HUB_AMQP_EXCHANGE, HUB_PAYMENT_DEBTOR_ACCOUNTS | -, sagshub.events, - |
 | HUB_PAYMENT_RUN_CHUNK, HUB_PAYMENT_BATCH_LEASE_SECONDS | 2000, 600 |
+| HUB_CONTROL_RUN_CHUNK, HUB_CONTROL_LEASE_SECONDS | 1000, 600 |
 | HUB_AUDIT_HEAD_FILE, HUB_AUDIT_HEAD_SECONDS | -, 60 |
 | HUB_LOG_FILE, HUB_LOG_FORMAT, HUB_LOG_LEVEL | stderr, json unless a terminal, INFO |
 """
@@ -29,6 +30,7 @@ from typing import Mapping
 
 from hub.dispatch.dispatcher import DispatchSettings
 from hub.ports import DESTINATIONS
+from hub.service.control import ControlSettings
 from hub.service.payments import PaymentSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hub.db"
@@ -78,6 +80,7 @@ class Settings:
     dispatch: str = "embedded"             # embedded in `hub serve`, or off (run `hub dispatch`)
     dispatcher: DispatchSettings = field(default_factory=DispatchSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
     var_dir: str = "var"
     economy_adapter: str = "file"          # file or webhook
     economy_webhook_url: str | None = None
@@ -126,6 +129,9 @@ class Settings:
             payments=PaymentSettings(
                 run_chunk=int(_number(env, "HUB_PAYMENT_RUN_CHUNK", 2000, low=1, whole=True)),
                 batch_lease=dt.timedelta(seconds=_number(env, "HUB_PAYMENT_BATCH_LEASE_SECONDS", 600, low=1))),
+            control=ControlSettings(
+                chunk=int(_number(env, "HUB_CONTROL_RUN_CHUNK", 1000, low=1, high=10_000, whole=True)),
+                lease=dt.timedelta(seconds=_number(env, "HUB_CONTROL_LEASE_SECONDS", 600, low=1))),
             var_dir=env.get("HUB_VAR_DIR") or "var",
             economy_adapter=_choice(env, "HUB_ECONOMY_ADAPTER", "file", ("file", "webhook")),
             economy_webhook_url=env.get("HUB_ECONOMY_WEBHOOK_URL") or None,

@@ -147,7 +147,7 @@ def engine(database_url):
     e.dispose()
 
 
-_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets"}  # (rule_sets: the seed's are kept)
+_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets", "control_rules"}  # (the seed's rule data are kept)
 
 
 @contextlib.contextmanager
@@ -182,6 +182,7 @@ def clean_db(engine):
             for n in names:
                 conn.exec_driver_sql(f"DELETE FROM {n}")
         conn.execute(sa.delete(tables.rule_sets).where(tables.rule_sets.c.published_by != "hub-seed"))
+        conn.execute(sa.delete(tables.control_rules).where(tables.control_rules.c.published_by != "hub-seed"))
         conn.execute(sa.update(tables.sequences).values(value=0))
         conn.execute(sa.update(tables.audit_chain).values(seq=0, hash="0" * 64))
     return engine
@@ -236,8 +237,8 @@ class Client:
     """Stubs that send one client's token on every call."""
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
-        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
-                            payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
+        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, events_pb2_grpc,
+                            operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
@@ -247,7 +248,8 @@ class Client:
                            payments=payments_pb2_grpc.PaymentServiceStub(channel),
                            complaints=complaints_pb2_grpc.ComplaintServiceStub(channel),
                            rules=rules_pb2_grpc.RulesServiceStub(channel),
-                           settlement=settlement_pb2_grpc.SettlementServiceStub(channel))
+                           settlement=settlement_pb2_grpc.SettlementServiceStub(channel),
+                           control=control_pb2_grpc.ControlServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

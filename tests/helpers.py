@@ -182,3 +182,18 @@ def publish_req(benefit: str = "BOLIGSTOETTE", year: int = 2026, *, effective_fr
         if value is not None:
             item.value = value
     return req
+
+
+def finding_on(hub, case_id: str, rule: str = "RENT_CHANGE") -> str:
+    """A control finding on the case, written as a control run writes one (for the
+    tests of the calls on findings that need no registers): its id."""
+    from hub.domain import control as ctl
+    from hub.domain.ids import new_id
+    with hub.store.unit() as uow:
+        case = uow.cases.get(case_id)
+        f = ctl.Finding(new_id(), case.case_id, case.municipality_code, case.benefit_code, case.cpr,
+                        ctl.RuleCode(rule), f"{rule}/1", "Huslejen er ændret", "rent=1", "2026-02", dt.date(2026, 2, 1),
+                        None, (), None, {}, ctl.Status.OPEN, "run", hub.clock.now(), "decision")
+        uow.control.add([f])
+        uow.commit()
+    return f.finding_id

@@ -35,10 +35,11 @@ from hypothesis import strategies as st
 from hub.api.services import SERVICE_NAMES, SERVICES
 from hub.runtime.router import request_class, response_class
 from hub.domain.identity import PERMISSIONS, Role
-from hub.v1 import cases_pb2, common_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2, payments_pb2
+from hub.v1 import (cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2, operations_pb2,
+                    payments_pb2)
 from tests.conftest import CLIENTS
 from tests.dispatch_support import dispatcher, file_adapters
-from tests.helpers import create_req, details, draft_req, info_req, period, repay, rid
+from tests.helpers import create_req, details, draft_req, finding_on, info_req, period, repay, rid
 from tests.test_payments import report
 
 FUZZ_REQUESTS = int(os.environ.get("HUB_FUZZ_REQUESTS", "10000"))
@@ -267,7 +268,7 @@ class Pools:
 
 
 LIVE_IDS = ("case_id", "decision_id", "hearing_id", "complaint_id", "claim_id", "end_to_end_id", "batch_id",
-            "item_id")
+            "item_id", "finding_id")
 LIVE_MAX = 40
 
 
@@ -410,6 +411,12 @@ def recipes(pools: Pools) -> dict[str, st.SearchStrategy]:
                                  FRESH_ID, months),
         "SchedulePayments": st.builds(lambda rid, d, p: payments_pb2.SchedulePaymentsRequest(
             request_id=rid, decision_id=d, period=p), FRESH_ID, ids("decision_id"), months),
+        "RunControl": st.builds(lambda rid, p, rules: control_pb2.RunControlRequest(request_id=rid, period=p,
+                                                                                  rules=rules),
+                                FRESH_ID, months, st.lists(st.integers(1, 5), max_size=2)),
+        "RecordControlOutcome": st.builds(lambda rid, f, o, note: control_pb2.RecordControlOutcomeRequest(
+            request_id=rid, finding_id=f, outcome=o, note=note), FRESH_ID, ids("finding_id"), st.integers(1, 3),
+            text),
     }
 
 
@@ -649,6 +656,8 @@ def seed_hub(hub, clock, tmp_path) -> tuple[Pools, list[str]]:
                                                     reason="Mangler oplysninger."))
     for d in granted + pending + [refusal]:
         pools.add("decision_id", d.decision_id)
+    for d in granted:   # a control finding on each grant (as a control run makes them; the registers are not here)
+        pools.add("finding_id", finding_on(hub, d.case_id))
     disp.drain()  # letters sent: complaints can be filed
     for d in granted[:2]:
         complaint = bs.FileComplaint(complaints_pb2.FileComplaintRequest(

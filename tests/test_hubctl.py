@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clients.cli.hubctl import main, parser
-from hub.v1 import cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2, payments_pb2
+from hub.v1 import cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2, operations_pb2, payments_pb2
 from tests.conftest import new_cpr
 
 
@@ -224,6 +224,10 @@ ENUM_OPTIONS = [
     (["ops", "list", "--status"], "status", operations_pb2.OutboxStatus, None),
     (["payments", "list", "--status"], "status", payments_pb2.PaymentStatus, None),
     (["overdue", "--kind"], "kind", cases_pb2.OverdueKind, None),
+    (["control", "findings", "--rule"], "rule", control_pb2.ControlRule, None),
+    (["control", "findings", "--status"], "status", control_pb2.ControlFindingStatus, None),
+    (["control", "findings", "--follow-up"], "follow_up", control_pb2.ControlFollowUp, None),
+    (["control", "outcome", "F", "--outcome"], "outcome", control_pb2.ControlOutcome, None),
 ]
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2)
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, control_pb2, decisions_pb2,
+                    events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
-from tests.helpers import cases_until_heartbeat, create_req, draft_req, info_req, publish_req, rid
+from tests.helpers import cases_until_heartbeat, create_req, draft_req, finding_on, info_req, publish_req, rid
 
 S = common_pb2
 OK = grpc.StatusCode.OK
@@ -119,6 +119,9 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     case_rpc("GetSettlement", "CREATED", lambda c, case, _: c.GetSettlement(
         settlement_pb2.GetSettlementRequest(case_id=case.case_id, income_year=2025)),
         in_scope=grpc.StatusCode.NOT_FOUND)
+    case_rpc("RecordControlOutcome", "CREATED", lambda c, case, _: c.RecordControlOutcome(
+        control_pb2.RecordControlOutcomeRequest(request_id=rid(), finding_id=finding_on(hub, case.case_id),
+                                                outcome=control_pb2.CONTROL_OUTCOME_NO_CHANGE)))
 
     # Lists and streams: permitted roles see the in-scope target and none of the others.
     def listing(action, call):
@@ -148,6 +151,10 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     listing("ListCitizenCases", lambda c: {x.case_id for x in c.ListCitizenCases(
         cases_pb2.ListCitizenCasesRequest(cpr=cpr, page_size=500)).cases})
     listing("Subscribe", stream)
+    for case_id in listed_targets.values():
+        finding_on(hub, case_id)
+    listing("ListControlFindings", lambda c: {x.case_id for x in c.ListControlFindings(
+        control_pb2.ListControlFindingsRequest(page_size=500)).findings})
 
     # RPCs without a case: the role alone decides.
     others = {
@@ -182,6 +189,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "RunFinalSettlement": lambda c: list(c.RunFinalSettlement(settlement_pb2.RunFinalSettlementRequest(
             request_id=rid(), income_year=2025, benefit_code="BOLIGSTOETTE", municipality_code="101"))),
         "ListSettlements": lambda c: c.ListSettlements(settlement_pb2.ListSettlementsRequest()),
+        "RunControl": lambda c: list(c.RunControl(control_pb2.RunControlRequest(request_id=rid(), period="2026-02"))),
     }
     # Role-only RPCs on something that does not exist: a permitted role is told so
     # (NOT_FOUND), any other is refused first.
@@ -237,7 +245,8 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
-              "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", "GetSettlement", *others, *missing}
+              "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", "GetSettlement",
+              "RecordControlOutcome", "ListControlFindings", *others, *missing}
     from hub.api.services import SERVICE_NAMES
     from google.protobuf import descriptor_pool
     contract = {m.name for name in SERVICE_NAMES

@@ -8,10 +8,17 @@ each checked: dates ISO, the status, civil status and relations from their lists
 municipality one of the 98, the person the one asked for and, in the household, once
 as "self" at the person's address. Anything else refuses the whole answer for good,
 naming the field (adapters/register_client.py); a number the register does not know is
-a permanent failure marked `not_found`."""
+a permanent failure marked `not_found`.
+
+`lookup_many(cprs)` asks for up to 1,000 numbers per request (several requests for more:
+an IT control run asks for a chunk of citizens at once) and returns {cpr: Receipt} in the
+order asked, each number once, `data` as above with "status": "found" | "not_found" (a
+number the register does not know: person and household None). Any failure of any
+request fails the call as `deliver` would; a number that is not one is the caller's
+mistake: ValueError naming its place in the list, never the number."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from adapters.register_client import Fields, RegisterClient, Refused
 from hub.domain import cpr as cprs
@@ -76,9 +83,80 @@ def _birth_date(number: str) -> str | None:
         return None
 
 
+MAX_BATCH = 1000
+BATCH_STATUSES = ("found", "not_found")
+
+
+def wanted_numbers(numbers: Iterable[str], name: str = "cprs") -> list[str]:
+    """The numbers asked for, each once, in the order first asked; ValueError for one
+    that is not a CPR number (naming its place, never the number)."""
+    wanted: dict[str, None] = {}
+    for n, number in enumerate(numbers):
+        if not isinstance(number, str) or cprs.normalise(number) != number or _birth_date(number) is None:
+            raise ValueError(f"{name}[{n}] is not a CPR number (10 digits, a real date)")
+        wanted[number] = None
+    return list(wanted)
+
+
+class _Batch(RegisterClient):
+    """The batch look-up: the same register at another path, with a longer timeout."""
+    NAME = "CPR register"
+    PATH = "/v1/person/batch"
+
+
 class CprRegisterClient(RegisterClient):
     NAME = "CPR register"
     PATH = "/v1/person"
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, batch_timeout: float = 60.0):
+        super().__init__(base_url, timeout=timeout)
+        self._batch = _Batch(base_url, timeout=batch_timeout)
+
+    def close(self) -> None:
+        super().close()
+        self._batch.close()
+
+    def lookup_many(self, numbers: Iterable[str]) -> dict[str, Receipt]:
+        """Every number's person and household (see the module's docstring)."""
+        order = wanted_numbers(numbers)
+        out: dict[str, Receipt] = {}
+        for start in range(0, len(order), MAX_BATCH):
+            out.update(self._ask_batch(order[start:start + MAX_BATCH]))
+        return {number: out[number] for number in order}
+
+    def _ask_batch(self, chunk: list[str]) -> dict[str, Receipt]:
+        data = self._batch.ask(dict(cprs=chunk))
+        asked, out = set(chunk), {}
+        try:
+            answer = Fields(data, "answer")
+            fetched_at = answer.time("fetched_at")
+            for n, entry in enumerate(answer.items("results")):
+                where = f"results[{n}]"
+                f = Fields(entry, where)
+                number = f.cpr("cpr")
+                if number not in asked:
+                    raise Refused(f"{where}.cpr is not a number asked for")
+                if number in out:
+                    raise Refused(f"{where}.cpr is answered twice")
+                person = household = None
+                if f.choice("status", BATCH_STATUSES) == "not_found":
+                    if f.get("person", nullable=True) is not None or f.get("household", nullable=True) is not None:
+                        raise Refused(f"{where}.person is not null for a number the register does not know")
+                else:
+                    try:
+                        person = read_person(f.get("person"), number)
+                        household = read_household(f.get("household", nullable=True), person)
+                    except Refused as exc:
+                        raise Refused(f"{where}.{exc}") from None
+                out[number] = Receipt(reference=data["reference"], data=dict(
+                    status="found" if person else "not_found", fetched_at=fetched_at, person=person,
+                    household=household))
+            if len(out) != len(asked):
+                raise Refused(f"results does not answer for {len(asked) - len(out)} of the {len(asked)} numbers "
+                              f"asked for")
+        except Refused as exc:
+            raise self._batch.refused(data, exc) from None
+        return out
 
     def deliver(self, d: Delivery) -> Receipt:
         if not isinstance(d.message, m.PersonRequest):
@@ -96,3 +174,4 @@ class CprRegisterClient(RegisterClient):
             raise self.refused(data, exc) from None
         return Receipt(reference=data["reference"], data=dict(fetched_at=fetched_at, person=person,
                                                               household=household))
+

@@ -13,6 +13,10 @@ same answer, and every member of a household gets the same household.
             "household": {"address_id", "members": [{"cpr", "birth_date",
                           "relation": "self" | "spouse" | "cohabitant" | "child" | "other"}]} | null}
     -> 404 {"error": "not found"}    (a number the register does not know)
+    POST /v1/person/batch  {"cprs": ["DDMMYYSSSS", ...]}   (1 to 1,000 numbers, each once)
+    -> 200 {"reference": "CPR-...", "fetched_at": "<ISO time>",
+            "results": [{"cpr", "status": "found" | "not_found", "person": {...} | null,
+                         "household": {...} | null}, ...]}   (one per number, in the order asked)
     PUT  /v1/fixtures/person  {"cpr": "...", "person": {...} | null, "household": {...} | null}
          (or `put_person` in-process); the rest: adapters/simulation.py (stats, outages).
 
@@ -52,7 +56,7 @@ import hashlib
 import uuid
 from typing import Any, Callable
 
-from adapters.simulation import BadRequest, RegisterSimulator, cpr_shaped, required, rng, serve
+from adapters.simulation import BadRequest, RegisterSimulator, batch, cpr_shaped, required, rng, serve
 from hub.domain import cpr as cprs
 from hub.domain.municipalities import all_municipalities
 
@@ -310,7 +314,16 @@ class Simulator(RegisterSimulator):
         return Population(self.today()).record(cpr)
 
     def lookups(self):
-        return {"/v1/person": self._lookup}
+        return {"/v1/person": self._lookup, "/v1/person/batch": self._lookup_batch}
+
+    def _lookup_batch(self, body) -> tuple[int, dict]:
+        results = []
+        for cpr in batch(body, "cprs", cpr_shaped):
+            answer = self.person(cpr)
+            results.append(dict(cpr=cpr, status="not_found", person=None, household=None) if answer is None
+                           else dict(cpr=cpr, status="found", **answer))
+        return 200, dict(reference=f"CPR-{uuid.uuid4().hex[:16]}",
+                         fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(), results=results)
 
     def _lookup(self, body) -> tuple[int, dict]:
         (cpr,) = required(body, "cpr")

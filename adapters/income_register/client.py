@@ -7,12 +7,23 @@ Money in the register's records is an integer number of øre: every `*_oere` fie
 every amount in `fields` (13-16). An answer with any other money value (a decimal such
 as 927555.0, a string) is refused whole, a permanent failure naming the field: the hub
 never guesses at an amount. The hours paid (`hours`, hundredths of an hour) are a
-whole number too. HTTP and its failures: adapters/register_client.py."""
+whole number too. HTTP and its failures: adapters/register_client.py.
+
+`lookup_many(cprs, months)` asks for up to 1,000 citizens' records of the same months
+(consecutive, YYYY-MM) per request and returns {cpr: Receipt} in the order asked, each
+number once, `data` {"fetched_at", "records"} (the months' records only); any failure of
+any request, or any record's money that is not whole øre, fails the whole call."""
 from __future__ import annotations
 
+from typing import Iterable, Sequence
+
+from adapters.cpr_register.client import wanted_numbers
 from adapters.register_client import Fields, RegisterClient, Refused
+from hub.domain import months as month_rules
 from hub.ports import messages as m
 from hub.ports import Delivery, Receipt
+
+MAX_BATCH = 1000
 
 
 def _whole(v) -> bool:
@@ -42,9 +53,61 @@ def money_problem(records) -> str:
     return ""
 
 
+class _Batch(RegisterClient):
+    NAME = "income register"
+    PATH = "/v1/income/batch"
+
+
 class IncomeRegisterClient(RegisterClient):
     NAME = "income register"
     PATH = "/v1/income"
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, batch_timeout: float = 60.0):
+        super().__init__(base_url, timeout=timeout)
+        self._batch = _Batch(base_url, timeout=batch_timeout)
+
+    def close(self) -> None:
+        super().close()
+        self._batch.close()
+
+    def lookup_many(self, numbers: Iterable[str], months: Sequence[str]) -> dict[str, Receipt]:
+        """Every number's records of `months` (see the module's docstring)."""
+        months = list(months)
+        if not months or any(month_rules.parse(x) is None for x in months) or \
+                months != month_rules.between(months[0], months[-1]):
+            raise ValueError("months must be consecutive months, YYYY-MM")
+        order, out = wanted_numbers(numbers), {}
+        for start in range(0, len(order), MAX_BATCH):
+            out.update(self._ask_batch(order[start:start + MAX_BATCH], months))
+        return {number: out[number] for number in order}
+
+    def _ask_batch(self, chunk: list[str], months: list[str]) -> dict[str, Receipt]:
+        data = self._batch.ask(dict(cprs=chunk, from_month=months[0], to_month=months[-1]))
+        asked, wanted, out = set(chunk), set(months), {}
+        try:
+            answer = Fields(data, "answer")
+            fetched_at = answer.time("fetched_at")
+            for n, entry in enumerate(answer.items("results")):
+                where = f"results[{n}]"
+                f = Fields(entry, where)
+                number = f.cpr("cpr")
+                if number not in asked:
+                    raise Refused(f"{where}.cpr is not a number asked for")
+                if number in out:
+                    raise Refused(f"{where}.cpr is answered twice")
+                records = f.items("records")
+                problem = money_problem(records)
+                if problem:
+                    raise Refused(f"{where}: {problem}")
+                out[number] = Receipt(reference=data["reference"], data=dict(
+                    fetched_at=fetched_at,
+                    records=[r for r in records if r["income_period_start"][:7] in wanted]))
+            if len(out) != len(asked):
+                raise Refused(f"results does not answer for {len(asked) - len(out)} of the {len(asked)} numbers "
+                              f"asked for")
+        except Refused as exc:
+            raise self._batch.refused(data, exc) from None
+        return out
 
     def deliver(self, d: Delivery) -> Receipt:
         if not isinstance(d.message, m.RegisterRequest) or not d.message.months:

@@ -4,6 +4,10 @@ month always give the same records.
 
     POST /v1/income   {"cpr": "...", "from_month": "YYYY-MM", "to_month": "YYYY-MM"}
     -> {"reference": "...", "fetched_at": "...", "records": [...]}
+    POST /v1/income/batch  {"cprs": ["...", ...], "from_month": "YYYY-MM", "to_month": "YYYY-MM"}
+         (1 to 1,000 numbers, each once)
+    -> {"reference": "...", "fetched_at": "...", "results": [{"cpr": "...", "records": [...]}, ...]}
+         (one per number, in the order asked)
     PUT  /v1/fixtures/income  {"cpr": "...", "month": "YYYY-MM", "records": [...]}
          (or `put_income` in-process) -> these records for that citizen and month from
          now on, instead of the generated ones; the rest: adapters/simulation.py (stats,
@@ -22,7 +26,7 @@ import argparse
 import datetime as dt
 import hashlib
 
-from adapters.simulation import BadRequest, RegisterSimulator, cpr_shaped, required, rng, serve
+from adapters.simulation import BadRequest, RegisterSimulator, batch, cpr_shaped, required, rng, serve
 from hub.domain.months import between, parse
 
 MAX_MONTHS = 36
@@ -84,21 +88,27 @@ class Simulator(RegisterSimulator):
         return [r for m in months for r in (fixed[m] if m in fixed else income_records(cpr, [m]))]
 
     def lookups(self):
-        return {"/v1/income": self._lookup}
+        return {"/v1/income": self._lookup, "/v1/income/batch": self._lookup_batch}
 
     def _lookup(self, body) -> tuple[int, dict]:
         cpr, first, last = required(body, "cpr", "from_month", "to_month")
         cpr_shaped(cpr)
-        if not all(isinstance(x, str) and parse(x) for x in (first, last)):
-            raise BadRequest("from_month and to_month must be months (YYYY-MM)")
-        months = between(first, last)
-        if not months or len(months) > MAX_MONTHS:
-            raise BadRequest(f"between 1 and {MAX_MONTHS} months")
+        months = _months(first, last)
         with self.lock:
             n = self.requests + 1
         reference = "EI-" + hashlib.sha256(f"{cpr}|{first}|{last}".encode()).hexdigest()[:12] + f"-{n}"
         return 200, dict(reference=reference, fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(),
                          records=self.records(cpr, months))
+
+    def _lookup_batch(self, body) -> tuple[int, dict]:
+        first, last = required(body, "from_month", "to_month")
+        months = _months(first, last)
+        results = [dict(cpr=cpr, records=self.records(cpr, months)) for cpr in batch(body, "cprs", cpr_shaped)]
+        with self.lock:
+            n = self.requests + 1
+        reference = "EI-" + hashlib.sha256(f"batch|{first}|{last}|{n}".encode()).hexdigest()[:12] + f"-{n}"
+        return 200, dict(reference=reference, fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                         results=results)
 
     def fixture_handlers(self):
         return dict(super().fixture_handlers(), income=self._put_income)
@@ -116,6 +126,15 @@ class Simulator(RegisterSimulator):
         with self.lock:
             self._income.clear()
         super().clear_fixtures()
+
+
+def _months(first, last) -> list[str]:
+    if not all(isinstance(x, str) and parse(x) for x in (first, last)):
+        raise BadRequest("from_month and to_month must be months (YYYY-MM)")
+    months = between(first, last)
+    if not months or len(months) > MAX_MONTHS:
+        raise BadRequest(f"between 1 and {MAX_MONTHS} months")
+    return months
 
 
 def main(argv: list[str] | None = None) -> int:

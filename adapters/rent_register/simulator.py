@@ -12,6 +12,9 @@ always gives the same dwelling.
                          "heating_separate", "maintenance_duty", "water_separate": bool}}
     -> 404 {"error": "not found"}   (an address with no dwelling in the register: any
                                      address the CPR simulator does not generate)
+    POST /v1/dwelling/batch  {"address_ids": ["<UUID>", ...]}   (1 to 1,000 addresses, each once)
+    -> 200 {"reference": "HLR-...", "fetched_at": "<ISO time>",
+            "results": [{"address_id", "status": "found" | "not_found", "dwelling": {...} | null}, ...]}
     PUT  /v1/fixtures/dwelling  {"address_id": "...", "dwelling": {...} | null}
          (or `put_dwelling` in-process); the rest: adapters/simulation.py (stats, outages).
 
@@ -37,7 +40,7 @@ import uuid
 from typing import Any
 
 from adapters.cpr_register.simulator import is_generated_address
-from adapters.simulation import BadRequest, RegisterSimulator, required, rng, serve
+from adapters.simulation import BadRequest, RegisterSimulator, batch, required, rng, serve
 
 
 def dwelling(address_id: str) -> dict[str, Any] | None:
@@ -83,7 +86,15 @@ class Simulator(RegisterSimulator):
         return dwelling(address_id)
 
     def lookups(self):
-        return {"/v1/dwelling": self._lookup}
+        return {"/v1/dwelling": self._lookup, "/v1/dwelling/batch": self._lookup_batch}
+
+    def _lookup_batch(self, body) -> tuple[int, dict]:
+        results = []
+        for address in batch(body, "address_ids", _address):
+            found = self.dwelling(address)
+            results.append(dict(address_id=address, status="found" if found else "not_found", dwelling=found))
+        return 200, dict(reference=f"HLR-{uuid.uuid4().hex[:16]}",
+                         fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(), results=results)
 
     def _lookup(self, body) -> tuple[int, dict]:
         (address,) = required(body, "address_id")
@@ -108,6 +119,12 @@ class Simulator(RegisterSimulator):
         with self.lock:
             self._dwellings.clear()
         super().clear_fixtures()
+
+
+def _address(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest("an address id is text")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

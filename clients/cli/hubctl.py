@@ -46,6 +46,9 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
     hubctl settlement run --year 2026 --benefit BOLIGSTOETTE  # against the final income, with a progress bar
     hubctl settlement show CASE_ID --year 2026                # the months, the difference, the decision
     hubctl settlement list --year 2026 --status needs-person  # what a person must settle, and why
+    hubctl control run --period 2026-05 [--municipality 101] [--rule income-deviation]   # IT control
+    hubctl control findings --status open [--rule rent-change] [--follow-up back-office]
+    HUBCTL_TOKEN=demo-caseworker-101 hubctl control outcome FINDING_ID --outcome no-change --note "..."
 """
 from __future__ import annotations
 
@@ -63,8 +66,8 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
-from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, decisions_pb2, operations_pb2,
-                    payments_pb2, rules_pb2, settlement_pb2)
+from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2,
+                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2)
 
 
 class UsageError(Exception):
@@ -186,6 +189,7 @@ def _value(text: str) -> struct_pb2.Value:
 
 # What an empty list answer says, by response type; otherwise its list field's name.
 _NOUNS = {"ListPendingApprovalsResponse": "drafts waiting for approval", "ListOverdueResponse": "overdue items",
+          "ListControlFindingsResponse": "control findings",
           "ListPaymentsResponse": "payment orders", "GetOutboxSummaryResponse": "destinations with messages",
           "ListAuditEntriesResponse": "audit entries"}
 _ALWAYS_JSON = False  # --json
@@ -416,6 +420,18 @@ def run(args, hub) -> None:
             _print(c.ListOverdue(cases_pb2.ListOverdueRequest(
                 municipality_code=args.municipality, kind=args.kind, page_size=args.page_size,
                 page_token=args.page_token)))
+        case "control-run":
+            run_control(hub, control_pb2.RunControlRequest(
+                request_id=rid, period=args.period, municipality_code=args.municipality, benefit_code=args.benefit,
+                rules=args.rule), quiet=args.quiet)
+        case "control-findings":
+            _print(hub.control.ListControlFindings(control_pb2.ListControlFindingsRequest(
+                municipality_code=args.municipality, benefit_code=args.benefit, rule=args.rule, status=args.status,
+                case_id=args.case_id, period=args.period, follow_up=args.follow_up, page_size=args.page_size,
+                page_token=args.page_token)))
+        case "control-outcome":
+            _print(hub.control.RecordControlOutcome(control_pb2.RecordControlOutcomeRequest(
+                request_id=rid, finding_id=args.finding_id, outcome=args.outcome, note=args.note)))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
@@ -450,6 +466,21 @@ def run_settlement(hub, request_id: str, year: int, benefit: str, municipality: 
             bar.update(step.examined - bar.n)
             bar.set_postfix(back=step.back_payments, repay=step.repayments, person=step.needs_person,
                             waiting=step.waiting)
+            last = step
+    _print(last)
+
+
+def run_control(hub, request, *, quiet: bool = False) -> None:
+    """The IT control run, with a progress bar on stderr and its summary as JSON. Run it
+    again with the same --request-id to go on with a run that was cut off."""
+    from tqdm import tqdm
+
+    last = None
+    with tqdm(total=None, unit="grant", desc=f"control {request.period}", disable=quiet, file=sys.stderr) as bar:
+        for step in hub.control.RunControl(request):
+            bar.total = step.total
+            bar.update(step.examined - bar.n)
+            bar.set_postfix(findings=step.findings)
             last = step
     _print(last)
 
@@ -660,6 +691,30 @@ def parser() -> argparse.ArgumentParser:
     enum_arg(s, "--status", settlement_pb2.FinalSettlementStatus, "only settlements in this state")
     enum_arg(s, "--result", settlement_pb2.FinalSettlementResult, "only settlements with this result")
     _paging(s)
+    control = _group(top, "control", "IT control: register cross-matching, findings for the control unit")
+    s = _command(control, "run", "control-run", "cross-match the registers against every grant in force in a month")
+    s.add_argument("--period", required=True, type=_month, metavar="YYYY-MM", help="the month controlled")
+    s.add_argument("--municipality", default="", help="one municipality code (default: all in your scope)")
+    s.add_argument("--benefit", default="", help="one benefit code (default: all)")
+    t = Enum(control_pb2.ControlRule)
+    s.add_argument("--rule", action="append", default=[], type=t, metavar="RULE",
+                   help=t.help("only this rule (repeat for more; default: all)"))
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = _command(control, "findings", "control-findings", "control findings on the cases in your scope")
+    s.add_argument("--municipality", default="", help="one municipality code")
+    s.add_argument("--benefit", default="", help="one benefit code")
+    enum_arg(s, "--rule", control_pb2.ControlRule, "only findings of this rule")
+    enum_arg(s, "--status", control_pb2.ControlFindingStatus, "only findings in this state")
+    enum_arg(s, "--follow-up", control_pb2.ControlFollowUp, "only findings followed up so (back-office: the "
+             "back office's work list)")
+    s.add_argument("--case-id", default="", help="one case's findings")
+    s.add_argument("--period", default="", type=_month, metavar="YYYY-MM", help="the month controlled")
+    _paging(s)
+    s = _command(control, "outcome", "control-outcome",
+                 "the municipality records the outcome of its physical control of a finding")
+    s.add_argument("finding_id", help="the finding")
+    enum_arg(s, "--outcome", control_pb2.ControlOutcome, "what the control found", required=True)
+    s.add_argument("--note", default="", help="the municipality's note")
 
     claims = _group(top, "claims", "collection: offsetting, write-off (a claim comes from a decision: "
                                    "hubctl decision submit --repayment)")

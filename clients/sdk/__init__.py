@@ -8,8 +8,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc,
-                    operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
+from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc,
+                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
 
 
 def _token_interceptor(token: str):
@@ -65,6 +65,10 @@ class Hub:
     @property
     def settlement(self) -> settlement_pb2_grpc.SettlementServiceStub:
         return settlement_pb2_grpc.SettlementServiceStub(self.channel)
+
+    @property
+    def control(self) -> control_pb2_grpc.ControlServiceStub:
+        return control_pb2_grpc.ControlServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -28,7 +28,8 @@ from hub.runtime.transactions import Tx
 from hub.service import audit, cases, catalogue, claims, complaints, decisions, hearings, operations, payments
 from hub.service.access import authorize
 from hub.service.clock import Clock
-from hub.ports import FinalIncomeLookup
+from hub.ports import FinalIncomeLookup, RegisterLookups
+from hub.service.control import ControlSettings
 from hub.service.payments import PaymentSettings
 from hub.service.settlement import SettlementSettings
 from hub.store.uow import Store
@@ -55,7 +56,7 @@ def purpose_of(metadata) -> str | None:
 # wherever in the request it is (ReportSettlement names orders in its settlements).
 # tests/test_audit.py checks every request message's *_id fields against this.
 CASE_OBJECTS = frozenset({"case_id", "decision_id", "complaint_id", "hearing_id", "claim_id", "end_to_end_id",
-                          "message_id"})
+                          "message_id", "finding_id"})
 
 
 def audited_failure(request) -> tuple[tuple[str, str], ...]:
@@ -139,13 +140,17 @@ def invoke(tx: Tx, fn, servicer, *args):
 class Context:
     """What the servicers serve from: the database and the clock (for the streams and
     the payment runs, which run beyond one call's transaction), the payment settings,
-    and the payment providers (client id -> identity) for batches pushed as files."""
+    the payment providers (client id -> identity) for batches pushed as files, the final
+    assessment register's batch look-up for the settlement runs, and the registers'
+    batch look-ups and settings of the IT control's runs."""
 
     def __init__(self, store: Store, clock: Clock, payments: PaymentSettings = PaymentSettings(),
                  providers: dict[str, Identity] | None = None, final_income: FinalIncomeLookup | None = None,
-                 settlement: SettlementSettings = SettlementSettings()):
+                 settlement: SettlementSettings = SettlementSettings(), *,
+                 register_lookups: RegisterLookups | None = None, control: ControlSettings = ControlSettings()):
         self.store, self.clock, self.payments, self.providers = store, clock, payments, providers or {}
         self.final_income, self.settlement = final_income, settlement
+        self.register_lookups, self.control = register_lookups, control
 
 
 async def run_stream(servicer: "_Base", action: str, request, context: grpc.aio.ServicerContext, progress: type,

@@ -21,11 +21,12 @@ from hub.runtime.status import to_status
 from hub.runtime.writer import STATUS_DETAILS, WriterGone, WriterMethod, WriterProcess, answer_status
 from hub.api.servicers import (record_refusal, AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
                                DecisionServicer, OperationsServicer, PaymentServicer)
+from hub.api.control import ControlServicer
 from hub.api.rules import RulesServicer
 from hub.api.settlement import SettlementServicer
 from hub.api.streams import EventServicer
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, decisions_pb2, events_pb2, operations_pb2,
-                    payments_pb2, rules_pb2, settlement_pb2)
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2,
+                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2)
 
 
 class Service(NamedTuple):
@@ -44,6 +45,7 @@ SERVICES: list[Service] = [
     Service(complaints_pb2.DESCRIPTOR.services_by_name["ComplaintService"], ComplaintServicer),
     Service(rules_pb2.DESCRIPTOR.services_by_name["RulesService"], RulesServicer),
     Service(settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"], SettlementServicer),
+    Service(control_pb2.DESCRIPTOR.services_by_name["ControlService"], ControlServicer),
 ]
 SERVICE_NAMES = [s.descriptor.full_name for s in SERVICES]
 

@@ -900,3 +900,83 @@ class SettlementFilter:
         v.require(not self.status or self.status in SETTLEMENT_STATUSES, "status", "is not a settlement status")
         v.require(not self.result or self.result in SETTLEMENT_RESULTS, "result", "is not a settlement result")
         v.raise_if_any()
+
+
+# ---- IT control -------------------------------------------------------------------------------
+
+CONTROL_RULES = ("INCOME_DEVIATION", "HOUSEHOLD_CHANGE", "RENT_CHANGE", "PAYMENT_AFTER_DEATH",
+                 "PAYMENT_AFTER_EMIGRATION")   # hub.domain.control.RuleCode
+CONTROL_STATUSES = ("OPEN", "CLOSED")
+CONTROL_FOLLOW_UPS = ("NONE", "DRAFT_DECISION", "BACK_OFFICE")
+CONTROL_OUTCOMES = ("NO_CHANGE", "ENTITLEMENT_CHANGED", "FRAUD_SUSPECTED")
+EARLIEST_CONTROL_PERIOD = "2000-01"
+
+
+def check_control_period(v: Violations, name: str, period: str, now: dt.datetime) -> None:
+    """A month that has begun: the registers know nothing of a later one."""
+    if month_rules.parse(period) is None:
+        v.add(name, "must be a month, YYYY-MM")
+        return
+    this = month_rules.of(now)
+    v.require(EARLIEST_CONTROL_PERIOD <= period <= this, name,
+              f"must be a month from {EARLIEST_CONTROL_PERIOD} to this month ({this})")
+
+
+@dataclass(frozen=True)
+class RunControl:
+    request_id: str
+    period: str                       # YYYY-MM: the month controlled
+    municipality_code: str = ""
+    benefit_code: str = ""
+    rules: tuple[str, ...] = ()       # () : every rule
+
+    def validate(self, now: dt.datetime) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        check_control_period(v, "period", self.period, now)
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        check_benefit_code(v, "benefit_code", self.benefit_code, required=False)
+        for i, r in enumerate(self.rules):
+            v.require(r in CONTROL_RULES, f"rules[{i}]", "is not a control rule")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class ControlFindingFilter:
+    municipality_code: str = ""
+    benefit_code: str = ""
+    rule: str = ""
+    status: str = ""
+    case_id: str = ""
+    period: str = ""
+    follow_up: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_municipality(v, "municipality_code", self.municipality_code, required=False)
+        check_benefit_code(v, "benefit_code", self.benefit_code, required=False)
+        check_id_filter(v, "case_id", self.case_id)
+        if self.period:
+            check_month(v, "period", self.period)
+        v.require(not self.rule or self.rule in CONTROL_RULES, "rule", "is not a control rule")
+        v.require(not self.status or self.status in CONTROL_STATUSES, "status", "is not a finding status")
+        v.require(not self.follow_up or self.follow_up in CONTROL_FOLLOW_UPS, "follow_up", "is not a follow-up")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class RecordControlOutcome:
+    request_id: str
+    finding_id: str
+    outcome: str | None               # CONTROL_OUTCOMES
+    note: str = ""
+
+    def validate(self) -> None:
+        v = Violations()
+        check_request_id(v, self.request_id)
+        if v.require(bool(self.finding_id), "finding_id", "is required"):
+            check_id_filter(v, "finding_id", self.finding_id)
+        v.require(self.outcome in CONTROL_OUTCOMES, "outcome", "is required: NO_CHANGE, ENTITLEMENT_CHANGED or "
+                                                               "FRAUD_SUSPECTED")
+        check_text(v, "note", self.note)
+        v.raise_if_any()

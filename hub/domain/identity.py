@@ -90,6 +90,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "RunFinalSettlement": frozenset({_R.BACK_OFFICE}),
     "GetSettlement": frozenset({_R.BACK_OFFICE, _R.CASEWORKER, _R.ECONOMY_SYSTEM}),
     "ListSettlements": frozenset({_R.BACK_OFFICE, _R.CASEWORKER, _R.ECONOMY_SYSTEM, _R.OPERATOR}),
+    # IT control: the back office (or an operator) runs it; the municipality's caseworker
+    # (its control unit's people) sees the findings of its cases and records the outcome
+    # of the physical control; the back office follows up the findings it is given.
+    "RunControl": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
+    "ListControlFindings": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    "RecordControlOutcome": frozenset({_R.CASEWORKER}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

@@ -60,6 +60,26 @@ class FinalIncomeLookup(Protocol):
     def lookup_many(self, income_year: int, cprs: list[str]) -> dict[str, Receipt]: ...
 
 
+class RegisterLookups(Protocol):
+    """The CPR, rent and income registers asked for many citizens at once (an IT control
+    run asks for a chunk of grants in a few calls, not one call per case), with the same
+    strict reading of the answers as the registers' own adapters. Each returns one
+    Receipt per key asked for, in the order asked, its `data`:
+
+        persons(cprs)            {"status": "found" | "not_found", "fetched_at",
+                                  "person": {...} | None, "household": {...} | None}
+        dwellings(address_ids)   {"status": "found" | "not_found", "fetched_at", "dwelling": {...} | None}
+        incomes(cprs, months)    {"fetched_at", "records": [...]}  (the months' records, perhaps none)
+
+    (the formats of adapters/cpr_register, rent_register and income_register). Raises
+    DeliveryFailed when a register cannot answer (asking again is harmless)."""
+    def persons(self, cprs: list[str]) -> dict[str, Receipt]: ...
+
+    def dwellings(self, address_ids: list[str]) -> dict[str, Receipt]: ...
+
+    def incomes(self, cprs: list[str], months: list[str]) -> dict[str, Receipt]: ...
+
+
 # The destinations the hub writes messages for.
 ECONOMY = "economy"
 DIGITAL_POST = "digital_post"

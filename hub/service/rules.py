@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from hub.domain import commands as cmd
 from hub.domain import months as month_rules
@@ -12,7 +13,7 @@ from hub.domain import rules as r
 from hub.domain.audit import AuditEntry
 from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
 from hub.domain.identity import Identity
-from hub.domain.model import Case, Outcome, PeriodAmount, PeriodKind, Recurrence
+from hub.domain.model import Case, InformationItem, Outcome, PeriodAmount, PeriodKind, Recurrence
 from hub.domain.rules import facts as facts_rules
 from hub.domain.rules import formulas
 from hub.service.access import case_in_scope
@@ -76,12 +77,15 @@ def default_period(case: Case) -> tuple[dt.date, dt.date]:
     return start, dt.date(start.year, 12, 31)
 
 
-def calculate(uow: UnitOfWork, case: Case, start: dt.date | None = None,
-              end: dt.date | None = None) -> r.Calculation:
+def calculate(uow: UnitOfWork, case: Case, start: dt.date | None = None, end: dt.date | None = None, *,
+              items: Sequence[InformationItem] | None = None,
+              overrides: Mapping[str, r.Fact] | None = None) -> r.Calculation:
     """The calculation of `case` for [start, end] (default_period when not given):
     FailedPrecondition when the benefit has no rules, no rule set covers the period,
     the case lacks facts (FACTS_MISSING, naming them) or a needed figure is missing
-    from the rule set (RULE_DATA_MISSING)."""
+    from the rule set (RULE_DATA_MISSING). `items`: the information to read the facts
+    from (default: the case's); `overrides`: facts in place of those it gives (a
+    register's newer answer, which a control finding found). Writes nothing."""
     formula = r.FORMULAS.get(case.benefit_code)
     benefit = uow.catalogue.get(case.benefit_code)
     if formula is None:
@@ -95,7 +99,8 @@ def calculate(uow: UnitOfWork, case: Case, start: dt.date | None = None,
     if end < start:
         raise InvalidArgument([FieldViolation("period_end", "must not be before the period's start")])
     rule_sets = uow.rules.of(case.benefit_code)
-    facts = facts_rules.facts_of(case, uow.information.for_case(case.case_id), start)
+    facts = facts_rules.facts_of(case, uow.information.for_case(case.case_id) if items is None else items, start)
+    facts.update(overrides or {})
     per = PeriodKind.WEEK if benefit.recurrence is Recurrence.PER_PERIOD else PeriodKind.MONTH
     results, used = [], {}
     for s, e, rule_set in r.segments(rule_sets, start, end):

@@ -158,7 +158,8 @@ def _unhashable(row: dict[str, Any]) -> str:
 # Where each kind of thing a request names (hub.api.servicers.CASE_OBJECTS) keeps its case.
 _OWNERS = {"decision_id": t.decisions.c.decision_id, "complaint_id": t.complaints.c.complaint_id,
            "hearing_id": t.hearings.c.hearing_id, "claim_id": t.claims.c.claim_id,
-           "end_to_end_id": t.payment_orders.c.end_to_end_id, "message_id": t.outbox.c.message_id}
+           "end_to_end_id": t.payment_orders.c.end_to_end_id, "message_id": t.outbox.c.message_id,
+           "finding_id": t.control_findings.c.finding_id}
 # At most this many things named are looked up for one refusal (the longest list a
 # valid request holds: ReportSettlement's 1,000): a refused request is not checked
 # for its size, and one entry is written for each case it names.

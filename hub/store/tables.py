@@ -584,3 +584,102 @@ settlement_runs = sa.Table(
     sa.Column("counts", Json, nullable=False, server_default="{}"),
     sa.UniqueConstraint("client_id", "request_id", name="uq_settlement_runs_request"),
 )
+
+
+# ---- IT control -------------------------------------------------------------------------------
+
+# The IT control's rule data (hub.domain.control.ControlRule): one row per version of each
+# rule's thresholds, in force from a date. Never updated: a correction is a new version.
+control_rules = sa.Table(
+    "control_rules", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("rule_code", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("parameters", Json, nullable=False),
+    sa.Column("published_by", sa.String(200), nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("rule_code", "version", name="uq_control_rules_rule_version"),
+)
+
+# A control run: one client's request (period, filters), what it has done so far.
+control_runs = sa.Table(
+    "control_runs", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("request_id", sa.String(200), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("municipality_code", sa.String(3), nullable=False, server_default=""),
+    sa.Column("benefit_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("rules", sa.String(200), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("counts", Json, nullable=False, server_default="{}"),
+    sa.UniqueConstraint("client_id", "request_id", name="uq_control_runs_request"),
+)
+
+# The work of the control of a month: one row per grant in force then (its case) and set
+# of rules checked (`rules`: the codes, sorted, comma-separated), PENDING until a run has
+# CHECKED it (or it FAILED: `reason`). A run claims rows for a while (`claimed_by`,
+# `claimed_until`; on PostgreSQL FOR UPDATE SKIP LOCKED), so that two runs at once share
+# the work and a run cut off is taken up again.
+control_checks = sa.Table(
+    "control_checks", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(36), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("rules", sa.String(200), nullable=False),
+    sa.Column("municipality_code", sa.String(3), nullable=False),
+    sa.Column("benefit_code", sa.String(64), nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False),
+    sa.Column("amount_oere", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("claimed_by", sa.String(36), nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("last_run", sa.String(36), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.UniqueConstraint("case_id", "period", "rules", name="uq_control_checks_case_period_rules"),
+    sa.Index("ix_control_checks_work", "period", "rules", "status", "id"),
+)
+
+# A finding of the IT control on a case: OPEN until the municipality records the outcome
+# of its physical control (CLOSED, with what the hub did after it). One per case, rule and
+# `match_key` (what it is about: the month for an income, the register's values for a
+# household or a rent, the date of a death or an emigration), however often control runs.
+control_findings = sa.Table(
+    "control_findings", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.case_id"), nullable=False, index=True),
+    sa.Column("municipality_code", sa.String(3), nullable=False),
+    sa.Column("benefit_code", sa.String(64), nullable=False),
+    sa.Column("rule_code", sa.String(40), nullable=False),
+    sa.Column("rule_key", sa.String(60), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("match_key", sa.String(100), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=True),
+    sa.Column("observations", Json, nullable=False),
+    sa.Column("amount_at_stake_oere", sa.BigInteger, nullable=True),
+    # What a new draft decision needs of the register's answer (not sent to the unit).
+    sa.Column("register_data", Json, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("checked_decision_id", sa.String(36), nullable=False),
+    sa.Column("found_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("closed_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("follow_up", sa.String(20), nullable=True),
+    sa.Column("follow_up_reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("decision_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("case_id", "rule_code", "match_key", name="uq_control_findings_case_rule_key"),
+    sa.Index("ix_control_findings_municipality", "municipality_code", "id"),
+    sa.Index("ix_control_findings_status", "status", "id"),
+)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from hub.domain.errors import HubError
 from hub.store.complaints import Complaints, Deadlines, Hearings
+from hub.store.control import Control
 from hub.store.outbox import Outbox
 from hub.store.payments import Claims, Payments
 from hub.store.repositories.cases import Cases, Catalogue, Decisions, Information, RegisterFetches
@@ -69,6 +70,7 @@ class UnitOfWork:
         self.payments = Payments(self)
         self.settlements = Settlements(self)
         self.claims = Claims(self)
+        self.control = Control(self)
         self.outbox = Outbox(self)
         self.events = Events(self)
         self.subscriptions = Subscriptions(self)

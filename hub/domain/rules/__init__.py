@@ -220,8 +220,17 @@ def rule_set_from_dict(d: Mapping[str, Any], *, version: int = 0) -> RuleSet:
                                                  "section": "§ 22, stk. 1", "source": "...", "note": ""}, ...}}
 
     (ValueError naming what is wrong.)"""
+    params = parameters_from_dict(d.get("parameters") or {})
+    return RuleSet(str(d["benefit_code"]), int(d.get("version", version)), dt.date.fromisoformat(d["effective_from"]),
+                   str(d.get("legal_basis", "")), str(d.get("source", "")), params, note=str(d.get("note", "")))
+
+
+def parameters_from_dict(d: Mapping[str, Any]) -> dict[str, Parameter]:
+    """The figures of a rule set (or of any rule data: hub.domain.control) from their JSON
+    form, {name: {"value", "unit", "section", "source", "note"}} (ValueError naming what
+    is wrong)."""
     params = {}
-    for name, p in dict(d.get("parameters") or {}).items():
+    for name, p in dict(d).items():
         value = p.get("value")
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ValueError(f"parameter {name}: value must be a whole number (øre, basis points, m²) or null")
@@ -229,15 +238,17 @@ def rule_set_from_dict(d: Mapping[str, Any], *, version: int = 0) -> RuleSet:
             raise ValueError(f"parameter {name}: a figure that is not there needs a note of what was searched")
         params[name] = Parameter(name, value, Unit(p["unit"]), str(p.get("section", "")), str(p.get("source", "")),
                                  str(p.get("note", "")))
-    return RuleSet(str(d["benefit_code"]), int(d.get("version", version)), dt.date.fromisoformat(d["effective_from"]),
-                   str(d.get("legal_basis", "")), str(d.get("source", "")), params, note=str(d.get("note", "")))
+    return params
+
+
+def parameters_to_dict(params: Mapping[str, Parameter]) -> dict[str, Any]:
+    return {n: dict(value=p.value, unit=p.unit.value, section=p.section, source=p.source, note=p.note)
+            for n, p in params.items()}
 
 
 def rule_set_to_dict(r: RuleSet) -> dict[str, Any]:
     return dict(benefit_code=r.benefit_code, version=r.version, effective_from=r.effective_from.isoformat(),
-                legal_basis=r.legal_basis, source=r.source, note=r.note,
-                parameters={n: dict(value=p.value, unit=p.unit.value, section=p.section, source=p.source,
-                                    note=p.note) for n, p in r.parameters.items()})
+                legal_basis=r.legal_basis, source=r.source, note=r.note, parameters=parameters_to_dict(r.parameters))
 
 
 # ---- which rule set governs when --------------------------------------------------------------
@@ -296,7 +307,26 @@ def calculation_to_dict(c: Calculation, departure_reason: str = "") -> dict[str,
                       steps=[dict(text=s.text, value=s.value, unit=s.unit.value, basis=s.basis, working=s.working)
                              for s in p.result.steps]) for p in c.results],
         facts=[dict(name=f.name, text=f.text or f.name, shown=shown(f), unit=f.unit.value, source=f.source,
-                    information_ids=list(f.information_ids)) for f in c.facts])
+                    information_ids=list(f.information_ids), value=stored_value(f.value)) for f in c.facts])
+
+
+def stored_value(v: Any) -> Any:
+    """A fact's value as the stored calculation keeps it (JSON: a whole number, a text,
+    true/false; a date as ISO text), so that what a grant assumed can be read back
+    (hub.domain.control compares it with the registers)."""
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+def facts_from_dict(c: Mapping[str, Any]) -> dict[str, Fact] | None:
+    """The facts a stored calculation rests on, with their values; None when it was
+    stored without them (by an older hub): then read them from the case's information."""
+    out = {}
+    for f in c.get("facts", ()):
+        if "value" not in f:
+            return None
+        out[f["name"]] = Fact(f["name"], f["value"], Unit(f["unit"]), f.get("source", ""),
+                              tuple(f.get("information_ids", ())), f.get("text", ""))
+    return out
 
 
 def reasoning(c: Calculation) -> str:

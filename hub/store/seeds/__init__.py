@@ -22,3 +22,13 @@ def settlement_files() -> list[dict[str, Any]]:
     each rule set in force as a new version: {"benefit_code", "note", "parameters"}."""
     found = [json.loads(p.read_text(encoding="utf-8")) for p in SETTLEMENT.glob("*.json")]
     return sorted(found, key=lambda d: d["benefit_code"])
+
+
+CONTROL_RULES = Path(__file__).resolve().parent / "control_rules"
+
+
+def control_rule_files() -> list[dict[str, Any]]:
+    """The IT control's rule data the hub starts with (control_rules/, one file per rule
+    in the form hub.domain.control.control_rule_from_dict reads), by rule and effective date."""
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in CONTROL_RULES.glob("*.json")]
+    return sorted(found, key=lambda d: (d["rule_code"], d["effective_from"]))

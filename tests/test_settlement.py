@@ -11,6 +11,7 @@ import types
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as sts
 
 from adapters.cpr_register.client import CprRegisterClient
@@ -22,6 +23,7 @@ from adapters.rent_register.simulator import Simulator as RentSimulator
 from hub.domain.rules import boligstoette
 from hub.ports import CPR_REGISTER, RENT_REGISTER
 from hub.settings import Settings
+from hub.store import tables
 from hub.v1 import cases_pb2, common_pb2, decisions_pb2 as D, payments_pb2 as P, settlement_pb2 as S
 from tests.conftest import RunningHub
 from tests.dispatch_support import dispatcher, file_adapters
@@ -175,6 +177,11 @@ def test_a_lower_final_income_is_a_back_payment_decided_paid_and_posted(shub, bo
             p["decision_id"] == s.decision_id][0] == YEAR
     assert sum(p["amount_oere"] for p in mine if p["kind"] == "payment_order" and p["order_kind"] == "CORRECTION") \
         == 9 * 6_600
+    # The run read the citizen's final income and changed the case: in the audit log, on the case.
+    with shub.engine.connect() as c:
+        audited = c.execute(sa.select(tables.audit_log.c.client_id, tables.audit_log.c.cpr).where(
+            tables.audit_log.c.case_id == case_id, tables.audit_log.c.rpc == "RunFinalSettlement")).all()
+    assert [tuple(a) for a in audited] == [("backoffice", cpr)]
 
 
 def test_a_higher_final_income_is_a_repayment_heard_then_approved_and_claimed_with_offset(

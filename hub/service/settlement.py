@@ -235,8 +235,11 @@ class _Grant:
 def settle_case(uow: UnitOfWork, identity: Identity, run_id: str, case_id: str, year: int,
                 answers: dict[str, dict[str, Any]], now: dt.datetime,
                 rule_sets: dict[str, list[r.RuleSet]] | None = None) -> Counter:
-    """Settle one case's year (the case is held by this run). Returns the counts it adds."""
+    """Settle one case's year (the case is held by this run). Returns the counts it adds.
+    Audited on the case, as a read of the citizen's final income and a change of the case."""
     case = uow.cases.get(case_id, for_update=True)
+    uow.audit.add(AuditEntry(now, identity.client_id, identity.role.value, "RunFinalSettlement", case.case_id,
+                             case.cpr, "OK", None, f"final settlement {year} (run {run_id})"))
     try:
         return _settle(uow, identity, run_id, case, year, answers, now, {} if rule_sets is None else rule_sets)
     except _Waiting:

@@ -75,6 +75,7 @@ bench: $(GEN)
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.events
 	$(PY) -m bench.payments
+	$(PY) -m bench.control
 	$(PY) -m bench.lifecycle
 
 clean:

@@ -421,3 +421,24 @@ def test_two_runs_at_once_share_the_work_and_find_each_deviation_once(chub, clea
     finally:
         small.stop()
     assert {(f.case_id, rule_name(f)) for f in findings(chub.as_("t-backoffice"))} == planted
+
+
+def test_a_grant_calculated_by_an_older_hub_is_checked_on_the_facts_of_its_information(chub, clock, disp, sims):
+    """A calculation stored without its facts' values (before the control) is read again
+    from the case's information as it was when the draft was made."""
+    old, new = granted(chub, disp, sims, 2)
+    with chub.engine.begin() as c:
+        d = tables.decisions.c
+        calc = c.execute(sa.select(d.calculation).where(d.decision_id == old.decision_id)).scalar_one()
+        assert all("value" in f for f in calc["facts"])
+        stripped = dict(calc, facts=[{k: v for k, v in f.items() if k != "value"} for f in calc["facts"]])
+        c.execute(sa.update(tables.decisions).where(d.decision_id == old.decision_id).values(calculation=stripped))
+    clock.advance(days=70)
+    for g in (old, new):
+        for month in WINDOW:
+            sims.income.put_income(g.cpr, month, income_month(month, 3_500_000))
+    last = run(chub.as_("t-backoffice"), rules=[K.CONTROL_RULE_INCOME_DEVIATION])[-1]
+    assert (last.examined, last.findings, last.failed) == (2, 2, 0)
+    found = {f.case_id: f for f in findings(chub.as_("t-backoffice"))}
+    assert [o.assumed_value.whole for o in found[old.case_id].observations] == [30_000_000]
+    assert found[old.case_id].amount_at_stake_oere_per_month == found[new.case_id].amount_at_stake_oere_per_month

@@ -62,6 +62,18 @@ def _municipalities(identity: Identity, code: str) -> tuple[str, ...]:
     return () if len(mine) >= len(municipalities.all_municipalities()) else tuple(sorted(mine))
 
 
+def _benefits(identity: Identity, code: str) -> tuple[str, ...]:
+    """The benefits a run controls: the one asked for (within the caller's limits), else
+    those the caller acts for (() meaning every one)."""
+    mine = identity.scope.benefits
+    if code:
+        if not identity.scope.covers_benefit(code):
+            raise PermissionDenied("this client does not act for that benefit", reason="BENEFIT_OUT_OF_SCOPE",
+                                   metadata={"benefit_code": code})
+        return (code,)
+    return () if mine is None else tuple(sorted(mine))
+
+
 def _progress(run_id: str, period: str, counts: Mapping[str, int] | None = None, **kw) -> dict[str, Any]:
     counts = counts or {}
     return dict(run_id=run_id, period=period, total=kw.get("total", 0), done=kw.get("done", False),
@@ -82,15 +94,16 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
                 lookups: RegisterLookups | None,
                 settings: ControlSettings = ControlSettings()) -> Iterator[dict[str, Any]]:
     """Control every grant in force in `c.period` (of the caller's municipalities, or
-    one; of one benefit, or all) by `c.rules` (all when none), yielding progress after
-    each chunk. A repeat of the request resumes a run that was cut off, or replays a
-    finished one's summary; a grant checked by these rules for the month already is not
-    checked again (another request id finds nothing more to do)."""
+    one; of one benefit, or all the caller acts for) by `c.rules` (all when none),
+    yielding progress after each chunk. A repeat of the request resumes a run that was
+    cut off, or replays a finished one's summary; a grant checked by these rules for the
+    month already is not checked again (another request id finds nothing more to do)."""
     now = clock.now()
     c.validate(now)
     codes = tuple(ctl.RuleCode(x) for x in c.rules) or ctl.ALL_RULES
     key = ctl.rules_key(codes)
     munis = _municipalities(identity, c.municipality_code)
+    benefits = _benefits(identity, c.benefit_code)
     with units() as uow:
         if c.benefit_code and uow.catalogue.get(c.benefit_code) is None:
             raise InvalidArgument([FieldViolation("benefit_code", "is not in the benefit catalogue")])
@@ -116,16 +129,16 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
         uow.commit()
     for first in range(low, high + 1, settings.enqueue_lines) if high else ():
         with units() as uow:
-            uow.control.enqueue(c.period, key, munis, c.benefit_code, first_line=first,
+            uow.control.enqueue(c.period, key, munis, benefits, first_line=first,
                                 last_line=first + settings.enqueue_lines - 1)
             uow.commit()
     with units() as uow:
-        progress["total"] = progress["examined"] + uow.control.count_open(c.period, key, munis, c.benefit_code)
+        progress["total"] = progress["examined"] + uow.control.count_open(c.period, key, munis, benefits)
         uow.commit()
     yield dict(progress)
     while True:
         with units() as uow:
-            ids = uow.control.claim(run_id, c.period, key, munis, c.benefit_code, limit=settings.chunk,
+            ids = uow.control.claim(run_id, c.period, key, munis, benefits, limit=settings.chunk,
                                     now=clock.now(), lease=settings.lease)
             grants = _grants(uow, uow.control.claimed(ids)) if ids else []
             uow.commit()

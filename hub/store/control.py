@@ -116,8 +116,8 @@ class Control(Repository):
         low, high = self._c.execute(sa.select(sa.func.min(L.id), sa.func.max(L.id))).one()
         return int(low or 0), int(high or 0)
 
-    def enqueue(self, period: str, rules: str, municipalities: Sequence[str], benefit_code: str, *, first_line: int,
-                last_line: int) -> None:
+    def enqueue(self, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str], *,
+                first_line: int, last_line: int) -> None:
         """A PENDING check for every case with a grant in force in `period` (a line due
         then, not superseded) among the payment lines with ids first_line..last_line,
         unless it has one for these rules (one statement: INSERT ... SELECT)."""
@@ -127,8 +127,8 @@ class Control(Repository):
              .where(L.id >= first_line, L.id <= last_line, L.due_month == period, L.state != SUPERSEDED))
         if municipalities:
             q = q.where(L.municipality_code.in_(list(municipalities)))
-        if benefit_code:
-            q = q.where(L.benefit_code == benefit_code)
+        if benefits:
+            q = q.where(L.benefit_code.in_(list(benefits)))
         c = self._c
         c.execute(dialect_insert(c, t.control_checks)
                   .from_select(["case_id", "period", "rules", "municipality_code", "benefit_code", "decision_id",
@@ -136,25 +136,25 @@ class Control(Repository):
                   .on_conflict_do_nothing(index_elements=["case_id", "period", "rules"]))
 
     @staticmethod
-    def _open(period: str, rules: str, municipalities: Sequence[str], benefit_code: str) -> list[Any]:
+    def _open(period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str]) -> list[Any]:
         where = [CK.period == period, CK.rules == rules, CK.status == PENDING]
         if municipalities:
             where.append(CK.municipality_code.in_(list(municipalities)))
-        if benefit_code:
-            where.append(CK.benefit_code == benefit_code)
+        if benefits:
+            where.append(CK.benefit_code.in_(list(benefits)))
         return where
 
-    def count_open(self, period: str, rules: str, municipalities: Sequence[str], benefit_code: str) -> int:
+    def count_open(self, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str]) -> int:
         q = sa.select(sa.func.count()).select_from(t.control_checks).where(
-            *self._open(period, rules, municipalities, benefit_code))
+            *self._open(period, rules, municipalities, benefits))
         return self._c.execute(q).scalar_one()
 
-    def claim(self, run_id: str, period: str, rules: str, municipalities: Sequence[str], benefit_code: str, *,
+    def claim(self, run_id: str, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str], *,
               limit: int, now: dt.datetime, lease: dt.timedelta) -> list[int]:
         """Up to `limit` pending checks no other run holds, held by this run for `lease`
         (two runs on PostgreSQL skip each other's rows; a run cut off takes its own back),
         in one statement. Their ids."""
-        q = (sa.select(CK.id).where(*self._open(period, rules, municipalities, benefit_code),
+        q = (sa.select(CK.id).where(*self._open(period, rules, municipalities, benefits),
                                     sa.or_(CK.claimed_until.is_(None), CK.claimed_until < now, CK.claimed_by == run_id))
              .order_by(CK.id).limit(limit))
         if self._locks:

@@ -76,6 +76,7 @@ bench: $(GEN)
 	$(PY) -m bench.events
 	$(PY) -m bench.payments
 	$(PY) -m bench.settlement
+	$(PY) -m bench.control
 	$(PY) -m bench.lifecycle
 
 clean:

@@ -69,3 +69,19 @@ def test_the_lifecycle_benchmark_takes_every_application_through_to_its_deliveri
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "decided automatically 20, fell out 0; postings 20 (0 wrong), letters 20, archive packages 20" in done.stdout
+
+
+def test_the_control_benchmark_finds_the_planted_deviations_and_nothing_else():
+    """bench.control fails its run unless the first run finds exactly the deviations it
+    planted (its registers' simulators on real sockets) and a second finds nothing to do."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_CONTROL_GRANTS="400")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.control"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "first run" in done.stdout and "second run" in done.stdout and "nothing to check" in done.stdout

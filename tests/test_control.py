@@ -242,6 +242,13 @@ def test_the_outcome_is_recorded_once_by_the_municipality_and_closes_the_finding
                                           outcome=K.CONTROL_OUTCOME_NO_CHANGE)
     assert rpc_error(chub.as_("t-cw-751").RecordControlOutcome, other).code() == grpc.StatusCode.NOT_FOUND
     assert rpc_error(bo.RecordControlOutcome, other).code() == grpc.StatusCode.PERMISSION_DENIED
+    with chub.engine.connect() as c:   # the attempts are audited with the case the finding is on, and its citizen
+        a = tables.audit_log.c
+        refused = c.execute(sa.select(a.client_id, a.outcome, a.case_id, a.cpr).where(
+            a.rpc == "RecordControlOutcome", a.outcome != "OK")).all()
+    assert {tuple(r) for r in refused} == {("cw-101", "FAILED_PRECONDITION", rent.case_id, rent.cpr),
+                                           ("cw-751", "NOT_FOUND", income.case_id, income.cpr),
+                                           ("backoffice", "PERMISSION_DENIED", income.case_id, income.cpr)}
     assert findings(bo, rule=K.CONTROL_RULE_INCOME_DEVIATION)[0].status == K.CONTROL_FINDING_STATUS_OPEN
     bad = rpc_error(cw.RecordControlOutcome, K.RecordControlOutcomeRequest(request_id=rid(),
                                                                              finding_id=income.finding_id))
@@ -421,3 +428,55 @@ def test_two_runs_at_once_share_the_work_and_find_each_deviation_once(chub, clea
     finally:
         small.stop()
     assert {(f.case_id, rule_name(f)) for f in findings(chub.as_("t-backoffice"))} == planted
+
+
+def test_a_grant_calculated_by_an_older_hub_is_checked_on_the_facts_of_its_information(chub, clock, disp, sims):
+    """A calculation stored without its facts' values (before the control) is read again
+    from the case's information as it was when the draft was made."""
+    old, new = granted(chub, disp, sims, 2)
+    with chub.engine.begin() as c:
+        d = tables.decisions.c
+        calc = c.execute(sa.select(d.calculation).where(d.decision_id == old.decision_id)).scalar_one()
+        assert all("value" in f for f in calc["facts"])
+        stripped = dict(calc, facts=[{k: v for k, v in f.items() if k != "value"} for f in calc["facts"]])
+        c.execute(sa.update(tables.decisions).where(d.decision_id == old.decision_id).values(calculation=stripped))
+    clock.advance(days=70)
+    for g in (old, new):
+        for month in WINDOW:
+            sims.income.put_income(g.cpr, month, income_month(month, 3_500_000))
+    last = run(chub.as_("t-backoffice"), rules=[K.CONTROL_RULE_INCOME_DEVIATION])[-1]
+    assert (last.examined, last.findings, last.failed) == (2, 2, 0)
+    found = {f.case_id: f for f in findings(chub.as_("t-backoffice"))}
+    assert [o.assumed_value.whole for o in found[old.case_id].observations] == [30_000_000]
+    assert found[old.case_id].amount_at_stake_oere_per_month == found[new.case_id].amount_at_stake_oere_per_month
+
+
+def test_a_run_stays_within_the_callers_municipalities_and_benefits(clean_db, clock, chub, disp, sims):
+    from hub.api.auth import ClientRegistry
+    from tests.conftest import CLIENTS
+    from tests.helpers import create_req, draft_req, info_req, period
+    bolig = granted(chub, disp, sims, 2)
+    bo, cw = chub.as_("t-backoffice"), chub.as_("t-cw-101")
+    pension = bo.CreateCase(create_req(benefit="FOLKEPENSION"))
+    bo.AddInformation(info_req(pension.case_id))
+    draft = bo.SubmitDraftDecision(draft_req(pension.case_id, amounts=[period(1_450_000)])).decision
+    cw.ApproveDecision(decisions_pb2.ApproveDecisionRequest(request_id=rid(), decision_id=draft.decision_id))
+    clock.advance(days=70)
+    limited = [dict(id="bo-bolig", token="t-bo-bolig", role="back_office", municipalities=["101"],
+                    benefits=["BOLIGSTOETTE"]),
+               dict(id="bo-751", token="t-bo-751", role="back_office", municipalities=["751"])]
+    settings = Settings(cpr_register_url=sims.cpr.url, rent_register_url=sims.rent.url,
+                        income_register_url=sims.income.url)
+    other = RunningHub(clean_db, clock, settings=settings, registry=ClientRegistry.from_entries(CLIENTS + limited))
+    try:
+        client = other.as_("t-bo-bolig")
+        for kw, code in [(dict(benefit_code="FOLKEPENSION"), grpc.StatusCode.PERMISSION_DENIED),
+                         (dict(municipality_code="751"), grpc.StatusCode.PERMISSION_DENIED)]:
+            err = rpc_error(lambda: run(client, **kw))
+            assert err.code() == code and details(err)[1].reason in ("BENEFIT_OUT_OF_SCOPE",
+                                                                     "MUNICIPALITY_OUT_OF_SCOPE")
+        assert run(other.as_("t-bo-751"))[-1].examined == 0           # no grant in Aarhus
+        assert run(client)[-1].examined == len(bolig)                  # the housing benefit's only
+        assert run(chub.as_("t-backoffice"))[-1].examined == 1         # the pension is left for another
+    finally:
+        other.stop()

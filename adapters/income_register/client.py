@@ -39,14 +39,17 @@ def money_problem(records) -> str:
     for n, rec in enumerate(records):
         if not isinstance(rec, dict) or not isinstance(rec.get("income_period_start"), str):
             return f"record {n} is not an income record"
-        amounts = [(k, v) for k, v in rec.items() if k.endswith("_oere")]
         fields = rec.get("fields", {})
         if not isinstance(fields, dict):
             return f"record {n}: fields is not an object"
-        amounts += [(f"fields.{k}", v) for k, v in fields.items()]
-        for name, v in amounts:
-            if not _whole(v):
-                return f"record {n}: {name} is not a whole number of øre (a {type(v).__name__})"
+        # (type() is int: a whole number, and not a bool; checked first for all, named after)
+        if not (all(type(v) is int for k, v in rec.items() if k.endswith("_oere"))
+                and all(type(v) is int for v in fields.values())):
+            amounts = [(k, v) for k, v in rec.items() if k.endswith("_oere")]
+            amounts += [(f"fields.{k}", v) for k, v in fields.items()]
+            for name, v in amounts:
+                if not _whole(v):
+                    return f"record {n}: {name} is not a whole number of øre (a {type(v).__name__})"
         if "hours" in rec and not (_whole(rec["hours"]) and rec["hours"] >= 0):
             what = type(rec["hours"]).__name__
             return f"record {n}: hours is not a whole number (≥ 0) of hundredths of an hour (a {what})"

@@ -201,6 +201,15 @@ class Registers:
     dwelling: Mapping[str, Any] | None = None        # the rent register's dwelling at the address
     rent_reference: str = ""
     paid: Sequence[PaidMonth] = ()                   # the case's months paid or in force (payment rules)
+    # The household's adults (their CPR numbers) and number of children at the end of the
+    # month controlled (`counts`), when counted already.
+    adults: tuple[str, ...] | None = None
+    children: int | None = None
+
+    def counted(self, period: str) -> tuple[tuple[str, ...], int]:
+        if self.adults is not None and self.children is not None:
+            return self.adults, self.children
+        return counts(self.household, month_end(period))
 
 
 @dataclass(frozen=True)
@@ -297,7 +306,7 @@ def income_deviation(rule: ControlRule, grant: Grant, reg: Registers, period: st
     if not grant.assumes(INCOME) or reg.income is None or reg.household is None:
         return None
     months = window(period, rule.value("window_months"))
-    adults, _ = counts(reg.household, month_end(period))
+    adults, _ = reg.counted(period)
     found = income_per_year(reg.income, adults, months)
     if found is None:
         return None
@@ -316,7 +325,7 @@ def income_deviation(rule: ControlRule, grant: Grant, reg: Registers, period: st
 def household_change(rule: ControlRule, grant: Grant, reg: Registers, period: str) -> Hit | None:
     if not (grant.assumes(ADULTS) or grant.assumes(CHILDREN)) or reg.household is None:
         return None
-    adults, children = counts(reg.household, month_end(period))
+    adults, children = reg.counted(period)
     observations, changed = [], {}
     new_adults = len(adults) - int(grant.assumed[ADULTS]) if grant.assumes(ADULTS) else 0
     gone = int(grant.assumed[CHILDREN]) - children if grant.assumes(CHILDREN) else 0

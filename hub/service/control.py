@@ -62,6 +62,18 @@ def _municipalities(identity: Identity, code: str) -> tuple[str, ...]:
     return () if len(mine) >= len(municipalities.all_municipalities()) else tuple(sorted(mine))
 
 
+def _benefits(identity: Identity, code: str) -> tuple[str, ...]:
+    """The benefits a run controls: the one asked for (within the caller's limits), else
+    those the caller acts for (() meaning every one)."""
+    mine = identity.scope.benefits
+    if code:
+        if not identity.scope.covers_benefit(code):
+            raise PermissionDenied("this client does not act for that benefit", reason="BENEFIT_OUT_OF_SCOPE",
+                                   metadata={"benefit_code": code})
+        return (code,)
+    return () if mine is None else tuple(sorted(mine))
+
+
 def _progress(run_id: str, period: str, counts: Mapping[str, int] | None = None, **kw) -> dict[str, Any]:
     counts = counts or {}
     return dict(run_id=run_id, period=period, total=kw.get("total", 0), done=kw.get("done", False),
@@ -82,15 +94,16 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
                 lookups: RegisterLookups | None,
                 settings: ControlSettings = ControlSettings()) -> Iterator[dict[str, Any]]:
     """Control every grant in force in `c.period` (of the caller's municipalities, or
-    one; of one benefit, or all) by `c.rules` (all when none), yielding progress after
-    each chunk. A repeat of the request resumes a run that was cut off, or replays a
-    finished one's summary; a grant checked by these rules for the month already is not
-    checked again (another request id finds nothing more to do)."""
+    one; of one benefit, or all the caller acts for) by `c.rules` (all when none),
+    yielding progress after each chunk. A repeat of the request resumes a run that was
+    cut off, or replays a finished one's summary; a grant checked by these rules for the
+    month already is not checked again (another request id finds nothing more to do)."""
     now = clock.now()
     c.validate(now)
     codes = tuple(ctl.RuleCode(x) for x in c.rules) or ctl.ALL_RULES
     key = ctl.rules_key(codes)
     munis = _municipalities(identity, c.municipality_code)
+    benefits = _benefits(identity, c.benefit_code)
     with units() as uow:
         if c.benefit_code and uow.catalogue.get(c.benefit_code) is None:
             raise InvalidArgument([FieldViolation("benefit_code", "is not in the benefit catalogue")])
@@ -116,16 +129,16 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
         uow.commit()
     for first in range(low, high + 1, settings.enqueue_lines) if high else ():
         with units() as uow:
-            uow.control.enqueue(c.period, key, munis, c.benefit_code, first_line=first,
+            uow.control.enqueue(c.period, key, munis, benefits, first_line=first,
                                 last_line=first + settings.enqueue_lines - 1)
             uow.commit()
     with units() as uow:
-        progress["total"] = progress["examined"] + uow.control.count_open(c.period, key, munis, c.benefit_code)
+        progress["total"] = progress["examined"] + uow.control.count_open(c.period, key, munis, benefits)
         uow.commit()
     yield dict(progress)
     while True:
         with units() as uow:
-            ids = uow.control.claim(run_id, c.period, key, munis, c.benefit_code, limit=settings.chunk,
+            ids = uow.control.claim(run_id, c.period, key, munis, benefits, limit=settings.chunk,
                                     now=clock.now(), lease=settings.lease)
             grants = _grants(uow, uow.control.claimed(ids)) if ids else []
             uow.commit()
@@ -139,7 +152,7 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
                 uow.commit()
             _add(progress, {"examined": len(lost), "failed": len(lost)})
         if grants:
-            registers = _look_up(lookups, grants, rules_, c.period, progress)
+            registers = _look_up(lookups, grants, rules_, c.period, run_id)
             _add(progress, _record_chunk(units, identity, run_id, c, rules_, grants, registers, clock))
         progress["total"] = max(progress["total"], progress["examined"])
         yield dict(progress)
@@ -170,23 +183,28 @@ def _rules(uow: UnitOfWork, codes: Sequence[ctl.RuleCode], period: str) -> dict[
 class _Grant:
     check_id: int
     grant: ctl.Grant
-    facts: Mapping[str, r.Fact]       # what its calculation rests on (for the money at stake)
+    stored: Sequence[Mapping[str, Any]] | Mapping[str, r.Fact]   # its calculation's facts, as stored or read
+
+    def facts(self) -> Mapping[str, r.Fact]:
+        """What its calculation rests on, as facts (for the money at stake of a hit)."""
+        return self.stored if isinstance(self.stored, Mapping) else r.facts_from_dict(dict(facts=self.stored)) or {}
 
 
 def _grants(uow: UnitOfWork, claimed: Sequence[Claimed]) -> list[_Grant]:
-    """What each claimed grant assumed: the facts its stored calculation rests on (or,
-    for a calculation stored by an older hub, read again from the case's information
-    as it was when the draft was made)."""
+    """What each claimed grant assumed: the values of the facts its stored calculation
+    rests on (or, for a calculation stored by an older hub without them, the facts read
+    again from the case's information as it was when the draft was made)."""
     out = []
     for x in claimed:
-        facts: Mapping[str, r.Fact] = {}
-        if x.calculation:
-            facts = r.facts_from_dict(x.calculation)
-            if facts is None:
-                facts = _facts_then(uow, x)
+        stored: Any = x.facts or ()
+        if stored and any("value" not in f for f in stored):
+            stored = _facts_then(uow, x)
+            assumed = {n: f.value for n, f in stored.items()}
+        else:
+            assumed = {f["name"]: f["value"] for f in stored}
         grant = ctl.Grant(x.case_id, x.decision_id, x.municipality_code, x.benefit_code, x.cpr, int(x.amount_oere),
-                          {n: f.value for n, f in facts.items()})
-        out.append(_Grant(x.check_id, grant, facts))
+                          assumed)
+        out.append(_Grant(x.check_id, grant, stored))
     return out
 
 
@@ -196,12 +214,12 @@ def _facts_then(uow: UnitOfWork, x: Claimed) -> dict[str, r.Fact]:
         return {}
     then = [i for i in uow.information.for_case(x.case_id) if i.added_at <= decision.submitted_at]
     on = decision.governs[0] or decision.submitted_at.date()
-    named = {f["name"] for f in (x.calculation or {}).get("facts", ())}
+    named = {f["name"] for f in x.facts or ()}
     return {n: f for n, f in facts_rules.facts_of(case, then, on).items() if n in named}
 
 
 def _look_up(lookups: RegisterLookups, grants: Sequence[_Grant], rules_: Mapping[ctl.RuleCode, ctl.ControlRule],
-             period: str, progress: Mapping[str, Any]) -> dict[str, ctl.Registers | None]:
+             period: str, run_id: str) -> dict[str, ctl.Registers | None]:
     """What the registers say about each grant's citizen (None: not in the CPR register),
     asked a chunk at a time: the persons, then the income of the adults and the
     dwellings at the addresses of the grants whose rules need them."""
@@ -210,13 +228,16 @@ def _look_up(lookups: RegisterLookups, grants: Sequence[_Grant], rules_: Mapping
         income_months: list[str] = []
         want_income: dict[str, tuple[str, ...]] = {}
         want_rent: dict[str, str] = {}
+        counted: dict[str, tuple[tuple[str, ...], int]] = {}
+        on = ctl.month_end(period)
         for g in grants:
             answer = persons[g.grant.cpr].data
             if answer["status"] != "found" or answer["person"]["status"] != "alive":
                 continue
+            counted[g.grant.case_id] = ctl.counts(answer["household"], on)
             income, rent = ctl.needs(rules_, g.grant)
             if income:
-                want_income[g.grant.case_id] = ctl.counts(answer["household"], ctl.month_end(period))[0]
+                want_income[g.grant.case_id] = counted[g.grant.case_id][0]
             if rent and answer["person"].get("address_id"):
                 want_rent[g.grant.case_id] = answer["person"]["address_id"]
         incomes: dict[str, Any] = {}
@@ -226,9 +247,8 @@ def _look_up(lookups: RegisterLookups, grants: Sequence[_Grant], rules_: Mapping
         dwellings = lookups.dwellings(sorted(set(want_rent.values()))) if want_rent else {}
     except DeliveryFailed as exc:
         log.warning("a register did not answer the control run", error=str(exc))
-        raise Unavailable(f"a register did not answer ({exc}); {progress['examined']} grants were examined and "
-                          f"kept: run again with the same request_id to go on",
-                          metadata={"run_id": progress["run_id"], "examined": str(progress["examined"])}) from None
+        raise Unavailable(f"a register did not answer ({exc}); what the run examined is kept: run again with the "
+                          f"same request_id to go on", metadata={"run_id": run_id}) from None
     out: dict[str, ctl.Registers | None] = {}
     for g in grants:
         receipt = persons[g.grant.cpr]
@@ -237,7 +257,9 @@ def _look_up(lookups: RegisterLookups, grants: Sequence[_Grant], rules_: Mapping
             continue
         adults = want_income.get(g.grant.case_id)
         dwelling = dwellings.get(want_rent.get(g.grant.case_id, ""))
+        household = counted.get(g.grant.case_id, (None, None))
         out[g.grant.case_id] = ctl.Registers(
+            adults=household[0], children=household[1],
             person=receipt.data["person"], household=receipt.data["household"], cpr_reference=receipt.reference,
             income=None if adults is None else {c: incomes[c].data["records"] for c in adults},
             income_reference=incomes[adults[0]].reference if adults else "",
@@ -280,7 +302,8 @@ def _record_chunk(units: Callable[[], UnitOfWork], identity: Identity, run_id: s
 def _record(uow: UnitOfWork, identity: Identity, run_id: str, c: cmd.RunControl,
             rules_: Mapping[ctl.RuleCode, ctl.ControlRule], grants: Sequence[_Grant],
             registers: Mapping[str, ctl.Registers | None], now: dt.datetime) -> Counter:
-    held = uow.control.held(run_id, [g.check_id for g in grants])
+    """The grants' checks this run still holds, checked, and their findings."""
+    held = uow.control.take(run_id, [g.check_id for g in grants])
     grants = [g for g in grants if g.check_id in held]
     deltas: Counter = Counter()
     if not grants:
@@ -315,7 +338,6 @@ def _record(uow: UnitOfWork, identity: Identity, run_id: str, c: cmd.RunControl,
             _announce(uow, identity, f, c.request_id, now)
             deltas["findings"] += 1
             deltas[f"rule:{f.rule.value}"] += 1
-    uow.control.done(run_id, [g.check_id for g in grants])
     uow.control.add_to_run(run_id, deltas)
     return deltas
 
@@ -330,7 +352,7 @@ def _with_stake(uow: UnitOfWork, g: _Grant, h: ctl.Hit, period: str) -> ctl.Hit:
     rule_set = r.in_force(uow.rules.of(g.grant.benefit_code), ctl.month_start(period)) if formula else None
     if rule_set is None:
         return h
-    new = ctl.recalculated(formula, g.facts, h.changed_facts, rule_set, period)
+    new = ctl.recalculated(formula, g.facts(), h.changed_facts, rule_set, period)
     return ctl.with_stake(h, None if new is None else max(0, g.grant.amount_oere - new))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from hub.domain import control as ctl
 from hub.domain import payments as pay
@@ -67,7 +68,7 @@ class Claimed:
     amount_oere: int
     cpr: str
     case_status: str
-    calculation: Mapping[str, Any] | None
+    facts: Sequence[Mapping[str, Any]] | None    # the facts of the decision's stored calculation (None: none)
 
 
 class Control(Repository):
@@ -115,8 +116,8 @@ class Control(Repository):
         low, high = self._c.execute(sa.select(sa.func.min(L.id), sa.func.max(L.id))).one()
         return int(low or 0), int(high or 0)
 
-    def enqueue(self, period: str, rules: str, municipalities: Sequence[str], benefit_code: str, *, first_line: int,
-                last_line: int) -> None:
+    def enqueue(self, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str], *,
+                first_line: int, last_line: int) -> None:
         """A PENDING check for every case with a grant in force in `period` (a line due
         then, not superseded) among the payment lines with ids first_line..last_line,
         unless it has one for these rules (one statement: INSERT ... SELECT)."""
@@ -126,8 +127,8 @@ class Control(Repository):
              .where(L.id >= first_line, L.id <= last_line, L.due_month == period, L.state != SUPERSEDED))
         if municipalities:
             q = q.where(L.municipality_code.in_(list(municipalities)))
-        if benefit_code:
-            q = q.where(L.benefit_code == benefit_code)
+        if benefits:
+            q = q.where(L.benefit_code.in_(list(benefits)))
         c = self._c
         c.execute(dialect_insert(c, t.control_checks)
                   .from_select(["case_id", "period", "rules", "municipality_code", "benefit_code", "decision_id",
@@ -135,57 +136,59 @@ class Control(Repository):
                   .on_conflict_do_nothing(index_elements=["case_id", "period", "rules"]))
 
     @staticmethod
-    def _open(period: str, rules: str, municipalities: Sequence[str], benefit_code: str) -> list[Any]:
+    def _open(period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str]) -> list[Any]:
         where = [CK.period == period, CK.rules == rules, CK.status == PENDING]
         if municipalities:
             where.append(CK.municipality_code.in_(list(municipalities)))
-        if benefit_code:
-            where.append(CK.benefit_code == benefit_code)
+        if benefits:
+            where.append(CK.benefit_code.in_(list(benefits)))
         return where
 
-    def count_open(self, period: str, rules: str, municipalities: Sequence[str], benefit_code: str) -> int:
+    def count_open(self, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str]) -> int:
         q = sa.select(sa.func.count()).select_from(t.control_checks).where(
-            *self._open(period, rules, municipalities, benefit_code))
+            *self._open(period, rules, municipalities, benefits))
         return self._c.execute(q).scalar_one()
 
-    def claim(self, run_id: str, period: str, rules: str, municipalities: Sequence[str], benefit_code: str, *,
+    def claim(self, run_id: str, period: str, rules: str, municipalities: Sequence[str], benefits: Sequence[str], *,
               limit: int, now: dt.datetime, lease: dt.timedelta) -> list[int]:
         """Up to `limit` pending checks no other run holds, held by this run for `lease`
-        (two runs on PostgreSQL skip each other's rows; a run cut off takes its own back)."""
-        c = self._c
-        q = (sa.select(CK.id).where(*self._open(period, rules, municipalities, benefit_code),
+        (two runs on PostgreSQL skip each other's rows; a run cut off takes its own back),
+        in one statement. Their ids."""
+        q = (sa.select(CK.id).where(*self._open(period, rules, municipalities, benefits),
                                     sa.or_(CK.claimed_until.is_(None), CK.claimed_until < now, CK.claimed_by == run_id))
              .order_by(CK.id).limit(limit))
         if self._locks:
             q = q.with_for_update(skip_locked=True)
-        ids = list(c.execute(q).scalars())
-        if ids:
-            c.execute(sa.update(t.control_checks).where(CK.id.in_(ids))
-                      .values(claimed_by=run_id, claimed_until=now + lease))
-        return ids
+        return sorted(self._c.execute(sa.update(t.control_checks).where(CK.id.in_(q.scalar_subquery()))
+                                      .values(claimed_by=run_id, claimed_until=now + lease).returning(CK.id))
+                      .scalars())
 
     def claimed(self, ids: Sequence[int]) -> list[Claimed]:
-        """The checks `ids` with their cases and the decisions they check."""
+        """The checks `ids` with their cases and the decisions they check (the
+        calculation's facts only: its periods' steps are most of it, and not needed)."""
         C, D = t.cases.c, t.decisions.c
-        out = []
-        for part in _chunks(ids):
-            q = (sa.select(CK.id, CK.case_id, CK.decision_id, CK.municipality_code, CK.benefit_code, CK.amount_oere,
-                           C.cpr, C.status, D.calculation)
-                 .select_from(t.control_checks.join(t.cases, C.case_id == CK.case_id)
-                              .join(t.decisions, D.decision_id == CK.decision_id))
-                 .where(CK.id.in_(part)).order_by(CK.id))
-            out += [Claimed(*r) for r in self._c.execute(q)]
-        return out
+        q = (sa.select(CK.id, CK.case_id, CK.decision_id, CK.municipality_code, CK.benefit_code, CK.amount_oere,
+                       C.cpr, C.status, D.calculation["facts"])
+             .select_from(t.control_checks.join(t.cases, C.case_id == CK.case_id)
+                          .join(t.decisions, D.decision_id == CK.decision_id))
+             .where(self._among(CK.id, ids)).order_by(CK.id))
+        return [Claimed(*r) for r in self._c.execute(q)]
 
-    def held(self, run_id: str, ids: Sequence[int]) -> set[int]:
-        """Of `ids`, the checks this run still holds open (locked until the transaction ends)."""
-        out: set[int] = set()
-        for part in _chunks(ids):
-            q = sa.select(CK.id).where(CK.id.in_(part), CK.claimed_by == run_id, CK.status == PENDING)
-            if self._locks:
-                q = q.with_for_update()
-            out.update(self._c.execute(q).scalars())
-        return out
+    def take(self, run_id: str, ids: Sequence[int]) -> set[int]:
+        """Mark those of `ids` this run still holds pending CHECKED, and return them: they
+        are this transaction's to check (locked until it ends, and PENDING again if it
+        does not commit). A check another run took over after this run's lease ran out
+        is not among them."""
+        q = sa.update(t.control_checks).where(self._among(CK.id, ids), CK.claimed_by == run_id, CK.status == PENDING)
+        return set(self._c.execute(q.values(status=CHECKED, last_run=run_id, claimed_by=None, claimed_until=None)
+                                   .returning(CK.id)).scalars())
+
+    def _among(self, column: sa.ColumnElement, ids: Sequence[int]) -> sa.ColumnElement:
+        """`column` is one of `ids`: on PostgreSQL one array parameter (`= ANY(...)`), not a
+        statement of a thousand placeholders that the driver parses each time."""
+        if self._uow.store.engine.dialect.name == "postgresql":
+            return column == sa.any_(sa.literal(list(ids), postgresql.ARRAY(sa.BigInteger)))
+        return column.in_(list(ids))
 
     def done(self, run_id: str, ids: Sequence[int], *, status: str = CHECKED, reason: str = "") -> None:
         for part in _chunks(ids):

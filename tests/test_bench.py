@@ -69,3 +69,21 @@ def test_the_lifecycle_benchmark_takes_every_application_through_to_its_deliveri
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "decided automatically 20, fell out 0; postings 20 (0 wrong), letters 20, archive packages 20" in done.stdout
+
+
+def test_the_payment_run_benchmark_orders_every_grant_once_with_its_posting_and_offset():
+    """bench.payments fails its run unless every grant got one order, every order its
+    posting and every claim its offset (here in chunks of 25, so that a run is several)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_GRANTS="120", HUB_PAYMENT_RUN_CHUNK="25")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.payments"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "first run of 2026-05 over gRPC: 120 orders (150,000 kr)" in done.stdout
+    assert "second run of 2026-05 over gRPC: 0 orders" in done.stdout
+    assert "WRONG" not in done.stdout

@@ -40,7 +40,7 @@ def cpr_of(i: int) -> str:
 
 
 def shift_of(cpr: str) -> int | None:
-    return SHIFTS[int(cpr[6:]) % len(SHIFTS)]
+    return SHIFTS[(int(cpr[4:6]) + int(cpr[6:])) % len(SHIFTS)]
 
 
 def _serve_register(port_queue) -> None:

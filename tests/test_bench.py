@@ -85,3 +85,39 @@ def test_the_control_benchmark_finds_the_planted_deviations_and_nothing_else():
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "first run" in done.stdout and "second run" in done.stdout and "nothing to check" in done.stdout
+
+
+def test_the_payment_run_benchmark_orders_every_grant_once_with_its_posting_and_offset():
+    """bench.payments fails its run unless every grant got one order, every order its
+    posting and every claim its offset (here in chunks of 25, so that a run is several)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_GRANTS="120", HUB_PAYMENT_RUN_CHUNK="25")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.payments"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "first run of 2026-05 over gRPC: 120 orders (150,000 kr)" in done.stdout
+    assert "second run of 2026-05 over gRPC: 0 orders" in done.stdout
+    assert "WRONG" not in done.stdout
+
+
+def test_the_settlement_benchmark_settles_every_grant_with_each_kind_of_result():
+    """bench.settlement fails its run unless every grant was examined and none went to a
+    person; each fifth of its population gives its own result."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_SETTLEMENT_GRANTS="60")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.settlement"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "final settlement 2026: 60 cases" in done.stdout
+    for kind in ("back payments", "repayments", "waiting", "nothing"):
+        assert f"{kind} 0 " not in done.stdout and f"{kind} 0," not in done.stdout, done.stdout

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import sqlalchemy as sa
 
 from hub.store import tables as t
-from hub.store.prepared import Query, insert_many
+from hub.store.prepared import COPY_FROM, Query, insert_many, insert_new_returning
 
 UTC = dt.timezone.utc
 
@@ -50,6 +50,82 @@ def test_a_duplicate_key_is_sqlalchemys_integrity_error_and_rolls_back(clean_db)
     assert "INSERT INTO events" in err.value.statement
     with clean_db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one() == 0
+
+
+# Text that COPY's text format escapes (tab, newline, backslash, its NULL marker \\N),
+# quotes and letters outside ASCII.
+_AWKWARD = ["tab\there", "two\nlines", "back\\slash", "\\N", "\"quoted\" 'too'", "æøå ÆØÅ", ""]
+
+
+def test_many_rows_at_once_read_back_like_rows_sqlalchemy_inserted(clean_db):
+    """From COPY_FROM rows on, PostgreSQL takes them as one COPY: the same rows as an
+    INSERT of each (on SQLite, which inserts them one by one either way, the same too)."""
+    at = dt.datetime(2026, 11, 23, 12, 0, 0, 7, tzinfo=UTC)
+    other_zone = dt.datetime(2026, 11, 23, 14, 0, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    n = COPY_FROM + 5
+
+    def rows(first: int) -> list[dict]:
+        out = []
+        for i in range(n):
+            text = _AWKWARD[i % len(_AWKWARD)]
+            out.append(dict(_event(first + i, at if i % 2 else other_zone), event_id=f"e-{first + i}-{text}",
+                            case_id=None if i % 3 else text, payload={"text": text, "n": i, "list": [None, True]}))
+        return out
+    with clean_db.begin() as conn:
+        conn.execute(t.events.insert(), rows(1))
+        insert_many(conn, t.events, rows(1 + n))
+    with clean_db.connect() as conn:
+        stored = [dict(r._mapping) for r in conn.execute(sa.select(t.events).order_by(t.events.c.seq))]
+        raw = list(conn.execute(sa.select(sa.cast(t.events.c.occurred_at, sa.String)).order_by(t.events.c.seq))
+                   .scalars())
+    assert len(stored) == 2 * n
+    for i in range(n):
+        theirs, ours = stored[i], stored[n + i]
+        assert {k: v for k, v in ours.items() if k not in ("seq", "event_id")} == {
+            k: v for k, v in theirs.items() if k not in ("seq", "event_id")}
+        assert ours["event_id"] == f"e-{n + 1 + i}-{_AWKWARD[i % len(_AWKWARD)]}"
+        assert raw[i] == raw[n + i]
+    assert [r["seq"] for r in stored] == list(range(1, 2 * n + 1))  # in the order given
+
+
+def test_a_duplicate_key_among_many_rows_is_an_integrity_error_and_rolls_back(clean_db):
+    at = dt.datetime.now(UTC)
+    with pytest.raises(sa.exc.IntegrityError):
+        with clean_db.begin() as conn:
+            insert_many(conn, t.events, [_event(1, at)])
+            insert_many(conn, t.events, [_event(n, at) for n in range(2, COPY_FROM + 2)] + [_event(1, at)])
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one() == 0
+
+
+def test_new_rows_are_inserted_once_and_read_back_as_given(engine):
+    """insert_new_returning (PostgreSQL: one statement of per-column arrays, sent in
+    binary): every type the payment orders use, a column of nothing but NULLs, rows
+    that clash with one stored (left out, and not returned)."""
+    meta = sa.MetaData()
+    table = sa.Table("bulk_new_probe", meta, sa.Column("id", t.BigId, primary_key=True, autoincrement=True),
+                     sa.Column("key", sa.String(35), nullable=False, unique=True),
+                     sa.Column("amount", sa.BigInteger, nullable=False), sa.Column("day", sa.Date, nullable=True),
+                     sa.Column("at", t.UTCDateTime, nullable=False), sa.Column("absent", sa.String(36)),
+                     sa.Column("flag", sa.Boolean, nullable=False), sa.Column("doc", t.Json, nullable=True))
+    meta.create_all(engine)
+    at = dt.datetime(2026, 11, 23, 14, 0, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+    def row(i: int) -> dict:
+        return dict(key=f"k{i}-{_AWKWARD[i % len(_AWKWARD)]}", amount=2 ** 40 + i if i % 2 else i,
+                    day=dt.date(2026, 5, 1 + i % 28) if i % 3 else None, at=at, absent=None, flag=bool(i % 2),
+                    doc={"text": _AWKWARD[i % len(_AWKWARD)], "n": [i, None]} if i % 4 else None)
+    try:
+        with engine.begin() as conn:
+            assert insert_new_returning(conn, table, [row(0)], "key", "key") == [row(0)["key"]]
+            rows = [row(i) for i in range(30)]
+            made = insert_new_returning(conn, table, rows, "key", "key")
+            assert sorted(made) == sorted(r["key"] for r in rows[1:])
+        with engine.connect() as conn:
+            stored = [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(table.c.id))]
+        assert [{k: v for k, v in r.items() if k != "id"} for r in stored] == [row(i) for i in range(30)]
+    finally:
+        meta.drop_all(engine)
 
 
 def test_a_column_with_a_python_default_is_left_to_sqlalchemy(engine):

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from hub.domain import payments as pay
 from hub.domain.commands import PaymentFilter
@@ -26,6 +27,15 @@ OPEN, DONE, SUPERSEDED, HELD = "OPEN", "DONE", "SUPERSEDED", "HELD"
 L, O, K, B = t.payment_lines.c, t.payment_orders.c, t.claims.c, t.payment_batches.c
 _LINE_FIELDS = ("id", "decision_id", "case_id", "municipality_code", "benefit_code", "period_key", "period_start",
                 "period_end", "due_month", "amount_oere", "end_to_end_id")
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter however
+    many the values (a run's chunk has thousands), so one statement that SQLAlchemy and
+    psycopg prepare once, not a new one of thousands of placeholders each time."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _line(r) -> pay.GrantLine:
@@ -188,7 +198,9 @@ class Payments(Repository):
         period with a rejected payment wait for the back office."""
         ids = [x.id for x in lines if not x.flagged]
         if ids:
-            self._c.execute(sa.update(t.payment_lines).where(L.id.in_(ids), L.state == OPEN).values(state=DONE))
+            conn = self._c
+            conn.execute(sa.update(t.payment_lines).where(_among(conn, L.id, ids), L.state == OPEN)
+                         .values(state=DONE))
 
     # ---- runs ----------------------------------------------------------------------------
 
@@ -372,15 +384,16 @@ class Claims(Repository):
         locked (on PostgreSQL) while orders offset them."""
         if not keys:
             return {}
+        conn = self._c
         q = (sa.select(t.claims, t.cases.c.cpr)
              .join(t.cases, t.cases.c.case_id == K.case_id)
              .where(K.offset_allowed == sa.true(), K.status.in_(OPEN_CLAIMS),
-                    t.cases.c.cpr.in_(sorted({k[0] for k in keys})))
+                    _among(conn, t.cases.c.cpr, sorted({k[0] for k in keys})))
              .order_by(K.id))
         if self._locks:
             q = q.with_for_update(of=t.claims)
         out: dict[tuple[str, str, str], list[pay.Claim]] = {}
-        for r in self._c.execute(q):
+        for r in conn.execute(q):
             key = (r.cpr, r.municipality_code, r.benefit_code)
             if key in keys:
                 out.setdefault(key, []).append(_claim(r))

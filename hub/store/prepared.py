@@ -94,6 +94,12 @@ def _insert(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _Com
     return _INSERTS[cache_key]
 
 
+# From this many rows on, PostgreSQL takes them as one COPY: an executemany is a
+# statement per row, each bound and run on its own (a payment run's 2,000 postings per
+# chunk took 50-60 ms so, 30 ms as a COPY).
+COPY_FROM = 100
+
+
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all with the same keys) in the connection's transaction."""
     if not rows:
@@ -102,7 +108,43 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     if compiled is None:
         conn.execute(table.insert(), list(rows))
         return
+    if len(rows) >= COPY_FROM and conn.dialect.name == "postgresql":
+        _copy(conn, table, rows)
+        return
     driver_execute(conn, compiled.sql, compiled.parameters_many(rows), many=True)
+
+
+_COPY: dict[tuple[str, tuple[str, ...]], tuple[str, list]] = {}
+
+
+def _copy(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """The rows as `COPY table (keys) FROM STDIN`, each value bound as an INSERT binds
+    it (its type's bind processor: JSON as its text, times in UTC), then written by the
+    driver in COPY's text format. Columns left out take their defaults, as in an INSERT."""
+    keys = tuple(rows[0])
+    cache_key = (table.name, keys)
+    if cache_key not in _COPY:
+        dialect = conn.dialect
+        processors = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
+        _COPY[cache_key] = (f"COPY {table.name} ({', '.join(keys)}) FROM STDIN", processors)
+    sql, processors = _COPY[cache_key]
+    getter = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+    processed = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                values = getter(row)
+                if processed:
+                    values = list(values)
+                    for i, proc in processed:
+                        values[i] = proc(values[i])
+                copy.write_row(values)
+    except dbapi.Error as err:
+        raise sa.exc.DBAPIError.instance(sql, [], err, dbapi.Error) from err
+    finally:
+        cursor.close()
 
 
 _UNNEST: dict[tuple[str, tuple[str, ...], str, str], tuple[str, list]] = {}
@@ -115,7 +157,9 @@ def insert_new_returning(conn: sa.Connection, table: sa.Table, rows: Sequence[di
     statement whatever the number of rows: the values go as one array per column
     (`INSERT ... SELECT FROM unnest(...)`). SQLAlchemy's multi-row VALUES made a
     statement of thousands of placeholders per thousand rows, which psycopg parsed
-    anew each time (it caches only short statements): a third of a payment run's time."""
+    anew each time (it caches only short statements): a third of a payment run's time.
+    The arrays go in binary (%b): psycopg writes a text array element by element in
+    Python, quoting each, 40 ms for a chunk's 2,000 orders; binary 15 ms."""
     if not rows:
         return []
     keys = tuple(rows[0])
@@ -126,7 +170,7 @@ def insert_new_returning(conn: sa.Connection, table: sa.Table, rows: Sequence[di
     if cache_key not in _UNNEST:
         dialect = conn.dialect
         columns = [table.c[k] for k in keys]
-        arrays = ", ".join(f"%({k})s::{c.type.compile(dialect=dialect)}[]" for k, c in zip(keys, columns))
+        arrays = ", ".join(f"%({k})b::{c.type.compile(dialect=dialect)}[]" for k, c in zip(keys, columns))
         sql = (f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT * FROM unnest({arrays}) "
                f"ON CONFLICT ({unique}) DO NOTHING RETURNING {returning}")
         _UNNEST[cache_key] = (sql, [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns])

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+from hub.domain import municipalities
 from hub.domain.errors import NotFound, PermissionDenied
 from hub.domain.identity import Identity
 from hub.domain.model import Authority, AuthorityKind, Case, Event, Sensitivity, authority_from_key
@@ -52,3 +53,16 @@ def authority_of(uow: UnitOfWork, case: Case) -> Authority:
 
 def event(case: Case, type_: str, now: dt.datetime, client_id: str, **payload: Any) -> Event:
     return Event(type_, case.case_id, case.municipality_code, case.benefit_code, now, client_id, payload)
+
+
+def run_municipalities(identity: Identity, code: str) -> tuple[str, ...]:
+    """The municipalities a run over many cases (a settlement, a control) covers: the one
+    asked for (which the caller must act for), else all the caller acts for (() meaning
+    every one)."""
+    mine = identity.scope.municipalities
+    if code:
+        if code not in mine:
+            raise PermissionDenied("this client does not act for that municipality",
+                                   reason="MUNICIPALITY_OUT_OF_SCOPE", metadata={"municipality_code": code})
+        return (code,)
+    return () if len(mine) >= len(municipalities.all_municipalities()) else tuple(sorted(mine))

@@ -21,7 +21,7 @@ import structlog
 from hub.domain import commands as cmd
 from hub.domain import control as ctl
 from hub.domain import months as month_rules
-from hub.domain import municipalities, paging
+from hub.domain import paging
 from hub.domain import rules as r
 from hub.domain.audit import AuditEntry
 from hub.domain.automation import SYSTEM_CLIENT, system_identity
@@ -35,7 +35,7 @@ from hub.domain.rules import formulas  # noqa: F401 (fills r.FORMULAS)
 from hub.ports import DeliveryFailed, RegisterLookups
 from hub.ports import messages as msg
 from hub.service import decisions, hearings, payments, rules
-from hub.service.access import case_in_scope, event
+from hub.service.access import case_in_scope, event, run_municipalities
 from hub.service.steps import attach_information
 from hub.store.control import Claimed
 from hub.store.uow import UnitOfWork
@@ -48,18 +48,6 @@ class ControlSettings:
     chunk: int = 1000                                  # grants per transaction (and per register batch)
     enqueue_lines: int = 50_000                        # payment lines looked at per transaction, finding the work
     lease: dt.timedelta = dt.timedelta(minutes=10)     # how long a run holds the grants it claimed
-
-
-def _municipalities(identity: Identity, code: str) -> tuple[str, ...]:
-    """The municipalities a run controls: the one asked for (which the caller must act
-    for), else all the caller acts for (() meaning every one)."""
-    mine = identity.scope.municipalities
-    if code:
-        if code not in mine:
-            raise PermissionDenied("this client does not act for that municipality",
-                                   reason="MUNICIPALITY_OUT_OF_SCOPE", metadata={"municipality_code": code})
-        return (code,)
-    return () if len(mine) >= len(municipalities.all_municipalities()) else tuple(sorted(mine))
 
 
 def _benefits(identity: Identity, code: str) -> tuple[str, ...]:
@@ -102,7 +90,7 @@ def run_control(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunC
     c.validate(now)
     codes = tuple(ctl.RuleCode(x) for x in c.rules) or ctl.ALL_RULES
     key = ctl.rules_key(codes)
-    munis = _municipalities(identity, c.municipality_code)
+    munis = run_municipalities(identity, c.municipality_code)
     benefits = _benefits(identity, c.benefit_code)
     with units() as uow:
         if c.benefit_code and uow.catalogue.get(c.benefit_code) is None:

@@ -16,12 +16,11 @@ from typing import Any, Callable, Iterator, Sequence
 import structlog
 
 from hub.domain import commands as cmd
-from hub.domain import municipalities, paging
+from hub.domain import paging
 from hub.domain import rules as r
 from hub.domain import settlement as st
 from hub.domain.audit import AuditEntry
-from hub.domain.errors import (AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unavailable,
-                               Violations)
+from hub.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable, Violations
 from hub.domain.identity import Identity
 from hub.domain.ids import new_id
 from hub.domain.model import (Case, CaseStatus, Decision, DecisionStatus, InformationItem, InformationSource,
@@ -31,7 +30,7 @@ from hub.domain.rules import formulas
 from hub.ports import DeliveryFailed, FinalIncomeLookup
 from hub.ports import messages as msg
 from hub.service import decisions, hearings, rules
-from hub.service.access import case_in_scope, event
+from hub.service.access import case_in_scope, event, run_municipalities
 from hub.service.steps import attach_information
 from hub.store.uow import UnitOfWork
 
@@ -55,18 +54,6 @@ def settled_benefit(uow: UnitOfWork, code: str) -> None:
                                  reason="BENEFIT_NOT_SETTLED", metadata={"benefit_code": code})
 
 
-def _municipalities(identity: Identity, code: str) -> tuple[str, ...]:
-    """The municipalities a run settles: the one asked for (which the caller must act
-    for), else all the caller acts for (() meaning every one)."""
-    mine = identity.scope.municipalities
-    if code:
-        if code not in mine:
-            raise PermissionDenied("this client does not act for that municipality",
-                                   reason="MUNICIPALITY_OUT_OF_SCOPE", metadata={"municipality_code": code})
-        return (code,)
-    return () if len(mine) >= len(municipalities.all_municipalities()) else tuple(sorted(mine))
-
-
 def run_final_settlement(units: Callable[[], UnitOfWork], identity: Identity, c: cmd.RunFinalSettlement, clock,
                          lookup: FinalIncomeLookup | None,
                          settings: SettlementSettings = SettlementSettings()) -> Iterator[dict[str, Any]]:
@@ -76,7 +63,7 @@ def run_final_settlement(units: Callable[[], UnitOfWork], identity: Identity, c:
     still open (WAITING cases are asked for again)."""
     now = clock.now()
     c.validate(now)
-    munis = _municipalities(identity, c.municipality_code)
+    munis = run_municipalities(identity, c.municipality_code)
     with units() as uow:
         settled_benefit(uow, c.benefit_code)
         run = uow.settlements.run(identity.client_id, c.request_id)

@@ -78,6 +78,7 @@ bench: $(GEN)
 	$(PY) -m bench.settlement
 	$(PY) -m bench.control
 	$(PY) -m bench.lifecycle
+	$(PY) -m bench.statistics
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

@@ -166,8 +166,10 @@ def rebuild_statistics(s: Store, clock: Clock) -> int:
 
 def statistics_folder(s: Store, clock: Clock) -> Periodic:
     """Keeps the statistics' totals a few seconds behind the event log (an answer adds
-    what they lack itself, so this only keeps that part short)."""
-    return Periodic(clock, 5.0, lambda: statistics.fold_all(s.unit, clock), "statistics fold")
+    what they lack itself, so this only keeps that part short). Chunks of 5,000 events:
+    on SQLite each holds the write lock, so a long catch-up (the first fold of a big
+    log) lets the calls in between its chunks."""
+    return Periodic(clock, 5.0, lambda: statistics.fold_all(s.unit, clock, limit=5000), "statistics fold")
 
 
 # ---- the server --------------------------------------------------------------------------------

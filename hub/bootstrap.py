@@ -278,7 +278,10 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
     runner = None if writer_process else GroupCommit(s, clock, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
     ctx = context(s, clock, settings, registry)
     served_by = servicers(ctx, registry, runner, wakeup)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    # A port is this server's alone (a second hub on it would silently take half the
+    # calls), unless the settings make it a cluster's (`hub cluster`: SO_REUSEPORT, the
+    # kernel spreads the connections over the servers).
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if settings and settings.reuse_port else 0)])
     health_servicer = health.aio.HealthServicer()
 
     async def serving(yes: bool) -> None:

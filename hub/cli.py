@@ -1,4 +1,4 @@
-"""`hub`: the server's own command (serve, dispatch, audit, statistics, migrate)."""
+"""`hub`: the server's own command (serve, dispatch, cluster, audit, statistics, migrate)."""
 from __future__ import annotations
 
 import argparse
@@ -222,6 +222,71 @@ async def publish_heads(engine, path: str, every: float, done: asyncio.Event) ->
             pass
 
 
+def _cluster(args) -> int:
+    """Several `hub serve` on one port (SO_REUSEPORT: the kernel spreads the clients'
+    connections over them) and several `hub dispatch`, on one PostgreSQL database; a
+    process that dies is started again. SIGTERM or SIGINT stops them all."""
+    import os
+    import subprocess
+    import time
+    from sqlalchemy.engine import make_url
+    settings = _settings(args, "cluster")
+    if settings is None:
+        return 2
+    url = settings.database_url
+    if make_url(url).get_backend_name() == "sqlite":
+        print("hub cluster: several processes share one PostgreSQL database; set HUB_DATABASE_URL or --database "
+              "to a postgresql+psycopg:// URL", file=sys.stderr)
+        return 2
+    clients = args.clients or settings.clients_file
+    listen = args.listen or settings.listen
+    if not clients:
+        print("hub cluster: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
+        return 2
+    if listen.rsplit(":", 1)[-1] in ("", "0"):
+        print("hub cluster: the servers share one port; give it (--listen HOST:PORT)", file=sys.stderr)
+        return 2
+    hub = [sys.executable, "-m", "hub.cli", "--database", url]
+    env = dict(os.environ, HUB_REUSE_PORT="1")
+    plan = {f"server-{i}": hub + ["serve", "--listen", listen, "--clients", clients, "--dispatch", "off"]
+            for i in range(1, args.servers + 1)}
+    plan.update({f"dispatcher-{i}": hub + ["dispatch"] for i in range(1, args.dispatchers + 1)})
+    running: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def start(name: str) -> None:
+        running[name] = subprocess.Popen(plan[name], env=env)
+        print(f"hub cluster: {name} pid {running[name].pid}" + (f" on {listen}" if name.startswith("server")
+                                                                   else ""), flush=True)
+
+    def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    for name in plan:
+        start(name)
+    while not stopping:
+        time.sleep(0.2)
+        for name, proc in list(running.items()):
+            code = proc.poll()
+            if code is not None and not stopping:
+                print(f"hub cluster: {name} exited ({code}); starting it again", file=sys.stderr, flush=True)
+                time.sleep(1)
+                start(name)
+    for proc in running.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 30
+    for proc in running.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0
+
+
 def _statistics_rebuild(args) -> int:
     """Derive the statistics' totals again from the whole event log."""
     from hub import bootstrap
@@ -293,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(fn=_audit_verify)
     a.add_parser("head", help="print the chain's head (SEQ:HASH TIME), a line to keep outside the "
                               "database").set_defaults(fn=_audit_head)
+    c = sub.add_parser("cluster", help="several servers on one port and several dispatchers, on one PostgreSQL")
+    c.add_argument("--servers", type=int, default=3, help="how many `hub serve` (default 3)")
+    c.add_argument("--dispatchers", type=int, default=2, help="how many `hub dispatch` (default 2)")
+    c.add_argument("--listen", default=None, help="the port they share (default: $HUB_LISTEN or 127.0.0.1:50051)")
+    c.add_argument("--clients", default=None, help="clients file (TOML)")
+    c.set_defaults(fn=_cluster)
     st = sub.add_parser("statistics", help="the statistics' totals").add_subparsers(dest="statistics_command",
                                                                                    required=True)
     st.add_parser("rebuild", help="derive the totals again from the whole event log (answers stay right "

@@ -14,6 +14,7 @@ wraps it (an `IntegrityError` stays an `sqlalchemy.exc.IntegrityError`), so call
 see no difference."""
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import namedtuple
 from typing import Any, Callable, Sequence
@@ -100,15 +101,18 @@ def _insert(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> _Com
 COPY_FROM = 100
 
 
-def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT every row (all with the same keys) in the connection's transaction."""
+def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *,
+                copy_from: int | None = None) -> None:
+    """INSERT every row (all with the same keys) in the connection's transaction; on
+    PostgreSQL as one COPY from `copy_from` rows on (default COPY_FROM; a pipeline
+    takes no COPY: PIPELINE_COPY_FROM)."""
     if not rows:
         return
     compiled = _insert(conn.dialect, table, tuple(rows[0]))
     if compiled is None:
         conn.execute(table.insert(), list(rows))
         return
-    if len(rows) >= COPY_FROM and conn.dialect.name == "postgresql":
+    if len(rows) >= (copy_from or COPY_FROM) and conn.dialect.name == "postgresql":
         _copy(conn, table, rows)
         return
     driver_execute(conn, compiled.sql, compiled.parameters_many(rows), many=True)
@@ -199,6 +203,30 @@ def driver_execute(conn: sa.Connection, sql: str, params=(), *, many: bool = Fal
         cursor.close()
 
 
+# In a pipeline (see `pipeline`) the rows go as an executemany up to this many (a COPY
+# cannot run in one; the commit then writes outside it).
+PIPELINE_COPY_FROM = 1000
+
+
+@contextlib.contextmanager
+def pipeline(conn: sa.Connection):
+    """PostgreSQL's pipeline mode on the connection's driver for the block: statements
+    are sent without waiting for each one's answer, and a read (fetch) or the block's end
+    waits for all sent so far, in one round trip. A driver error (raised where the
+    answers are read) is wrapped as SQLAlchemy wraps it. Elsewhere: nothing."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.driver_connection.pipeline():
+            yield
+    except sa.exc.DBAPIError:
+        raise
+    except dbapi.Error as err:
+        raise sa.exc.DBAPIError.instance(None, None, err, dbapi.Error) from err
+
+
 class Query:
     """One statement, built once at import, run often. Its bound parameters are named
     (`sa.bindparam`); expanding ones (IN lists) are not supported. Rows are named
@@ -218,3 +246,33 @@ class Query:
     def first(self, conn: sa.Connection, **values: Any):
         rows = self.all(conn, **values)
         return rows[0] if rows else None
+
+    def send(self, conn: sa.Connection, **values: Any):
+        """Run the statement without reading its answer (in a pipeline: not waiting for
+        it); `receive` reads it. Several sent before the first `receive` cost one round
+        trip together."""
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[conn.dialect.name] = _Compiled(self.statement, conn.dialect)
+        cursor = conn.connection.cursor()
+        params = compiled.parameters(values)
+        try:
+            cursor.execute(compiled.sql, params)
+        except conn.dialect.loaded_dbapi.Error as err:
+            cursor.close()
+            raise sa.exc.DBAPIError.instance(compiled.sql, params, err, conn.dialect.loaded_dbapi.Error) from err
+        return compiled, cursor
+
+    @staticmethod
+    def receive(conn: sa.Connection, sent) -> list:
+        compiled, cursor = sent
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            # (In a pipeline a cursor's description is known only once its answer was
+            # read: a statement that returns rows is fetched, whatever it says now.)
+            raw = cursor.fetchall() if compiled.row is not None else []
+        except dbapi.Error as err:
+            raise sa.exc.DBAPIError.instance(compiled.sql, None, err, dbapi.Error) from err
+        finally:
+            cursor.close()
+        return compiled.rows(raw) if compiled.row is not None else []

@@ -22,6 +22,7 @@ class Role(str, enum.Enum):
     OPERATOR = "operator"
     CITIZEN_PORTAL = "citizen_portal"  # acts for the citizen whose CPR it presents
     RULE_ADMINISTRATOR = "rule_administrator"  # publishes the benefits' rule sets (the rates)
+    MANAGER = "manager"  # a municipality's management: reads statistics and billing, acts on no case
 
 
 ALL_ROLES = frozenset(Role)
@@ -96,6 +97,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "RunControl": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
     "ListControlFindings": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
     "RecordControlOutcome": frozenset({_R.CASEWORKER}),
+    # Subscription billing (issue 28): the back office (or an operator) bills a quarter, for
+    # every municipality at once; a municipality's management, its economy system, the back
+    # office and operators read a municipality's statement.
+    "RunBilling": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
+    "GetBillingStatement": frozenset({_R.MANAGER, _R.ECONOMY_SYSTEM, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

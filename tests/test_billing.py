@@ -391,3 +391,29 @@ def test_the_seeded_price_model_says_where_each_figure_comes_from():
     assert bl.price_model_from_dict(cost_share_example()).kind is bl.ModelKind.COST_SHARE
     with pytest.raises(ValueError, match="first day of a quarter"):
         bl.price_model_from_dict(dict(cost_share_example(), effective_from="2027-02-01"))
+
+
+def test_hubctl_bills_a_quarter_and_shows_a_statement(hub, backoffice, clock, capsys):
+    from clients.cli.hubctl import main
+
+    def hubctl(token, *args):
+        code = main(["--address", hub.address, "--token", token, *args])
+        out = capsys.readouterr()
+        return code, (json.loads(out.out) if code == 0 else out.err)
+
+    _decided(hub, backoffice, "101")
+    code, preview = hubctl("t-manager-101", "billing", "show", "--quarter", "2026-Q1", "--municipality", "101")
+    assert code == 0 and preview["billed"] is False and preview["total_oere"] == str(BASE + 45_000)
+    code, err = hubctl("t-operator", "billing", "run", "--quarter", "2026-Q1")
+    assert code == 1 and "FAILED_PRECONDITION" in err and "QUARTER_NOT_ENDED" in err
+    assert hubctl("t-operator", "billing", "run", "--quarter", "2026-Q5")[0] == 2     # a usage mistake
+    _to(clock, _utc(2026, 4, 1, 8))
+    code, run = hubctl("t-operator", "--request-id", "q1", "billing", "run", "--quarter", "2026-Q1")
+    assert code == 0 and run["quarter"] == "2026-Q1" and run["municipalities"] == EVERYONE
+    assert hubctl("t-operator", "--request-id", "q1", "billing", "run", "--quarter", "2026-Q1") == (0, run)
+    code, shown = hubctl("t-manager-101", "billing", "show", "--quarter", "2026-Q1", "--municipality", "101")
+    assert code == 0 and shown["billed"] is True and shown["run_id"] == run["run_id"]
+    assert [(x["kind"], x.get("benefit_code", ""), x["amount_oere"]) for x in shown["lines"]] == [
+        ("BILLING_LINE_KIND_BASE_FEE", "", str(BASE)), ("BILLING_LINE_KIND_DECIDED_CASES", "BOLIGSTOETTE", "45000")]
+    code, err = hubctl("t-manager-101", "billing", "show", "--quarter", "2026-Q1", "--municipality", "751")
+    assert code == 1 and "PERMISSION_DENIED" in err

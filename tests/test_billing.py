@@ -263,6 +263,31 @@ def test_a_cost_share_model_shares_each_benefits_cost_exactly(hub, backoffice, c
                                                                                   "COST_SHARE")]
 
 
+def test_runs_at_once_bill_the_quarter_once(hub, backoffice, clock):
+    """Several runs of one quarter at the same time, by two clients, each with its own
+    request id: one bills it, the others are told it is billed; one invoice each."""
+    from concurrent.futures import ThreadPoolExecutor
+    _decided(hub, backoffice, "101")
+    _to(clock, _utc(2026, 4, 1, 8))
+    clients = [backoffice, hub.as_("t-operator")] * 3
+    before = _outbox_count(hub.engine)
+
+    def attempt(client):
+        try:
+            return _run(client, "2026-Q1").run_id
+        except grpc.RpcError as err:
+            return err.code(), details(err)[1].reason
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outcomes = list(pool.map(attempt, clients))
+    billed = [o for o in outcomes if isinstance(o, str)]
+    assert len(billed) == 1
+    assert [o for o in outcomes if not isinstance(o, str)] == [
+        (grpc.StatusCode.FAILED_PRECONDITION, "QUARTER_ALREADY_BILLED")] * (len(clients) - 1)
+    assert _outbox_count(hub.engine) == before + EVERYONE
+    assert _statement(backoffice, "2026-Q1", "101").run_id == billed[0]
+
+
 def test_bad_input_is_refused_with_field_violations(hub, backoffice):
     for quarter in ("", "2026-Q5", "2026Q1", "2026-q1", "26-Q1", "0999-Q1", "3000-Q1", "2026-Q1 "):
         err = rpc_error(_run, backoffice, quarter)

@@ -34,9 +34,8 @@ def statement_out(v: bl.StatementView) -> billing_pb2.BillingStatement:
     out = billing_pb2.BillingStatement(
         quarter=str(v.quarter), municipality_code=s.municipality_code,
         period_start=convert.date_out(v.quarter.first_day), period_end=convert.date_out(v.quarter.last_day),
-        billed=v.run is not None, as_of_time=convert.ts_out(v.as_of), price_model_version=v.model.version,
-        model=convert.enum_out(billing_pb2.BillingModel, "BILLING_MODEL", v.model.kind),
-        ledger_account=v.model.ledger_account, lines=[_line_out(x) for x in s.lines], total_oere=s.total_oere,
+        billed=v.run is not None, as_of_time=convert.ts_out(v.as_of), price_model_version=v.price_model_version,
+        model=convert.enum_out(billing_pb2.BillingModel, "BILLING_MODEL", v.kind), ledger_account=v.ledger_account, lines=[_line_out(x) for x in s.lines], total_oere=s.total_oere,
         cases=s.cases)
     if v.run is not None:
         out.run_id = v.run.run_id

@@ -301,6 +301,8 @@ class StatementView:
     (`run` set), or a preview of what the quarter comes to so far (`run` None; `as_of`)."""
     quarter: Quarter
     statement: Statement
-    model: PriceModel
+    price_model_version: int
+    kind: ModelKind
+    ledger_account: str
     run: BillingRun | None
     as_of: dt.datetime

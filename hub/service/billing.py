@@ -86,8 +86,8 @@ def get_statement(uow: UnitOfWork, identity: Identity, c: cmd.GetBillingStatemen
                                metadata={"municipality_code": c.municipality_code})
     run = uow.billing.run(quarter)
     if run is not None:
-        model = next(m for m in uow.billing.price_models() if m.version == run.price_model_version)
-        return bl.StatementView(quarter, uow.billing.statement(quarter, c.municipality_code), model, run, run.run_at)
+        return bl.StatementView(quarter, uow.billing.statement(quarter, c.municipality_code), run.price_model_version,
+                                run.kind, run.ledger_account, run, run.run_at)
     if not quarter.started(now):
         raise FailedPrecondition(f"{quarter} has not begun", reason="QUARTER_NOT_STARTED",
                                  metadata={"quarter": str(quarter)})
@@ -99,4 +99,5 @@ def get_statement(uow: UnitOfWork, identity: Identity, c: cmd.GetBillingStatemen
         billing = _billing(uow, quarter, model)
     mine = next((s for s in billing.statements if s.municipality_code == c.municipality_code),
                 bl.Statement(c.municipality_code, ()))
-    return bl.StatementView(quarter, mine, model, None, min(quarter.ends_at, now))
+    return bl.StatementView(quarter, mine, model.version, model.kind, model.ledger_account, None,
+                            min(quarter.ends_at, now))

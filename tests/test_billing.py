@@ -289,7 +289,7 @@ def test_runs_at_once_bill_the_quarter_once(hub, backoffice, clock):
 
 
 def test_bad_input_is_refused_with_field_violations(hub, backoffice):
-    for quarter in ("", "2026-Q5", "2026Q1", "2026-q1", "26-Q1", "0999-Q1", "3000-Q1", "2026-Q1 "):
+    for quarter in ("", "2026-Q5", "2026Q1", "2026-q1", "26-Q1", "0999-Q1", "3000-Q1", "2026-Q1 ", "２０２６-Q1"):
         err = rpc_error(_run, backoffice, quarter)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, quarter
         assert set(details(err)[0]) == {"quarter"}

@@ -152,7 +152,7 @@ def _month(text: str) -> str:
 
 
 def _quarter(text: str) -> str:
-    if not re.fullmatch(r"\d{4}-Q[1-4]", text):
+    if not re.fullmatch(r"[0-9]{4}-Q[1-4]", text):
         raise _bad("a quarter (YYYY-Qn)", text, "2026-Q1")
     return text
 

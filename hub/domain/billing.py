@@ -25,7 +25,7 @@ from hub.domain.errors import FailedPrecondition
 from hub.domain.months import COPENHAGEN
 
 QUARTER_YEARS = (1900, 2999)
-_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])")
 
 
 @dataclass(frozen=True, order=True)

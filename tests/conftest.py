@@ -48,7 +48,12 @@ CLIENTS = [
     dict(id="provider-a", token="t-provider-a", role="payment_provider", municipalities=["101", "147"]),
     dict(id="provider-b", token="t-provider-b", role="payment_provider", municipalities=["751"]),
     dict(id="rules-admin", token="t-rules-admin", role="rule_administrator", municipalities=[]),
+    # A municipality's management (statistics, billing), and an economy system of another.
     dict(id="manager-101", token="t-manager-101", role="manager", municipalities=["101"]),
+    dict(id="manager-751", token="t-manager-751", role="manager", municipalities=["751"]),
+    dict(id="economy-751", token="t-economy-751", role="economy_system", municipalities=["751"]),
+    # A back office that acts for some municipalities only (billing covers all of them).
+    dict(id="backoffice-101", token="t-backoffice-101", role="back_office", municipalities=["101", "147"]),
 ]
 
 
@@ -148,7 +153,7 @@ def engine(database_url):
     e.dispose()
 
 
-_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets", "control_rules"}  # (the seed's rule data are kept)
+_KEEP = {"benefits", "sequences", "audit_chain", "rule_sets", "control_rules", "billing_price_models"}  # (the seed's rule data are kept)
 
 
 @contextlib.contextmanager
@@ -184,6 +189,8 @@ def clean_db(engine):
                 conn.exec_driver_sql(f"DELETE FROM {n}")
         conn.execute(sa.delete(tables.rule_sets).where(tables.rule_sets.c.published_by != "hub-seed"))
         conn.execute(sa.delete(tables.control_rules).where(tables.control_rules.c.published_by != "hub-seed"))
+        conn.execute(sa.delete(tables.billing_price_models)
+                     .where(tables.billing_price_models.c.published_by != "hub-seed"))
         conn.execute(sa.update(tables.sequences).values(value=0))
         conn.execute(sa.update(tables.audit_chain).values(seq=0, hash="0" * 64))
     return engine
@@ -253,6 +260,8 @@ class Client:
                            settlement=settlement_pb2_grpc.SettlementServiceStub(channel),
                            control=control_pb2_grpc.ControlServiceStub(channel),
                            statistics=statistics_pb2_grpc.StatisticsServiceStub(channel))
+        from hub.v1 import billing_pb2_grpc
+        self._stubs["billing"] = billing_pb2_grpc.BillingServiceStub(channel)
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

@@ -37,6 +37,7 @@ from hub.runtime.router import request_class, response_class
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2, operations_pb2,
                     payments_pb2)
+from hub.v1 import billing_pb2
 from tests.conftest import CLIENTS
 from tests.dispatch_support import dispatcher, file_adapters
 from tests.helpers import create_req, details, draft_req, finding_on, info_req, period, repay, rid
@@ -222,6 +223,8 @@ class Pools:
             "client_id": [c["id"] for c in CLIENTS],
             "provider_id": ["provider-a", "provider-b"],
             "event_types": ["case.created", "decision.approved", "complaint.filed", "no.such_type"],
+            # Billing: quarters ended, not ended, not begun, before any price model.
+            "quarter": ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2024-Q4"],
         }
         self.by_field["municipality_codes"] = self.by_field["municipality_code"]
         self.by_field["benefit_codes"] = self.by_field["code"] = self.by_field["benefit_code"]
@@ -414,6 +417,8 @@ def recipes(pools: Pools) -> dict[str, st.SearchStrategy]:
         "RunControl": st.builds(lambda rid, p, rules: control_pb2.RunControlRequest(request_id=rid, period=p,
                                                                                   rules=rules),
                                 FRESH_ID, months, st.lists(st.integers(1, 5), max_size=2)),
+        "RunBilling": st.builds(lambda rid, q: billing_pb2.RunBillingRequest(request_id=rid, quarter=q),
+                                FRESH_ID, st.sampled_from(["2025-Q3", "2025-Q4", "2026-Q1", "2024-Q4"])),
         "RecordControlOutcome": st.builds(lambda rid, f, o, note: control_pb2.RecordControlOutcomeRequest(
             request_id=rid, finding_id=f, outcome=o, note=note), FRESH_ID, ids("finding_id"), st.integers(1, 3),
             text),

@@ -88,6 +88,16 @@ def _every_kind_of_posting(hub, backoffice, caseworker, provider, clock) -> dict
             result="NOTHING", granted_oere=1_125_000, final_oere=1_110_000, difference_oere=-15_000,
             below_minimum=True, months=(msg.SettledMonth(month="2026-04", granted_oere=125_000, final_oere=123_000),),
         ).outbox(f"settlement/{case.case_id}/2026/economy", case.case_id), clock.now())
+        # The back office's quarterly invoice (BillingService, tests/test_billing.py), as a run writes it.
+        uow.outbox.add(msg.BillingInvoice(
+            municipality_code="101", ledger_account="6.45.53", invoice_id="2026-Q1/101", run_id="run-1",
+            quarter="2026-Q1", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 3, 31), model="PER_CASE",
+            price_model_version=1, total_oere=2_590_000,
+            lines=(msg.InvoiceLine(line_kind="BASE_FEE", benefit_code="", cases=0, unit_price_oere=2_500_000,
+                                   amount_oere=2_500_000),
+                   msg.InvoiceLine(line_kind="DECIDED_CASES", benefit_code="BOLIGSTOETTE", cases=2,
+                                   unit_price_oere=45_000, amount_oere=90_000)),
+        ).outbox("billing/2026-Q1/101/invoice", None), clock.now())
         uow.commit()
     return dict(granted=case.case_id, refused=refused.case_id)
 
@@ -134,7 +144,7 @@ def test_every_economy_message_kind_reaches_the_economy_system(route, hub, backo
                for ls in by_message.values())
     assert {line["kind"] for line in lines} == ECONOMY_KINDS
     assert all(line["ledger_account"] == "5.57.76" and line["municipality_code"] == "101" and len(line["cpr"]) == 10
-               for line in lines)
+               for line in lines if line["kind"] != "billing_invoice")
 
     def of(kind, **where):
         return [x for x in lines if x["kind"] == kind and all(x.get(k) == v for k, v in where.items())]
@@ -165,6 +175,11 @@ def test_every_economy_message_kind_reaches_the_economy_system(route, hub, backo
     assert {"created", "offset_set", "written_off"} <= set(changes)
     created = of("claim_changed", change="created")
     assert created[0]["amount_oere"] == created[0]["claim_amount_oere"] == 30_000
+    invoice = of("billing_invoice")
+    assert [(x["line_kind"], x["benefit_code"], x["cases"], x["amount_oere"], x["ledger_account"], x["case_id"],
+             x["cpr"], x["invoice_total_oere"]) for x in invoice] == [
+        ("BASE_FEE", None, 0, 2_500_000, "6.45.53", None, None, 2_590_000),
+        ("DECIDED_CASES", "BOLIGSTOETTE", 2, 90_000, "6.45.53", None, None, 2_590_000)]
 
 
 def test_a_message_the_destination_cannot_take_is_a_dead_letter_the_operator_sees(hub, clock, tmp_path):

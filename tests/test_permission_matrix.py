@@ -11,8 +11,9 @@ from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, control_pb2, decisions_pb2,
                     events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2, statistics_pb2)
+from hub.v1 import billing_pb2
 from tests.conftest import CLIENTS, RunningHub, new_cpr
-from tests.helpers import cases_until_heartbeat, create_req, draft_req, finding_on, info_req, publish_req, rid
+from tests.helpers import cases_until_heartbeat, create_req, details, draft_req, finding_on, info_req, publish_req, rid
 
 S = common_pb2
 OK = grpc.StatusCode.OK
@@ -20,6 +21,8 @@ SCOPES = ("in", "other municipality", "other benefit", "protected person")
 # One client per role, limited alike: municipality 101, housing benefit, up to sensitive data.
 ROLE_CLIENTS = [dict(id=f"m-{r.value}", token=f"t-m-{r.value}", role=r.value, municipalities=["101"],
                      benefits=["BOLIGSTOETTE"], max_sensitivity="sensitive_personal_data") for r in Role]
+# Billing covers every municipality at once: one client per role acting for all of them.
+ALL_CLIENTS = [dict(id=f"a-{r.value}", token=f"t-a-{r.value}", role=r.value, municipalities=["*"]) for r in Role]
 SETUP = [dict(id="setup-admin", token="t-setup-admin", role="back_office", municipalities=["*"],
               max_sensitivity="protected_person"),
          dict(id="setup-authority", token="t-setup-authority", role="caseworker", municipalities=["*"],
@@ -28,7 +31,8 @@ SETUP = [dict(id="setup-admin", token="t-setup-admin", role="back_office", munic
 
 @pytest.fixture
 def matrix_hub(clean_db, clock):
-    h = RunningHub(clean_db, clock, registry=ClientRegistry.from_entries(CLIENTS + ROLE_CLIENTS + SETUP))
+    h = RunningHub(clean_db, clock, registry=ClientRegistry.from_entries(CLIENTS + ROLE_CLIENTS + SETUP
+                                                                                 + ALL_CLIENTS))
     yield h
     h.stop()
 
@@ -253,9 +257,42 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             cells += 1
             if got != grpc.StatusCode.PERMISSION_DENIED:
                 wrong.append(f"GetStatistics {muni}/{benefit} as {role.value}: {got.name}, expected PERMISSION_DENIED")
+    # Billing: a municipality's statement in scope (a preview of the quarter so far) and out
+    # of it; a run covers every municipality, so a client for 101 alone may not run one
+    # whatever its role, and each permitted role acting for all bills a quarter of its own.
+    def refusal(fn):
+        try:
+            fn()
+            return OK, ""
+        except grpc.RpcError as err:
+            info = details(err)[1]
+            return err.code(), info.reason if info else ""
+
+    denied = grpc.StatusCode.PERMISSION_DENIED
+    quarters = iter(f"2025-Q{n}" for n in range(1, 5))
+    for role in Role:
+        permitted = role in PERMISSIONS["GetBillingStatement"]
+        for code, scope in (("101", "in"), ("751", "other municipality")):
+            got = refusal(lambda: hub.as_(f"t-m-{role.value}").GetBillingStatement(
+                billing_pb2.GetBillingStatementRequest(quarter="2026-Q1", municipality_code=code)))
+            want = ((OK, "") if scope == "in" else (denied, "MUNICIPALITY_OUT_OF_SCOPE")) if permitted \
+                else (denied, "ROLE_NOT_PERMITTED")
+            cells += 1
+            if got != want:
+                wrong.append(f"GetBillingStatement as {role.value}, {scope}: {got}, expected {want}")
+        permitted = role in PERMISSIONS["RunBilling"]
+        for prefix, scope in (("m", "101 only"), ("a", "all")):
+            quarter = next(quarters) if permitted and scope == "all" else "2025-Q4"
+            got = refusal(lambda: hub.as_(f"t-{prefix}-{role.value}").RunBilling(
+                billing_pb2.RunBillingRequest(request_id=rid(), quarter=quarter)))
+            want = ((OK, "") if scope == "all" else (denied, "MUNICIPALITY_OUT_OF_SCOPE")) if permitted \
+                else (denied, "ROLE_NOT_PERMITTED")
+            cells += 1
+            if got != want:
+                wrong.append(f"RunBilling as {role.value}, {scope}: {got}, expected {want}")
 
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
-    tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
+    tested = {"RunBilling", "GetBillingStatement", "CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
               "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", "GetSettlement",
               "RecordControlOutcome", "ListControlFindings", *others, *missing}

@@ -61,6 +61,18 @@ def _final_settlement(p: m.FinalSettlementPosting) -> list[dict[str, Any]]:
                  months=[dict(month=x.month, granted_oere=x.granted_oere, final_oere=x.final_oere) for x in p.months])]
 
 
+def _invoice(p: m.BillingInvoice) -> list[dict[str, Any]]:
+    """One line per invoice line: the base fee, each benefit's decided cases. A line has no
+    case and no citizen (`case_id`, `cpr` null); its `benefit_code` is the line's (null for
+    the base fee); `amount_oere` what the municipality owes for it."""
+    common = dict(invoice_id=p.invoice_id, run_id=p.run_id, quarter=p.quarter, period_start=_iso(p.period_start),
+                  period_end=_iso(p.period_end), model=p.model, price_model_version=p.price_model_version,
+                  invoice_total_oere=p.total_oere, case_id=None, cpr=None)
+    return [dict(common, line_kind=x.line_kind, benefit_code=x.benefit_code or None, cases=x.cases,
+                 unit_price_oere=x.unit_price_oere, amount_oere=x.amount_oere, national_cases=x.national_cases,
+                 cost_pool_oere=x.cost_pool_oere) for x in p.lines]
+
+
 RENDER: dict[type, Callable[[Any], list[dict[str, Any]]]] = {
     m.DecisionPosting: _decision,
     m.PaymentOrderPosting: _order,
@@ -68,6 +80,7 @@ RENDER: dict[type, Callable[[Any], list[dict[str, Any]]]] = {
     m.PaymentSettlementPosting: _settlement,
     m.ClaimPosting: _claim,
     m.FinalSettlementPosting: _final_settlement,
+    m.BillingInvoice: _invoice,
 }
 
 
@@ -79,9 +92,12 @@ def posting_lines(d: Delivery, adapter: str = "the economy adapter") -> list[dic
     if render is None:
         raise m.cannot_render(adapter, p)
     common = dict(message_id=d.message_id, kind=p.KIND, municipality_code=p.municipality_code,
-                  benefit_code=p.benefit_code, ledger_account=p.ledger_account, case_id=p.case_id, cpr=p.cpr,
+                  benefit_code=getattr(p, "benefit_code", None), ledger_account=p.ledger_account,
+                  case_id=getattr(p, "case_id", None), cpr=getattr(p, "cpr", None),
                   caused_at=d.created_at.isoformat())
     own = render(p)
+    if not own:
+        raise m.cannot_render(adapter, p)   # (an invoice without lines: the hub never sends one)
     return [dict(common, **line, posting_id=f"{d.message_id}#{i + 1}", line=i + 1, lines=len(own))
             for i, line in enumerate(own)]
 

@@ -52,6 +52,8 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
 
     HUBCTL_TOKEN=demo-manager-101 hubctl stats --municipality 101 --from 2026-01 --to 2026-12 [--benefit X] [--table]
     hubctl stats --from 2026-01 --to 2026-06 --as-of 2026-06-30   # the national figures as they stood that day
+    hubctl billing run --quarter 2026-Q1                    # bill a quarter that has ended, once
+    HUBCTL_TOKEN=demo-manager-101 hubctl billing show --quarter 2026-Q1 --municipality 101
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ from google.type import date_pb2
 from clients.sdk import connect, describe_error
 from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2,
                     operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
+from hub.v1 import billing_pb2
 
 
 class UsageError(Exception):
@@ -147,6 +150,12 @@ def _amount(text: str) -> common_pb2.PeriodAmount:
 def _month(text: str) -> str:
     if text and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise _bad("a month (YYYY-MM)", text, "2026-05")
+    return text
+
+
+def _quarter(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{4}-Q[1-4]", text):
+        raise _bad("a quarter (YYYY-Qn)", text, "2026-Q1")
     return text
 
 
@@ -440,6 +449,14 @@ def run(args, hub) -> None:
         case "control-outcome":
             _print(hub.control.RecordControlOutcome(control_pb2.RecordControlOutcomeRequest(
                 request_id=rid, finding_id=args.finding_id, outcome=args.outcome, note=args.note)))
+        case "billing-run":
+            _print(hub.billing.RunBilling(billing_pb2.RunBillingRequest(request_id=rid, quarter=args.quarter)))
+        case "billing-show":
+            shown = hub.billing.GetBillingStatement(billing_pb2.GetBillingStatementRequest(
+                quarter=args.quarter, municipality_code=args.municipality))
+            data = json_format.MessageToDict(shown, preserving_proto_field_name=True)
+            data["billed"] = shown.billed   # (a preview says so: "billed": false)
+            print(json.dumps(data, indent=2, ensure_ascii=False))
         case "inbox":
             _print(d.ListPendingApprovals(decisions_pb2.ListPendingApprovalsRequest(
                 page_size=args.page_size, page_token=args.page_token)))
@@ -758,6 +775,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("finding_id", help="the finding")
     enum_arg(s, "--outcome", control_pb2.ControlOutcome, "what the control found", required=True)
     s.add_argument("--note", default="", help="the municipality's note")
+
+    bill = _group(top, "billing", "subscription billing: each municipality's share of the objective cases, per quarter")
+    s = _command(bill, "run", "billing-run", "bill a quarter that has ended (once): every municipality's invoice "
+                                             "to its economy system")
+    s.add_argument("--quarter", required=True, type=_quarter, metavar="YYYY-Qn", help="the quarter, e.g. 2026-Q1")
+    s = _command(bill, "show", "billing-show", "a municipality's statement of a quarter (before the run: a preview "
+                                               "of the quarter so far, billed false)")
+    s.add_argument("--quarter", required=True, type=_quarter, metavar="YYYY-Qn", help="the quarter, e.g. 2026-Q1")
+    s.add_argument("--municipality", required=True, help="the municipality code (one you act for)")
 
     claims = _group(top, "claims", "collection: offsetting, write-off (a claim comes from a decision: "
                                    "hubctl decision submit --repayment)")

@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc,
                     events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc,
                     statistics_pb2_grpc)
+from hub.v1 import billing_pb2_grpc
 
 
 def _token_interceptor(token: str):
@@ -74,6 +75,11 @@ class Hub:
     @property
     def statistics(self) -> statistics_pb2_grpc.StatisticsServiceStub:
         return statistics_pb2_grpc.StatisticsServiceStub(self.channel)
+
+    @property
+    def billing(self) -> billing_pb2_grpc.BillingServiceStub:
+        """Subscription billing: RunBilling (a quarter, once), GetBillingStatement."""
+        return billing_pb2_grpc.BillingServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.domain import cpr as cpr_rules
+from hub.domain.billing import QUARTER_YEARS, Quarter
 from hub.domain import months as month_rules
 from hub.domain import municipalities
 from hub.domain.errors import Violations
@@ -980,3 +981,43 @@ class RecordControlOutcome:
                                                                "FRAUD_SUSPECTED")
         check_text(v, "note", self.note)
         v.raise_if_any()
+
+
+# ---- subscription billing (issue 28) ----------------------------------------------------------
+
+def check_quarter(v: Violations, name: str, text: str):
+    """A quarter, "YYYY-Qn" (hub.domain.billing.Quarter), or None with the violation."""
+    if not text:
+        v.add(name, "is required (a quarter, YYYY-Qn, e.g. 2026-Q1)")
+        return None
+    q = Quarter.parse(text)
+    if q is None:
+        v.add(name, f"must be a quarter, YYYY-Qn (n 1-4, the year {QUARTER_YEARS[0]}-{QUARTER_YEARS[1]}), "
+                    f"e.g. 2026-Q1")
+    return q
+
+
+@dataclass(frozen=True)
+class RunBilling:
+    request_id: str
+    quarter: str
+
+    def validated(self):
+        v = Violations()
+        check_request_id(v, self.request_id)
+        q = check_quarter(v, "quarter", self.quarter)
+        v.raise_if_any()
+        return q
+
+
+@dataclass(frozen=True)
+class GetBillingStatement:
+    quarter: str
+    municipality_code: str
+
+    def validated(self):
+        v = Violations()
+        q = check_quarter(v, "quarter", self.quarter)
+        check_municipality(v, "municipality_code", self.municipality_code)
+        v.raise_if_any()
+        return q

@@ -101,6 +101,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # their own municipalities' figures and the national ones; the shared back office and
     # operators see all.
     "GetStatistics": frozenset({_R.MANAGER, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
+    # Subscription billing (issue 28): the back office (or an operator) bills a quarter, for
+    # every municipality at once; a municipality's management, its economy system, the back
+    # office and operators read a municipality's statement.
+    "RunBilling": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
+    "GetBillingStatement": frozenset({_R.MANAGER, _R.ECONOMY_SYSTEM, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

@@ -219,6 +219,42 @@ ECONOMY_KINDS = (DecisionPosting, PaymentOrderPosting, PaymentCancelledPosting, 
                  FinalSettlementPosting)
 
 
+# ---- subscription billing (issue 28): the shared back office's invoice of a quarter --------------
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceLine:
+    line_kind: str                    # BASE_FEE, DECIDED_CASES, COST_SHARE
+    benefit_code: str                 # "" for the base fee
+    cases: int                        # the municipality's cases of the benefit decided in the quarter
+    unit_price_oere: int              # DECIDED_CASES: the price per case; BASE_FEE: the fee; COST_SHARE: 0
+    amount_oere: int
+    national_cases: int = 0           # COST_SHARE: every municipality's decided cases of the benefit
+    cost_pool_oere: int = 0           # COST_SHARE: the benefit's cost of the quarter, shared
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingInvoice(Message):
+    """The back office's invoice to a municipality for a quarter of the subscription: its
+    lines (a base fee, and per benefit the decided cases and their amount), booked on
+    `ledger_account` in the municipality's economy system. No case and no citizen."""
+    KIND: ClassVar[str] = "billing_invoice"
+    DESTINATION: ClassVar[str] = ECONOMY
+    municipality_code: str
+    ledger_account: str
+    invoice_id: str                   # <quarter>/<municipality>: one invoice per municipality and quarter
+    run_id: str
+    quarter: str                      # YYYY-Qn
+    period_start: dt.date
+    period_end: dt.date
+    model: str                        # PER_CASE, COST_SHARE
+    price_model_version: int
+    lines: tuple[InvoiceLine, ...]
+    total_oere: int
+
+
+ECONOMY_KINDS = ECONOMY_KINDS + (BillingInvoice,)
+
+
 # ---- Digital Post --------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)

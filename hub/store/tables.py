@@ -705,3 +705,51 @@ statistics_checkpoint = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# ---- subscription billing -----------------------------------------------------------------------
+
+# The price model (hub.domain.billing.PriceModel): one row per version, in force from the first
+# day of a quarter; the figures as hub.domain.billing.price_model_to_dict writes them. Never
+# updated: a new price is a new version.
+billing_price_models = sa.Table(
+    "billing_price_models", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("model", sa.String(20), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("published_by", sa.String(200), nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+)
+
+# A quarter billed: once (the quarter is the key), by one client's request.
+billing_runs = sa.Table(
+    "billing_runs", metadata,
+    sa.Column("quarter", sa.String(7), primary_key=True),  # YYYY-Qn
+    sa.Column("run_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("request_id", sa.String(200), nullable=False),
+    sa.Column("price_model_version", sa.Integer, nullable=False),
+    sa.Column("model", sa.String(20), nullable=False),
+    sa.Column("ledger_account", sa.String(40), nullable=False),
+    sa.Column("run_at", UTCDateTime, nullable=False),
+    # COST_SHARE: the cost of benefits no municipality had a decided case of ({benefit: øre}).
+    sa.Column("unallocated", Json, nullable=False, server_default="{}"),
+)
+
+# Each municipality's invoice lines of a billed quarter (hub.domain.billing.Line).
+billing_lines = sa.Table(
+    "billing_lines", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("quarter", sa.String(7), sa.ForeignKey("billing_runs.quarter"), nullable=False),
+    sa.Column("municipality_code", sa.String(3), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("benefit_code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("cases", sa.BigInteger, nullable=False),
+    sa.Column("unit_price_oere", sa.BigInteger, nullable=False),
+    sa.Column("amount_oere", sa.BigInteger, nullable=False),
+    sa.Column("national_cases", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cost_pool_oere", sa.BigInteger, nullable=False, server_default="0"),
+    # A municipality is billed once a quarter: one line per kind and benefit.
+    sa.UniqueConstraint("quarter", "municipality_code", "kind", "benefit_code", name="uq_billing_lines_line"),
+)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hub.domain.errors import HubError
+from hub.store.billing import Billing
 from hub.store.complaints import Complaints, Deadlines, Hearings
 from hub.store.control import Control
 from hub.store.outbox import Outbox
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.subscriptions = Subscriptions(self)
         self.audit = Audit(self)
         self.idempotency = Idempotency(self)
+        self.billing = Billing(self)
 
     def __enter__(self) -> "UnitOfWork":
         self.conn = self.batch.conn if self.batch is not None else open_transaction(self.store.engine, self._lane)

@@ -32,3 +32,20 @@ def control_rule_files() -> list[dict[str, Any]]:
     in the form hub.domain.control.control_rule_from_dict reads), by rule and effective date."""
     found = [json.loads(p.read_text(encoding="utf-8")) for p in CONTROL_RULES.glob("*.json")]
     return sorted(found, key=lambda d: (d["rule_code"], d["effective_from"]))
+
+
+# ---- subscription billing (issue 28) ---------------------------------------------------------
+
+BILLING = Path(__file__).resolve().parent / "billing"
+
+
+def price_model_files() -> list[dict[str, Any]]:
+    """The price model's versions the hub starts with (billing/price_models.json, in the form
+    hub.domain.billing.price_model_from_dict reads), by effective date: version 1, 2, ..."""
+    found = json.loads((BILLING / "price_models.json").read_text(encoding="utf-8"))["versions"]
+    return sorted(found, key=lambda d: d["effective_from"])
+
+
+def cost_share_example() -> dict[str, Any]:
+    """The COST_SHARE example (billing/cost-share-example.json; not seeded)."""
+    return json.loads((BILLING / "cost-share-example.json").read_text(encoding="utf-8"))

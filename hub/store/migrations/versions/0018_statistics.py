@@ -3,7 +3,7 @@ day and metric, and how far the log has been folded (hub.domain.statistics). Der
 data: the totals start empty and the hub folds the whole log, from the first event.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hub.store.tables import UTCDateTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

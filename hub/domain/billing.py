@@ -10,8 +10,9 @@ first day of a quarter, each of one kind:
   municipalities in proportion to their decided cases of that benefit (largest-remainder
   rounding, so that the shares add up to the cost exactly), and the base fee.
 
-What counts is the cases decided in the quarter (hub.store.billing.decided_in: the
-first approved decision of each case, in the quarter in Copenhagen time). Pure: no
+What counts is the cases decided in the quarter: the statistics' `decided` (the first
+approved decision of each application, on its Copenhagen day;
+hub.service.statistics.decided_by_place), so a statement and GetStatistics agree. Pure: no
 SQL, no gRPC. Money is integer øre."""
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from hub.domain.errors import FailedPrecondition, PermissionDenied
 from hub.domain.identity import Identity
 from hub.domain.ids import new_id
 from hub.ports import messages as msg
+from hub.service import statistics
 from hub.store.uow import UnitOfWork
 
 
@@ -25,7 +26,7 @@ def _model(uow: UnitOfWork, quarter: bl.Quarter) -> bl.PriceModel:
 
 def _billing(uow: UnitOfWork, quarter: bl.Quarter, model: bl.PriceModel) -> bl.Billing:
     """(Of a quarter not ended yet: the cases decided so far.)"""
-    counts = uow.billing.decided_in(quarter.starts_at, quarter.ends_at)
+    counts = statistics.decided_by_place(uow, quarter.first_day, quarter.last_day)
     return bl.bill(model, counts, municipalities.all_municipalities())
 
 
@@ -93,7 +94,7 @@ def get_statement(uow: UnitOfWork, identity: Identity, c: cmd.GetBillingStatemen
                                  metadata={"quarter": str(quarter)})
     model = _model(uow, quarter)
     if model.kind is bl.ModelKind.PER_CASE:   # (a municipality's lines need its own cases only)
-        counts = uow.billing.decided_in(quarter.starts_at, quarter.ends_at, c.municipality_code)
+        counts = statistics.decided_by_place(uow, quarter.first_day, quarter.last_day, c.municipality_code)
         billing = bl.bill(model, counts, (c.municipality_code,))
     else:                                       # (its share needs every municipality's)
         billing = _billing(uow, quarter, model)

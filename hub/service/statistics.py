@@ -60,6 +60,19 @@ def get_statistics(uow: UnitOfWork, identity: Identity, q: stats.StatisticsQuery
     return StatisticsAnswer(q.municipality_code, q.benefit_code, as_of, found, total)
 
 
+def decided_by_place(uow: UnitOfWork, first_day: dt.date, last_day: dt.date, municipality_code: str = ""
+                     ) -> dict[tuple[str, str], int]:
+    """Applications decided (their first decision approved) from `first_day` to
+    `last_day`, Copenhagen days, per (municipality, benefit): the statistics' `decided`,
+    as GetStatistics counts it (billing bills by it)."""
+    counts, through = uow.statistics.decided_by_place(first_day, last_day, municipality_code)
+    tail = uow.statistics.events_after(through, None, municipality_code=municipality_code)
+    for (m, b, day, metric), n in stats.fold(tail).items():
+        if metric == stats.DECIDED and stats.ALL not in (m, b) and first_day <= day <= last_day:
+            counts[(m, b)] = counts.get((m, b), 0) + n
+    return {k: v for k, v in counts.items() if v}
+
+
 def fold_some(units: Callable[[], UnitOfWork], now: dt.datetime, limit: int = FOLD_CHUNK) -> int:
     """Fold up to `limit` events after the checkpoint into the totals, in one
     transaction; how many were folded."""

@@ -12,7 +12,6 @@ from hub.store import tables as t
 from hub.store.repositories import Repository
 
 P, R, L = t.billing_price_models.c, t.billing_runs.c, t.billing_lines.c
-APPROVED = "decision.approved"
 
 
 def _model(r) -> bl.PriceModel:
@@ -47,25 +46,6 @@ class Billing(Repository):
                                                          published_by=published_by, published_at=at))
         return bl.PriceModel(m.version, m.effective_from, m.kind, m.title, m.source, m.note, m.ledger_account,
                              m.ledger_account_source, m.base_fee, m.benefits, published_by, at)
-
-    # ---- what counts ------------------------------------------------------------------------------
-
-    def decided_in(self, start: dt.datetime, end: dt.datetime, municipality_code: str = "") -> dict[tuple[str, str], int]:
-        """The cases decided from `start` to before `end`, per (municipality, benefit): each
-        case whose FIRST approved decision (its first `decision.approved` event) falls in
-        that time. A later decision on the case (a change, a recalculation, a settlement,
-        an appeals authority's decision) is not counted again; a withdrawn case has no
-        approved decision. The one place billing counts: it reads the event log now, and
-        can read the statistics' aggregates when they exist."""
-        e, p = t.events.alias("e"), t.events.alias("p")
-        earlier = sa.exists(sa.select(sa.literal(1)).select_from(p)
-                            .where(p.c.case_id == e.c.case_id, p.c.type == APPROVED, p.c.seq < e.c.seq))
-        q = (sa.select(e.c.municipality_code, e.c.benefit_code, sa.func.count())
-             .where(e.c.type == APPROVED, e.c.occurred_at >= start, e.c.occurred_at < end, ~earlier)
-             .group_by(e.c.municipality_code, e.c.benefit_code))
-        if municipality_code:
-            q = q.where(e.c.municipality_code == municipality_code)
-        return {(m, b): n for m, b, n in self._c.execute(q)}
 
     # ---- quarters billed --------------------------------------------------------------------------
 

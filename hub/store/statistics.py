@@ -80,6 +80,13 @@ class Statistics(Repository):
         k = t.statistics_checkpoint.c
         c.execute(sa.update(t.statistics_checkpoint).where(k.name == CHECKPOINT).values(seq=through, updated_at=now))
 
+    def decided_by_place(self, first_day: dt.date, last_day: dt.date, municipality_code: str = ""
+                         ) -> tuple[dict[tuple[str, str], int], int]:
+        """The totals' first decisions from `first_day` to `last_day` per (municipality,
+        benefit), of one municipality if given, and the checkpoint they stand at (one
+        statement)."""
+        return _decided_by_place(self._c, first_day, last_day, municipality_code)
+
     def reset(self) -> None:
         c = self._c
         c.execute(sa.delete(t.statistics_daily))
@@ -109,6 +116,25 @@ class Statistics(Repository):
             else:
                 rows.append((bucket, metric, int(amount)))
         return rows, through
+
+
+def _decided_by_place(c: sa.Connection, first_day: dt.date, last_day: dt.date, municipality_code: str
+                      ) -> tuple[dict[tuple[str, str], int], int]:
+    d, k = t.statistics_daily.c, t.statistics_checkpoint.c
+    q = (sa.select(d.municipality_code, d.benefit_code, sa.func.sum(d.value).label("n"))
+         .where(d.metric == stats.DECIDED, d.day >= first_day, d.day <= last_day,
+                d.municipality_code != stats.ALL, d.benefit_code != stats.ALL)
+         .group_by(d.municipality_code, d.benefit_code))
+    if municipality_code:
+        q = q.where(d.municipality_code == municipality_code)
+    mark = sa.select(sa.literal("#"), sa.literal("#"), k.seq).where(k.name == CHECKPOINT)
+    out, through = {}, 0
+    for m, b, n in c.execute(sa.union_all(q, mark)):
+        if m == "#":
+            through = int(n)
+        else:
+            out[(m, b)] = int(n)
+    return out, through
 
 
 def rows_of(changes: dict[tuple[str, str, dt.date, str], int], municipality_code: str,

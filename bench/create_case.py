@@ -79,7 +79,6 @@ def _hub_server(port_q, url) -> None:
     from hub import bootstrap, logs
     from hub.api.auth import ClientRegistry
     from hub.settings import Settings
-    from hub.store.db import is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="back_office", municipalities=["*"])])
     settings = Settings.from_env().replace(database_url=url)
@@ -88,7 +87,7 @@ def _hub_server(port_q, url) -> None:
     async def main():
         # As `hub serve` runs: on SQLite with a writer process.
         hub = await bootstrap.start(store, registry, "127.0.0.1:0", settings=settings,
-                                    writer_process=is_sqlite(store.engine), writer_linger=bootstrap.linger_of(settings))
+                                    writer_process=bootstrap.writer_wanted(settings), writer_linger=bootstrap.linger_of(settings))
         bootstrap.settle_heap()  # as `hub serve` does
         port_q.put(hub.port)
         await hub.server.wait_for_termination()

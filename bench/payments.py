@@ -134,7 +134,6 @@ def _hub(q, url: str, var_dir: str) -> None:
     from hub import bootstrap, logs
     from hub.api.auth import ClientRegistry
     from hub.settings import Settings
-    from hub.store.db import is_sqlite
     logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
     registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="operator", municipalities=["*"])])
     settings = Settings.from_env().replace(database_url=url, var_dir=var_dir)
@@ -142,7 +141,7 @@ def _hub(q, url: str, var_dir: str) -> None:
 
     async def main():
         hub = await bootstrap.start(store, registry, "127.0.0.1:0", settings=settings,
-                                    writer_process=is_sqlite(store.engine), writer_linger=bootstrap.linger_of(settings))
+                                    writer_process=bootstrap.writer_wanted(settings), writer_linger=bootstrap.linger_of(settings))
         bootstrap.settle_heap()
         q.put(hub.port)
         await hub.server.wait_for_termination()

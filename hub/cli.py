@@ -56,7 +56,7 @@ def _settings(args, command: str):
 def _serve(args) -> int:
     from hub import bootstrap
     from hub.api.auth import ClientRegistry
-    from hub.store.db import create_engine, is_sqlite
+    from hub.store.db import create_engine
 
     settings = _settings(args, "serve")
     if settings is None:
@@ -81,7 +81,7 @@ def _serve(args) -> int:
     store = bootstrap.store(settings)
     dispatcher = (bootstrap.dispatcher(store, _clock(), bootstrap.adapters(settings), settings.dispatcher)
                   if settings.dispatch == "embedded" else None)
-    writer_process = settings.writer == "process" or (settings.writer == "auto" and is_sqlite(store.engine))
+    writer_process = bootstrap.writer_wanted(settings)
     # The audit log's head, kept in a file outside the database (read with an engine
     # of its own: on SQLite a read-only one, which never takes the write lock).
     heads = create_engine(settings.database_url, read_only=True) if settings.audit_head_file else None
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the outbox dispatcher inside the server (default), or not (run `hub dispatch`)")
     s.add_argument("--writer", choices=["auto", "process", "inline"], default=None,
                    help="where unary calls run: in a writer process of their own, beside the gRPC server "
-                        "(a second core; auto: on SQLite), or inline in the server's process")
+                        "(a second core; auto: yes), or inline in the server's process")
     s.add_argument("--writer-hang-seconds", type=_positive_seconds,
                    default=None,
                    help="a writer process that answers nothing for this long while calls wait is taken for hung: "

@@ -76,7 +76,7 @@ class Settings:
     client_ca: str | None = None
     insecure: bool = False
     reuse_port: bool = False               # several `hub serve` on one port (SO_REUSEPORT): a cluster
-    writer: str = "auto"                   # auto (a writer process on SQLite), process, inline
+    writer: str = "auto"                   # auto (a writer process: hub.bootstrap.writer_wanted), process, inline
     writer_hang_seconds: float = 300.0
     writer_linger_ms: float | None = None  # None: the writer's own default (hub.runtime.writer.Linger)
     dispatch: str = "embedded"             # embedded in `hub serve`, or off (run `hub dispatch`)

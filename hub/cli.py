@@ -74,6 +74,8 @@ def _serve(args) -> int:
         tls = bootstrap.TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), Path(settings.client_ca))
     try:
         bootstrap.check_listen(settings.listen, tls, settings.insecure)
+        if settings.http_listen:  # /metrics and the statistics page: plain HTTP
+            bootstrap.check_listen(settings.http_listen, None, settings.insecure)
     except ValueError as err:
         print(f"hub serve: {err}", file=sys.stderr)
         return 2
@@ -90,7 +92,7 @@ def _serve(args) -> int:
         hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
                                     tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
                                     writer_hang_after=settings.writer_hang_seconds,
-                                    writer_linger=bootstrap.linger_of(settings))
+                                    writer_linger=bootstrap.linger_of(settings), http_listen=settings.http_listen)
         bootstrap.settle_heap()
         stop, stopped = asyncio.Event(), asyncio.Event()
         publisher = None if heads is None else asyncio.create_task(

@@ -38,7 +38,7 @@ from hub.runtime.metrics import Metrics, instrument
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
 from hub.runtime.writer import HANG_AFTER, Linger, Writer, WriterConfig, WriterProcess, serve_writer
-from hub.service import deadlines
+from hub.service import deadlines, statistics
 from hub.service.clock import Clock, SystemClock
 from hub.service.delivery import DeliveryLog
 from hub.settings import Settings
@@ -154,13 +154,23 @@ def dispatcher(s: Store, clock: Clock, adapters_: Mapping[str, Adapter], setting
                *, watch_deadlines: bool = True, dispatcher_id: str | None = None) -> Dispatcher:
     """A dispatcher delivering to `adapters_`; its loop also runs the deadline watcher each
     minute on its clock (`watch_deadlines`)."""
-    periodic = [deadline_watcher(s, clock)] if watch_deadlines else []
+    periodic = [deadline_watcher(s, clock), statistics_folder(s, clock)] if watch_deadlines else []
     return Dispatcher(DeliveryLog(s.unit, clock), adapters_, clock, settings, dispatcher_id=dispatcher_id,
                       periodic=periodic)
 
 
 def deadline_watcher(s: Store, clock: Clock) -> Periodic:
     return Periodic(clock, 60.0, lambda: deadlines.scan(s.unit, clock.now()), "deadline scan")
+
+
+def rebuild_statistics(s: Store, clock: Clock) -> int:
+    return statistics.rebuild(s.unit, clock)
+
+
+def statistics_folder(s: Store, clock: Clock) -> Periodic:
+    """Keeps the statistics' totals a few seconds behind the event log (an answer adds
+    what they lack itself, so this only keeps that part short)."""
+    return Periodic(clock, 5.0, lambda: statistics.fold_all(s.unit, clock), "statistics fold")
 
 
 # ---- the server --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`hub`: the server's own command (serve, dispatch, audit, migrate)."""
+"""`hub`: the server's own command (serve, dispatch, audit, statistics, migrate)."""
 from __future__ import annotations
 
 import argparse
@@ -224,6 +224,19 @@ async def publish_heads(engine, path: str, every: float, done: asyncio.Event) ->
             pass
 
 
+def _statistics_rebuild(args) -> int:
+    """Derive the statistics' totals again from the whole event log."""
+    from hub import bootstrap
+    settings = _settings(args, "statistics rebuild")
+    if settings is None:
+        return 2
+    store = bootstrap.store(settings)
+    n = bootstrap.rebuild_statistics(store, _clock())
+    bootstrap.close(store)
+    print(f"statistics rebuilt from the event log: {n} events folded")
+    return 0
+
+
 def _migrate(args) -> int:
     from hub.settings import Settings
     from hub.store.migrate import upgrade
@@ -282,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(fn=_audit_verify)
     a.add_parser("head", help="print the chain's head (SEQ:HASH TIME), a line to keep outside the "
                               "database").set_defaults(fn=_audit_head)
+    st = sub.add_parser("statistics", help="the statistics' totals").add_subparsers(dest="statistics_command",
+                                                                                   required=True)
+    st.add_parser("rebuild", help="derive the totals again from the whole event log (answers stay right "
+                                  "meanwhile)").set_defaults(fn=_statistics_rebuild)
     m = sub.add_parser("migrate", help="bring the database schema up to date")
     m.set_defaults(fn=_migrate)
     args = p.parse_args(argv)

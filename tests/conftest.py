@@ -48,6 +48,7 @@ CLIENTS = [
     dict(id="provider-a", token="t-provider-a", role="payment_provider", municipalities=["101", "147"]),
     dict(id="provider-b", token="t-provider-b", role="payment_provider", municipalities=["751"]),
     dict(id="rules-admin", token="t-rules-admin", role="rule_administrator", municipalities=[]),
+    dict(id="manager-101", token="t-manager-101", role="manager", municipalities=["101"]),
 ]
 
 
@@ -241,7 +242,8 @@ class Client:
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
         from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, events_pb2_grpc,
-                            operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
+                            operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc,
+                            statistics_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
                            decisions=decisions_pb2_grpc.DecisionServiceStub(channel),
                            benefits=benefits_pb2_grpc.BenefitCatalogueServiceStub(channel),
@@ -252,7 +254,8 @@ class Client:
                            complaints=complaints_pb2_grpc.ComplaintServiceStub(channel),
                            rules=rules_pb2_grpc.RulesServiceStub(channel),
                            settlement=settlement_pb2_grpc.SettlementServiceStub(channel),
-                           control=control_pb2_grpc.ControlServiceStub(channel))
+                           control=control_pb2_grpc.ControlServiceStub(channel),
+                           statistics=statistics_pb2_grpc.StatisticsServiceStub(channel))
 
     def __getattr__(self, name):
         for stub in self._stubs.values():

@@ -10,7 +10,7 @@ import pytest
 from hub.api.auth import ClientRegistry
 from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, control_pb2, decisions_pb2,
-                    events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2)
+                    events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2, statistics_pb2)
 from tests.conftest import CLIENTS, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, draft_req, finding_on, info_req, publish_req, rid
 
@@ -190,6 +190,8 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             request_id=rid(), income_year=2025, benefit_code="BOLIGSTOETTE", municipality_code="101"))),
         "ListSettlements": lambda c: c.ListSettlements(settlement_pb2.ListSettlementsRequest()),
         "RunControl": lambda c: list(c.RunControl(control_pb2.RunControlRequest(request_id=rid(), period="2026-02"))),
+        "GetStatistics": lambda c: c.GetStatistics(statistics_pb2.GetStatisticsRequest(
+            municipality_code="101", benefit_code="BOLIGSTOETTE", from_month="2026-01", to_month="2026-03")),
     }
     # Role-only RPCs on something that does not exist: a permitted role is told so
     # (NOT_FOUND), any other is refused first.
@@ -241,6 +243,16 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             cells += 1
             if got != want:
                 wrong.append(f"{action} as {role.value}: {got.name}, expected {want.name}")
+
+    # Statistics out of scope: another municipality's, or another benefit's, for every role.
+    for role in Role:
+        client = hub.as_(f"t-m-{role.value}")
+        for muni, benefit in (("751", "BOLIGSTOETTE"), ("101", "FOLKEPENSION")):
+            got = _code(lambda: client.GetStatistics(statistics_pb2.GetStatisticsRequest(
+                municipality_code=muni, benefit_code=benefit, from_month="2026-01", to_month="2026-03")))
+            cells += 1
+            if got != grpc.StatusCode.PERMISSION_DENIED:
+                wrong.append(f"GetStatistics {muni}/{benefit} as {role.value}: {got.name}, expected PERMISSION_DENIED")
 
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
     tested = {"CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",

@@ -24,9 +24,10 @@ from hub.api.servicers import (record_refusal, AuditServicer, BenefitCatalogueSe
 from hub.api.control import ControlServicer
 from hub.api.rules import RulesServicer
 from hub.api.settlement import SettlementServicer
+from hub.api.statistics import StatisticsServicer
 from hub.api.streams import EventServicer
 from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2)
+                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
 
 
 class Service(NamedTuple):
@@ -46,6 +47,7 @@ SERVICES: list[Service] = [
     Service(rules_pb2.DESCRIPTOR.services_by_name["RulesService"], RulesServicer),
     Service(settlement_pb2.DESCRIPTOR.services_by_name["SettlementService"], SettlementServicer),
     Service(control_pb2.DESCRIPTOR.services_by_name["ControlService"], ControlServicer),
+    Service(statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"], StatisticsServicer),
 ]
 SERVICE_NAMES = [s.descriptor.full_name for s in SERVICES]
 

@@ -22,6 +22,7 @@ class Role(str, enum.Enum):
     OPERATOR = "operator"
     CITIZEN_PORTAL = "citizen_portal"  # acts for the citizen whose CPR it presents
     RULE_ADMINISTRATOR = "rule_administrator"  # publishes the benefits' rule sets (the rates)
+    MANAGER = "manager"  # a municipality's management: reads statistics and billing, acts on no case
 
 
 ALL_ROLES = frozenset(Role)
@@ -96,6 +97,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "RunControl": frozenset({_R.BACK_OFFICE, _R.OPERATOR}),
     "ListControlFindings": frozenset({_R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
     "RecordControlOutcome": frozenset({_R.CASEWORKER}),
+    # Management information: a municipality's managers and the authority's people see
+    # their own municipalities' figures and the national ones; the shared back office and
+    # operators see all.
+    "GetStatistics": frozenset({_R.MANAGER, _R.CASEWORKER, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
 # Only the authority's own people add discretionary assessments ("skøn").

@@ -17,6 +17,10 @@ def of(now: dt.datetime) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
 
+def of_date(d: dt.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
 def following(month: str) -> str:
     y, m = map(int, month.split("-"))
     return f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}"

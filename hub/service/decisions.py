@@ -175,12 +175,20 @@ def approve(uow: UnitOfWork, identity: Identity, case: Case, decision: Decision,
         # What lowering a grant for months already paid claims back, stated in its letter.
         decision = replace(decision, repayment=payments.overpayment(uow, case, decision))
     uow.decisions.save(decision)
+    # What the statistics read from the event alone (hub.domain.statistics): whether it
+    # decides the application (the case's first decision), by when it had to, and
+    # whether no person took part (the automatic path from application to approval).
+    first = not uow.decisions.has_approved(case.case_id, other_than=decision.decision_id)
+    straight_through = approval.mode is ApprovalMode.AUTOMATIC and case.automation == Automation.IN_PROGRESS.value
     move_case(uow, case, CaseStatus.DECIDED, action="ApproveDecision", now=now, by=approval.by_client,
               client_id=identity.client_id, reason=f"decision approved ({approval.mode.value.lower()})")
     uow.events.record(event(case, "decision.approved", now, identity.client_id, decision_id=decision.decision_id,
                             mode=approval.mode.value, amended=approval.amended, outcome=decision.outcome.value,
                             amounts=documents.jsonable(decision.amounts),
-                            repayment=documents.jsonable(decision.repayment)))
+                            repayment=documents.jsonable(decision.repayment), first_decision=first,
+                            received_at=case.received_at.isoformat(),
+                            processing_deadline=case.processing_deadline.isoformat(),
+                            straight_through=straight_through))
     for message in messages_for_decision(uow, case, decision):
         uow.outbox.add(message, now)
     if decision.outcome is Outcome.REPAYMENT:

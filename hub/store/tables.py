@@ -683,3 +683,25 @@ control_findings = sa.Table(
     sa.Index("ix_control_findings_municipality", "municipality_code", "id"),
     sa.Index("ix_control_findings_status", "status", "id"),
 )
+
+# Management information (hub.domain.statistics): the event log folded into totals per
+# municipality, benefit, day and metric ("*" for every municipality or every benefit),
+# and how far the log has been folded. Derived data: `hub statistics rebuild` empties
+# both and folds the whole log again.
+statistics_daily = sa.Table(
+    "statistics_daily", metadata,
+    sa.Column("municipality_code", sa.String(3), primary_key=True),
+    sa.Column("benefit_code", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("metric", sa.String(40), primary_key=True),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Index("ix_statistics_daily_metric", "municipality_code", "benefit_code", "metric", "day"),
+)
+
+statistics_checkpoint = sa.Table(
+    "statistics_checkpoint", metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

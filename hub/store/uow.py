@@ -22,6 +22,7 @@ from hub.store.repositories.cases import Cases, Catalogue, Decisions, Informatio
 from hub.store.repositories.log import Audit, Events, Idempotency, Subscriptions
 from hub.store.rules import RuleSets
 from hub.store.settlements import Settlements
+from hub.store.statistics import Statistics
 from hub.store.transaction import Batch, ConnectionSource, StoredResponse, _Pending, end_transaction, open_transaction
 
 
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.settlements = Settlements(self)
         self.claims = Claims(self)
         self.control = Control(self)
+        self.statistics = Statistics(self)
         self.outbox = Outbox(self)
         self.events = Events(self)
         self.subscriptions = Subscriptions(self)

@@ -160,6 +160,12 @@ class Decisions(Repository):
         return [decision_from_row(r) for r in self._c.execute(sa.select(t.decisions).where(d.case_id == case_id)
                                                                .order_by(d.id))]
 
+    def has_approved(self, case_id: str, *, other_than: str) -> bool:
+        """Whether the case has an approved decision besides `other_than`."""
+        d = t.decisions.c
+        return self._c.execute(sa.select(d.id).where(d.case_id == case_id, d.decision_id != other_than,
+                                                     d.status == "APPROVED").limit(1)).first() is not None
+
     def add(self, d: Decision, authority_key: str) -> None:
         self._c.execute(t.decisions.insert(), dict(authority_key=authority_key, **decision_row(d)))
 

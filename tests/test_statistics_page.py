@@ -163,8 +163,11 @@ def browser():
         b.close()
 
 
-def shown(value: float | int, field: str) -> str:
-    """A figure as the page writes it: a share in per cent with one decimal (Danish comma)."""
+def shown(value: float | int, field: str, figures=None) -> str:
+    """A figure as the page writes it: a share in per cent with one decimal (Danish comma);
+    a share or processing time of a month with nothing decided: "–"."""
+    if figures is not None and figures.decided == 0 and (field in SHARES or field.startswith("processing_days")):
+        return "–"
     if field in SHARES:
         return f"{Decimal(repr(value * 100)).quantize(Decimal('0.1'), ROUND_HALF_UP)}".replace(".", ",") + " %"
     return str(int(value))
@@ -183,11 +186,11 @@ def check_figures(page, answer: ST.GetStatisticsResponse) -> None:
         for f in FIELDS:
             value = getattr(m, f)
             assert float(row[f][0]) == value, (m.month, f)
-            assert row[f][1] == shown(value, f), (m.month, f)
+            assert row[f][1] == shown(value, f, m), (m.month, f)
     assert page.locator('[data-testid="months"] tbody tr').count() == len(answer.months)
     for f in ("backlog_total", "decided", "share_within_deadline", "processing_days_median", "processing_days_p90",
               "share_automatic"):
-        assert page.text_content(f'[data-testid="total-{f}"]') == shown(getattr(answer.total, f), f), f
+        assert page.text_content(f'[data-testid="total-{f}"]') == shown(getattr(answer.total, f), f, answer.total), f
 
 
 def loaded(page, params: str) -> None:
@@ -219,6 +222,8 @@ def test_a_managers_page_shows_the_statistics_service_figures(web_hub, populatio
     # The charts: a bar per month for the backlog, its value the month's.
     bars = page.eval_on_selector_all("#chart-backlog rect", "rs => rs.map(r => [r.dataset.month, r.dataset.value])")
     assert bars == [["2026-03", "2"], ["2026-04", "2"]]
+    points = page.eval_on_selector_all("#chart-deadline circle", "cs => cs.map(c => [c.dataset.month, c.dataset.value])")
+    assert points == [["2026-03", "100"], ["2026-04", "0"]]
     # Per benefit: each benefit's total, as GetStatistics gives it for that benefit.
     for code in ("BOLIGSTOETTE", "FOLKEPENSION"):
         one = grpc_answer(web_hub, municipality_code="101", benefit_code=code, **MARCH_APRIL)
@@ -235,6 +240,15 @@ def test_a_managers_page_shows_the_statistics_service_figures(web_hub, populatio
     page.click("#query button")
     loaded(page, "municipality_code=101&benefit_code=BOLIGSTOETTE&from_month=2026-03&to_month=2026-04")
     check_figures(page, grpc_answer(web_hub, municipality_code="101", benefit_code="BOLIGSTOETTE", **MARCH_APRIL))
+    # State pension: nothing decided, so no share or processing time to show; a month
+    # with none is a gap in the charts' lines, not a 0.
+    page.select_option("#benefit", "FOLKEPENSION")
+    page.click("#query button")
+    loaded(page, "municipality_code=101&benefit_code=FOLKEPENSION&from_month=2026-03&to_month=2026-04")
+    pension = grpc_answer(web_hub, municipality_code="101", benefit_code="FOLKEPENSION", **MARCH_APRIL)
+    check_figures(page, pension)
+    assert page.text_content('[data-testid="total-share_within_deadline"]') == "–"
+    assert page.locator("#chart-deadline circle").count() == 0
 
     # Aarhus cannot be chosen; asked for with the viewer's token, the hub refuses it.
     status = page.evaluate("""async () => (await fetch('/api/statistics?municipality_code=751&from_month=2026-03&to_month=2026-04', {headers:

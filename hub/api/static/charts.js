@@ -1,7 +1,7 @@
 "use strict";
 // Small SVG charts over months, drawn here (no library, nothing fetched from elsewhere):
 // Charts.draw(container, months, series, {label, max, format}), where a series is
-// {name, values, color, kind: "bar" | "line"}. Each bar or point carries its value
+// {name, values, color, kind: "bar" | "line"}; a null value is a gap (nothing to show). Each bar or point carries its value
 // (data-value) and a tooltip (<title>).
 const Charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
@@ -30,7 +30,7 @@ const Charts = (() => {
     const W = 520, H = 230, L = 48, R = 12, T = 12, B = 30;
     const format = opts.format || (v => String(v));
     const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.label}, container);
-    const all = series.flatMap(s => s.values).filter(v => Number.isFinite(v));
+    const all = series.flatMap(s => s.values).filter(v => v !== null && Number.isFinite(v));
     const max = opts.max !== undefined ? opts.max : niceMax(Math.max(0, ...all));
     const pw = W - L - R, ph = H - T - B;
     const n = Math.max(months.length, 1), step = pw / n;
@@ -60,9 +60,15 @@ const Charts = (() => {
     });
     series.filter(s => s.kind !== "bar").forEach(s => {
       const g = el("g", {"data-series": s.name}, svg);
-      const points = s.values.map((v, i) => `${cx(i)},${y(v)}`).join(" ");
-      el("polyline", {points, fill: "none", stroke: s.color, "stroke-width": 2}, g);
+      let run = [];  // a line through each run of values; null leaves a gap
+      const flush = () => {
+        if (run.length) el("polyline", {points: run.join(" "), fill: "none", stroke: s.color, "stroke-width": 2}, g);
+        run = [];
+      };
+      s.values.forEach((v, i) => (v === null ? flush() : run.push(`${cx(i)},${y(v)}`)));
+      flush();
       s.values.forEach((v, i) => {
+        if (v === null) return;
         const c = el("circle", {cx: cx(i), cy: y(v), r: 3, fill: s.color, "data-month": months[i], "data-value": v}, g);
         el("title", {}, c, `${s.name} ${months[i]}: ${format(v)}`);
       });

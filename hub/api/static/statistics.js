@@ -13,7 +13,10 @@
 
   const num = v => Number(v || 0);  // (int64 fields come as strings in proto JSON)
   const pct = v => (num(v) * 100).toFixed(1).replace(".", ",") + " %";
-  const show = (field, v) => SHARES.has(field) ? pct(v) : String(num(v));
+  // Shares and processing times are over the decided cases: with none decided there are none ("–").
+  const OVER_DECIDED = new Set([...SHARES, "processing_days_median", "processing_days_p90"]);
+  const none = (field, m) => OVER_DECIDED.has(field) && num(m.decided) === 0;
+  const show = (field, v, m) => m && none(field, m) ? "–" : SHARES.has(field) ? pct(v) : String(num(v));
 
   async function api(path) {
     const r = await fetch(path, {headers: {Authorization: "Bearer " + state.token}, cache: "no-store"});
@@ -103,7 +106,7 @@
       const td = document.createElement("td");
       td.dataset.field = f;
       td.dataset.value = String(SHARES.has(f) ? num(m[f]) : num(m[f]));
-      td.textContent = show(f, m[f]);
+      td.textContent = show(f, m[f], m);
       tr.appendChild(td);
     }
     tbody.appendChild(tr);
@@ -122,7 +125,7 @@
     for (const f of ["backlog_total", "decided", "share_within_deadline", "processing_days_median",
                      "processing_days_p90", "share_automatic"]) {
       const dd = document.querySelector(`[data-testid="total-${f}"]`);
-      dd.textContent = show(f, total[f]);
+      dd.textContent = show(f, total[f], total);
       dd.dataset.value = String(num(total[f]));
     }
     const months = answer.months || [];
@@ -134,17 +137,17 @@
     btbody.replaceChildren();
     for (const [b, t] of perBenefit) row(btbody, b.name, t, `benefit-${b.code}`);
 
-    const series = f => months.map(m => num(m[f]));
+    const series = f => months.map(m => none(f, m) ? null : num(m[f]));  // (null: a gap in the line)
     Charts.draw($("chart-backlog"), labels, [{name: "Åbne sager", values: series("backlog_total"), color: "#1f5fa8",
                                                kind: "bar"}], {label: "Sagspukkel"});
     Charts.draw($("chart-deadline"), labels, [{name: "Inden for fristen", values: series("share_within_deadline")
-                                                .map(x => x * 100), color: "#2a7d4f"}],
+                                                .map(x => x === null ? null : x * 100), color: "#2a7d4f"}],
                 {label: "Afgjort inden for fristen", max: 100, format: x => `${Math.round(x)} %`});
     Charts.draw($("chart-days"), labels, [{name: "Median", values: series("processing_days_median"), color: "#1f5fa8"},
                                             {name: "90 %-fraktil", values: series("processing_days_p90"),
                                              color: "#c2571a"}], {label: "Sagsbehandlingstid i dage"});
     Charts.draw($("chart-automatic"), labels, [{name: "Automatisk", values: series("share_automatic")
-                                                 .map(x => x * 100), color: "#6b4fa8"}],
+                                                 .map(x => x === null ? null : x * 100), color: "#6b4fa8"}],
                 {label: "Afgjort automatisk", max: 100, format: x => `${Math.round(x)} %`});
     $("result").hidden = false;
   }

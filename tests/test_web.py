@@ -3,12 +3,14 @@ the statistics page and its JSON, over HTTP. (The page in a browser, and its fig
 against StatisticsService: tests/test_statistics_page.py.)"""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 import grpc
 import httpx
@@ -71,6 +73,17 @@ def test_hub_serve_serves_metrics_and_the_page(clean_db, database_url, tmp_path)
         viewer = httpx.get(f"{http}/api/viewer", headers={"Authorization": "Bearer demo-caseworker-101"}, timeout=10)
         assert viewer.status_code == 200
         assert viewer.json()["municipalities"] == [{"code": "101", "name": "København"}]
+        # The demo manager's page: Copenhagen's figures this month, the two cases in them
+        # (on SQLite hub serve runs GetStatistics in its writer process).
+        month = dt.datetime.now(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m")
+        figures = httpx.get(f"{http}/api/statistics", params=dict(municipality_code="101", from_month=month,
+                                                                   to_month=month),
+                            headers={"Authorization": "Bearer demo-manager-101"}, timeout=30)
+        assert figures.status_code == 200, figures.text
+        assert figures.json()["total"]["applications_received"] == "2"
+        assert httpx.get(f"{http}/api/statistics", params=dict(municipality_code="751", from_month=month,
+                                                               to_month=month),
+                         headers={"Authorization": "Bearer demo-manager-101"}, timeout=30).status_code == 403
         refused = httpx.get(f"{http}/api/viewer", headers={"Authorization": "Bearer wrong"}, timeout=10)
         assert refused.status_code == 401 and refused.json()["code"] == "UNAUTHENTICATED"
         assert httpx.get(f"{http}/api/viewer", timeout=10).status_code == 401

@@ -118,7 +118,7 @@ def test_serve_refuses_plain_http_off_loopback(database_url):
     assert "refusing to serve 0.0.0.0:0 without TLS" in done.stderr
 
 
-def test_the_page_sends_no_token_anywhere_and_allows_nothing_from_elsewhere(clean_db, clock):
+def test_the_page_keeps_the_token_in_the_tab_and_loads_nothing_from_elsewhere(clean_db, clock):
     hub = RunningHub(clean_db, clock, http_listen="127.0.0.1:0")
     try:
         page = httpx.get(f"{hub.http_url}/statistics", timeout=10)

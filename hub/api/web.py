@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ class WebHub:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "sagshub"
+    timeout = 30  # seconds a connection may sit idle (each holds a thread)
     hub: WebHub  # (set on the class made per server)
 
     def log_message(self, fmt, *args) -> None:  # (no stderr lines; requests are not logged, tokens never)
@@ -242,8 +244,11 @@ class WebServer:
 
     def __init__(self, hub: WebHub, listen: str):
         host, _, port = listen.rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
         handler = type("Handler", (_Handler,), {"hub": hub})
-        self.httpd = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
+        server = type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6 if ":" in host
+                                                         else socket.AF_INET})
+        self.httpd = server((host, int(port)), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs=dict(poll_interval=0.2),

@@ -12,7 +12,7 @@ HUB_LISTEN ?= 127.0.0.1:50051
 # /metrics and the statistics page (empty or "off": none)
 HUB_HTTP_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all install proto run simulators migrate test test-sqlite test-postgres bench clean
+.PHONY: all install proto run cluster simulators migrate test test-sqlite test-postgres bench clean
 
 all: proto
 
@@ -59,6 +59,25 @@ run: migrate
 	  HUB_HTTP_LISTEN=$(HUB_HTTP_LISTEN) \
 	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
 
+# `make cluster`: HUB_SERVERS `hub serve` sharing HUB_LISTEN (SO_REUSEPORT) and
+# HUB_DISPATCHERS `hub dispatch`, on one PostgreSQL database (created if missing), with
+# the simulators, as `hub cluster` runs them (docs/production.md).
+HUB_CLUSTER_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/sagshub
+HUB_SERVERS ?= 3
+HUB_DISPATCHERS ?= 2
+cluster: $(GEN)
+	$(PY) -c "import sys; from hub.store.migrate import create_postgres_database as c; c(sys.argv[1])" \
+	  $(HUB_CLUSTER_DATABASE_URL)
+	$(VENV)/bin/hub --database $(HUB_CLUSTER_DATABASE_URL) migrate
+	$(SIMULATORS) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	HUB_DATABASE_URL=$(HUB_CLUSTER_DATABASE_URL) HUB_CLIENTS_FILE=$(HUB_CLIENTS_FILE) \
+	  HUB_INCOME_REGISTER_URL=http://127.0.0.1:$(HUB_INCOME_REGISTER_PORT) \
+	  HUB_CPR_REGISTER_URL=http://127.0.0.1:$(HUB_CPR_REGISTER_PORT) \
+	  HUB_RENT_REGISTER_URL=http://127.0.0.1:$(HUB_RENT_REGISTER_PORT) \
+	  HUB_FINAL_ASSESSMENT_URL=http://127.0.0.1:$(HUB_FINAL_ASSESSMENT_PORT) \
+	  $(VENV)/bin/hub cluster --servers $(HUB_SERVERS) --dispatchers $(HUB_DISPATCHERS) --listen $(HUB_LISTEN)
+
 simulators: $(STAMP)
 	exec $(SIMULATORS)
 
@@ -81,6 +100,7 @@ bench: $(GEN)
 	$(PY) -m bench.settlement
 	$(PY) -m bench.control
 	$(PY) -m bench.lifecycle
+	$(PY) -m bench.statistics
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

@@ -169,8 +169,10 @@ def rebuild_statistics(s: Store, clock: Clock) -> int:
 
 def statistics_folder(s: Store, clock: Clock) -> Periodic:
     """Keeps the statistics' totals a few seconds behind the event log (an answer adds
-    what they lack itself, so this only keeps that part short)."""
-    return Periodic(clock, 5.0, lambda: statistics.fold_all(s.unit, clock), "statistics fold")
+    what they lack itself, so this only keeps that part short). Chunks of 5,000 events:
+    on SQLite each holds the write lock, so a long catch-up (the first fold of a big
+    log) lets the calls in between its chunks."""
+    return Periodic(clock, 5.0, lambda: statistics.fold_all(s.unit, clock, limit=5000), "statistics fold")
 
 
 # ---- the server --------------------------------------------------------------------------------
@@ -295,7 +297,10 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
     ctx.runs = metrics.runs
     watch_outbox(metrics, s, clock)
     served_by = servicers(ctx, registry, runner, wakeup)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    # A port is this server's alone (a second hub on it would silently take half the
+    # calls), unless the settings make it a cluster's (`hub cluster`: SO_REUSEPORT, the
+    # kernel spreads the connections over the servers).
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if settings and settings.reuse_port else 0)])
     health_servicer = health.aio.HealthServicer()
 
     async def serving(yes: bool) -> None:
@@ -320,8 +325,12 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
         if port == 0:
             raise RuntimeError(f"could not bind {listen}")
         if http_listen:  # bound first: a port in use stops the start before the writer is started
-            web = WebServer(WebHub(metrics, registry, LocalCalls(served_by, runner, writer),
-                                   asyncio.get_running_loop()), http_listen)
+            try:
+                web = WebServer(WebHub(metrics, registry, LocalCalls(served_by, runner, writer),
+                                       asyncio.get_running_loop()), http_listen)
+            except OSError as err:
+                raise RuntimeError(f"could not bind {http_listen} for /metrics and the statistics page "
+                                   f"(HUB_HTTP_LISTEN; off: none): {err.strerror or err}") from None
         if writer is not None:
             await writer.start()
         await server.start()

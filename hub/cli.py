@@ -1,4 +1,4 @@
-"""`hub`: the server's own command (serve, dispatch, audit, statistics, migrate)."""
+"""`hub`: the server's own command (serve, dispatch, cluster, audit, statistics, migrate)."""
 from __future__ import annotations
 
 import argparse
@@ -88,11 +88,15 @@ def _serve(args) -> int:
     # of its own: on SQLite a read-only one, which never takes the write lock).
     heads = create_engine(settings.database_url, read_only=True) if settings.audit_head_file else None
 
-    async def main() -> None:
-        hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
-                                    tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
-                                    writer_hang_after=settings.writer_hang_seconds,
-                                    writer_linger=bootstrap.linger_of(settings), http_listen=settings.http_listen)
+    async def main() -> int:
+        try:
+            hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
+                                        tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
+                                        writer_hang_after=settings.writer_hang_seconds,
+                                        writer_linger=bootstrap.linger_of(settings), http_listen=settings.http_listen)
+        except RuntimeError as err:  # a port that cannot be bound (the HTTP port's, the gRPC one's)
+            print(f"hub serve: {err}", file=sys.stderr)
+            return 2
         bootstrap.settle_heap()
         stop, stopped = asyncio.Event(), asyncio.Event()
         publisher = None if heads is None else asyncio.create_task(
@@ -106,11 +110,11 @@ def _serve(args) -> int:
         if publisher is not None:
             await publisher
 
-    asyncio.run(main())
+    code = asyncio.run(main())
     if heads is not None:
         heads.dispose()
     bootstrap.close(store)
-    return 0
+    return code or 0
 
 
 def _clock():
@@ -224,6 +228,79 @@ async def publish_heads(engine, path: str, every: float, done: asyncio.Event) ->
             pass
 
 
+def _cluster(args) -> int:
+    """Several `hub serve` on one port (SO_REUSEPORT: the kernel spreads the clients'
+    connections over them) and several `hub dispatch`, on one PostgreSQL database; a
+    process that dies is started again. SIGTERM or SIGINT stops them all."""
+    import os
+    import subprocess
+    import time
+    from sqlalchemy.engine import make_url
+    settings = _settings(args, "cluster")
+    if settings is None:
+        return 2
+    url = settings.database_url
+    if make_url(url).get_backend_name() == "sqlite":
+        print("hub cluster: several processes share one PostgreSQL database; set HUB_DATABASE_URL or --database "
+              "to a postgresql+psycopg:// URL", file=sys.stderr)
+        return 2
+    clients = args.clients or settings.clients_file
+    listen = args.listen or settings.listen
+    if not clients:
+        print("hub cluster: set HUB_CLIENTS_FILE or --clients (see etc/clients.demo.toml)", file=sys.stderr)
+        return 2
+    if listen.rsplit(":", 1)[-1] in ("", "0"):
+        print("hub cluster: the servers share one port; give it (--listen HOST:PORT)", file=sys.stderr)
+        return 2
+    hub = [sys.executable, "-m", "hub.cli", "--database", url]
+    env = dict(os.environ, HUB_REUSE_PORT="1")
+    plan = {f"server-{i}": hub + ["serve", "--listen", listen, "--clients", clients, "--dispatch", "off"]
+            for i in range(1, args.servers + 1)}
+    plan.update({f"dispatcher-{i}": hub + ["dispatch"] for i in range(1, args.dispatchers + 1)})
+    # metrics: each server its own HTTP port (HUB_HTTP_LISTEN's port, the next, ...), so
+    # that Prometheus scrapes each process's /metrics; port 0: each any free one.
+    http = {}
+    if settings.http_listen:
+        host, _, port = settings.http_listen.rpartition(":")
+        http = {f"server-{i}": f"{host}:{int(port) + i - 1 if int(port) else 0}" for i in range(1, args.servers + 1)}
+    running: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def start(name: str) -> None:
+        running[name] = subprocess.Popen(plan[name], env=dict(env, HUB_HTTP_LISTEN=http[name]) if name in http
+                                         else dict(env, HUB_HTTP_LISTEN="off"))
+        print(f"hub cluster: {name} pid {running[name].pid}" + (f" on {listen}" if name.startswith("server")
+                                                                   else "")
+              + (f", /metrics on {http[name]}" if name in http else ""), flush=True)
+
+    def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    for name in plan:
+        start(name)
+    while not stopping:
+        time.sleep(0.2)
+        for name, proc in list(running.items()):
+            code = proc.poll()
+            if code is not None and not stopping:
+                print(f"hub cluster: {name} exited ({code}); starting it again", file=sys.stderr, flush=True)
+                time.sleep(1)
+                start(name)
+    for proc in running.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 30
+    for proc in running.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0
+
+
 def _statistics_rebuild(args) -> int:
     """Derive the statistics' totals again from the whole event log."""
     from hub import bootstrap
@@ -295,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(fn=_audit_verify)
     a.add_parser("head", help="print the chain's head (SEQ:HASH TIME), a line to keep outside the "
                               "database").set_defaults(fn=_audit_head)
+    c = sub.add_parser("cluster", help="several servers on one port and several dispatchers, on one PostgreSQL")
+    c.add_argument("--servers", type=int, default=3, help="how many `hub serve` (default 3)")
+    c.add_argument("--dispatchers", type=int, default=2, help="how many `hub dispatch` (default 2)")
+    c.add_argument("--listen", default=None, help="the port they share (default: $HUB_LISTEN or 127.0.0.1:50051)")
+    c.add_argument("--clients", default=None, help="clients file (TOML)")
+    c.set_defaults(fn=_cluster)
     st = sub.add_parser("statistics", help="the statistics' totals").add_subparsers(dest="statistics_command",
                                                                                    required=True)
     st.add_parser("rebuild", help="derive the totals again from the whole event log (answers stay right "

@@ -7,6 +7,7 @@ hub from a Settings, and a writer process gets a copy of its front's.
 | HUB_DATABASE_URL | sqlite:///var/hub.db |
 | HUB_CLIENTS_FILE, HUB_LISTEN | -, 127.0.0.1:50051 |
 | HUB_TLS_CERT, HUB_TLS_KEY, HUB_TLS_CLIENT_CA, HUB_INSECURE | mTLS files; 1: plaintext off loopback |
+| HUB_REUSE_PORT | 0; 1: several `hub serve` share the listen port (SO_REUSEPORT; `hub cluster`) |
 | HUB_WRITER, HUB_WRITER_HANG_SECONDS, HUB_WRITER_LINGER_MS | auto, 300, 1 |
 | HUB_DISPATCH | embedded (or off) |
 | HUB_DISPATCH_BATCH, _PARALLEL, _LEASE_SECONDS, _MAX_ATTEMPTS, _IDLE_SECONDS, _PROBE_SECONDS, _TIMEOUT_SECONDS, _TIMEOUT_<DESTINATION>_SECONDS | see DispatchSettings |
@@ -95,6 +96,7 @@ class Settings:
     tls_key: str | None = None
     client_ca: str | None = None
     insecure: bool = False
+    reuse_port: bool = False               # several `hub serve` on one port (SO_REUSEPORT): a cluster
     writer: str = "auto"                   # auto (a writer process on SQLite), process, inline
     writer_hang_seconds: float = 300.0
     writer_linger_ms: float | None = None  # None: the writer's own default (hub.runtime.writer.Linger)
@@ -143,6 +145,7 @@ class Settings:
             listen=env.get("HUB_LISTEN") or "127.0.0.1:50051",
             tls_cert=env.get("HUB_TLS_CERT") or None, tls_key=env.get("HUB_TLS_KEY") or None,
             client_ca=env.get("HUB_TLS_CLIENT_CA") or None, insecure=env.get("HUB_INSECURE") == "1",
+            reuse_port=env.get("HUB_REUSE_PORT") == "1",
             writer=_choice(env, "HUB_WRITER", "auto", ("auto", "process", "inline")),
             writer_hang_seconds=_number(env, "HUB_WRITER_HANG_SECONDS", 300.0, low=0.001),
             writer_linger_ms=None if linger == "" else _number(env, "HUB_WRITER_LINGER_MS", 1.0, high=100),

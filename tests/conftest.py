@@ -53,6 +53,9 @@ CLIENTS = [
 
 
 def pytest_configure(config):
+    # metrics: a `hub serve` a test starts as a process opens no HTTP port unless the test
+    # asks for one (the default 127.0.0.1:8080 may be taken on a shared machine).
+    os.environ.setdefault("HUB_HTTP_LISTEN", "off")
     LOG_FILE.write_text("")
     logs.configure(open(LOG_FILE, "a", buffering=1, encoding="utf-8"), json=True, level="DEBUG")
 

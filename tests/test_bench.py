@@ -121,3 +121,19 @@ def test_the_settlement_benchmark_settles_every_grant_with_each_kind_of_result()
     assert "final settlement 2026: 60 cases" in done.stdout
     for kind in ("back payments", "repayments", "waiting", "nothing"):
         assert f"{kind} 0 " not in done.stdout and f"{kind} 0," not in done.stdout, done.stdout
+
+
+def test_the_statistics_benchmark_answers_with_the_figures_it_generated():
+    """bench.statistics fails its run unless the answers hold the cases it generated."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, HUB_BENCH_CASES="3000")
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bench.statistics"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "statistics: 3,000 cases" in done.stdout and "WRONG" not in done.stdout
+    assert done.stdout.count("GetStatistics, ") == 4

@@ -215,3 +215,23 @@ def test_bad_questions_are_refused_with_the_field(hub, backoffice):
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in details(err)[0], (q, details(err))
     err = rpc_error(lambda: ask(manager, benefit="NO_SUCH"))
     assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_hubctl_prints_the_figures_as_json_and_as_a_table(hub, population, capsys):
+    import json
+
+    from clients.cli.hubctl import main
+    base = ["--address", hub.address, "--token", "t-manager-101", "stats", "--municipality", "101",
+            "--benefit", BOLIG, "--from", "2026-03", "--to", "2026-04"]
+    assert main(base) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [m["applications_received"] for m in shown["months"]] == ["5", "1"]
+    assert main(base + ["--table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "101, BOLIGSTOETTE, as of 2026-04-10"
+    assert lines[1].split()[:3] == ["month", "received", "decided"]
+    assert lines[2].split()[:3] == ["2026-03", "5", "2"] and "50 %" in lines[2]
+    assert lines[-1].split()[:3] == ["total", "6", "3"] and "3.060" in lines[-1]
+    assert main(["--address", hub.address, "--token", "t-cw-751", "stats", "--municipality", "101",
+                 "--from", "2026-03", "--to", "2026-04"]) != 0
+    assert "PERMISSION_DENIED" in capsys.readouterr().err

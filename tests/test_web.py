@@ -129,3 +129,48 @@ def test_the_page_keeps_the_token_in_the_tab_and_loads_nothing_from_elsewhere(cl
         assert httpx.get(f"{hub.http_url}/nothing", timeout=10).status_code == 404
     finally:
         hub.stop()
+
+
+@pytest.mark.skipif(os.environ.get("HUB_TEST_DATABASE", "sqlite") != "postgres",
+                    reason="hub cluster runs on PostgreSQL only")
+def test_hub_cluster_gives_each_server_its_own_metrics_port(clean_db, database_url, tmp_path):
+    from tests.test_cluster import free_port
+    grpc_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "--database", database_url, "cluster", "--servers", "2",
+                             "--dispatchers", "0", "--listen", f"127.0.0.1:{grpc_port}", "--clients",
+                             "etc/clients.demo.toml"],
+                            env=dict(os.environ, HUB_HTTP_LISTEN=f"127.0.0.1:{http_port}",
+                                     HUB_LOG_FILE=str(tmp_path / "cluster.log")),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert [line.rsplit(" ", 1)[-1].strip() for line in lines] == [f"127.0.0.1:{http_port}",
+                                                                        f"127.0.0.1:{http_port + 1}"]
+        for port in (http_port, http_port + 1):  # each server's own /metrics
+            end = time.monotonic() + 60
+            while True:
+                try:
+                    r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < end, f"no /metrics on {port}"
+                    time.sleep(0.2)
+            assert r.status_code == 200 and "grpc_server_started_total" in r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+
+
+def test_serve_says_so_when_the_http_port_is_taken(clean_db, database_url):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "hub.cli", "--database", database_url, "serve", "--listen",
+                               "127.0.0.1:0", "--clients", "etc/clients.demo.toml", "--dispatch", "off"],
+                              env=dict(os.environ, HUB_HTTP_LISTEN=f"127.0.0.1:{port}"), capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"could not bind 127.0.0.1:{port} for /metrics and the statistics page" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -49,6 +49,9 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
     hubctl control run --period 2026-05 [--municipality 101] [--rule income-deviation]   # IT control
     hubctl control findings --status open [--rule rent-change] [--follow-up back-office]
     HUBCTL_TOKEN=demo-caseworker-101 hubctl control outcome FINDING_ID --outcome no-change --note "..."
+
+    HUBCTL_TOKEN=demo-manager-101 hubctl stats --municipality 101 --from 2026-01 --to 2026-12 [--benefit X] [--table]
+    hubctl stats --from 2026-01 --to 2026-06 --as-of 2026-06-30   # the national figures as they stood that day
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ from google.type import date_pb2
 
 from clients.sdk import connect, describe_error
 from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2,
-                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2)
+                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
 
 
 class UsageError(Exception):
@@ -420,6 +423,11 @@ def run(args, hub) -> None:
             _print(c.ListOverdue(cases_pb2.ListOverdueRequest(
                 municipality_code=args.municipality, kind=args.kind, page_size=args.page_size,
                 page_token=args.page_token)))
+        case "stats":
+            answer = hub.statistics.GetStatistics(statistics_pb2.GetStatisticsRequest(
+                municipality_code=args.municipality, benefit_code=args.benefit, from_month=args.first,
+                to_month=args.last, as_of_date=args.as_of))
+            print_statistics(answer) if args.table else _print(answer)
         case "control-run":
             run_control(hub, control_pb2.RunControlRequest(
                 request_id=rid, period=args.period, municipality_code=args.municipality, benefit_code=args.benefit,
@@ -450,6 +458,33 @@ def run_payments(hub, request_id: str, period: str, *, quiet: bool = False) -> N
             bar.set_postfix(orders=step.orders_created, kr=step.amount_oere // 100)
             last = step
     _print(last)
+
+
+_STAT_COLUMNS = (("received", "applications_received"), ("decided", "decided"), ("granted", "granted"),
+                 ("refused", "refused"), ("withdrawn", "withdrawn"), ("median d", "processing_days_median"),
+                 ("p90 d", "processing_days_p90"), ("in time", "share_within_deadline"),
+                 ("automatic", "share_automatic"), ("complaints", "complaints_received"),
+                 ("changed", "complaints_changed_at_reconsideration"), ("hearings", "hearings_held"),
+                 ("paid kr", "paid_ore"), ("claims kr", "claims_raised_ore"), ("backlog", "backlog_total"))
+
+
+def print_statistics(answer) -> None:
+    """The month figures as a table (shares in per cent, money in kroner)."""
+    def cell(month, field: str) -> str:
+        value = getattr(month, field)
+        if field.startswith("share_"):
+            return f"{value * 100:.0f} %"
+        if field.endswith("_ore"):
+            return f"{value // 100:,}".replace(",", ".")
+        return str(value)
+    where = answer.municipality_code or "national"
+    print(f"{where}, {answer.benefit_code or 'every benefit'}, as of {answer.as_of_date}")
+    rows = [["month", *(name for name, _ in _STAT_COLUMNS)]]
+    rows += [[m.month, *(cell(m, f) for _, f in _STAT_COLUMNS)] for m in answer.months]
+    rows.append(["total", *(cell(answer.total, f) for _, f in _STAT_COLUMNS)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
 
 
 def run_settlement(hub, request_id: str, year: int, benefit: str, municipality: str, *, quiet: bool = False) -> None:
@@ -691,6 +726,14 @@ def parser() -> argparse.ArgumentParser:
     enum_arg(s, "--status", settlement_pb2.FinalSettlementStatus, "only settlements in this state")
     enum_arg(s, "--result", settlement_pb2.FinalSettlementResult, "only settlements with this result")
     _paging(s)
+    s = _command(top, "stats", "stats", "management information month by month (yours, or the national figures)")
+    s.add_argument("--municipality", default="", help="one of your municipalities (default: the national figures)")
+    s.add_argument("--benefit", default="", help="one benefit code (default: every benefit you may see)")
+    s.add_argument("--from", dest="first", required=True, type=_month, metavar="YYYY-MM", help="the first month")
+    s.add_argument("--to", dest="last", required=True, type=_month, metavar="YYYY-MM", help="the last month")
+    s.add_argument("--as-of", dest="as_of", default="", metavar="YYYY-MM-DD",
+                   help="the figures as they stood at the end of this day")
+    s.add_argument("--table", action="store_true", help="a table instead of JSON")
     control = _group(top, "control", "IT control: register cross-matching, findings for the control unit")
     s = _command(control, "run", "control-run", "cross-match the registers against every grant in force in a month")
     s.add_argument("--period", required=True, type=_month, metavar="YYYY-MM", help="the month controlled")

@@ -9,7 +9,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc,
-                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc)
+                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc,
+                    statistics_pb2_grpc)
 
 
 def _token_interceptor(token: str):
@@ -69,6 +70,10 @@ class Hub:
     @property
     def control(self) -> control_pb2_grpc.ControlServiceStub:
         return control_pb2_grpc.ControlServiceStub(self.channel)
+
+    @property
+    def statistics(self) -> statistics_pb2_grpc.StatisticsServiceStub:
+        return statistics_pb2_grpc.StatisticsServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

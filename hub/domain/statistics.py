@@ -108,7 +108,8 @@ def fold(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, dt.date, s
     benefit_code, payload), per (municipality, benefit, day, metric), each also under
     the municipality's all-benefits key, the benefit's national key and the national
     all-benefits key."""
-    out: dict[tuple[str, str, dt.date, str], int] = {}
+    own: dict[tuple[str, str, dt.date, str], int] = {}
+    days: dict[dt.datetime, dt.date] = {}
     for e in events:
         municipality, benefit = e.get("municipality_code"), e.get("benefit_code")
         if not municipality or not benefit:
@@ -116,11 +117,18 @@ def fold(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, dt.date, s
         changes = deltas(e["type"], e["occurred_at"], e.get("payload") or {})
         if not changes:
             continue
-        day = day_of(e["occurred_at"])
-        for m, b in ((municipality, benefit), (municipality, ALL), (ALL, benefit), (ALL, ALL)):
-            for metric, amount in changes:
-                key = (m, b, day, metric)
-                out[key] = out.get(key, 0) + amount
+        at = e["occurred_at"]
+        day = days.get(at)
+        if day is None:
+            day = days[at] = day_of(at)
+        for metric, amount in changes:
+            key = (municipality, benefit, day, metric)
+            own[key] = own.get(key, 0) + amount
+    # The rolled-up keys from the summed ones (fewer than the events).
+    out = dict(own)
+    for (m, b, day, metric), amount in own.items():
+        for key in ((m, ALL, day, metric), (ALL, b, day, metric), (ALL, ALL, day, metric)):
+            out[key] = out.get(key, 0) + amount
     return {k: v for k, v in out.items() if v}
 
 

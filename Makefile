@@ -9,6 +9,8 @@ GEN    := hub/v1/.generated
 HUB_DATABASE_URL ?= sqlite:///var/hub.db
 HUB_CLIENTS_FILE ?= etc/clients.demo.toml
 HUB_LISTEN ?= 127.0.0.1:50051
+# /metrics and the statistics page (empty or "off": none)
+HUB_HTTP_LISTEN ?= 127.0.0.1:8080
 
 .PHONY: all install proto run cluster simulators migrate test test-sqlite test-postgres bench clean
 
@@ -54,6 +56,7 @@ run: migrate
 	  HUB_CPR_REGISTER_URL=http://127.0.0.1:$(HUB_CPR_REGISTER_PORT) \
 	  HUB_RENT_REGISTER_URL=http://127.0.0.1:$(HUB_RENT_REGISTER_PORT) \
 	  HUB_FINAL_ASSESSMENT_URL=http://127.0.0.1:$(HUB_FINAL_ASSESSMENT_PORT) \
+	  HUB_HTTP_LISTEN=$(HUB_HTTP_LISTEN) \
 	  $(VENV)/bin/hub serve --listen $(HUB_LISTEN)
 
 # `make cluster`: HUB_SERVERS `hub serve` sharing HUB_LISTEN (SO_REUSEPORT) and

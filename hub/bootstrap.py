@@ -31,7 +31,10 @@ from hub.dispatch.dispatcher import Dispatcher, DispatchSettings
 from hub.domain.identity import Role
 from hub.ports import (AMQP, APPEALS, ARCHIVE, CONTROL_UNIT, CPR_REGISTER, DIGITAL_POST, ECONOMY, FINAL_ASSESSMENT,
                        INCOME_REGISTER, PAYMENT_PROVIDER, RENT_REGISTER, Adapter, RegisterLookups)
+from hub.ports import DESTINATIONS
 from hub.runtime.group_commit import GroupCommit
+from hub.api.web import LocalCalls, WebHub, WebServer
+from hub.runtime.metrics import Metrics, instrument
 from hub.runtime.router import handlers_for, serve_on
 from hub.runtime.schedule import Periodic
 from hub.runtime.writer import HANG_AFTER, Linger, Writer, WriterConfig, WriterProcess, serve_writer
@@ -203,8 +206,16 @@ class RunningHub:
     writer: WriterProcess | None = None
     owns_reader: bool = False
     context: Context | None = None
+    metrics: Metrics | None = None    # /metrics (hub.runtime.metrics)
+    web: WebServer | None = None      # the HTTP port, if asked for (hub.api.web)
+
+    @property
+    def http_port(self) -> int | None:
+        return self.web.port if self.web is not None else None
 
     async def stop(self, grace: float | None = 5) -> None:
+        if self.web is not None:
+            await asyncio.to_thread(self.web.stop)
         await self.server.stop(grace)
         if self.writer is not None:
             await self.writer.stop()
@@ -265,13 +276,15 @@ def register_lookups(settings: Settings) -> RegisterLookups:
 async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str, *, settings: Settings | None = None,
                 clock: Clock | None = None, dispatcher: Dispatcher | None = None, tls: TlsFiles | None = None,
                 allow_insecure: bool = False, writer_process: bool = False, writer_hang_after: float = HANG_AFTER,
-                writer_linger: Linger | None = None) -> RunningHub:
+                writer_linger: Linger | None = None, http_listen: str | None = None) -> RunningHub:
     """Start serving (listen may end in :0; the bound port is on the result), and run
     `dispatcher`, if given, in a thread of its own. Without `tls`, only on loopback unless
     `allow_insecure`. `writer_process`: unary calls run in a writer process
     (hub.runtime.writer), which gets a pickled copy of `clock` and is replaced if it
     leaves calls unanswered for `writer_hang_after` seconds; `writer_linger` says when the
-    busy writer waits for more calls to share a transaction."""
+    busy writer waits for more calls to share a transaction. `http_listen` (host:port,
+    may end in :0): serve /metrics and the statistics page there (hub.api.web); None: no
+    HTTP port (the metrics are counted all the same, on the result's `metrics`)."""
     settings = settings or Settings()
     owns_reader = not isinstance(engine, Store)
     s = store(settings, engine) if owns_reader else engine
@@ -279,12 +292,18 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
     clock = clock or SystemClock()
     linger = writer_linger or linger_of(settings)
     check_listen(listen, tls, allow_insecure)
+    if http_listen:  # (plain HTTP, bearer tokens in it: on loopback unless allowed)
+        check_listen(http_listen, None, allow_insecure)
     if writer_process and is_sqlite(engine) and not is_sqlite_file(engine):
         raise ValueError("a writer process needs a database file, not an in-memory SQLite")
     wakeup = Wakeup(asyncio.get_running_loop())
     # With a writer process every unary call runs there; the streams served here need no lane.
-    runner = None if writer_process else GroupCommit(s, clock, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe)
+    metrics = Metrics()
+    runner = None if writer_process else GroupCommit(s, clock, lanes=lanes(engine), on_commit=wakeup.notify_threadsafe,
+                                                     on_batch=metrics.observe_batch)
     ctx = context(s, clock, settings, registry)
+    ctx.runs = metrics.runs
+    watch_outbox(metrics, s, clock)
     served_by = servicers(ctx, registry, runner, wakeup)
     # A port is this server's alone (a second hub on it would silently take half the
     # calls), unless the settings make it a cluster's (`hub cluster`: SO_REUSEPORT, the
@@ -300,21 +319,34 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
     if writer_process:
         config = WriterConfig(replace(settings, database_url=engine.url.render_as_string(hide_password=False)),
                               registry, clock, logs.settings(), 64, linger, s.relay)
-        writer = WriterProcess(config, method_names(), wakeup.notify, on_health=serving, hang_after=writer_hang_after)
+        writer = WriterProcess(config, method_names(), wakeup.notify, on_health=serving, hang_after=writer_hang_after,
+                               on_batch=metrics.observe_batch)
         handlers = forwarded_services(writer, registry, served_by)
     else:
         handlers = served(served_by)
     handlers[health.SERVICE_NAME] = handlers_for(health_pb2.DESCRIPTOR.services_by_name["Health"], health_servicer)
     handlers.update(reflection.handlers(SERVICE_NAMES + [health.SERVICE_NAME]))  # v1 and v1alpha
-    serve_on(server, handlers)
+    serve_on(server, instrument(metrics, handlers))  # every call counted, forwarded ones too
+    web = None
     try:
         port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
         if port == 0:
             raise RuntimeError(f"could not bind {listen}")
+        if http_listen:  # bound first: a port in use stops the start before the writer is started
+            try:
+                web = WebServer(WebHub(metrics, registry, LocalCalls(served_by, runner, writer),
+                                       asyncio.get_running_loop()), http_listen)
+            except OSError as err:
+                raise RuntimeError(f"could not bind {http_listen} for /metrics and the statistics page "
+                                   f"(HUB_HTTP_LISTEN; off: none): {err.strerror or err}") from None
         if writer is not None:
             await writer.start()
         await server.start()
+        if web is not None:
+            web.start()
     except BaseException:
+        if web is not None:
+            web.httpd.server_close()
         if writer is not None:
             await writer.stop()
         if runner is not None:
@@ -324,13 +356,27 @@ async def start(engine: sa.Engine | Store, registry: ClientRegistry, listen: str
         raise
     await serving(True)
     log.info("serving", listen=listen, port=port, database=engine.dialect.name,
-             writer_process=writer.pid if writer else None)
+             writer_process=writer.pid if writer else None, http_port=web.port if web else None)
     thread = None
     if dispatcher is not None:
         thread = threading.Thread(target=dispatcher.run_forever, name="hub-dispatcher", daemon=True)
         thread.start()
     return RunningHub(server, port, s, runner, dispatcher, thread, served_by[EventServicer].feed, writer, owns_reader,
-                      ctx)
+                      ctx, metrics, web)
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+
+OUTBOX_METRICS_TTL = 5.0  # seconds a scrape may reuse the outbox figures read before
+
+
+def watch_outbox(metrics: Metrics, s: Store, clock: Clock) -> None:
+    """The outbox's figures for /metrics, read from the database when scraped (the
+    outbox summary OperationsService gives), at most every OUTBOX_METRICS_TTL seconds."""
+    from hub.runtime.transactions import Tx
+    from hub.service import operations
+    metrics.watch_outbox(lambda: Tx(s, clock).read(None, None, operations.outbox_summary), clock.now, DESTINATIONS,
+                         OUTBOX_METRICS_TTL)
 
 
 # ---- a writer process --------------------------------------------------------------------------

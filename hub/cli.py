@@ -74,6 +74,8 @@ def _serve(args) -> int:
         tls = bootstrap.TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), Path(settings.client_ca))
     try:
         bootstrap.check_listen(settings.listen, tls, settings.insecure)
+        if settings.http_listen:  # /metrics and the statistics page: plain HTTP
+            bootstrap.check_listen(settings.http_listen, None, settings.insecure)
     except ValueError as err:
         print(f"hub serve: {err}", file=sys.stderr)
         return 2
@@ -86,11 +88,15 @@ def _serve(args) -> int:
     # of its own: on SQLite a read-only one, which never takes the write lock).
     heads = create_engine(settings.database_url, read_only=True) if settings.audit_head_file else None
 
-    async def main() -> None:
-        hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
-                                    tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
-                                    writer_hang_after=settings.writer_hang_seconds,
-                                    writer_linger=bootstrap.linger_of(settings))
+    async def main() -> int:
+        try:
+            hub = await bootstrap.start(store, registry, settings.listen, settings=settings, dispatcher=dispatcher,
+                                        tls=tls, allow_insecure=settings.insecure, writer_process=writer_process,
+                                        writer_hang_after=settings.writer_hang_seconds,
+                                        writer_linger=bootstrap.linger_of(settings), http_listen=settings.http_listen)
+        except RuntimeError as err:  # a port that cannot be bound (the HTTP port's, the gRPC one's)
+            print(f"hub serve: {err}", file=sys.stderr)
+            return 2
         bootstrap.settle_heap()
         stop, stopped = asyncio.Event(), asyncio.Event()
         publisher = None if heads is None else asyncio.create_task(
@@ -104,11 +110,11 @@ def _serve(args) -> int:
         if publisher is not None:
             await publisher
 
-    asyncio.run(main())
+    code = asyncio.run(main())
     if heads is not None:
         heads.dispose()
     bootstrap.close(store)
-    return 0
+    return code or 0
 
 
 def _clock():
@@ -251,13 +257,21 @@ def _cluster(args) -> int:
     plan = {f"server-{i}": hub + ["serve", "--listen", listen, "--clients", clients, "--dispatch", "off"]
             for i in range(1, args.servers + 1)}
     plan.update({f"dispatcher-{i}": hub + ["dispatch"] for i in range(1, args.dispatchers + 1)})
+    # metrics: each server its own HTTP port (HUB_HTTP_LISTEN's port, the next, ...), so
+    # that Prometheus scrapes each process's /metrics; port 0: each any free one.
+    http = {}
+    if settings.http_listen:
+        host, _, port = settings.http_listen.rpartition(":")
+        http = {f"server-{i}": f"{host}:{int(port) + i - 1 if int(port) else 0}" for i in range(1, args.servers + 1)}
     running: dict[str, subprocess.Popen] = {}
     stopping = False
 
     def start(name: str) -> None:
-        running[name] = subprocess.Popen(plan[name], env=env)
+        running[name] = subprocess.Popen(plan[name], env=dict(env, HUB_HTTP_LISTEN=http[name]) if name in http
+                                         else dict(env, HUB_HTTP_LISTEN="off"))
         print(f"hub cluster: {name} pid {running[name].pid}" + (f" on {listen}" if name.startswith("server")
-                                                                   else ""), flush=True)
+                                                                   else "")
+              + (f", /metrics on {http[name]}" if name in http else ""), flush=True)
 
     def stop(*_) -> None:
         nonlocal stopping

@@ -20,6 +20,7 @@ hub from a Settings, and a writer process gets a copy of its front's.
 | HUB_CONTROL_RUN_CHUNK, HUB_CONTROL_LEASE_SECONDS | 1000, 600 |
 | HUB_AUDIT_HEAD_FILE, HUB_AUDIT_HEAD_SECONDS | -, 60 |
 | HUB_LOG_FILE, HUB_LOG_FORMAT, HUB_LOG_LEVEL | stderr, json unless a terminal, INFO |
+| HUB_HTTP_LISTEN | 127.0.0.1:8080 (/metrics and the statistics page; "" or off: none) |
 """
 from __future__ import annotations
 
@@ -43,6 +44,26 @@ DEFAULT_FINAL_ASSESSMENT_URL = "http://127.0.0.1:8092"
 
 class SettingError(ValueError):
     """A setting that is not valid: its message names the setting."""
+
+
+# ---- the HTTP port (metrics and the statistics page) ---------------------------------------------
+DEFAULT_HTTP_LISTEN = "127.0.0.1:8080"
+
+
+def _http_listen(env: Mapping[str, str]) -> str | None:
+    """HUB_HTTP_LISTEN: host:port of /metrics and the statistics page; unset: the
+    default; empty or "off": no HTTP port."""
+    text = env.get("HUB_HTTP_LISTEN")
+    if text is None:
+        return DEFAULT_HTTP_LISTEN
+    text = text.strip()
+    if text in ("", "off"):
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingError(f"HUB_HTTP_LISTEN must be host:port (or off), not {text!r}")
+    return text
+# ---- (end of the HTTP port) ----------------------------------------------------------------------
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, low: float = 0, high: float = float("inf"),
@@ -100,6 +121,7 @@ class Settings:
     log_file: str | None = None
     log_format: str = ""                   # json, console, or "" (json unless a terminal)
     log_level: str = "INFO"
+    http_listen: str | None = DEFAULT_HTTP_LISTEN  # /metrics and the statistics page; None: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -152,6 +174,7 @@ class Settings:
             log_file=env.get("HUB_LOG_FILE") or None,
             log_format=env.get("HUB_LOG_FORMAT", ""),
             log_level=env.get("HUB_LOG_LEVEL") or "INFO",
+            http_listen=_http_listen(env),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -58,6 +58,9 @@ CLIENTS = [
 
 
 def pytest_configure(config):
+    # metrics: a `hub serve` a test starts as a process opens no HTTP port unless the test
+    # asks for one (the default 127.0.0.1:8080 may be taken on a shared machine).
+    os.environ.setdefault("HUB_HTTP_LISTEN", "off")
     LOG_FILE.write_text("")
     logs.configure(open(LOG_FILE, "a", buffering=1, encoding="utf-8"), json=True, level="DEBUG")
 
@@ -204,9 +207,11 @@ WRITER_PROCESS = os.environ.get("HUB_TEST_WRITER", "inline") == "process"
 class RunningHub:
     def __init__(self, engine, clock: FakeClock, *, tls=None, registry: ClientRegistry | None = None,
                  writer_process: bool = WRITER_PROCESS, writer_linger: Linger = Linger(),
-                 relay: tuple[str, ...] = (), settings=None):
+                 relay: tuple[str, ...] = (), settings=None, http_listen: str | None = None):
         """A hub as hub.bootstrap starts one, on the test's engine; `relay`: the
-        destinations every event also goes to (as HUB_AMQP_URL makes it)."""
+        destinations every event also goes to (as HUB_AMQP_URL makes it);
+        `http_listen` (e.g. 127.0.0.1:0): its HTTP port (/metrics, the statistics page)
+        at `http_url`."""
         from dataclasses import replace
 
         from hub import bootstrap
@@ -221,9 +226,10 @@ class RunningHub:
         registry = registry or ClientRegistry.from_entries(CLIENTS)
         self.running = asyncio.run_coroutine_threadsafe(
             bootstrap.start(self.store, registry, "127.0.0.1:0", settings=settings, clock=clock, tls=tls,
-                            writer_process=writer_process, writer_linger=writer_linger),
+                            writer_process=writer_process, writer_linger=writer_linger, http_listen=http_listen),
             self._loop).result(30)
         self.port = self.running.port
+        self.http_url = f"http://127.0.0.1:{self.running.http_port}" if self.running.http_port else None
         self.address = f"127.0.0.1:{self.port}"
         self.channel = grpc.insecure_channel(self.address)
 

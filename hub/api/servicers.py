@@ -23,6 +23,7 @@ from hub.domain.audit import PURPOSE_LENGTH
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
 from hub.domain.identity import Identity
 from hub.runtime.group_commit import GroupCommit
+from hub.runtime.metrics import RunTracker
 from hub.runtime.status import INTERNAL_ERROR, to_status
 from hub.runtime.transactions import Tx
 from hub.service import audit, cases, catalogue, claims, complaints, decisions, hearings, operations, payments
@@ -151,6 +152,8 @@ class Context:
         self.store, self.clock, self.payments, self.providers = store, clock, payments, providers or {}
         self.final_income, self.settlement = final_income, settlement
         self.register_lookups, self.control = register_lookups, control
+        # metrics: the runs' progress for /metrics (hub.runtime.metrics.RunTracker), set by hub.bootstrap
+        self.runs: RunTracker | None = None
 
 
 async def run_stream(servicer: "_Base", action: str, request, context: grpc.aio.ServicerContext, progress: type,
@@ -158,24 +161,36 @@ async def run_stream(servicer: "_Base", action: str, request, context: grpc.aio.
     """A long run as a server stream: `steps_for(identity)` yields progress dicts, each
     after a transaction of its own, run in a thread and sent as `progress` messages."""
     identity = None
+    tracked = None  # metrics: this run's progress (hub.runtime.metrics.Run)
+    outcome = "CANCELLED"
     with structlog.contextvars.bound_contextvars(rpc=action, request_id=request.request_id or None):
         try:
             identity = servicer.registry.identify(context.invocation_metadata(), context.auth_context())
             authorize(identity, action)
             steps = steps_for(identity)
+            runs = servicer.context.runs
+            tracked = runs.start(action) if runs is not None else None
             while True:
                 step = await asyncio.to_thread(next, steps, None)
                 if step is None:
                     break
+                if tracked is not None:
+                    tracked.step(step)
                 yield progress(**step)
             log.info("rpc", code="OK", client_id=identity.client_id)
+            outcome = "done"
             return
         except HubError as err:
             status = to_status(err)
+            outcome = status.code.name
             log.info("rpc", code=status.code.name, reason=err.reason, error=err.message)
         except Exception:
             log.exception("rpc", code="INTERNAL")
             status = None
+            outcome = "INTERNAL"
+        finally:
+            if tracked is not None:
+                tracked.end(outcome)
     if status is None:
         await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR)
     await context.abort_with_status(status)

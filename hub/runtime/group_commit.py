@@ -125,9 +125,10 @@ def _set_result(future: asyncio.Future, ok: bool, value: Any) -> None:
 
 class GroupCommit:
     def __init__(self, store: Store, clock: Clock, *, lanes: int = 1, max_batch: int = 64,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, on_batch: Callable[[int], None] | None = None):
         self._store, self._clock = store, clock
         self._on_commit = on_commit  # told after every transaction (event streams wake up)
+        self._on_batch = on_batch  # metrics: the calls of every batch run (hub.runtime.metrics)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         # Counters for operators (and tests): transactions, calls, batches that failed.
@@ -204,6 +205,8 @@ class GroupCommit:
             if not run_batch(self._store, self._clock, live, lane):
                 self.fallbacks += 1
             self.service_time.record(len(live), time.perf_counter() - started)
+            if self._on_batch is not None:
+                self._on_batch(len(live))
         # One wake-up of each caller's event loop for the whole batch, not one a call.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:

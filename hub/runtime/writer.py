@@ -41,8 +41,9 @@ Frames (little-endian):
   writer -> front: <IIB body length, call id, status code; body: the response bytes
                    (OK), else <I message length, message (UTF-8), google.rpc.Status
                    bytes (if any). Call id 0 is the writer speaking for itself:
-                   code 0 a batch committed (body: <I the writer's recent time per call
-                   in microseconds, group_commit.ServiceTime), code 1 ready (body:
+                   code 0 a batch committed (body: <II the writer's recent time per call
+                   in microseconds, group_commit.ServiceTime, and the batch's calls, for
+                   the front's metrics), code 1 ready (body:
                    method_table_digest, which covers these layouts too).
 """
 from __future__ import annotations
@@ -75,6 +76,7 @@ log = structlog.get_logger("hub.writer")
 TO_WRITER = struct.Struct("<IIHHHd")
 TO_FRONT = struct.Struct("<IIB")
 _LEN = struct.Struct("<I")
+_COMMITTED = struct.Struct("<II")  # the writer's time per call (microseconds), the batch's calls
 COMMITTED, READY = 0, 1
 _STATUS_DETAILS = "grpc-status-details-bin"
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
@@ -92,7 +94,8 @@ def method_table_digest(names: Sequence[str]) -> bytes:
     has them. A writer started after the hub was upgraded on disk would number them
     differently: the front compares this at the handshake."""
     # The frames' layouts too: a writer that reads them otherwise must be refused as well.
-    return hashlib.sha256(f"{TO_WRITER.format} {TO_FRONT.format} {_LEN.format}\n{chr(10).join(names)}".encode()).digest()
+    return hashlib.sha256(f"{TO_WRITER.format} {TO_FRONT.format} {_LEN.format} {_COMMITTED.format}\n"
+                          f"{chr(10).join(names)}".encode()).digest()
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -320,7 +323,8 @@ class Writer:
                 if not audit.ok:
                     logger.error("could not audit a failed call", exc_info=audit.value)
         if live:  # (calls refused for their deadline opened no transaction)
-            out += _frame(0, COMMITTED, _LEN.pack(min(int(self.service_time.per_call * 1e6), 0xFFFFFFFF)))
+            out += _frame(0, COMMITTED, _COMMITTED.pack(min(int(self.service_time.per_call * 1e6), 0xFFFFFFFF),
+                                                        len(live)))
         return out
 
 
@@ -368,7 +372,8 @@ class WriterProcess:
     """The front's side: starts the writer process, forwards calls, restarts it."""
 
     def __init__(self, config: WriterConfig, names: Sequence[str], on_commit: Callable[[], None],
-                 on_health: Callable[[bool], Awaitable[None]] | None = None, hang_after: float = HANG_AFTER):
+                 on_health: Callable[[bool], Awaitable[None]] | None = None, hang_after: float = HANG_AFTER,
+                 on_batch: Callable[[int], None] | None = None):
         """`config`: what the writer is built from; `names`: what the method numbers mean
         (for the handshake). `on_commit`: a batch committed. `on_health(False)` when the
         writer is lost, `on_health(True)` when a new one is up (the server's health
@@ -377,6 +382,7 @@ class WriterProcess:
         self.config, self.names, self.on_commit = config, list(names), on_commit
         registry = config.registry
         self.on_health = on_health
+        self.on_batch = on_batch  # metrics: the calls of each batch the writer committed
         self.hang_after = hang_after
         self.batches = 0  # transactions the writer reported committed
         self.per_call = 0.0  # the writer's recent time per call (seconds), as it last reported
@@ -467,7 +473,10 @@ class WriterProcess:
             if code == COMMITTED:
                 self.batches += 1
                 if body:
-                    self.per_call = _LEN.unpack(body)[0] / 1e6
+                    per_call, calls = _COMMITTED.unpack(body)
+                    self.per_call = per_call / 1e6
+                    if self.on_batch is not None:
+                        self.on_batch(calls)
                 self.on_commit()
             return
         future = self._pending.get(call_id)

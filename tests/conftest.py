@@ -232,9 +232,10 @@ class RunningHub:
     def as_(self, token: str | None) -> "Client":
         return Client(self.channel, token)
 
-    def as_citizen(self, cpr: str, **assertion) -> "PortalClient":
-        """The citizen portal acting for the citizen `cpr` (a fresh assertion per call)."""
-        return PortalClient(self.channel, cpr, self.clock, **assertion)
+    def as_citizen(self, cpr: str, token: str = "t-portal", **assertion) -> "PortalClient":
+        """The citizen portal (`token`) acting for the citizen `cpr`: a fresh assertion
+        per call, made by mint_assertion(**assertion)."""
+        return PortalClient(self.channel, cpr, self.clock, token, **assertion)
 
 
 class Client:
@@ -322,17 +323,18 @@ def mint_assertion(cpr: str, now: dt.datetime, *, key=None, algorithm: str = "Ed
     import jwt
     issued = issued or now
     body = dict(iss=issuer, aud=audience, sub=cpr, iat=int(issued.timestamp()),
-                exp=int((issued + lifetime).timestamp()), **claims)
+                exp=int((issued + lifetime).timestamp()))
+    body.update(claims)  # (a claim None: left out)
     return jwt.encode({k: v for k, v in body.items() if v is not None}, key or PORTAL_KEY, algorithm=algorithm)
 
 
 class PortalClient(Client):
-    """The citizen portal (token t-portal) with a fresh assertion of `cpr` on every
-    call, minted at the hub's (test) clock's time; `assertion`: mint_assertion's options."""
+    """The citizen portal (`token`) with a fresh assertion of `cpr` on every call,
+    minted at the hub's (test) clock's time; `assertion`: mint_assertion's options."""
 
-    def __init__(self, channel, cpr: str, clock, **assertion):
+    def __init__(self, channel, cpr: str, clock, token: str = "t-portal", **assertion):
         self.cpr, self.clock, self.assertion = cpr, clock, assertion
-        super().__init__(channel, "t-portal")
+        super().__init__(channel, token)
 
     @property
     def metadata(self):

@@ -331,3 +331,54 @@ def test_another_citizens_case_is_not_visible_and_cannot_be_acted_on(hub, backof
     assert all(e.case_id == case.case_id for e in tried)
     assert them.FileComplaint(K.FileComplaintRequest(request_id=rid(), decision_id=decision.decision_id,
                                                      grounds="Min indkomst er lavere.")).case_id == case.case_id
+
+
+# ---- hubctl and the demo portal key ------------------------------------------------------------------
+
+def test_the_demo_portal_key_signs_what_the_demo_clients_file_verifies(capsys):
+    from pathlib import Path
+
+    from clients.cli.hubctl import main
+    root = Path(__file__).resolve().parent.parent
+    cpr = new_cpr()
+    assert main(["citizen", "assert", "--cpr", f"{cpr[:6]}-{cpr[6:]}", "--key",
+                 str(root / "etc" / "dev-portal-key.pem")]) == 0
+    token = capsys.readouterr().out.strip()
+    registry = ClientRegistry.from_file(root / "etc" / "clients.demo.toml")
+    assert registry.assertions.verify("borger.dk", token, dt.datetime.now(dt.timezone.utc)) == cpr
+    assert main(["citizen", "cases", "--cpr", cpr]) == 2  # no key: a usage mistake, said in one line
+    assert "--key" in capsys.readouterr().err
+
+
+def test_hubctl_acts_for_the_citizen(clean_db, tmp_path, capsys):
+    import json
+
+    from clients.cli.hubctl import main
+    from tests.conftest import FakeClock
+    key = tmp_path / "portal-key.pem"
+    key.write_bytes(PORTAL_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+    hub = RunningHub(clean_db, FakeClock(dt.datetime.now(dt.timezone.utc)))  # hubctl signs at the real time
+    try:
+        cpr = new_cpr()
+
+        def hubctl(*args):
+            code = main(["--address", hub.address, "--token", "t-portal", "citizen", *args, "--cpr", cpr,
+                         "--key", str(key)])
+            out = capsys.readouterr()
+            return code, (json.loads(out.out) if code == 0 else out.err)
+
+        code, case = hubctl("apply", "--municipality", "101", "--benefit", "FOLKEPENSION")
+        assert code == 0 and case["cpr"] == cpr and case["channel"] == "CHANNEL_SELF_SERVICE"
+        code, listed = hubctl("cases")
+        assert [c["case_id"] for c in listed["cases"]] == [case["case_id"]]
+        assert listed["cases"][0]["next_steps"][0]["kind"] == "NEXT_STEP_KIND_DECISION"
+        code, shown = hubctl("show", case["case_id"])
+        assert code == 0 and shown["status"] == "CASE_STATUS_CREATED"
+        code, access = hubctl("access")
+        assert {(e["rpc"], e.get("by_citizen", False)) for e in access["entries"]} >= {
+            ("CreateCase", True), ("ListCitizenCases", True), ("GetCitizenCase", True)}
+        code, err = hubctl("show", "no-such-case")
+        assert code == 1 and "NOT_FOUND" in err and cpr not in err
+    finally:
+        hub.stop()

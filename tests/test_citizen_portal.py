@@ -170,9 +170,14 @@ def test_the_cpr_field_is_the_citizens_or_left_out(hub):
         err = rpc_error(call, request)
         assert refused(err) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_THE_CITIZEN")
         assert other not in err.details() and cpr not in err.details()
-    # The portal applies by self-service only.
+    # The portal applies by self-service only, received when the hub receives it (no date
+    # put back into a deadline or a grant's start).
     err = rpc_error(portal.CreateCase, create_req(cpr="", channel=S.CHANNEL_IN_PERSON))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "channel" in details(err)[0]
+    backdated = create_req(cpr="", benefit="FOLKEPENSION")
+    backdated.received_time.FromDatetime(hub.clock.now() - dt.timedelta(days=30))
+    err = rpc_error(portal.CreateCase, backdated)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "received_time" in details(err)[0]
 
 
 # ---- refused assertions ----------------------------------------------------------------------------

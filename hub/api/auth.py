@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import tomllib
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -99,17 +99,17 @@ class ClientRegistry:
         return cls(by_hash, by_cert, revoked, CitizenAssertions(keys, audience or DEFAULT_AUDIENCE))
 
     def citizen_of(self, identity: Identity, metadata: Iterable[tuple[str, str | bytes]] | None,
-                   now: dt.datetime) -> str | None:
+                   clock: Callable[[], dt.datetime]) -> str | None:
         """The CPR of the citizen the call's signed assertion (metadata
-        x-citizen-assertion) names, verified; None when the call carries none. Only a
-        citizen portal acts for a citizen."""
+        x-citizen-assertion) names, verified at `clock()`; None when the call carries
+        none. Only a citizen portal acts for a citizen."""
         token = next((v for k, v in metadata or () if k == ASSERTION_HEADER), None)
         if token is None:
             return None
         if identity.role is not Role.CITIZEN_PORTAL:
             raise PermissionDenied("only a citizen portal acts for a citizen (x-citizen-assertion)",
                                    reason="CITIZEN_ASSERTION_NOT_ALLOWED")
-        return self.assertions.verify(identity.client_id, token, now)
+        return self.assertions.verify(identity.client_id, token, clock())
 
     def identify(self, metadata: Iterable[tuple[str, str | bytes]] | None,
                  auth_context: dict[str, list[bytes]] | None = None) -> Identity:

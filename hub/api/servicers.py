@@ -107,7 +107,7 @@ def rpc(action: str):
                 identity = self.registry.identify(metadata, context.auth_context())
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
                 # The citizen portal: the logged-in citizen its signed assertion names.
-                citizen = self.registry.citizen_of(identity, metadata, self.context.clock.now())
+                citizen = self.registry.citizen_of(identity, metadata, self.context.clock.now)
                 if citizen is not None:
                     identity = identity.acting_for(citizen)
                 purpose = purpose_of(metadata)

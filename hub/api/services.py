@@ -120,7 +120,7 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
             identity = registry.identify(metadata, context.auth_context())
             purpose = purpose_of(metadata)
             # The citizen portal's verified citizen goes to the writer with the call.
-            citizen = registry.citizen_of(identity, metadata, servicer.context.clock.now())
+            citizen = registry.citizen_of(identity, metadata, servicer.context.clock.now)
         except HubError as err:
             # No identity (audited as an attempt without one), or an x-purpose too long.
             status = to_status(err)

@@ -32,9 +32,18 @@ def the_citizen(identity: Identity, requested: str, today: dt.date) -> str:
 
 
 def application(identity: Identity, c: CreateCase, today: dt.date) -> CreateCase:
-    """The portal's application: the logged-in citizen's own, by self-service."""
+    """The portal's application: the logged-in citizen's own, by self-service, received now."""
     cpr = the_citizen(identity, c.cpr, today)
-    return replace(c, cpr=cpr, channel=self_service(c.channel))
+    return replace(c, cpr=cpr, channel=self_service(c.channel), received_at=received_now(c.received_at))
+
+
+def received_now(received_at: dt.datetime | None) -> None:
+    """What the portal sends is received when the hub receives it: a portal may not date
+    an application, an answer or a complaint back (into a deadline, or a grant's start)."""
+    if received_at is not None:
+        raise InvalidArgument([FieldViolation("received_time", "is set by the hub for the citizen portal (leave it "
+                                                               "unset)")])
+    return None
 
 
 def self_service(channel: Channel | None) -> Channel:

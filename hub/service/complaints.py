@@ -14,7 +14,7 @@ from hub.domain import complaints as cp
 from hub.domain import documents, paging
 from hub.domain.audit import AuditEntry
 from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
-from hub.domain.citizen import self_service
+from hub.domain.citizen import received_now, self_service
 from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import (Approval, ApprovalMode, Case, CaseStatus, CaseView, Decision, DecisionSource,
@@ -51,7 +51,7 @@ def _step(uow: UnitOfWork, identity: Identity, complaint_id: str, now: dt.dateti
 def file_complaint(uow: UnitOfWork, identity: Identity, c: cmd.FileComplaint,
                    now: dt.datetime) -> tuple[tuple[cp.Complaint, Case], Case]:
     if identity.role is Role.CITIZEN_PORTAL:  # the logged-in citizen, through the portal
-        c = replace(c, channel=self_service(c.channel))
+        c = replace(c, channel=self_service(c.channel), received_at=received_now(c.received_at))
     received = c.validated(now)
     decision = uow.decisions.get(c.decision_id)
     case = case_in_scope(uow, identity, decision.case_id, for_update=True) if decision else None

@@ -11,7 +11,7 @@ from hub.domain import complaints as cp
 from hub.domain import documents
 from hub.domain import payments as pay
 from hub.domain.errors import FailedPrecondition, NotFound, Violations
-from hub.domain.citizen import self_service
+from hub.domain.citizen import received_now, self_service
 from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import Case, Decision, DecisionStatus, InformationItem, InformationSource
@@ -81,7 +81,7 @@ def start_hearing(uow: UnitOfWork, identity: Identity, c: cmd.StartHearing,
 def record_hearing_response(uow: UnitOfWork, identity: Identity, c: cmd.RecordHearingResponse,
                             now: dt.datetime) -> tuple[cp.Hearing, Case]:
     if identity.role is Role.CITIZEN_PORTAL:  # the logged-in citizen, through the portal
-        c = replace(c, channel=self_service(c.channel))
+        c = replace(c, channel=self_service(c.channel), received_at=received_now(c.received_at))
     received = c.validated(now)
     hearing = uow.hearings.get(c.hearing_id)
     case = case_in_scope(uow, identity, hearing.case_id, for_update=True) if hearing else None

@@ -246,12 +246,17 @@ class RunningHub:
     def as_(self, token: str | None) -> "Client":
         return Client(self.channel, token)
 
+    def as_citizen(self, cpr: str, token: str = "t-portal", **assertion) -> "PortalClient":
+        """The citizen portal (`token`) acting for the citizen `cpr`: a fresh assertion
+        per call, made by mint_assertion(**assertion)."""
+        return PortalClient(self.channel, cpr, self.clock, token, **assertion)
+
 
 class Client:
     """Stubs that send one client's token on every call."""
     def __init__(self, channel, token: str | None):
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
-        from hub.v1 import (audit_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, events_pb2_grpc,
+        from hub.v1 import (audit_pb2_grpc, citizen_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, events_pb2_grpc,
                             operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc,
                             statistics_pb2_grpc)
         self._stubs = dict(cases=cases_pb2_grpc.CaseServiceStub(channel),
@@ -265,7 +270,8 @@ class Client:
                            rules=rules_pb2_grpc.RulesServiceStub(channel),
                            settlement=settlement_pb2_grpc.SettlementServiceStub(channel),
                            control=control_pb2_grpc.ControlServiceStub(channel),
-                           statistics=statistics_pb2_grpc.StatisticsServiceStub(channel))
+                           statistics=statistics_pb2_grpc.StatisticsServiceStub(channel),
+                           citizen=citizen_pb2_grpc.CitizenServiceStub(channel))
         from hub.v1 import billing_pb2_grpc
         self._stubs["billing"] = billing_pb2_grpc.BillingServiceStub(channel)
 
@@ -312,3 +318,47 @@ def caseworker(hub):
 @pytest.fixture
 def borgerservice(hub):
     return hub.as_("t-bs-101")
+
+
+# ---- the citizen portal (issue 28): its signing key and the citizen it acts for --------
+
+from cryptography.hazmat.primitives import serialization as _serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+# The test portal's key pair; the hub knows its public half (the clients file's
+# assertion_public_key of borger.dk).
+PORTAL_KEY = Ed25519PrivateKey.generate()
+for _c in CLIENTS:
+    if _c["id"] == "borger.dk":
+        _c["assertion_public_key"] = PORTAL_KEY.public_key().public_bytes(
+            _serialization.Encoding.PEM, _serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def mint_assertion(cpr: str, now: dt.datetime, *, key=None, algorithm: str = "EdDSA", issuer: str = "borger.dk",
+                   audience: str = "sagshub", lifetime: dt.timedelta = dt.timedelta(minutes=5),
+                   issued: dt.datetime | None = None, **claims) -> str:
+    """A signed assertion of the logged-in citizen, as the portal (a login broker) makes it."""
+    import jwt
+    issued = issued or now
+    body = dict(iss=issuer, aud=audience, sub=cpr, iat=int(issued.timestamp()),
+                exp=int((issued + lifetime).timestamp()))
+    body.update(claims)  # (a claim None: left out)
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, key or PORTAL_KEY, algorithm=algorithm)
+
+
+class PortalClient(Client):
+    """The citizen portal (`token`) with a fresh assertion of `cpr` on every call,
+    minted at the hub's (test) clock's time; `assertion`: mint_assertion's options."""
+
+    def __init__(self, channel, cpr: str, clock, token: str = "t-portal", **assertion):
+        self.cpr, self.clock, self.assertion = cpr, clock, assertion
+        super().__init__(channel, token)
+
+    @property
+    def metadata(self):
+        return self._token_metadata + [("x-citizen-assertion", mint_assertion(self.cpr, self.clock.now(),
+                                                                              **self.assertion))]
+
+    @metadata.setter
+    def metadata(self, value) -> None:  # (Client.__init__: the token)
+        self._token_metadata = value

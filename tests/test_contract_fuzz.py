@@ -38,7 +38,7 @@ from hub.domain.identity import PERMISSIONS, Role
 from hub.v1 import (cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2, operations_pb2,
                     payments_pb2)
 from hub.v1 import billing_pb2
-from tests.conftest import CLIENTS
+from tests.conftest import CLIENTS, mint_assertion
 from tests.dispatch_support import dispatcher, file_adapters
 from tests.helpers import create_req, details, draft_req, finding_on, info_req, period, repay, rid
 from tests.test_payments import report
@@ -543,6 +543,11 @@ class Caller:
         self.codes: dict[str, int] = {}
         self.called: set[str] = set()
         self.authorised = 0  # calls with a token whose role may make them
+        # The citizen portal acts for a citizen of the seed: its calls carry a signed
+        # assertion of that citizen (now and then a broken one), set by the test.
+        self.citizen: str | None = None
+        self.clock = None
+        self._assertions = itertools.count()
 
     def _count(self, c: Call, code: grpc.StatusCode) -> None:
         self.sent += 1
@@ -550,12 +555,27 @@ class Caller:
         self.called.add(c.method.name)
         self.authorised += c.token in permitted_tokens(c.method)
 
+    def _assertion(self, token: str | None) -> list[tuple[str, str]]:
+        """The portal's assertion of its citizen: valid, or every 8th call one of the
+        ways it can be wrong (which the hub refuses UNAUTHENTICATED, never INTERNAL)."""
+        if token != "t-portal" or self.citizen is None:
+            return []
+        now, n = self.clock.now(), next(self._assertions)
+        broken = [lambda: mint_assertion(self.citizen, now)[:-3] + "AAA",
+                  lambda: mint_assertion(self.citizen, now, issued=now - dt.timedelta(hours=1)),
+                  lambda: mint_assertion(self.citizen, now, audience="another-hub"),
+                  lambda: mint_assertion("3213", now), lambda: "not.a.jwt", lambda: "",
+                  lambda: mint_assertion(self.citizen, now, lifetime=dt.timedelta(days=1)),
+                  lambda: mint_assertion(self.citizen, now, key="a shared secret of more than 32 bytes", algorithm="HS256")]
+        value = broken[n // 8 % len(broken)]() if n % 8 == 7 else mint_assertion(self.citizen, now)
+        return [("x-citizen-assertion", value)]
+
     def call_all(self, calls: list[Call]) -> list[Outcome]:
         """Send the calls at once; each one's outcome."""
         pending = []
         for m, token, request, purpose in calls:
             metadata = ([("authorization", f"Bearer {token}")] if token else []) + (
-                [("x-purpose", purpose)] if purpose is not None else [])
+                [("x-purpose", purpose)] if purpose is not None else []) + self._assertion(token)
             fn = self.callables[m.full_name]
             if m.server_streaming:
                 call = fn(request, metadata=metadata, timeout=30)
@@ -648,7 +668,9 @@ def seed_hub(hub, clock, tmp_path) -> tuple[Pools, list[str]]:
     for _ in range(3):  # folkepension: waits for the caseworker
         c, _ = case(benefit="FOLKEPENSION")
         pending.append(bo.SubmitDraftDecision(draft_req(c.case_id, amounts=[period(1_450_000)])).decision)
-    c, fact = case()  # a refusal on register income: waits for a hearing
+    # A refusal on register income: waits for a hearing. The citizen of the first grant
+    # (whose decision gets a complaint below) applied: the portal acts for that citizen.
+    c, fact = case(cpr=cprs[0])
     refusal = bo.SubmitDraftDecision(draft_req(c.case_id, outcome=decisions_pb2.OUTCOME_REFUSED, amounts=[],
                                                decisive_fact_ids=[fact.item_id])).decision
     hearing = bo.StartHearing(decisions_pb2.StartHearingRequest(request_id=rid(), decision_id=refusal.decision_id))
@@ -705,8 +727,8 @@ def harvest_tokens(caller: Caller) -> list[tuple]:
         for token in permitted_tokens(m):
             request = request_class(m)(page_size=1)
             try:
-                answer = caller.callables[m.full_name](request, metadata=[("authorization", f"Bearer {token}")],
-                                                       timeout=30)
+                answer = caller.callables[m.full_name](request, metadata=[("authorization", f"Bearer {token}")]
+                                                       + caller._assertion(token), timeout=30)
             except grpc.RpcError:
                 continue
             if answer.next_page_token:
@@ -719,6 +741,7 @@ def harvest_tokens(caller: Caller) -> list[tuple]:
 def test_no_request_makes_the_hub_answer_internal_or_unknown(hub, clock, tmp_path, capsys):
     pools, cprs = seed_hub(hub, clock, tmp_path)
     caller = Caller(hub.channel)
+    caller.citizen, caller.clock = cprs[0], clock
     harvested = harvest_tokens(caller)
     # Lists the seed fills past one page: their tokens are edited below.
     assert {m.name for m, *_ in harvested} >= {"ListCases", "ListPendingApprovals", "ListPayments",

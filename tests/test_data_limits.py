@@ -114,8 +114,8 @@ def test_live_streams_respect_the_limits(hub, backoffice):
 
 def test_the_citizen_portal_sees_the_status_of_the_citizens_own_cases_only(hub, backoffice):
     from tests.conftest import new_cpr
-    portal = hub.as_("t-portal")
     cpr = new_cpr()
+    portal = hub.as_citizen(cpr)
     mine = [backoffice.CreateCase(create_req(cpr=cpr)), backoffice.CreateCase(create_req(municipality="751", cpr=cpr,
                                                                                          benefit="FOLKEPENSION"))]
     backoffice.AddInformation(info_req(mine[0].case_id))

@@ -1,28 +1,36 @@
 """The whole permission matrix over gRPC: every RPC x every role x a target in scope and
 out of scope by municipality, by benefit and by sensitivity, each with the code the
 permission table and the data limits give. Lists and streams must hold only the
-in-scope target. The number of cells is printed."""
+in-scope target. The number of cells is printed.
+
+The citizen portal acts for one citizen (its signed assertion's): for it, a case of
+another citizen is out of scope too ("other citizen"), and without an assertion its
+citizen calls are UNAUTHENTICATED."""
 from __future__ import annotations
 
 import grpc
 import pytest
 
 from hub.api.auth import ClientRegistry
-from hub.domain.identity import PERMISSIONS, Role
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, control_pb2, decisions_pb2,
-                    events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2, statistics_pb2)
+from hub.domain.identity import CITIZEN_ACTIONS, PERMISSIONS, Role
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, citizen_pb2, common_pb2, complaints_pb2 as K, control_pb2,
+                    decisions_pb2, events_pb2, operations_pb2, payments_pb2 as P, rules_pb2, settlement_pb2, statistics_pb2)
 from hub.v1 import billing_pb2
-from tests.conftest import CLIENTS, RunningHub, new_cpr
+from tests.conftest import CLIENTS, PortalClient, RunningHub, new_cpr
 from tests.helpers import cases_until_heartbeat, create_req, details, draft_req, finding_on, info_req, publish_req, rid
 
 S = common_pb2
 OK = grpc.StatusCode.OK
-SCOPES = ("in", "other municipality", "other benefit", "protected person")
+SCOPES = ("in", "other municipality", "other benefit", "protected person", "other citizen")
 # One client per role, limited alike: municipality 101, housing benefit, up to sensitive data.
 ROLE_CLIENTS = [dict(id=f"m-{r.value}", token=f"t-m-{r.value}", role=r.value, municipalities=["101"],
                      benefits=["BOLIGSTOETTE"], max_sensitivity="sensitive_personal_data") for r in Role]
 # Billing covers every municipality at once: one client per role acting for all of them.
 ALL_CLIENTS = [dict(id=f"a-{r.value}", token=f"t-a-{r.value}", role=r.value, municipalities=["*"]) for r in Role]
+_PORTAL_PEM = next(c for c in CLIENTS if c["id"] == "borger.dk")["assertion_public_key"]
+for _c in ROLE_CLIENTS:
+    if _c["role"] == Role.CITIZEN_PORTAL.value:
+        _c["assertion_public_key"] = _PORTAL_PEM  # (signed with tests.conftest.PORTAL_KEY)
 SETUP = [dict(id="setup-admin", token="t-setup-admin", role="back_office", municipalities=["*"],
               max_sensitivity="protected_person"),
          dict(id="setup-authority", token="t-setup-authority", role="caseworker", municipalities=["*"],
@@ -42,6 +50,8 @@ def _target(admin, cpr, scope, *, state="CREATED"):
     kw = dict(cpr=cpr, municipality="101", benefit="BOLIGSTOETTE")
     if scope == "other municipality":
         kw["municipality"] = "751"
+    elif scope == "other citizen":
+        kw["cpr"] = new_cpr()
     elif scope == "other benefit":
         kw["benefit"] = "FOLKEPENSION"
     elif scope == "protected person":
@@ -63,10 +73,22 @@ def _code(fn):
         return err.code()
 
 
+def out_of_scope(role: Role, scope: str) -> bool:
+    """Another citizen's case is out of scope for the portal only."""
+    return scope != "in" and (scope != "other citizen" or role is Role.CITIZEN_PORTAL)
+
+
 def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     hub = matrix_hub
     admin = hub.as_("t-setup-admin")
     cpr = new_cpr()
+
+    def client_of(role: Role):
+        """The role's client; the portal acting for the citizen `cpr`, the targets' one."""
+        if role is Role.CITIZEN_PORTAL:
+            return hub.as_citizen(cpr, token=f"t-m-{role.value}", issuer=f"m-{role.value}")
+        return hub.as_(f"t-m-{role.value}")
+
     listed_targets = {scope: _target(admin, cpr, scope, state="PENDING")[0].case_id for scope in SCOPES}
     cells = 0
     wrong: list[str] = []
@@ -76,7 +98,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         permitted role gets on the target in its scope."""
         nonlocal cells
         for role in Role:
-            client = hub.as_(f"t-m-{role.value}")
+            client = client_of(role)
             for scope in SCOPES:
                 case, decision = _target(admin, cpr, scope, state=state)
                 got = _code(lambda: call(client, case, decision))
@@ -84,13 +106,13 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
                 authority = action in ("ApproveDecision", "ReturnDraft")
                 if not permitted:
                     want = grpc.StatusCode.PERMISSION_DENIED
-                elif scope == "in":
+                elif not out_of_scope(role, scope):
                     want = in_scope
                 elif action == "CreateCase":
                     want = grpc.StatusCode.PERMISSION_DENIED  # it names what it may not act for
                 else:
                     want = grpc.StatusCode.NOT_FOUND
-                if authority and permitted and scope == "in" and role is not Role.CASEWORKER:
+                if authority and permitted and not out_of_scope(role, scope) and role is not Role.CASEWORKER:
                     want = grpc.StatusCode.PERMISSION_DENIED
                 cells += 1
                 if got != want:
@@ -99,10 +121,14 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     def create(client, case, _):  # the target only gives the scope's parameters
         req = create_req(municipality=case.municipality_code, benefit=case.benefit_code,
                          channel=S.CHANNEL_IN_PERSON, sensitivity=case.sensitivity)
+        if isinstance(client, PortalClient):  # the portal applies for its citizen (the target's), by self-service
+            req.cpr, req.channel = case.cpr, S.CHANNEL_SELF_SERVICE
         client.CreateCase(req)
 
     case_rpc("CreateCase", "CREATED", create)
     case_rpc("GetCase", "CREATED", lambda c, case, _: c.GetCase(cases_pb2.GetCaseRequest(case_id=case.case_id)))
+    case_rpc("GetCitizenCase", "PENDING", lambda c, case, _: c.GetCitizenCase(
+        citizen_pb2.GetCitizenCaseRequest(case_id=case.case_id)))
     case_rpc("AddInformation", "CREATED", lambda c, case, _: c.AddInformation(info_req(case.case_id)))
     case_rpc("WithdrawCase", "CREATED", lambda c, case, _: c.WithdrawCase(
         cases_pb2.WithdrawCaseRequest(request_id=rid(), case_id=case.case_id)))
@@ -131,7 +157,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
     def listing(action, call):
         nonlocal cells
         for role in Role:
-            client = hub.as_(f"t-m-{role.value}")
+            client = client_of(role)
             cells += len(SCOPES)
             try:
                 seen = call(client)
@@ -141,7 +167,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
                 continue
             if role not in PERMISSIONS[action]:
                 wrong.append(f"{action} as {role.value}: allowed, expected PERMISSION_DENIED")
-            leaked = seen & {listed_targets[s] for s in SCOPES[1:]}
+            leaked = seen & {listed_targets[s] for s in SCOPES if out_of_scope(role, s)}
             if leaked or listed_targets["in"] not in seen:
                 wrong.append(f"{action} as {role.value}: in scope seen {listed_targets['in'] in seen}, "
                              f"{len(leaked)} out of scope leaked")
@@ -216,9 +242,9 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "WriteOffClaim": lambda c: c.WriteOffClaim(P.WriteOffClaimRequest(request_id=rid(), claim_id="no-such-claim",
                                                                          reason="gone")),
         "RecordHearingResponse": lambda c: c.RecordHearingResponse(decisions_pb2.RecordHearingResponseRequest(
-            request_id=rid(), hearing_id="no-such-hearing", comments="I disagree", channel=S.CHANNEL_LETTER)),
+            request_id=rid(), hearing_id="no-such-hearing", comments="I disagree", channel=S.CHANNEL_SELF_SERVICE)),
         "FileComplaint": lambda c: c.FileComplaint(K.FileComplaintRequest(
-            request_id=rid(), decision_id="no-such-decision", channel=S.CHANNEL_LETTER, grounds="wrong income")),
+            request_id=rid(), decision_id="no-such-decision", channel=S.CHANNEL_SELF_SERVICE, grounds="wrong income")),
         "DecideLateComplaint": lambda c: c.DecideLateComplaint(K.DecideLateComplaintRequest(
             request_id=rid(), complaint_id="no-such-complaint", decision=K.LATE_COMPLAINT_DECISION_ACCEPTED,
             reason="ill")),
@@ -232,7 +258,7 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
         "GetComplaint": lambda c: c.GetComplaint(K.GetComplaintRequest(complaint_id="no-such-complaint")),
     }
     for role in Role:
-        client = hub.as_(f"t-m-{role.value}")
+        client = client_of(role)
         if role in PERMISSIONS["CreateSubscription"]:
             client.CreateSubscription(events_pb2.CreateSubscriptionRequest(request_id=rid(), name="mine"))
         for action, call in others.items():
@@ -291,8 +317,25 @@ def test_every_rpc_for_every_role_in_and_out_of_scope(matrix_hub, capsys):
             if got != want:
                 wrong.append(f"RunBilling as {role.value}, {scope}: {got}, expected {want}")
 
+    # The portal without an assertion of the logged-in citizen: its citizen calls are
+    # UNAUTHENTICATED (its other calls, the catalogue, are not the citizen's).
+    bare = hub.as_(f"t-m-{Role.CITIZEN_PORTAL.value}")
+    target, _ = _target(admin, cpr, "in")
+    without = {
+        "CreateCase": lambda c: c.CreateCase(create_req(cpr=cpr, channel=S.CHANNEL_SELF_SERVICE)),
+        "GetCitizenCase": lambda c: c.GetCitizenCase(citizen_pb2.GetCitizenCaseRequest(case_id=target.case_id)),
+        "ListCitizenCases": lambda c: c.ListCitizenCases(cases_pb2.ListCitizenCasesRequest(cpr=cpr)),
+        "ListCitizenAccess": lambda c: c.ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(cpr=cpr)),
+        "RecordHearingResponse": missing["RecordHearingResponse"], "FileComplaint": missing["FileComplaint"]}
+    assert set(without) == CITIZEN_ACTIONS
+    for action, call in without.items():
+        got = _code(lambda: call(bare))
+        cells += 1
+        if got != grpc.StatusCode.UNAUTHENTICATED:
+            wrong.append(f"{action} as citizen_portal without an assertion: {got.name}, expected UNAUTHENTICATED")
+
     # Every RPC of the contract is in the matrix, and every one of them is in the table.
-    tested = {"RunBilling", "GetBillingStatement", "CreateCase", "GetCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
+    tested = {"RunBilling", "GetBillingStatement", "CreateCase", "GetCase", "GetCitizenCase", "AddInformation", "WithdrawCase", "RequestRegisterData",
               "SubmitDraftDecision", "ApproveDecision", "ReturnDraft", "ListCases", "ListPendingApprovals",
               "ListCitizenCases", "Subscribe", "StartHearing", "CalculateDraft", "GetSettlement",
               "RecordControlOutcome", "ListControlFindings", *others, *missing}

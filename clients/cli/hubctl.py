@@ -54,6 +54,16 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
     hubctl stats --from 2026-01 --to 2026-06 --as-of 2026-06-30   # the national figures as they stood that day
     hubctl billing run --quarter 2026-Q1                    # bill a quarter that has ended, once
     HUBCTL_TOKEN=demo-manager-101 hubctl billing show --quarter 2026-Q1 --municipality 101
+    # The citizen portal, for the logged-in citizen (a signed assertion per call, made
+    # with the portal's key; etc/dev-portal-key.pem is the DEMO portal's, NOT for production)
+    hubctl citizen assert --cpr 010170-1234 --key etc/dev-portal-key.pem   # print one (a JWT, 5 minutes)
+    export HUBCTL_TOKEN=demo-citizen-portal HUBCTL_CITIZEN=010170-1234 HUBCTL_PORTAL_KEY=etc/dev-portal-key.pem
+    hubctl citizen apply --municipality 101 --benefit FOLKEPENSION   # by self-service, for that citizen
+    hubctl citizen cases                     # the citizen's cases: phase, what happens next and by when
+    hubctl citizen show CASE_ID              # letters, decisions, hearings, complaints, payments, claims
+    hubctl citizen answer HEARING_ID --comments "..."
+    hubctl citizen complain DECISION_ID --grounds "..."
+    hubctl citizen access [--others-only]    # who looked at the citizen's cases
 """
 from __future__ import annotations
 
@@ -70,9 +80,9 @@ import grpc
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.type import date_pb2
 
-from clients.sdk import connect, describe_error
-from hub.v1 import (benefits_pb2, calculation_pb2, cases_pb2, common_pb2, complaints_pb2, control_pb2, decisions_pb2,
-                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
+from clients.sdk import CitizenAssertion, connect, describe_error, mint_citizen_assertion
+from hub.v1 import (audit_pb2, benefits_pb2, calculation_pb2, cases_pb2, citizen_pb2, common_pb2, complaints_pb2,
+                    control_pb2, decisions_pb2, operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
 from hub.v1 import billing_pb2
 
 
@@ -268,6 +278,8 @@ def publish_request(request_id: str, path: str) -> rules_pb2.PublishRuleSetReque
 
 def run(args, hub) -> None:
     rid = args.request_id or str(uuid.uuid4())
+    if args.cmd.startswith("citizen-"):
+        return run_citizen(args, hub, rid)
     c, d, b = hub.cases, hub.decisions, hub.benefits
     match args.cmd:
         case "benefits":
@@ -833,7 +845,96 @@ def parser() -> argparse.ArgumentParser:
     s = _command(dec, "return", "decision-return", "the authority returns a draft to the back office")
     s.add_argument("decision_id", help="the draft")
     s.add_argument("--reason", required=True, help="why")
+    citizen_commands(top)
     return p
+
+
+# ---- the citizen portal (issue 28) ------------------------------------------------------------
+
+def citizen_commands(top) -> None:
+    group = _group(top, "citizen", "the citizen portal, for the logged-in citizen (a signed assertion per call)")
+    s = _command(group, "assert", "citizen-assert", "print a signed assertion of a citizen (a JWT), made with a "
+                 "portal's key, to send as metadata x-citizen-assertion")
+    _citizen_args(s)
+    s = _command(group, "apply", "citizen-apply", "the citizen applies, by self-service")
+    _citizen_args(s)
+    s.add_argument("--municipality", required=True, help="the municipality code")
+    s.add_argument("--benefit", required=True, help="the benefit code")
+    s.add_argument("--statement", action="append", default=[], type=_pair("KEY=VALUE", "rent=6500"),
+                   metavar="KEY=VALUE", help="the application's statement (repeat for more)")
+    s = _command(group, "cases", "citizen-cases", "the citizen's cases: phase, what happens next and by when")
+    _citizen_args(s)
+    _paging(s)
+    s = _command(group, "show", "citizen-show", "one of the citizen's cases: next steps, letters, decisions, "
+                 "hearings, complaints, payments, claims")
+    _citizen_args(s)
+    s.add_argument("case_id", help="the case")
+    s = _command(group, "answer", "citizen-answer", "the citizen answers a hearing on their case")
+    _citizen_args(s)
+    s.add_argument("hearing_id", help="the hearing")
+    s.add_argument("--comments", required=True, help="the citizen's comments")
+    s = _command(group, "complain", "citizen-complain", "the citizen complains of a decision sent to them")
+    _citizen_args(s)
+    s.add_argument("decision_id", help="the decision")
+    s.add_argument("--grounds", required=True, help="why")
+    s = _command(group, "access", "citizen-access", "who has looked at the citizen's cases (the citizen's own "
+                 "looks through the portal marked by_citizen)")
+    _citizen_args(s)
+    s.add_argument("--others-only", action="store_true", help="leave out the citizen's own looks")
+    _paging(s)
+
+
+def _citizen_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--cpr", default=os.environ.get("HUBCTL_CITIZEN", ""),
+                   help="the logged-in citizen's CPR number (or $HUBCTL_CITIZEN)")
+    s.add_argument("--key", "--portal-key", dest="portal_key", default=os.environ.get("HUBCTL_PORTAL_KEY", ""),
+                   help="the portal's private key, PEM (or $HUBCTL_PORTAL_KEY; the demo's: etc/dev-portal-key.pem)")
+    s.add_argument("--portal", default=os.environ.get("HUBCTL_PORTAL", "borger.dk"),
+                   help="the portal's client id, the assertion's issuer (or $HUBCTL_PORTAL; default borger.dk)")
+    s.add_argument("--audience", default="sagshub", help="the hub's name in the assertion (default sagshub)")
+    s.add_argument("--lifetime", type=int, default=300, help="seconds the assertion is valid (at most 600)")
+
+
+def citizen_assertion(args) -> CitizenAssertion:
+    """The citizen's assertion from the command line; UsageError if it cannot be made."""
+    if not args.cpr or not args.portal_key:
+        raise UsageError(f"hubctl citizen: give --cpr (or HUBCTL_CITIZEN) and --key (or HUBCTL_PORTAL_KEY)")
+    try:
+        pem = open(args.portal_key, "rb").read()
+    except OSError as err:
+        raise UsageError(f"hubctl citizen: cannot read {args.portal_key}: {err.strerror}") from None
+    made = CitizenAssertion(pem, args.portal, args.cpr, audience=args.audience, lifetime=args.lifetime)
+    try:
+        made()
+    except ValueError as err:
+        raise UsageError(f"hubctl citizen: {args.portal_key}: {err}") from None
+    return made
+
+
+def run_citizen(args, hub, rid: str) -> None:
+    match args.cmd:
+        case "citizen-apply":
+            statement = struct_pb2.Struct()
+            statement.update({k: _json_or_text(v) for k, v in args.statement})
+            _print(hub.cases.CreateCase(cases_pb2.CreateCaseRequest(
+                request_id=rid, municipality_code=args.municipality, benefit_code=args.benefit,
+                channel=common_pb2.CHANNEL_SELF_SERVICE, applicant_statement=statement)))
+        case "citizen-cases":
+            _print(hub.cases.ListCitizenCases(cases_pb2.ListCitizenCasesRequest(page_size=args.page_size,
+                                                                                page_token=args.page_token)))
+        case "citizen-show":
+            _print(hub.citizen.GetCitizenCase(citizen_pb2.GetCitizenCaseRequest(case_id=args.case_id)))
+        case "citizen-answer":
+            _print(hub.decisions.RecordHearingResponse(decisions_pb2.RecordHearingResponseRequest(
+                request_id=rid, hearing_id=args.hearing_id, comments=args.comments,
+                channel=common_pb2.CHANNEL_SELF_SERVICE)))
+        case "citizen-complain":
+            _print(hub.complaints.FileComplaint(complaints_pb2.FileComplaintRequest(
+                request_id=rid, decision_id=args.decision_id, grounds=args.grounds,
+                channel=common_pb2.CHANNEL_SELF_SERVICE)))
+        case "citizen-access":
+            _print(hub.audit.ListCitizenAccess(audit_pb2.ListCitizenAccessRequest(
+                others_only=args.others_only, page_size=args.page_size, page_token=args.page_token)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -874,12 +975,22 @@ def _main(argv: list[str] | None) -> int:
             return 1
         print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2, ensure_ascii=False))
         return 0
+    assertion = None
+    if args.cmd.startswith("citizen-"):
+        try:
+            assertion = citizen_assertion(args)
+        except UsageError as err:
+            print(err, file=sys.stderr)
+            return 2
+        if args.cmd == "citizen-assert":
+            print(assertion())
+            return 0
     if not args.token and not args.cert:
         print("hubctl: give --token (or HUBCTL_TOKEN; see etc/clients.demo.toml) or --ca/--cert/--key",
               file=sys.stderr)
         return 2
     try:
-        hub = connect(args.address, args.token, ca=args.ca, cert=args.cert, key=args.key)
+        hub = connect(args.address, args.token, ca=args.ca, cert=args.cert, key=args.key, assertion=assertion)
     except OSError as err:
         print(f"hubctl: cannot read {err.filename}: {err.strerror}", file=sys.stderr)
         return 2

@@ -1,23 +1,33 @@
 """A small SDK over the hub.v1 contract: a channel with the caller's token on every
-call, and readable errors. Uses nothing but the generated stubs."""
+call, and readable errors. Uses nothing but the generated stubs.
+
+A citizen portal (role citizen_portal) also sends, on every call, its signed assertion
+of the logged-in citizen: `connect(..., assertion=CitizenAssertion(key_pem, portal_id,
+cpr))` (see the README, "For citizen portals")."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hub.v1 import (benefits_pb2_grpc, cases_pb2_grpc, complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc,
-                    events_pb2_grpc, operations_pb2_grpc, payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc,
-                    statistics_pb2_grpc)
-from hub.v1 import billing_pb2_grpc
+from hub.v1 import (audit_pb2_grpc, benefits_pb2_grpc, billing_pb2_grpc, cases_pb2_grpc, citizen_pb2_grpc,
+                    complaints_pb2_grpc, control_pb2_grpc, decisions_pb2_grpc, events_pb2_grpc, operations_pb2_grpc,
+                    payments_pb2_grpc, rules_pb2_grpc, settlement_pb2_grpc, statistics_pb2_grpc)
 
 
 def _token_interceptor(token: str):
+    return _metadata_interceptor(lambda: [("authorization", f"Bearer {token}")])
+
+
+def _metadata_interceptor(extra: Callable[[], list[tuple[str, str]]]):
+    """Adds `extra()` to every call's metadata (evaluated per call)."""
     class _Add(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
         def _with(self, details):
-            md = list(details.metadata or ()) + [("authorization", f"Bearer {token}")]
+            md = list(details.metadata or ()) + extra()
             return details._replace(metadata=md)
 
         def intercept_unary_unary(self, continuation, details, request):
@@ -81,14 +91,25 @@ class Hub:
         """Subscription billing: RunBilling (a quarter, once), GetBillingStatement."""
         return billing_pb2_grpc.BillingServiceStub(self.channel)
 
+    @property
+    def audit(self) -> audit_pb2_grpc.AuditServiceStub:
+        return audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    @property
+    def citizen(self) -> citizen_pb2_grpc.CitizenServiceStub:
+        """The citizen's own case (a citizen portal, with an assertion: see connect)."""
+        return citizen_pb2_grpc.CitizenServiceStub(self.channel)
+
     def close(self) -> None:
         self.channel.close()
 
 
 def connect(address: str, token: str = "", *, ca: str | None = None, cert: str | None = None,
-            key: str | None = None) -> Hub:
+            key: str | None = None, assertion: Callable[[], str] | None = None) -> Hub:
     """With `ca`, `cert` and `key` (PEM files): mTLS, and the certificate is the
-    identity. Otherwise plaintext with a bearer token, for loopback use."""
+    identity. Otherwise plaintext with a bearer token, for loopback use. `assertion`
+    (a citizen portal): gives the signed assertion of the logged-in citizen each call
+    carries (metadata x-citizen-assertion), e.g. a CitizenAssertion."""
     if ca:
         from pathlib import Path
         creds = grpc.ssl_channel_credentials(Path(ca).read_bytes(), Path(key).read_bytes() if key else None,
@@ -98,7 +119,58 @@ def connect(address: str, token: str = "", *, ca: str | None = None, cert: str |
         channel = grpc.insecure_channel(address)
     if token:
         channel = grpc.intercept_channel(channel, _token_interceptor(token))
+    if assertion is not None:
+        channel = grpc.intercept_channel(channel, _metadata_interceptor(
+            lambda: [(CITIZEN_ASSERTION_HEADER, assertion())]))
     return Hub(channel)
+
+
+# ---- the citizen portal's signed assertion (issue 28) --------------------------------------
+
+CITIZEN_ASSERTION_HEADER = "x-citizen-assertion"
+
+
+def mint_citizen_assertion(private_key_pem: bytes, portal: str, cpr: str, *, audience: str = "sagshub",
+                           lifetime: int = 300, now: float | None = None) -> str:
+    """A signed assertion of the logged-in citizen, as the hub verifies it: a JWT signed
+    with the portal's private key (Ed25519: EdDSA, EC P-256: ES256), `iss` the portal's
+    client id, `aud` the hub, `sub` the citizen's CPR number, `iat` now and `exp` at
+    most 600 s later (`lifetime` seconds). In production the login broker's session
+    (MitID / NemLog-in) is what the portal vouches for; keep the key in the portal."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    key = load_pem_private_key(private_key_pem, password=None)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        algorithm = "EdDSA"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        algorithm = "ES256"
+    else:
+        raise ValueError("the portal's key must be an Ed25519 or EC P-256 private key (PEM)")
+    issued = int(time.time() if now is None else now)
+    return jwt.encode(dict(iss=portal, aud=audience, sub=cpr, iat=issued, exp=issued + lifetime), key,
+                      algorithm=algorithm)
+
+
+@dataclass
+class CitizenAssertion:
+    """The logged-in citizen's assertion for every call of a portal's channel, minted
+    afresh when the last one is within a minute of expiring."""
+    private_key_pem: bytes
+    portal: str
+    cpr: str = field(repr=False)  # (never in a repr, so never in a log)
+    audience: str = "sagshub"
+    lifetime: int = 300
+    _token: str = field(default="", repr=False)
+    _until: float = field(default=0.0, repr=False)
+
+    def __call__(self) -> str:
+        now = time.time()
+        if now > self._until - 60:
+            self._token = mint_citizen_assertion(self.private_key_pem, self.portal, self.cpr,
+                                                 audience=self.audience, lifetime=self.lifetime, now=now)
+            self._until = now + self.lifetime
+        return self._token
 
 
 def describe_error(err: grpc.RpcError) -> str:

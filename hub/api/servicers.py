@@ -18,6 +18,7 @@ import structlog
 
 from hub.api import convert
 from hub.api.auth import ClientRegistry
+from hub.api.citizen_view import access_entry_out, case_status_out
 from hub.domain import commands as cmd
 from hub.domain.audit import PURPOSE_LENGTH
 from hub.domain.errors import FieldViolation, HubError, InvalidArgument, NotRun
@@ -106,6 +107,10 @@ def rpc(action: str):
             try:
                 identity = self.registry.identify(metadata, context.auth_context())
                 bound.update(structlog.contextvars.bind_contextvars(client_id=identity.client_id))
+                # The citizen portal: the logged-in citizen its signed assertion names.
+                citizen = self.registry.citizen_of(identity, metadata, self.context.clock.now)
+                if citizen is not None:
+                    identity = identity.acting_for(citizen)
                 purpose = purpose_of(metadata)
                 left = context.time_remaining()  # seconds, None without a deadline
                 response = await self.runner.run(invoke, fn, self, request, identity, purpose,
@@ -281,11 +286,8 @@ class CaseServicer(_Base, cases_pb2_grpc.CaseServiceServicer):
     def ListCitizenCases(self, tx, request, identity, purpose):
         found, token = tx.read(identity, "ListCitizenCases", cases.list_citizen_cases, request.cpr, request.page_size,
                                request.page_token)
-        return cases_pb2.ListCitizenCasesResponse(cases=[cases_pb2.CitizenCaseStatus(
-            case_id=c.case_id, municipality_code=c.municipality_code, benefit_code=c.benefit_code,
-            status=convert.status_out(c.status), received_time=convert.ts_out(c.received_at),
-            processing_deadline=convert.ts_out(c.processing_deadline), updated_time=convert.ts_out(c.updated_at))
-            for c in found], next_page_token=token)
+        return cases_pb2.ListCitizenCasesResponse(cases=[case_status_out(c, steps) for c, steps in found],
+                                                  next_page_token=token)
 
     @rpc("ListOverdue")
     def ListOverdue(self, tx, request, identity, purpose):
@@ -394,8 +396,8 @@ class AuditServicer(_Base, audit_pb2_grpc.AuditServiceServicer):
     @rpc("ListCitizenAccess")
     def ListCitizenAccess(self, tx, request, identity, purpose):
         rows, token = tx.read(identity, "ListCitizenAccess", audit.list_citizen_access, request.cpr,
-                              request.page_size, request.page_token)
-        return audit_pb2.ListAuditEntriesResponse(entries=[convert.audit_entry_out(r) for r in rows],
+                              request.page_size, request.page_token, others_only=request.others_only)
+        return audit_pb2.ListAuditEntriesResponse(entries=[access_entry_out(r) for r in rows],
                                                   next_page_token=token)
 
 

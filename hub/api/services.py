@@ -21,14 +21,15 @@ from hub.runtime.status import to_status
 from hub.runtime.writer import STATUS_DETAILS, WriterGone, WriterMethod, WriterProcess, answer_status
 from hub.api.servicers import (record_refusal, AuditServicer, BenefitCatalogueServicer, CaseServicer, ComplaintServicer,
                                DecisionServicer, OperationsServicer, PaymentServicer)
+from hub.api.citizen import CitizenServicer
 from hub.api.control import ControlServicer
 from hub.api.rules import RulesServicer
 from hub.api.settlement import SettlementServicer
 from hub.api.statistics import StatisticsServicer
 from hub.api.streams import EventServicer
 from hub.api.billing import BillingServicer
-from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, complaints_pb2, control_pb2, decisions_pb2, events_pb2,
-                    operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
+from hub.v1 import (audit_pb2, benefits_pb2, cases_pb2, citizen_pb2, complaints_pb2, control_pb2, decisions_pb2,
+                    events_pb2, operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
 from hub.v1 import billing_pb2
 
 
@@ -53,6 +54,8 @@ SERVICES: list[Service] = [
     # Subscription billing (issue 28).
     Service(billing_pb2.DESCRIPTOR.services_by_name["BillingService"], BillingServicer),
 ]
+# The citizen's own case (issue 28): the citizen portal, for the logged-in citizen.
+SERVICES.append(Service(citizen_pb2.DESCRIPTOR.services_by_name["CitizenService"], CitizenServicer))
 SERVICE_NAMES = [s.descriptor.full_name for s in SERVICES]
 
 
@@ -118,10 +121,12 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
     """`servicer` (the front's) audits a call refused here, `request` its message type."""
     async def handler(payload: bytes, context: grpc.aio.ServicerContext) -> bytes:
         metadata = context.invocation_metadata() or ()
-        identity = None
+        identity = citizen = None
         try:
             identity = registry.identify(metadata, context.auth_context())
             purpose = purpose_of(metadata)
+            # The citizen portal's verified citizen goes to the writer with the call.
+            citizen = registry.citizen_of(identity, metadata, servicer.context.clock.now)
         except HubError as err:
             # No identity (audited as an attempt without one), or an x-purpose too long.
             status = to_status(err)
@@ -137,7 +142,7 @@ def _forwarder(writer: WriterProcess, registry: ClientRegistry, method_no: int, 
         left = context.time_remaining()  # seconds, None without a deadline
         try:
             code, body = await writer.call(method_no, identity, purpose, payload,
-                                           None if left is None else time.monotonic() + left)
+                                           None if left is None else time.monotonic() + left, citizen=citizen)
         except NotRun as err:
             status = to_status(err)
             log.info("rpc", rpc=action, client_id=identity.client_id, code=status.code.name, reason=err.reason,

@@ -6,7 +6,7 @@ applied to every read and every list by the service layer."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from hub.domain.model import Case, Sensitivity
@@ -20,7 +20,7 @@ class Role(str, enum.Enum):
     PAYMENT_PROVIDER = "payment_provider"
     VENDOR_SYSTEM = "vendor_system"
     OPERATOR = "operator"
-    CITIZEN_PORTAL = "citizen_portal"  # acts for the citizen whose CPR it presents
+    CITIZEN_PORTAL = "citizen_portal"  # acts for the logged-in citizen its signed assertion names
     RULE_ADMINISTRATOR = "rule_administrator"  # publishes the benefits' rule sets (the rates)
     MANAGER = "manager"  # a municipality's management: reads statistics and billing, acts on no case
 
@@ -108,6 +108,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GetBillingStatement": frozenset({_R.MANAGER, _R.ECONOMY_SYSTEM, _R.BACK_OFFICE, _R.OPERATOR}),
 }
 
+# The citizen's own case (issue 28). The citizen portal acts for one citizen at a time,
+# the one its signed assertion names (hub.api.auth verifies it, Identity.citizen holds
+# the CPR): these actions it may take only with one, and only on that citizen's cases
+# (hub.service.access.authorize, case_in_scope). Its reads of the citizen's cases are
+# in the audit log like anyone's; ListCitizenAccess shows them as the citizen's own.
+CITIZEN_ACTIONS = frozenset({"ListCitizenCases", "ListCitizenAccess", "GetCitizenCase", "CreateCase",
+                             "RecordHearingResponse", "FileComplaint"})
+PERMISSIONS["GetCitizenCase"] = frozenset({_R.CITIZEN_PORTAL})
+for _action in ("CreateCase", "RecordHearingResponse", "FileComplaint"):
+    PERMISSIONS[_action] = PERMISSIONS[_action] | {_R.CITIZEN_PORTAL}
+
 # Only the authority's own people add discretionary assessments ("skøn").
 DISCRETION_ROLES = frozenset({_R.CASEWORKER, _R.BORGERSERVICE})
 
@@ -123,6 +134,13 @@ class Identity:
     # case sensitivity this client may see.
     benefits: frozenset[str] | None = None
     max_sensitivity: Sensitivity = Sensitivity.SENSITIVE_PERSONAL_DATA
+    # The citizen portal only: the CPR of the logged-in citizen it acts for in this call,
+    # from a verified assertion (None: none presented). Never in a repr, so never logged.
+    citizen: str | None = field(default=None, repr=False)
+
+    def acting_for(self, cpr: str) -> "Identity":
+        """This client acting for the citizen `cpr` (proven by a verified assertion)."""
+        return replace(self, citizen=cpr)
 
     def may(self, action: str) -> bool:
         return self.role in PERMISSIONS.get(action, frozenset())

@@ -11,6 +11,7 @@ reading use case (which may audit what it showed) and commits. The use cases
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +48,10 @@ class Tx:
         """Run `use_case(uow, identity, *args, now)` once per (client, request_id) and
         return its answer encoded: the stored one on a retry with the same content."""
         authorize(identity, action)
+        if identity.citizen is not None:
+            # A portal's request ids are its own, whichever citizen it acts for: the same
+            # request for another citizen is another request (and never gets this one's answer).
+            fingerprint = hashlib.sha256(f"{fingerprint} {identity.citizen}".encode()).hexdigest()
 
         def attempt() -> bytes:
             with self.unit() as uow:

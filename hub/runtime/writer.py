@@ -34,10 +34,12 @@ allows is refused by the front at once (RESOURCE_EXHAUSTED), from the number of 
 the writer holds and the time per call it last reported (hub.runtime.group_commit.admit).
 
 Frames (little-endian):
-  front -> writer: <IIHHHd body length, call id, method number, identity number,
-                   purpose length, deadline (time.monotonic() seconds: CLOCK_MONOTONIC,
-                   one clock for every process of the host; 0: none); body: purpose
-                   (UTF-8), request bytes.
+  front -> writer: <IIHHHBd body length, call id, method number, identity number,
+                   purpose length, citizen length, deadline (time.monotonic() seconds:
+                   CLOCK_MONOTONIC, one clock for every process of the host; 0: none);
+                   body: purpose (UTF-8), citizen (the CPR of the citizen a citizen
+                   portal acts for, from the assertion the front verified; ASCII),
+                   request bytes.
   writer -> front: <IIB body length, call id, status code; body: the response bytes
                    (OK), else <I message length, message (UTF-8), google.rpc.Status
                    bytes (if any). Call id 0 is the writer speaking for itself:
@@ -73,7 +75,7 @@ from hub.store.uow import Store
 
 log = structlog.get_logger("hub.writer")
 
-TO_WRITER = struct.Struct("<IIHHHd")
+TO_WRITER = struct.Struct("<IIHHHBd")
 TO_FRONT = struct.Struct("<IIB")
 _LEN = struct.Struct("<I")
 _COMMITTED = struct.Struct("<II")  # the writer's time per call (microseconds), the batch's calls
@@ -265,15 +267,18 @@ class Writer:
     def _parse(self, buf: bytearray) -> tuple[list[_Call], bytearray, int]:
         calls, refused, pos, n = [], bytearray(), 0, len(buf)
         while n - pos >= TO_WRITER.size:
-            length, call_id, method_no, identity_no, purpose_len, deadline = TO_WRITER.unpack_from(buf, pos)
+            length, call_id, method_no, identity_no, purpose_len, citizen_len, deadline = TO_WRITER.unpack_from(buf,
+                                                                                                            pos)
             start, end = pos + TO_WRITER.size, pos + TO_WRITER.size + length
             if end > n:
                 break
             pos = end
             method, identity = self.methods[method_no], self.identities[identity_no]
             purpose = bytes(buf[start:start + purpose_len]).decode() if purpose_len else None
+            if citizen_len:
+                identity = identity.acting_for(bytes(buf[start + purpose_len:start + purpose_len + citizen_len]).decode())
             try:
-                request = method.parse(bytes(buf[start + purpose_len:end]))
+                request = method.parse(bytes(buf[start + purpose_len + citizen_len:end]))
             except InvalidArgument as err:  # unparsable, or a text with a NUL
                 log.info("rpc", rpc=method.action, client_id=identity.client_id, code="INVALID_ARGUMENT",
                          error=err.message)
@@ -442,7 +447,7 @@ class WriterProcess:
         return ours, process
 
     async def call(self, method_no: int, identity, purpose: str | None, payload: bytes,
-                   deadline: float | None = None) -> tuple[int, bytes]:
+                   deadline: float | None = None, *, citizen: str | None = None) -> tuple[int, bytes]:
         """Forward one call; returns (status code, body). Raises WriterGone, or
         DeadlineExceeded / ResourceExhausted when a call with a `deadline`
         (time.monotonic()) could not start in time behind the calls the writer holds."""
@@ -460,9 +465,10 @@ class WriterProcess:
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         p = purpose.encode() if purpose else b""
-        self._transport.write(TO_WRITER.pack(len(p) + len(payload), call_id, method_no,
-                                             self.identity_numbers[id(identity)], len(p), deadline or 0.0)
-                              + p + payload)
+        c = citizen.encode() if citizen else b""
+        self._transport.write(TO_WRITER.pack(len(p) + len(c) + len(payload), call_id, method_no,
+                                             self.identity_numbers[id(identity)], len(p), len(c), deadline or 0.0)
+                              + p + c + payload)
         try:
             return await future
         finally:

@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from hub.domain import municipalities
-from hub.domain.errors import NotFound, PermissionDenied
-from hub.domain.identity import Identity
+from hub.domain.errors import NotFound, PermissionDenied, Unauthenticated
+from hub.domain.identity import CITIZEN_ACTIONS, Identity, Role
 from hub.domain.model import Authority, AuthorityKind, Case, Event, Sensitivity, authority_from_key
 from hub.store.uow import UnitOfWork
 
@@ -17,6 +17,9 @@ def authorize(identity: Identity, action: str) -> None:
     if not identity.may(action):
         raise PermissionDenied(f"role {identity.role.value} may not call {action}",
                                reason="ROLE_NOT_PERMITTED", metadata={"action": action})
+    if identity.role is Role.CITIZEN_PORTAL and identity.citizen is None and action in CITIZEN_ACTIONS:
+        raise Unauthenticated(f"{action} from the citizen portal needs the logged-in citizen's signed assertion "
+                              f"(metadata x-citizen-assertion)", reason="CITIZEN_ASSERTION_MISSING")
 
 
 def check_limits(identity: Identity, benefit_code: str, sensitivity: Sensitivity | None) -> None:
@@ -31,10 +34,15 @@ def check_limits(identity: Identity, benefit_code: str, sensitivity: Sensitivity
 
 def case_in_scope(uow: UnitOfWork, identity: Identity, case_id: str, *, for_update: bool = False) -> Case:
     case = uow.cases.get(case_id, for_update=for_update) if case_id else None
-    if case is None or not identity.scope.sees(case):
+    if case is None or not identity.scope.sees(case) or not _the_citizens(identity, case):
         # Out of scope looks exactly like absent: existence is not revealed.
         raise NotFound("case not found", reason="CASE_NOT_FOUND", metadata={"case_id": case_id})
     return case
+
+
+def _the_citizens(identity: Identity, case: Case) -> bool:
+    """The citizen portal sees and acts on the cases of the citizen it acts for, no other."""
+    return identity.role is not Role.CITIZEN_PORTAL or (identity.citizen is not None and case.cpr == identity.citizen)
 
 
 def require_authority(identity: Identity, case: Case, what: str) -> None:

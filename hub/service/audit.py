@@ -51,10 +51,13 @@ def list_audit_entries(uow: UnitOfWork, identity: Identity, case_id: str, client
 
 
 def list_citizen_access(uow: UnitOfWork, identity: Identity, cpr: str, page_size: int, page_token: str,
-                        now: dt.datetime) -> tuple[list[dict], str]:
-    cpr, size = citizen_request(cpr, page_size, now)
-    qhash = paging.query_hash(identity.client_id, "citizen-access", cpr)
-    return _page(uow, identity, "ListCitizenAccess", qhash, page_token, size, cpr, dict(cpr=cpr), now)
+                        now: dt.datetime, *, others_only: bool = False) -> tuple[list[dict], str]:
+    """Who looked at the logged-in citizen's cases (the assertion's citizen), their own
+    looks through the portal included unless `others_only`."""
+    cpr, size = citizen_request(identity, cpr, page_size, now)
+    qhash = paging.query_hash(identity.client_id, "citizen-access", cpr, *(("others-only",) if others_only else ()))
+    filters = dict(cpr=cpr, others_only=True) if others_only else dict(cpr=cpr)
+    return _page(uow, identity, "ListCitizenAccess", qhash, page_token, size, cpr, filters, now)
 
 
 def _page(uow: UnitOfWork, identity: Identity, action: str, qhash: str, page_token: str, size: int,

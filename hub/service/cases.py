@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 
 from hub.domain import commands as cmd
-from hub.domain import cpr as cpr_rules
+from hub.domain import citizen as citizen_rules
 from hub.domain import paging
 from hub.domain.audit import AuditEntry
 from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied, Violations
-from hub.domain.identity import DISCRETION_ROLES, Identity
+from hub.domain.identity import DISCRETION_ROLES, Identity, Role
 from hub.domain.model import (Case, CaseStatus, CaseView, DecisionStatus, InformationItem, StatusChange, origin_of)
 from hub.domain.ids import new_id
 from hub.ports import INCOME_REGISTER
 from hub.ports import messages as msg
-from hub.service import intake, payments
+from hub.service import citizen, intake, payments
 from hub.service.access import case_in_scope, check_limits, event
 from hub.service.steps import attach_information, move_case
 from hub.store.uow import UnitOfWork
@@ -34,6 +34,8 @@ def view(uow: UnitOfWork, case: Case, *, with_payments: bool = False) -> CaseVie
 
 
 def create_case(uow: UnitOfWork, identity: Identity, c: cmd.CreateCase, now: dt.datetime) -> tuple[CaseView, Case]:
+    if identity.role is Role.CITIZEN_PORTAL:  # the logged-in citizen applies, by self-service
+        c = citizen_rules.application(identity, c, now.date())
     c = c.validated(now)
     if not identity.covers_municipality(c.municipality_code):
         raise PermissionDenied("this client does not act for that municipality", reason="MUNICIPALITY_OUT_OF_SCOPE",
@@ -85,23 +87,23 @@ def list_cases(uow: UnitOfWork, identity: Identity, f: cmd.CaseFilter, size: int
     return [c for _, c in page], paging.encode(page[-1][0], qhash) if len(rows) > size else ""
 
 
-def citizen_request(cpr: str, page_size: int, now: dt.datetime) -> tuple[str, int]:
-    """The citizen portal's requests: a valid CPR (normalised), a page size."""
+def citizen_request(identity: Identity, cpr: str, page_size: int, now: dt.datetime) -> tuple[str, int]:
+    """The citizen portal's requests: the logged-in citizen (the assertion's CPR; a
+    deprecated `cpr` in the request must be the same), a page size."""
+    cpr = citizen_rules.the_citizen(identity, cpr, now.date())
     v = Violations()
-    problem = cpr_rules.problem(cpr, now.date())
-    if problem:
-        v.add("cpr", problem)
     size = cmd.page_size(v, page_size)
     v.raise_if_any()
-    return cpr_rules.normalise(cpr) or "", size
+    return cpr, size
 
 
 def list_citizen_cases(uow: UnitOfWork, identity: Identity, cpr: str, size: int, page_token: str,
-                       now: dt.datetime) -> tuple[list[Case], str]:
-    """The citizen portal: one citizen's own cases (their status only, in the servicer)."""
-    cpr, size = citizen_request(cpr, size, now)
-    return list_cases(uow, identity, cmd.CaseFilter(cpr=cpr), size, page_token, "citizen portal", now,
-                      action="ListCitizenCases")
+                       now: dt.datetime) -> tuple[list[tuple[Case, tuple]], str]:
+    """The citizen portal: the logged-in citizen's own cases, each with what happens next."""
+    cpr, size = citizen_request(identity, cpr, size, now)
+    found, token = list_cases(uow, identity, cmd.CaseFilter(cpr=cpr), size, page_token, "citizen portal", now,
+                              action="ListCitizenCases")
+    return [(c, citizen.steps_of(uow, c, now)) for c in found], token
 
 
 def add_information(uow: UnitOfWork, identity: Identity, c: cmd.AddInformation,

@@ -6,6 +6,7 @@ and what is overdue, for the authority and the back office."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any, Callable
 
 from hub.domain import commands as cmd
@@ -13,7 +14,8 @@ from hub.domain import complaints as cp
 from hub.domain import documents, paging
 from hub.domain.audit import AuditEntry
 from hub.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
-from hub.domain.identity import Identity
+from hub.domain.citizen import received_now, self_service
+from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import (Approval, ApprovalMode, Case, CaseStatus, CaseView, Decision, DecisionSource,
                               DecisionStatus)
@@ -48,6 +50,8 @@ def _step(uow: UnitOfWork, identity: Identity, complaint_id: str, now: dt.dateti
 
 def file_complaint(uow: UnitOfWork, identity: Identity, c: cmd.FileComplaint,
                    now: dt.datetime) -> tuple[tuple[cp.Complaint, Case], Case]:
+    if identity.role is Role.CITIZEN_PORTAL:  # the logged-in citizen, through the portal
+        c = replace(c, channel=self_service(c.channel), received_at=received_now(c.received_at))
     received = c.validated(now)
     decision = uow.decisions.get(c.decision_id)
     case = case_in_scope(uow, identity, decision.case_id, for_update=True) if decision else None

@@ -4,13 +4,15 @@ deadline passes, unless the draft names an exception."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from hub.domain import commands as cmd
 from hub.domain import complaints as cp
 from hub.domain import documents
 from hub.domain import payments as pay
 from hub.domain.errors import FailedPrecondition, NotFound, Violations
-from hub.domain.identity import Identity
+from hub.domain.citizen import received_now, self_service
+from hub.domain.identity import Identity, Role
 from hub.domain.ids import new_id
 from hub.domain.model import Case, Decision, DecisionStatus, InformationItem, InformationSource
 from hub.service.access import authority_of, case_in_scope, event
@@ -78,6 +80,8 @@ def start_hearing(uow: UnitOfWork, identity: Identity, c: cmd.StartHearing,
 
 def record_hearing_response(uow: UnitOfWork, identity: Identity, c: cmd.RecordHearingResponse,
                             now: dt.datetime) -> tuple[cp.Hearing, Case]:
+    if identity.role is Role.CITIZEN_PORTAL:  # the logged-in citizen, through the portal
+        c = replace(c, channel=self_service(c.channel), received_at=received_now(c.received_at))
     received = c.validated(now)
     hearing = uow.hearings.get(c.hearing_id)
     case = case_in_scope(uow, identity, hearing.case_id, for_update=True) if hearing else None

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 
 from hub.domain.audit import FIELDS, GENESIS, entry_hash, head_line, parse_kept
+from hub.domain.identity import Role
 from hub.store import tables as t
 
 
@@ -189,11 +190,17 @@ def cases_named(conn: sa.Connection, named: Sequence[tuple[str, str]]) -> dict[s
     return {c: cprs[c] for c in case_ids if c in cprs}
 
 
+CITIZEN_PORTAL = Role.CITIZEN_PORTAL.value
+
+
 def entries(conn: sa.Connection, *, case_id: str = "", client_id: str = "", cpr: str = "",
             since: dt.datetime | None = None, until: dt.datetime | None = None, after_seq: int = 0,
-            limit: int = 50) -> list[dict[str, Any]]:
+            limit: int = 50, others_only: bool = False) -> list[dict[str, Any]]:
+    """`others_only`: without the citizen's own looks through the portal (by_citizen)."""
     a = t.audit_log.c
     q = sa.select(t.audit_log).where(a.seq > after_seq)
+    if others_only:
+        q = q.where(sa.not_(sa.and_(a.role == CITIZEN_PORTAL, a.outcome == "OK")))
     if case_id:
         q = q.where(a.case_id == case_id)
     if client_id:

@@ -221,6 +221,13 @@ class Outbox(Repository):
             q = q.where(c.destination == destination)
         return [_row(r) for r in conn.execute(q.order_by(c.id).limit(limit))]
 
+    def for_case(self, case_id: str, destination: str) -> list[OutboxRow]:
+        """A case's messages to one destination, oldest first (the citizen's letters)."""
+        c = t.outbox.c
+        return [_row(r) for r in self._c.execute(sa.select(t.outbox).where(c.case_id == case_id,
+                                                                           c.destination == destination)
+                                                 .order_by(c.id))]
+
     def list_messages_by_id(self, message_id: str) -> OutboxRow | None:
         conn = self._c
         r = conn.execute(sa.select(t.outbox).where(t.outbox.c.message_id == message_id)).first()

@@ -82,9 +82,10 @@ class Audit(Repository):
         self._uow.pending.audit.append(entry.__dict__)
 
     def entries(self, *, case_id: str = "", client_id: str = "", cpr: str = "", since: dt.datetime | None = None,
-                until: dt.datetime | None = None, after_seq: int = 0, limit: int = 50) -> list[dict[str, Any]]:
+                until: dt.datetime | None = None, after_seq: int = 0, limit: int = 50,
+                others_only: bool = False) -> list[dict[str, Any]]:
         return audit_store.entries(self._c, case_id=case_id, client_id=client_id, cpr=cpr, since=since, until=until,
-                                   after_seq=after_seq, limit=limit)
+                                   after_seq=after_seq, limit=limit, others_only=others_only)
 
     def cases_named(self, named: Sequence[tuple[str, str]]) -> dict[str, str]:
         return audit_store.cases_named(self._c, named)

@@ -88,7 +88,7 @@ def _fill(engine, n: int) -> int:
             out = out.replace(key, f"' || {sql} || '")
         return out
 
-    numbers = (f"SELECT i FROM generate_series(0, {n - 1}) AS s(i)" if pg else
+    numbers = (f"SELECT i::bigint AS i FROM generate_series(0, {n - 1}) AS s(i)" if pg else
                f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n - 1}) SELECT i FROM s")
     cases = (f"SELECT i, (i * {span}) / {n} AS r, (i * {span}) / {n} + (i % 60) * 86400 + 3600 AS d, "
              f"i % 98 AS m, (i / 98) % 5 AS b FROM ({numbers}) AS numbers")
@@ -107,7 +107,7 @@ def _fill(engine, n: int) -> int:
            f"f.code, {at('e.w', 'stored')}, 'bench', {payload} FROM ({kinds}) AS e "
            f"JOIN ({places}) AS p ON p.m = e.m JOIN ({benefits}) AS f ON f.b = e.b")
     with engine.begin() as conn:
-        conn.exec_driver_sql(sql)
+        conn.exec_driver_sql(sql.replace("%", "%%") if pg else sql)  # (psycopg: % is a placeholder's)
         total = conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one()
         conn.execute(sa.update(t.sequences).where(t.sequences.c.name == "events").values(value=total))
     with engine.begin() as conn:

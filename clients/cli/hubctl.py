@@ -52,6 +52,11 @@ refused (its status, message and field violations on stderr), 2 a usage mistake.
 
     HUBCTL_TOKEN=demo-manager-101 hubctl stats --municipality 101 --from 2026-01 --to 2026-12 [--benefit X] [--table]
     hubctl stats --from 2026-01 --to 2026-06 --as-of 2026-06-30   # the national figures as they stood that day
+    HUBCTL_TOKEN=demo-provider hubctl provider fetch           # the payment provider: the next batch of orders
+    hubctl provider ack BATCH_ID ; hubctl provider settle E2E_ID --amount 125000 [--result returned]
+    hubctl provider collect CLAIM_ID --amount 30000
+    HUBCTL_TOKEN=demo-economy-101 hubctl events tail --subscription ledger --create --type decision.approved
+    HUBCTL_TOKEN=demo-operator hubctl audit list --case-id CASE_ID
     hubctl billing run --quarter 2026-Q1                    # bill a quarter that has ended, once
     HUBCTL_TOKEN=demo-manager-101 hubctl billing show --quarter 2026-Q1 --municipality 101
     # The citizen portal, for the logged-in citizen (a signed assertion per call, made
@@ -80,9 +85,10 @@ import grpc
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.type import date_pb2
 
-from clients.sdk import CitizenAssertion, connect, describe_error, mint_citizen_assertion
+from clients.sdk import CitizenAssertion, connect, describe_error, follow
 from hub.v1 import (audit_pb2, benefits_pb2, calculation_pb2, cases_pb2, citizen_pb2, common_pb2, complaints_pb2,
-                    control_pb2, decisions_pb2, operations_pb2, payments_pb2, rules_pb2, settlement_pb2, statistics_pb2)
+                    control_pb2, decisions_pb2, events_pb2, operations_pb2, payments_pb2, rules_pb2, settlement_pb2,
+                    statistics_pb2)
 from hub.v1 import billing_pb2
 
 
@@ -461,6 +467,31 @@ def run(args, hub) -> None:
         case "control-outcome":
             _print(hub.control.RecordControlOutcome(control_pb2.RecordControlOutcomeRequest(
                 request_id=rid, finding_id=args.finding_id, outcome=args.outcome, note=args.note)))
+        case "provider-fetch":
+            _print(hub.payments.FetchPaymentBatch(payments_pb2.FetchPaymentBatchRequest(max_orders=args.max)))
+        case "provider-ack":
+            _print(hub.payments.AcknowledgePaymentBatch(payments_pb2.AcknowledgePaymentBatchRequest(
+                batch_id=args.batch_id)))
+        case "provider-settle":
+            result = args.result or payments_pb2.SETTLEMENT_RESULT_PAID
+            _print(hub.payments.ReportSettlement(payments_pb2.ReportSettlementRequest(request_id=rid, settlements=[
+                payments_pb2.SettlementReport(end_to_end_id=e2e, result=result, amount_oere=args.amount,
+                                              bank_reference=args.bank_reference or f"{e2e}-BANK",
+                                              settlement_date=args.date or _date(dt.date.today().isoformat()),
+                                              reason=args.reason)
+                for e2e in args.end_to_end_id])))
+        case "provider-collect":
+            _print(hub.payments.ReportCollection(payments_pb2.ReportCollectionRequest(
+                request_id=rid, claim_id=args.claim_id, amount_oere=args.amount, reference=args.reference)))
+        case "events-tail":
+            return tail_events(hub, args)
+        case "audit-list":
+            req = audit_pb2.ListAuditEntriesRequest(case_id=args.case_id, client_id=args.client_id,
+                                                    page_size=args.page_size, page_token=args.page_token)
+            for field, value in (("from_time", args.start), ("to_time", args.end)):
+                if value:
+                    getattr(req, field).CopyFrom(value)
+            _print(hub.audit.ListAuditEntries(req))
         case "billing-run":
             _print(hub.billing.RunBilling(billing_pb2.RunBillingRequest(request_id=rid, quarter=args.quarter)))
         case "billing-show":
@@ -514,6 +545,31 @@ def print_statistics(answer) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def tail_events(hub, args) -> int:
+    """`hubctl events tail`: the events of a durable subscription (made first with
+    --create, from the filters given), one JSON line each, acknowledged after it is
+    printed (so a restart goes on after the last line printed); reconnects after the
+    hub was away. --count stops after that many events."""
+    if args.create:
+        try:
+            hub.events.CreateSubscription(events_pb2.CreateSubscriptionRequest(
+                request_id=str(uuid.uuid4()), name=args.subscription, filter=events_pb2.EventFilter(
+                    event_types=args.type, municipality_codes=args.municipality, benefit_codes=args.benefit)))
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+    seen = 0
+    for event in follow(hub, args.subscription, heartbeat_seconds=args.heartbeat):
+        print(json.dumps(json_format.MessageToDict(event, preserving_proto_field_name=True), ensure_ascii=False),
+              flush=True)
+        hub.events.AckEvents(events_pb2.AckEventsRequest(name=args.subscription,
+                                                         sequence=event.sequence))
+        seen += 1
+        if args.count and seen >= args.count:
+            break
+    return 0
 
 
 def run_settlement(hub, request_id: str, year: int, benefit: str, municipality: str, *, quiet: bool = False) -> None:
@@ -788,6 +844,39 @@ def parser() -> argparse.ArgumentParser:
     enum_arg(s, "--outcome", control_pb2.ControlOutcome, "what the control found", required=True)
     s.add_argument("--note", default="", help="the municipality's note")
 
+    provider = _group(top, "provider", "payment providers: fetch a batch, acknowledge it, report what the bank did")
+    s = _command(provider, "fetch", "provider-fetch", "the next batch of orders to pay (the same one until acknowledged)")
+    s.add_argument("--max", type=int, default=0, help="orders at most (default 500)")
+    s = _command(provider, "ack", "provider-ack", "acknowledge a batch: its orders are being paid")
+    s.add_argument("batch_id", help="the batch")
+    s = _command(provider, "settle", "provider-settle", "report payments as paid, rejected or returned")
+    s.add_argument("end_to_end_id", nargs="+", help="the payments' end-to-end ids")
+    enum_arg(s, "--result", payments_pb2.SettlementResult, "what the bank did (default paid)")
+    s.add_argument("--amount", type=int, required=True, help="the amount, in øre (each payment's)")
+    s.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD", help="settlement date (default today)")
+    s.add_argument("--bank-reference", default="", help="the bank's reference")
+    s.add_argument("--reason", default="", help="why it was rejected or returned")
+    s = _command(provider, "collect", "provider-collect", "report money collected on a claim")
+    s.add_argument("claim_id", help="the claim")
+    s.add_argument("--amount", type=int, required=True, help="collected, in øre")
+    s.add_argument("--reference", default="", help="the collection's reference")
+    events = _group(top, "events", "the event stream")
+    s = _command(events, "tail", "events-tail", "follow a durable subscription, one JSON line an event, "
+                                                "acknowledging each after printing it")
+    s.add_argument("--subscription", required=True, help="the subscription's name")
+    s.add_argument("--create", action="store_true", help="make it first (if it is not there) with these filters")
+    s.add_argument("--type", action="append", default=[], help="an event type to follow (repeatable)")
+    s.add_argument("--municipality", action="append", default=[], help="a municipality code (repeatable)")
+    s.add_argument("--benefit", action="append", default=[], help="a benefit code (repeatable)")
+    s.add_argument("--heartbeat", type=int, default=15, help="seconds between heartbeats")
+    s.add_argument("--count", type=int, default=0, help="stop after this many events (default: never)")
+    audit = _group(top, "audit", "the audit log (operators)")
+    s = _command(audit, "list", "audit-list", "who did what to which case, newest last")
+    s.add_argument("--case-id", default="", help="one case's entries")
+    s.add_argument("--client-id", default="", help="one client's entries")
+    s.add_argument("--from", dest="start", type=_time, default=None, metavar="RFC3339", help="from this time")
+    s.add_argument("--to", dest="end", type=_time, default=None, metavar="RFC3339", help="before this time")
+    _paging(s)
     bill = _group(top, "billing", "subscription billing: each municipality's share of the objective cases, per quarter")
     s = _command(bill, "run", "billing-run", "bill a quarter that has ended (once): every municipality's invoice "
                                              "to its economy system")
@@ -898,7 +987,7 @@ def _citizen_args(s: argparse.ArgumentParser) -> None:
 def citizen_assertion(args) -> CitizenAssertion:
     """The citizen's assertion from the command line; UsageError if it cannot be made."""
     if not args.cpr or not args.portal_key:
-        raise UsageError(f"hubctl citizen: give --cpr (or HUBCTL_CITIZEN) and --key (or HUBCTL_PORTAL_KEY)")
+        raise UsageError("hubctl citizen: give --cpr (or HUBCTL_CITIZEN) and --key (or HUBCTL_PORTAL_KEY)")
     try:
         pem = open(args.portal_key, "rb").read()
     except OSError as err:

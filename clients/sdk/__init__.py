@@ -1,5 +1,9 @@
-"""A small SDK over the hub.v1 contract: a channel with the caller's token on every
-call, and readable errors. Uses nothing but the generated stubs.
+"""A small SDK over the hub.v1 contract: a stub for every service (`Hub`), the caller's
+token (or mTLS certificate) on every call, a deadline on every unary call and its retry
+with the same request_id on UNAVAILABLE and DEADLINE_EXCEEDED (`connect`), every item of
+a listing (`pages`), a run's progress resumed after an interruption (`resumable`), a
+durable subscription followed across reconnects (`follow`), and readable errors
+(`describe_error`). Uses nothing but the generated stubs.
 
 A citizen portal (role citizen_portal) also sends, on every call, its signed assertion
 of the logged-in citizen: `connect(..., assertion=CitizenAssertion(key_pem, portal_id,
@@ -7,6 +11,7 @@ cpr))` (see the README, "For citizen portals")."""
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -104,12 +109,118 @@ class Hub:
         self.channel.close()
 
 
+# ---- deadlines and retries ----------------------------------------------------------------
+
+# What a call may be retried on: the hub or the network did not answer (a server that
+# stopped, a connection reset, an overloaded hub that shed the call) or not in time.
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _retrying(attempts: int):
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+    return Retrying(retry=retry_if_exception(lambda e: isinstance(e, grpc.RpcError) and e.code() in RETRYABLE),
+                    stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=0.1, max=2.0), reraise=True)
+
+
+def with_request_id(request):
+    """The request itself, or, when it has an empty `request_id` (a mutating call), a
+    copy with a new one: every attempt of the call then carries the same id, and the hub
+    does the work once however often it is asked."""
+    field_ = request.DESCRIPTOR.fields_by_name.get("request_id")
+    if field_ is None or request.request_id:
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.request_id = str(uuid.uuid4())
+    return copy
+
+
+class _Resilient(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Every unary call: a deadline (`timeout` seconds, unless the caller gives one) and,
+    on UNAVAILABLE or DEADLINE_EXCEEDED, up to `attempts` tries with the same request_id
+    (made here if the caller left it empty), backing off 0.1 s, 0.2 s, ... up to 2 s.
+    Reads are safe to repeat; a mutating call is idempotent on its request_id. Streams
+    get the request_id (a run resumes on it: see `resumable`), no deadline (a
+    subscription runs for days), and no retry here."""
+
+    def __init__(self, timeout: float | None, attempts: int):
+        self.timeout, self.attempts = timeout, attempts
+
+    def intercept_unary_unary(self, continuation, details, request):
+        request = with_request_id(request)
+        if details.timeout is None and self.timeout is not None:
+            details = details._replace(timeout=self.timeout)
+        outcome = None
+        for attempt in _retrying(self.attempts):
+            with attempt:
+                outcome = continuation(details, request)
+                outcome.result()  # (raises the call's RpcError)
+        return outcome
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(details, with_request_id(request))
+
+
+def pages(method, request, items: str):
+    """Every item of a listing, page after page: `method` a stub's list RPC, `request`
+    its request (page_token set as it goes), `items` the repeated field's name.
+
+        for case in pages(hub.cases.ListCases, cases_pb2.ListCasesRequest(), "cases"): ..."""
+    asked = type(request)()
+    asked.CopyFrom(request)
+    while True:
+        page = method(asked)
+        yield from getattr(page, items)
+        if not page.next_page_token:
+            return
+        asked.page_token = page.next_page_token
+
+
+def resumable(method, request, *, attempts: int = 8):
+    """A run's progress stream (RunPayments, RunFinalSettlement, RunControl), resumed
+    after UNAVAILABLE (a server that stopped, a register down): the same request again,
+    with the same request_id, which the hub takes as "go on" (or, once the run is done,
+    "tell me its summary"). Yields each progress message."""
+    request = with_request_id(request)
+    for attempt in _retrying(attempts):
+        with attempt:
+            yield from method(request)
+            return
+
+
+def follow(hub, subscription: str, *, heartbeat_seconds: int = 15, attempts: int = 0):
+    """The events of a durable subscription, for ever: reconnects after UNAVAILABLE (a
+    server restarted, a connection lost) where the subscription's acknowledged cursor
+    stands; yields each event. Acknowledge what you processed with
+    `hub.events.AckEvents` (at most the unacknowledged ones come again). `attempts` 0:
+    retry without end."""
+    from hub.v1 import events_pb2
+    failures = 0
+    while True:
+        try:
+            for message in hub.events.Subscribe(events_pb2.SubscribeRequest(
+                    subscription=subscription, heartbeat_seconds=heartbeat_seconds)):
+                failures = 0
+                if message.HasField("event"):
+                    yield message.event
+            return
+        except grpc.RpcError as err:
+            failures += 1
+            if err.code() not in RETRYABLE or (attempts and failures >= attempts):
+                raise
+            time.sleep(min(2.0, 0.1 * 2 ** failures))
+
+
 def connect(address: str, token: str = "", *, ca: str | None = None, cert: str | None = None,
-            key: str | None = None, assertion: Callable[[], str] | None = None) -> Hub:
+            key: str | None = None, assertion: Callable[[], str] | None = None, timeout: float | None = 30.0,
+            attempts: int = 5) -> Hub:
     """With `ca`, `cert` and `key` (PEM files): mTLS, and the certificate is the
     identity. Otherwise plaintext with a bearer token, for loopback use. `assertion`
     (a citizen portal): gives the signed assertion of the logged-in citizen each call
-    carries (metadata x-citizen-assertion), e.g. a CitizenAssertion."""
+    carries (metadata x-citizen-assertion), e.g. a CitizenAssertion. Every unary call
+    gets a deadline (`timeout` seconds unless the call gives one; None: none) and is
+    tried up to `attempts` times on UNAVAILABLE or DEADLINE_EXCEEDED with the same
+    request_id (a mutating request without one gets one)."""
     if ca:
         from pathlib import Path
         creds = grpc.ssl_channel_credentials(Path(ca).read_bytes(), Path(key).read_bytes() if key else None,
@@ -122,6 +233,7 @@ def connect(address: str, token: str = "", *, ca: str | None = None, cert: str |
     if assertion is not None:
         channel = grpc.intercept_channel(channel, _metadata_interceptor(
             lambda: [(CITIZEN_ASSERTION_HEADER, assertion())]))
+    channel = grpc.intercept_channel(channel, _Resilient(timeout, attempts))
     return Hub(channel)
 
 

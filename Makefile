@@ -101,6 +101,7 @@ bench: $(GEN)
 	$(PY) -m bench.control
 	$(PY) -m bench.lifecycle
 	$(PY) -m bench.statistics
+	$(PY) -m bench.processes
 
 clean:
 	rm -rf hub/v1 var .pytest_cache

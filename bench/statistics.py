@@ -28,10 +28,10 @@ import time
 import grpc
 
 from bench.database import fresh_database
+from bench.payments import TOKEN, _hub  # (the same hub child process, an operator's token)
 
 CASES = int(os.environ.get("HUB_BENCH_CASES", "1000000"))
 TARGET_MS = 100
-TOKEN = "bench-operator"
 BENEFITS = ("BOLIGSTOETTE", "FOLKEPENSION", "BOERNEBIDRAG", "BARSELSDAGPENGE", "FRIPLADS")
 START = dt.datetime(2025, 1, 1, 8, tzinfo=dt.timezone.utc)
 SPAN_DAYS = 700  # receipts from 1 January 2025 to about 1 December 2026
@@ -113,24 +113,6 @@ def _fill(engine, n: int) -> int:
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return total
-
-
-def _hub(q, url: str, var_dir: str) -> None:
-    from hub import bootstrap, logs
-    from hub.api.auth import ClientRegistry
-    from hub.settings import Settings
-    logs.configure(open(os.devnull, "w"), json=True, level="WARNING")
-    registry = ClientRegistry.from_entries([dict(id="bench", token=TOKEN, role="operator", municipalities=["*"])])
-    settings = Settings.from_env().replace(database_url=url, var_dir=var_dir)
-    store = bootstrap.store(settings)
-
-    async def main():
-        hub = await bootstrap.start(store, registry, "127.0.0.1:0", settings=settings,
-                                    writer_process=bootstrap.writer_wanted(settings), writer_linger=bootstrap.linger_of(settings))
-        bootstrap.settle_heap()
-        q.put(hub.port)
-        await hub.server.wait_for_termination()
-    asyncio.run(main())
 
 
 async def _ask(port: int, questions: dict[str, dict], times: int) -> dict[str, tuple[list[float], object]]:

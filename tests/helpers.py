@@ -5,13 +5,23 @@ import datetime as dt
 import uuid
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
 from google.type import date_pb2
 from grpc_status import rpc_status
 
 from hub.v1 import cases_pb2, common_pb2, decisions_pb2
 from tests.conftest import new_cpr
+
+
+def ts(when: dt.datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(when)
+    return out
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
 
 
 def rid() -> str:

@@ -17,7 +17,7 @@ from hub.domain import documents
 from hub.store import tables
 from hub.v1 import benefits_pb2, cases_pb2, common_pb2, complaints_pb2 as K, decisions_pb2 as D, events_pb2 as E
 from tests.dispatch_support import dispatcher, file_adapters
-from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts
+from tests.helpers import create_req, details, draft_req, info_req, period, rid, rpc_error, table_counts, ts
 
 S = common_pb2
 REFUSAL = dict(outcome=D.OUTCOME_REFUSED, amounts=[], reasoning="Husstandens indkomst er over grænsen.",
@@ -337,13 +337,6 @@ def test_a_complaint_received_before_the_decision_was_sent_is_bad_input(hub, bac
     assert ok.status == K.COMPLAINT_STATUS_RECEIVED
     assert not hub.as_("t-cw-101").ListOverdue(cases_pb2.ListOverdueRequest(
         kind=cases_pb2.OVERDUE_KIND_RECONSIDERATION)).items
-
-
-def ts(when: dt.datetime):
-    from google.protobuf import timestamp_pb2
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(when)
-    return out
 
 
 def test_a_complaint_reconsidered_and_changed_ends_with_the_new_decision(hub, backoffice, borgerservice, caseworker,

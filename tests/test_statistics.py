@@ -4,11 +4,9 @@ built; the figures as they stood at a past day; the same answer whether the tota
 were folded yet or not, and after a rebuild from the event log; data limits."""
 from __future__ import annotations
 
-import datetime as dt
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
 
 from hub.service import statistics as service
 from hub.service.clock import SystemClock
@@ -18,23 +16,13 @@ from hub.v1 import common_pb2 as S
 from hub.v1 import complaints_pb2 as K
 from hub.v1 import decisions_pb2 as D
 from hub.v1 import statistics_pb2 as ST
-from tests.helpers import create_req, details, draft_req, info_req, period, repay, rid, rpc_error
+from tests.helpers import create_req, details, draft_req, info_req, period, repay, rid, rpc_error, ts, utc
 from tests.test_payments import pay_all, run
 from tests.test_straight_through import apply, disp, drops, sims, stage  # noqa: F401 (fixtures)
 
 BOLIG = "BOLIGSTOETTE"
 REFUSAL = dict(outcome=D.OUTCOME_REFUSED, amounts=[], reasoning="Husstandens indkomst er over grænsen.",
                legal_basis="Lov om individuel boligstøtte § 8")
-
-
-def ts(when: dt.datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(when)
-    return out
-
-
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
 
 
 def granted(backoffice, *, amount=125_000, **kw):

@@ -5,7 +5,6 @@ the numbers on the page are those figures, another municipality is not offered, 
 CPR number is on it. A population built through the gRPC API, in March and April 2026."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import shutil
@@ -14,12 +13,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import grpc
 import httpx
 import pytest
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
-from hub.v1 import cases_pb2 as C
 from hub.v1 import statistics_pb2 as ST
 from tests.conftest import RunningHub
-from tests.helpers import create_req, draft_req, info_req, period, rpc_error
+from tests.helpers import create_req, draft_req, info_req, period, rpc_error, ts, utc
 
 MANAGER = "t-manager-101"
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -28,16 +26,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 FIELDS = ("applications_received", "decided", "backlog_total", "share_within_deadline", "processing_days_median",
           "processing_days_p90", "share_automatic")
 SHARES = ("share_within_deadline", "share_automatic")
-
-
-def ts(when: dt.datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(when)
-    return out
-
-
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture

@@ -5,7 +5,11 @@ port shared with SO_REUSEPORT, each with its writer process), the load generator
 process with HUB_BENCH_CONNECTIONS connections (the kernel spreads connections over the
 servers, not calls), and the two set-ups alternate HUB_BENCH_ROUNDS times. Prints per
 round and as the median: calls per second, the CPU a call cost the hub processes and
-PostgreSQL (from /proc), and the ratio two/one.
+PostgreSQL (from /proc), the transactions committed and the WAL syncs (fsyncs) per
+call (pg_stat_database, pg_stat_wal), and the ratio two/one. A group commit's
+transaction costs four round trips on PostgreSQL (the batch's request ids looked up;
+the rows, audit head and event counter in one pipeline; the audit entries and events;
+the COMMIT), so round trips per call are four times the commits per call.
 
 PostgreSQL only (several processes on SQLite share one writer's lock: nothing to gain):
 
@@ -111,20 +115,37 @@ def _ready(port: int) -> None:
                 time.sleep(0.2)
 
 
-def _round(url: str, n: int, clients: str) -> tuple[float, float, float]:
-    """(calls/s, hub CPU ms per call, PostgreSQL CPU ms per call) with n servers."""
+def _pg_counters(url: str) -> tuple[int, int]:
+    """(transactions committed in the database, WAL syncs of the server) so far."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as c:
+            commits = c.execute(sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                                        )).scalar_one()
+            syncs = c.execute(sa.text("SELECT wal_sync FROM pg_stat_wal")).scalar_one()
+    finally:
+        engine.dispose()
+    return int(commits), int(syncs)
+
+
+def _round(url: str, n: int, clients: str) -> tuple[float, float, float, float, float]:
+    """(calls/s, hub CPU ms per call, PostgreSQL CPU ms per call, commits per call,
+    WAL syncs per call) with n servers."""
     port = _free_port()
     procs = _servers(url, n, port, clients)
     try:
         _ready(port)
         time.sleep(2)  # every server up (the first to answer is not the last to start)
         asyncio.run(_load(port, 2))  # warm
-        hub0, pg0 = sum(_cpu_seconds(p.pid) for p in procs), _postgres_cpu()
+        hub0, pg0, (commits0, syncs0) = sum(_cpu_seconds(p.pid) for p in procs), _postgres_cpu(), _pg_counters(url)
         calls = asyncio.run(_load(port, SECONDS))
-        hub1, pg1 = sum(_cpu_seconds(p.pid) for p in procs), _postgres_cpu()
+        hub1, pg1, (commits1, syncs1) = sum(_cpu_seconds(p.pid) for p in procs), _postgres_cpu(), _pg_counters(url)
     finally:
         _stop(procs)
-    return calls / SECONDS, (hub1 - hub0) * 1000 / max(calls, 1), (pg1 - pg0) * 1000 / max(calls, 1)
+    per = max(calls, 1)
+    return (calls / SECONDS, (hub1 - hub0) * 1000 / per, (pg1 - pg0) * 1000 / per, (commits1 - commits0) / per,
+            (syncs1 - syncs0) / per)
 
 
 def main() -> int:
@@ -138,17 +159,18 @@ def main() -> int:
         clients = f.name
     print(f"processes: CreateCase, {CALLERS} callers over {CONNECTIONS} connections, {SECONDS:g} s a round, "
           f"{ROUNDS} rounds alternating; one port (SO_REUSEPORT), each server with its writer process")
-    results: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    results: dict[int, list[tuple[float, ...]]] = {1: [], 2: []}
     try:
         for r in range(ROUNDS):
             for n in ((1, 2) if r % 2 == 0 else (2, 1)):
-                rate, hub_ms, pg_ms = _round(url, n, clients)
-                results[n].append((rate, hub_ms, pg_ms))
+                rate, hub_ms, pg_ms, commits, syncs = got = _round(url, n, clients)
+                results[n].append(got)
                 print(f"  round {r + 1}, {n} server{'s' if n > 1 else ' '}: {rate:7.0f} calls/s   CPU per call: "
-                      f"hub {hub_ms:.2f} ms, PostgreSQL {pg_ms:.2f} ms")
+                      f"hub {hub_ms:.2f} ms, PostgreSQL {pg_ms:.2f} ms;  per call: {commits:.3f} commits "
+                      f"(calls per group commit {1 / max(commits, 1e-9):.0f}), {syncs:.3f} WAL syncs")
     finally:
         os.unlink(clients)
-    med = {n: tuple(statistics.median(x[i] for x in results[n]) for i in range(3)) for n in results}
+    med = {n: tuple(statistics.median(x[i] for x in results[n]) for i in range(5)) for n in results}
     print(f"  median: one server {med[1][0]:.0f} calls/s (hub {med[1][1]:.2f} ms, PostgreSQL {med[1][2]:.2f} ms a "
           f"call); two {med[2][0]:.0f} calls/s (hub {med[2][1]:.2f} ms, PostgreSQL {med[2][2]:.2f} ms); "
           f"two/one = {med[2][0] / med[1][0]:.2f}")

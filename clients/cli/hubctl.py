@@ -532,6 +532,8 @@ def print_statistics(answer) -> None:
     """The month figures as a table (shares in per cent, money in kroner)."""
     def cell(month, field: str) -> str:
         value = getattr(month, field)
+        if (field.startswith("share_") or field.startswith("processing_days")) and not month.decided:
+            return "-"  # (nothing decided: no share, no processing time)
         if field.startswith("share_"):
             return f"{value * 100:.0f} %"
         if field.endswith("_ore"):

@@ -9,7 +9,7 @@ from clients.examples import borgerservice, vendor_system
 from clients.sdk import connect
 from hub.v1 import cases_pb2, common_pb2
 from tests.conftest import new_cpr
-from tests.helpers import draft_req, info_req, period, rid
+from tests.helpers import create_req, draft_req, info_req, period, rid
 
 
 def test_borgerservice_prints_the_receipt_the_hub_gives_and_adds_what_the_citizen_brought(hub):
@@ -50,3 +50,27 @@ def test_the_vendor_system_registers_cases_and_follows_them_until_decided_or_wit
     text = out.getvalue()
     assert "SAG-1: registered as case" in text and "SAG-1: decided: GRANTED" in text
     assert "SAG-2: case.withdrawn" in text
+
+
+def test_the_payment_provider_pays_a_batch_in_a_valid_pain001_file_and_reports_one_returned(hub, backoffice, tmp_path):
+    from clients.examples import payment_provider
+    from hub.v1 import payments_pb2
+    from tests.xsd import assert_valid_pain001
+    granted = []
+    for amount in (125_000, 80_000):
+        case = backoffice.CreateCase(create_req())
+        backoffice.AddInformation(info_req(case.case_id))
+        backoffice.SubmitDraftDecision(draft_req(case.case_id, amounts=[period(amount)]))
+        granted.append(case.case_id)
+    list(backoffice.RunPayments(payments_pb2.RunPaymentsRequest(request_id=rid(), period="2026-04")))
+    sdk = connect(hub.address, "t-provider-a")
+    out = io.StringIO()
+    path = payment_provider.day(sdk, tmp_path, return_one=True, out=out)
+    assert_valid_pain001(path)
+    text = path.read_text(encoding="utf-8")
+    assert "<CtrlSum>2050.00</CtrlSum>" in text and text.count("<CdtTrfTxInf>") == 2
+    statuses = sorted(o.status for c in granted
+                      for o in backoffice.GetCase(cases_pb2.GetCaseRequest(case_id=c)).payments.orders)
+    assert statuses == sorted([payments_pb2.PAYMENT_STATUS_PAID, payments_pb2.PAYMENT_STATUS_RETURNED])
+    assert "PAYMENT_STATUS_RETURNED" in out.getvalue()
+    assert payment_provider.day(sdk, tmp_path, out=io.StringIO()) is None   # nothing left to pay

@@ -17,10 +17,11 @@ import uuid
 
 import grpc
 
-from clients.sdk import connect, describe_error
-from hub.v1 import events_pb2
+from clients.sdk import connect, describe_error, pages
+from hub.v1 import events_pb2, payments_pb2
 
 WANTED = ["decision.approved", "decision.sent", "case.archived"]
+# (`reconcile` checks a month's payment orders against the decisions posted.)
 
 
 def ensure_subscription(hub, name: str, municipality: str) -> None:
@@ -42,9 +43,12 @@ def posting_lines(event: events_pb2.Event) -> list[str]:
     return [f"{event.sequence:>8} {event.municipality_code} {event.type}  case {event.case_id}"]
 
 
-def consume(hub, name: str, out=sys.stdout, max_events: int | None = None, idle_exit: float | None = None) -> int:
+def consume(hub, name: str, out=sys.stdout, max_events: int | None = None, idle_exit: float | None = None,
+            ledger: dict[str, list[tuple[str, str, int]]] | None = None) -> int:
     """Follow the subscription; returns after max_events, or after idle_exit seconds
-    without events (both for tests and demos); otherwise runs until interrupted."""
+    without events (both for tests and demos); otherwise runs until interrupted.
+    `ledger`: kept up to date with each case's granted periods (a later decision on a
+    case replaces the earlier), for `reconcile`."""
     seen = 0
     quiet = time.monotonic()
     call = hub.events.Subscribe(events_pb2.SubscribeRequest(subscription=name, heartbeat_seconds=1))
@@ -56,6 +60,9 @@ def consume(hub, name: str, out=sys.stdout, max_events: int | None = None, idle_
                 continue
             for line in posting_lines(item.event):
                 print(line, file=out, flush=True)
+            if ledger is not None and item.event.type == "decision.approved":
+                ledger[item.event.case_id] = [(a["period_start"], a["period_end"], int(a["amount_oere"]))
+                                              for a in item.event.payload["amounts"]]
             hub.events.AckEvents(events_pb2.AckEventsRequest(name=name, sequence=item.event.sequence))
             seen += 1
             quiet = time.monotonic()
@@ -64,6 +71,28 @@ def consume(hub, name: str, out=sys.stdout, max_events: int | None = None, idle_
     finally:
         call.cancel()
     return seen
+
+
+def reconcile(hub, municipality: str, month: str, ledger: dict[str, list[tuple[str, str, int]]],
+              out=sys.stdout) -> list[str]:
+    """The month's payment orders in the hub (ListPayments, every page) against what the
+    ledger was told: an order for a case whose decision was not posted, or of another
+    amount than the granted one for its period (a correction order is a difference to
+    look at, too). Prints and returns the differences."""
+    differences = []
+    for order in pages(hub.payments.ListPayments, payments_pb2.ListPaymentsRequest(
+            municipality_code=municipality, due_month=month), "orders"):
+        if order.status == payments_pb2.PAYMENT_STATUS_CANCELLED:
+            continue
+        start = f"{order.period}-01"
+        granted = [amount for first, last, amount in ledger.get(order.case_id, []) if first <= start <= last]
+        if not granted:
+            differences.append(f"{order.end_to_end_id}: case {order.case_id} has no posted decision for {order.period}")
+        elif order.amount_oere != granted[0]:
+            differences.append(f"{order.end_to_end_id}: ordered {order.amount_oere} øre, granted {granted[0]} øre")
+    for line in differences or [f"{municipality} {month}: the orders agree with the posted decisions"]:
+        print(line, file=out)
+    return differences
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,14 +11,13 @@ objective case); when they do not, it leaves the case for a person and says why.
 Uses only the hub.v1 contract (through the SDK)."""
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import uuid
 
 import grpc
 
-from clients.sdk import connect, describe_error, pages
+from clients.examples import run_example
+from clients.sdk import pages
 from hub.v1 import cases_pb2, common_pb2, decisions_pb2, rules_pb2
 
 
@@ -53,21 +52,9 @@ def work(hub, municipality: str = "", out=sys.stdout) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
-    ap.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""))
-    ap.add_argument("--municipality", default="", help="one municipality (default: all yours)")
-    args = ap.parse_args(argv)
-    hub = connect(args.address, args.token)
-    try:
-        work(hub, args.municipality)
-        return 0
-    except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
-        return 1
-    finally:
-        hub.close()
-
+    return run_example(__doc__, argv, lambda ap: ap.add_argument(
+        "--municipality", default="", help="one municipality (default: all yours)"),
+        lambda hub, args: work(hub, args.municipality))
 
 if __name__ == "__main__":
     sys.exit(main())

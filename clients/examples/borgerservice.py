@@ -11,16 +11,13 @@ A retry with the same request id (the SDK's, on a dropped connection) makes one 
 Uses only the hub.v1 contract (through the SDK)."""
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import uuid
 
-import grpc
 from google.protobuf import struct_pb2
 
-from clients.sdk import connect, describe_error
+from clients.examples import run_example
 from hub.v1 import cases_pb2, common_pb2
 
 COPENHAGEN = "Europe/Copenhagen"
@@ -57,27 +54,15 @@ def apply_in_person(hub, *, municipality: str, cpr: str, benefit: str, statement
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
-    ap.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""))
-    ap.add_argument("--municipality", default="101")
-    ap.add_argument("--cpr", required=True)
-    ap.add_argument("--benefit", default="BOLIGSTOETTE")
-    ap.add_argument("--statement", default="{}", help="what the citizen says, as JSON")
-    ap.add_argument("--rent-per-month", type=float, default=None, help="kroner, if the citizen brought the lease")
-    args = ap.parse_args(argv)
-    hub = connect(args.address, args.token)
-    try:
-        apply_in_person(hub, municipality=args.municipality, cpr=args.cpr, benefit=args.benefit,
-                        statement=json.loads(args.statement),
-                        rent_per_month_oere=None if args.rent_per_month is None else round(args.rent_per_month * 100))
-        return 0
-    except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
-        return 1
-    finally:
-        hub.close()
-
+    def arguments(ap):
+        ap.add_argument("--municipality", default="101")
+        ap.add_argument("--cpr", required=True)
+        ap.add_argument("--benefit", default="BOLIGSTOETTE")
+        ap.add_argument("--statement", default="{}", help="what the citizen says, as JSON")
+        ap.add_argument("--rent-per-month", type=float, default=None, help="kroner, if the citizen brought the lease")
+    return run_example(__doc__, argv, arguments, lambda hub, args: apply_in_person(
+        hub, municipality=args.municipality, cpr=args.cpr, benefit=args.benefit, statement=json.loads(args.statement),
+        rent_per_month_oere=None if args.rent_per_month is None else round(args.rent_per_month * 100)))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,14 +15,12 @@ signs with its own key and the hub's clients file holds the public half.) Uses o
 hub.v1 contract (through the SDK)."""
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import uuid
 
-import grpc
 
-from clients.sdk import CitizenAssertion, connect, describe_error
+from clients.examples import run_example
+from clients.sdk import CitizenAssertion
 from hub.v1 import cases_pb2, citizen_pb2, common_pb2, complaints_pb2, decisions_pb2, payments_pb2
 
 
@@ -82,24 +80,23 @@ def complain(hub, decision_id: str, text: str, out=sys.stdout):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
-    ap.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""))
-    ap.add_argument("--portal", default="borger.dk", help="the portal's client id (the assertion's issuer)")
-    ap.add_argument("--key", required=True, help="the portal's private key (PEM)")
-    ap.add_argument("--cpr", required=True, help="the logged-in citizen")
-    sub = ap.add_subparsers(dest="what", required=True)
-    sub.add_parser("cases")
-    sub.add_parser("show").add_argument("case_id")
-    for name in ("answer", "complain"):
-        s = sub.add_parser(name)
-        s.add_argument("subject_id", help="the hearing (answer) or the decision (complain)")
-        s.add_argument("--text", required=True)
-    args = ap.parse_args(argv)
-    with open(args.key, "rb") as f:
-        assertion = CitizenAssertion(f.read(), args.portal, args.cpr)
-    hub = connect(args.address, args.token, assertion=assertion)
-    try:
+    def arguments(ap):
+        ap.add_argument("--portal", default="borger.dk", help="the portal's client id (the assertion's issuer)")
+        ap.add_argument("--key", required=True, help="the portal's private key (PEM)")
+        ap.add_argument("--cpr", required=True, help="the logged-in citizen")
+        sub = ap.add_subparsers(dest="what", required=True)
+        sub.add_parser("cases")
+        sub.add_parser("show").add_argument("case_id")
+        for name in ("answer", "complain"):
+            s = sub.add_parser(name)
+            s.add_argument("subject_id", help="the hearing (answer) or the decision (complain)")
+            s.add_argument("--text", required=True)
+
+    def assertion(args) -> dict:
+        with open(args.key, "rb") as f:
+            return dict(assertion=CitizenAssertion(f.read(), args.portal, args.cpr))
+
+    def act(hub, args):
         if args.what == "cases":
             overview(hub)
         elif args.what == "show":
@@ -108,13 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             answer(hub, args.subject_id, args.text)
         else:
             complain(hub, args.subject_id, args.text)
-        return 0
-    except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
-        return 1
-    finally:
-        hub.close()
-
+    return run_example(__doc__, argv, arguments, act, assertion)
 
 if __name__ == "__main__":
     sys.exit(main())

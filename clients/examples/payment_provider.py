@@ -13,19 +13,16 @@ Uses only the hub.v1 contract (through the SDK); the pain.001 file is written he
 the standard library."""
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
 import sys
 import uuid
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-import grpc
 from google.type import date_pb2
 
-from clients.sdk import connect, describe_error
+from clients.examples import run_example
 from hub.v1 import payments_pb2
 
 NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
@@ -119,22 +116,11 @@ def day(hub, out_dir: Path, *, return_one: bool = False, today: dt.date | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
-    ap.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""))
-    ap.add_argument("--out", default="var/provider", help="where the pain.001 files go")
-    ap.add_argument("--return-one", action="store_true", help="report the batch's last payment as returned")
-    args = ap.parse_args(argv)
-    hub = connect(args.address, args.token)
-    try:
-        day(hub, Path(args.out), return_one=args.return_one)
-        return 0
-    except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
-        return 1
-    finally:
-        hub.close()
-
+    def arguments(ap):
+        ap.add_argument("--out", default="var/provider", help="where the pain.001 files go")
+        ap.add_argument("--return-one", action="store_true", help="report the batch's last payment as returned")
+    return run_example(__doc__, argv, arguments, lambda hub, args: day(hub, Path(args.out),
+                                                                         return_one=args.return_one))
 
 if __name__ == "__main__":
     sys.exit(main())

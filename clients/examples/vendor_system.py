@@ -11,14 +11,13 @@ it acknowledged.
 Uses only the hub.v1 contract (through the SDK)."""
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import uuid
 
 import grpc
 
-from clients.sdk import connect, describe_error, follow
+from clients.examples import run_example
+from clients.sdk import follow
 from hub.v1 import cases_pb2, common_pb2, events_pb2
 
 FOLLOWED = ["case.status_changed", "decision.approved", "decision.sent", "case.withdrawn"]
@@ -72,30 +71,18 @@ def follow_until_done(hub, name: str, cases: dict[str, str], out=sys.stdout) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--address", default=os.environ.get("HUBCTL_ADDRESS", "127.0.0.1:50051"))
-    ap.add_argument("--token", default=os.environ.get("HUBCTL_TOKEN", ""))
-    ap.add_argument("--municipality", required=True)
-    ap.add_argument("--cpr", required=True)
-    ap.add_argument("--benefit", default="BOLIGSTOETTE")
-    ap.add_argument("--reference", required=True, help="the case's reference in the vendor's own system")
-    ap.add_argument("--subscription", default="", help="default vendor-<municipality>")
-    args = ap.parse_args(argv)
-    hub = connect(args.address, args.token)
-    name = args.subscription or f"vendor-{args.municipality}"
-    try:
-        subscribe(hub, name, [args.municipality])
-        cases = register(hub, [(args.municipality, args.cpr, args.benefit, args.reference)])
-        follow_until_done(hub, name, cases)
-        return 0
-    except grpc.RpcError as err:
-        print(describe_error(err), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        hub.close()
+    def arguments(ap):
+        ap.add_argument("--municipality", required=True)
+        ap.add_argument("--cpr", required=True)
+        ap.add_argument("--benefit", default="BOLIGSTOETTE")
+        ap.add_argument("--reference", required=True, help="the case's reference in the vendor's own system")
+        ap.add_argument("--subscription", default="", help="default vendor-<municipality>")
 
+    def act(hub, args):
+        name = args.subscription or f"vendor-{args.municipality}"
+        subscribe(hub, name, [args.municipality])
+        follow_until_done(hub, name, register(hub, [(args.municipality, args.cpr, args.benefit, args.reference)]))
+    return run_example(__doc__, argv, arguments, act)
 
 if __name__ == "__main__":
     sys.exit(main())
